@@ -1,0 +1,142 @@
+"""Scoping: the one place that decides which organisations a user may see or act on.
+
+Every view that shows user-visible data goes through these functions. A role
+assigned on an organisation reaches its whole subtree (a path prefix in the
+materialised-path tree). Objects outside the user's scope raise Http404, so a
+guessed id reveals nothing; inside the scope, an action the role does not have
+raises PermissionDenied.
+"""
+
+from enum import StrEnum
+from operator import attrgetter
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from .models import Organisation, OrgLevel, Role
+
+
+class Action(StrEnum):
+    VIEW = "view"  # read the organisation's records
+    MANAGE = "manage"  # change the tree, committees and terms
+    RECORD = "record"  # log meetings, members and other records
+    REVIEW = "review"  # return records for correction, confirm them
+    EXPORT = "export"  # download ledgers
+
+
+ROLE_ACTIONS = {
+    Role.TOWNSHIP_ADMIN: frozenset(Action),
+    Role.TOWNSHIP_LEADER: frozenset({Action.VIEW, Action.EXPORT}),
+    Role.INSTRUCTOR: frozenset({Action.VIEW, Action.REVIEW, Action.EXPORT}),
+    Role.SECRETARY: frozenset({Action.VIEW, Action.RECORD, Action.EXPORT}),
+    Role.COMMITTEE_MEMBER: frozenset({Action.VIEW, Action.RECORD}),
+    Role.GROUP_LEADER: frozenset({Action.VIEW, Action.RECORD}),
+    # A member sees only their own record, never an organisation's.
+    Role.MEMBER: frozenset(),
+}
+
+# Roles that see an overview of many branches rather than one branch's work.
+OFFICE_ROLES = frozenset({Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR})
+
+
+def _assignments(user):
+    """(path, role, organisation) for each of the user's roles, loaded once per request."""
+    cached = getattr(user, "_zhibu_assignments", None)
+    if cached is None:
+        cached = [
+            (a.organisation.path, a.role, a.organisation)
+            for a in user.role_assignments.select_related("organisation").order_by("organisation__path")
+        ]
+        user._zhibu_assignments = cached
+    return cached
+
+
+def _scope_paths(user, action):
+    """Minimal set of subtree roots where the user may perform the action."""
+    paths = sorted(path for path, role, _org in _assignments(user) if action in ROLE_ACTIONS[role])
+    roots = []
+    for path in paths:
+        if not any(path.startswith(root) for root in roots):
+            roots.append(path)
+    return roots
+
+
+def organisations_for(user, action=Action.VIEW):
+    """Queryset of every organisation where the user may perform the action."""
+    qs = Organisation.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    roots = _scope_paths(user, action)
+    if not roots:
+        return qs.none()
+    condition = Q()
+    for root in roots:
+        condition |= Q(path__startswith=root)
+    return qs.filter(condition)
+
+
+def visible_branches(user, action=Action.VIEW):
+    return organisations_for(user, action).filter(level=OrgLevel.BRANCH)
+
+
+def can(user, organisation, action):
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return any(organisation.path.startswith(root) for root in _scope_paths(user, action))
+
+
+def get_organisation_for(user, pk, action=Action.VIEW, *, levels=None):
+    """The organisation with this pk if the user may see it (else 404) and act on it (else 403)."""
+    qs = organisations_for(user, Action.VIEW)
+    if levels:
+        qs = qs.filter(level__in=levels)
+    organisation = qs.filter(pk=pk).first()
+    if organisation is None:
+        raise Http404("没有找到该党组织，或您无权查看。")
+    if action != Action.VIEW and not can(user, organisation, action):
+        raise PermissionDenied("您的角色无权进行此操作。")
+    return organisation
+
+
+def get_branch_for(user, pk, action=Action.VIEW):
+    return get_organisation_for(user, pk, action, levels=[OrgLevel.BRANCH])
+
+
+def get_object_for(user, queryset, pk, action=Action.VIEW, *, via="organisation"):
+    """An object that belongs to an organisation (through the `via` lookup), scoped like the organisation."""
+    obj = (
+        queryset.filter(pk=pk, **{f"{via}__in": organisations_for(user, Action.VIEW)})
+        .select_related(via)
+        .first()
+    )
+    if obj is None:
+        raise Http404("没有找到该记录，或您无权查看。")
+    if action != Action.VIEW and not can(user, attrgetter(via.replace("__", "."))(obj), action):
+        raise PermissionDenied("您的角色无权进行此操作。")
+    return obj
+
+
+def scope_roots(user):
+    """The top organisations of the user's view scope (what their overview starts from)."""
+    if user.is_superuser:
+        return list(Organisation.objects.get_root_nodes())
+    roots = set(_scope_paths(user, Action.VIEW))
+    by_path = {}
+    for path, _role, org in _assignments(user):
+        if path in roots:
+            by_path.setdefault(path, org)
+    return list(by_path.values())
+
+
+def roles_of(user):
+    return {role for _path, role, _org in _assignments(user)}
+
+
+def member_organisations(user):
+    """Organisations where the user holds the plain 党员 role (their own branch)."""
+    return [org for _path, role, org in _assignments(user) if role == Role.MEMBER]

@@ -1,0 +1,45 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+from treebeard.admin import TreeAdmin
+from treebeard.forms import movenodeform_factory
+
+from .models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
+
+
+class NoDeleteMixin:
+    """Records are dissolved or voided in the application, never deleted."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
+    form = movenodeform_factory(Organisation)
+    list_display = ["name", "level", "kind", "founded_on", "merged_group", "dissolved_on"]
+    list_filter = ["level", "kind", "merged_group"]
+    search_fields = ["name"]
+
+
+class CommitteePositionInline(admin.TabularInline):
+    model = CommitteePosition
+    extra = 0
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CommitteeTerm)
+class CommitteeTermAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["organisation", "elected_on", "ends_on"]
+    search_fields = ["organisation__name"]
+    autocomplete_fields = ["organisation"]
+    inlines = [CommitteePositionInline]
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "organisation", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__first_name", "organisation__name"]
+    autocomplete_fields = ["user", "organisation"]

@@ -1,0 +1,191 @@
+"""The organisation tree (党委 > 党总支 > 党支部 > 党小组), committees and terms, and role assignments."""
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+from treebeard.mp_tree import MP_Node
+
+
+class OrgLevel(models.TextChoices):
+    PARTY_COMMITTEE = "party_committee", "党委"
+    GENERAL_BRANCH = "general_branch", "党总支"
+    BRANCH = "branch", "党支部"
+    GROUP = "group", "党小组"
+
+
+# Which levels may sit directly under which (None = a root).
+ALLOWED_PARENT_LEVELS = {
+    OrgLevel.PARTY_COMMITTEE: {None, OrgLevel.PARTY_COMMITTEE},
+    OrgLevel.GENERAL_BRANCH: {OrgLevel.PARTY_COMMITTEE},
+    OrgLevel.BRANCH: {OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH},
+    OrgLevel.GROUP: {OrgLevel.BRANCH},
+}
+
+
+class OrgKind(models.TextChoices):
+    TOWNSHIP = "township", "乡镇/街道"
+    VILLAGE = "village", "农村"
+    COMMUNITY = "community", "社区"
+    GOVERNMENT = "government", "机关"
+    PUBLIC_INSTITUTION = "public_institution", "事业单位"
+    SCHOOL = "school", "学校"
+    STATE_ENTERPRISE = "state_enterprise", "国有企业"
+    PRIVATE_ENTERPRISE = "private_enterprise", "非公企业"
+    SOCIAL_ORGANISATION = "social_organisation", "社会组织"
+    RETIRED = "retired", "离退休"
+    OTHER = "other", "其他"
+
+
+# 支部条例 第二十一条: 村、社区 branches serve 5 years, others generally 3.
+FIVE_YEAR_TERM_KINDS = {OrgKind.VILLAGE, OrgKind.COMMUNITY, OrgKind.TOWNSHIP}
+
+
+def default_term_years(kind):
+    return 5 if kind in FIVE_YEAR_TERM_KINDS else 3
+
+
+class Organisation(MP_Node):
+    name = models.CharField("名称", max_length=100)
+    level = models.CharField("层级", max_length=20, choices=OrgLevel.choices)
+    kind = models.CharField("类型", max_length=30, choices=OrgKind.choices, default=OrgKind.OTHER)
+    founded_on = models.DateField("成立日期")
+    merged_group = models.BooleanField(
+        "支组合一", default=False, help_text="党员人数少、不设党小组的支部，党员大会与党小组会合并召开。"
+    )
+    dissolved_on = models.DateField("撤销日期", null=True, blank=True)
+    dissolve_reason = models.CharField("撤销原因", max_length=200, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["numchild"])
+
+    # Keep insertion order: 第一/第二/第三 do not sort by code point.
+    node_order_by = []
+
+    class Meta:
+        verbose_name = "党组织"
+        verbose_name_plural = "党组织"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self):
+        return self.dissolved_on is None
+
+    @property
+    def is_branch(self):
+        return self.level == OrgLevel.BRANCH
+
+    def clean(self):
+        if self.merged_group and self.level != OrgLevel.BRANCH:
+            raise ValidationError({"merged_group": "只有党支部可以设置为支组合一。"})
+        if self.founded_on and self.founded_on > timezone.localdate():
+            raise ValidationError({"founded_on": "成立日期不能晚于今天。"})
+        if self.dissolved_on and self.founded_on and self.dissolved_on < self.founded_on:
+            raise ValidationError({"dissolved_on": "撤销日期不能早于成立日期。"})
+
+
+class CommitteeTerm(models.Model):
+    """One elected term of a branch (or 党委 / 党总支) committee, with its office-holders."""
+
+    organisation = models.ForeignKey(
+        Organisation, verbose_name="党组织", on_delete=models.PROTECT, related_name="terms"
+    )
+    elected_on = models.DateField("选举日期")
+    ends_on = models.DateField("届满日期")
+    note = models.CharField("备注", max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "届次"
+        verbose_name_plural = "届次"
+        ordering = ["-elected_on"]
+        indexes = [models.Index(fields=["organisation", "elected_on"])]
+
+    def __str__(self):
+        return f"{self.organisation} {self.elected_on:%Y年%m月}届"
+
+    @staticmethod
+    def default_ends_on(organisation, elected_on):
+        return elected_on + relativedelta(years=default_term_years(organisation.kind))
+
+    def clean(self):
+        if self.elected_on and self.ends_on and self.ends_on <= self.elected_on:
+            raise ValidationError({"ends_on": "届满日期必须晚于选举日期。"})
+        if self.elected_on and self.elected_on > timezone.localdate():
+            raise ValidationError({"elected_on": "选举日期不能晚于今天。"})
+
+
+class Position(models.TextChoices):
+    SECRETARY = "secretary", "书记"
+    DEPUTY_SECRETARY = "deputy_secretary", "副书记"
+    ORGANISATION = "organisation", "组织委员"
+    PROPAGANDA = "propaganda", "宣传委员"
+    DISCIPLINE = "discipline", "纪检委员"
+    YOUTH = "youth", "青年委员"
+    WOMEN = "women", "妇女委员"
+    MEMBER = "member", "委员"
+
+
+POSITION_ORDER = {code: i for i, code in enumerate(Position.values)}
+
+
+class CommitteePosition(models.Model):
+    term = models.ForeignKey(
+        CommitteeTerm, verbose_name="届次", on_delete=models.PROTECT, related_name="positions"
+    )
+    position = models.CharField("职务", max_length=20, choices=Position.choices)
+    holder_name = models.CharField("姓名", max_length=50)
+    started_on = models.DateField("任职日期")
+    ended_on = models.DateField("离任日期", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "委员职务"
+        verbose_name_plural = "委员职务"
+
+    def __str__(self):
+        return f"{self.get_position_display()} {self.holder_name}"
+
+    def clean(self):
+        if self.ended_on and self.started_on and self.ended_on < self.started_on:
+            raise ValidationError({"ended_on": "离任日期不能早于任职日期。"})
+
+
+class Role(models.TextChoices):
+    TOWNSHIP_ADMIN = "township_admin", "党委管理员"
+    TOWNSHIP_LEADER = "township_leader", "党委领导"
+    INSTRUCTOR = "instructor", "党建指导员"
+    SECRETARY = "secretary", "支部书记"
+    COMMITTEE_MEMBER = "committee_member", "支委"
+    GROUP_LEADER = "group_leader", "党小组长"
+    MEMBER = "member", "党员"
+
+
+class RoleAssignment(models.Model):
+    """A user's role over one organisation; the role reaches that organisation's whole subtree."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        on_delete=models.CASCADE,
+        related_name="role_assignments",
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name="党组织", on_delete=models.PROTECT, related_name="role_assignments"
+    )
+    role = models.CharField("角色", max_length=30, choices=Role.choices)
+    created_at = models.DateTimeField("授权时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "角色授权"
+        verbose_name_plural = "角色授权"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation", "role"], name="unique_role_assignment"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.organisation} · {self.get_role_display()}"

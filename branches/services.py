@@ -1,0 +1,170 @@
+"""Writes to the organisation tree and committees. Keyword-only, one transaction each."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
+
+
+def _check_parent(*, level, parent):
+    allowed = ALLOWED_PARENT_LEVELS[OrgLevel(level)]
+    parent_level = OrgLevel(parent.level) if parent else None
+    if parent_level not in allowed:
+        if parent is None:
+            raise ValidationError(f"{OrgLevel(level).label}必须设在上级党组织之下。")
+        raise ValidationError(f"{parent.get_level_display()}下不能设立{OrgLevel(level).label}。")
+    if parent is not None and not parent.is_active:
+        raise ValidationError(f"上级党组织“{parent.name}”已撤销，不能在其下设立或移入党组织。")
+
+
+def _check_name_free(*, name, parent, exclude_pk=None):
+    siblings = (
+        Organisation.objects.get_children(parent) if parent else Organisation.objects.get_root_nodes()
+    ).filter(name=name, dissolved_on__isnull=True)
+    if exclude_pk:
+        siblings = siblings.exclude(pk=exclude_pk)
+    if siblings.exists():
+        raise ValidationError({"name": f"同一上级下已有名为“{name}”的党组织。"})
+
+
+@transaction.atomic
+def create_organisation(*, parent, name, level, kind, founded_on, merged_group=False):
+    _check_parent(level=level, parent=parent)
+    _check_name_free(name=name, parent=parent)
+    organisation = Organisation(
+        name=name, level=level, kind=kind, founded_on=founded_on, merged_group=merged_group
+    )
+    organisation.full_clean(exclude=["path", "depth", "numchild"])
+    if parent is None:
+        return Organisation.objects.add_root(instance=organisation)
+    organisation._change_reason = f"在“{parent.name}”下设立"
+    return Organisation.objects.add_child(parent, instance=organisation)
+
+
+@transaction.atomic
+def update_organisation(*, organisation, name, kind, founded_on, merged_group):
+    _check_name_free(name=name, parent=Organisation.objects.get_parent(organisation), exclude_pk=organisation.pk)
+    organisation.name = name
+    organisation.kind = kind
+    organisation.founded_on = founded_on
+    organisation.merged_group = merged_group
+    organisation.full_clean(exclude=["path", "depth", "numchild"])
+    organisation.save()
+    return organisation
+
+
+@transaction.atomic
+def move_organisation(*, organisation, new_parent):
+    if organisation.is_root():
+        raise ValidationError("最上级党委不能移动。")
+    if new_parent.pk == organisation.pk or new_parent.is_descendant_of(organisation):
+        raise ValidationError("不能移动到自身或其下级组织之下。")
+    if not organisation.is_active:
+        raise ValidationError("已撤销的党组织不能移动。")
+    _check_parent(level=organisation.level, parent=new_parent)
+    _check_name_free(name=organisation.name, parent=new_parent, exclude_pk=organisation.pk)
+    old_parent = Organisation.objects.get_parent(organisation)
+    Organisation.objects.move(organisation, new_parent, pos="last-child")
+    # treebeard rewrites paths with bulk updates; save once so the move is in the history.
+    moved = Organisation.objects.get(pk=organisation.pk)
+    moved._change_reason = f"由“{old_parent.name}”移至“{new_parent.name}”"
+    moved.save()
+    return moved
+
+
+@transaction.atomic
+def dissolve_organisation(*, organisation, dissolved_on, reason):
+    """Mark the organisation dissolved. Its 党小组 go with it; active branches below must be handled first.
+
+    Nothing is deleted: the organisation stays in the tree, greyed, with its history.
+    """
+    if not organisation.is_active:
+        raise ValidationError("该党组织已撤销。")
+    if dissolved_on > timezone.localdate():
+        raise ValidationError({"dissolved_on": "撤销日期不能晚于今天。"})
+    if dissolved_on < organisation.founded_on:
+        raise ValidationError({"dissolved_on": "撤销日期不能早于成立日期。"})
+    descendants = Organisation.objects.get_descendants(organisation).filter(dissolved_on__isnull=True)
+    blocking = [o.name for o in descendants.exclude(level=OrgLevel.GROUP)[:5]]
+    if blocking:
+        raise ValidationError(
+            "请先撤销或移走下级党组织：" + "、".join(blocking) + ("等" if len(blocking) == 5 else "")
+        )
+    for node in [*descendants, organisation]:
+        node.dissolved_on = dissolved_on
+        node.dissolve_reason = reason
+        node._change_reason = f"撤销：{reason}"
+        node.save()
+    return organisation
+
+
+@transaction.atomic
+def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()):
+    """Record an election: a new committee term with its office-holders.
+
+    positions: iterable of (position code, holder name). Office-holders of the
+    previous terms leave office on the election date.
+    """
+    if organisation.level == OrgLevel.GROUP:
+        raise ValidationError("党小组不设委员会。")
+    if not organisation.is_active:
+        raise ValidationError("已撤销的党组织不能换届。")
+    term = CommitteeTerm(
+        organisation=organisation,
+        elected_on=elected_on,
+        ends_on=ends_on or CommitteeTerm.default_ends_on(organisation, elected_on),
+        note=note,
+    )
+    term.full_clean()
+    if CommitteeTerm.objects.filter(organisation=organisation, elected_on=elected_on).exists():
+        raise ValidationError({"elected_on": "该日期已有一次换届记录。"})
+    term.save()
+    _end_previous_positions(organisation=organisation, term=term)
+    CommitteePosition.objects.bulk_create(
+        CommitteePosition(term=term, position=code, holder_name=name.strip(), started_on=elected_on)
+        for code, name in positions
+        if name and name.strip()
+    )
+    return term
+
+
+def _end_previous_positions(*, organisation, term):
+    open_positions = CommitteePosition.objects.filter(
+        term__organisation=organisation,
+        term__elected_on__lt=term.elected_on,
+        ended_on__isnull=True,
+    )
+    for position in open_positions:
+        position.ended_on = term.elected_on
+        position._change_reason = "换届离任"
+        position.save()
+
+
+@transaction.atomic
+def update_term(*, term, ends_on, note, positions):
+    """Correct a term's end date, note and office-holders in place; the history keeps the old values.
+
+    A blank name means the post is vacant from today.
+    """
+    term.ends_on = ends_on
+    term.note = note
+    term.full_clean()
+    term.save()
+    current = {p.position: p for p in term.positions.filter(ended_on__isnull=True)}
+    today = timezone.localdate()
+    for code, name in positions:
+        name = (name or "").strip()
+        existing = current.get(code)
+        if existing is None:
+            if name:
+                CommitteePosition.objects.create(
+                    term=term, position=code, holder_name=name, started_on=term.elected_on
+                )
+        elif not name:
+            existing.ended_on = max(today, existing.started_on)
+            existing.save()
+        elif existing.holder_name != name:
+            existing.holder_name = name
+            existing.save()
+    return term

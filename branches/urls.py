@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "branches"
+
+urlpatterns = [
+    path("", views.organisation_tree, name="tree"),
+    path("<int:pk>/", views.organisation_detail, name="detail"),
+    path("<int:pk>/new/", views.organisation_create, name="create"),
+    path("<int:pk>/edit/", views.organisation_edit, name="edit"),
+    path("<int:pk>/move/", views.organisation_move, name="move"),
+    path("<int:pk>/dissolve/", views.organisation_dissolve, name="dissolve"),
+    path("<int:pk>/terms/new/", views.term_create, name="term_create"),
+    path("terms/<int:pk>/edit/", views.term_edit, name="term_edit"),
+]

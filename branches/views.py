@@ -1,0 +1,200 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+from .access import (
+    OFFICE_ROLES,
+    Action,
+    can,
+    get_object_for,
+    get_organisation_for,
+    member_organisations,
+    organisations_for,
+    roles_of,
+    scope_roots,
+)
+from .forms import DissolveForm, MoveForm, OrganisationForm, TermForm, add_service_errors
+from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, Position, Role
+
+BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
+
+
+def home(request):
+    """Send each user to where their work starts."""
+    user = request.user
+    roles = roles_of(user)
+    if user.is_superuser or roles & OFFICE_ROLES:
+        return redirect("branches:tree")
+    if roles & set(BRANCH_WORK_ROLES):
+        top = scope_roots(user)[0]
+        return redirect("branches:detail", pk=top.pk)
+    return render(request, "home_member.html", {"organisations": member_organisations(user)})
+
+
+def organisation_tree(request):
+    q = request.GET.get("q", "").strip()
+    include_dissolved = request.GET.get("dissolved") == "1"
+    context = {"q": q, "include_dissolved": include_dissolved}
+    if q:
+        results = selectors.search_organisations(request.user, q=q, include_dissolved=include_dissolved)
+        context["page"] = Paginator(results, 50).get_page(request.GET.get("page"))
+    else:
+        context["nodes"] = selectors.organisation_tree(request.user, include_dissolved=include_dissolved)
+    return render(request, "branches/tree.html", context)
+
+
+def organisation_detail(request, pk):
+    organisation = get_organisation_for(request.user, pk)
+    context = selectors.organisation_detail(organisation, request.user)
+    context["can_manage"] = can(request.user, organisation, Action.MANAGE)
+    return render(request, "branches/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def organisation_create(request, pk):
+    parent = get_organisation_for(request.user, pk, Action.MANAGE)
+    form = OrganisationForm(request.POST or None, parent=parent)
+    if not form.fields["level"].choices:
+        messages.error(request, f"{parent.get_level_display()}下不能再设立下级党组织。")
+        return redirect("branches:detail", pk=parent.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation = services.create_organisation(parent=parent, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"已设立“{organisation.name}”。")
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request,
+        "branches/form.html",
+        {"form": form, "organisation": parent, "title": f"在“{parent.name}”下设立党组织"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def organisation_edit(request, pk):
+    organisation = get_organisation_for(request.user, pk, Action.MANAGE)
+    form = OrganisationForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_organisation(organisation=organisation, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已保存。")
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request,
+        "branches/form.html",
+        {"form": form, "organisation": organisation, "title": f"编辑“{organisation.name}”"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def organisation_move(request, pk):
+    organisation = get_organisation_for(request.user, pk, Action.MANAGE)
+    targets = (
+        organisations_for(request.user, Action.MANAGE)
+        .filter(
+            dissolved_on__isnull=True,
+            level__in=[lvl for lvl in ALLOWED_PARENT_LEVELS[organisation.level] if lvl],
+        )
+        .exclude(path__startswith=organisation.path)
+        .order_by("path")
+    )
+    form = MoveForm(request.POST or None, targets=targets)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.move_organisation(organisation=organisation, new_parent=form.cleaned_data["new_parent"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"已将“{organisation.name}”移至“{form.cleaned_data['new_parent'].name}”。"
+            )
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request,
+        "branches/form.html",
+        {"form": form, "organisation": organisation, "title": f"移动“{organisation.name}”"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def organisation_dissolve(request, pk):
+    organisation = get_organisation_for(request.user, pk, Action.MANAGE)
+    form = DissolveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dissolve_organisation(organisation=organisation, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"已撤销“{organisation.name}”，其记录和历史均保留。")
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request,
+        "branches/form.html",
+        {
+            "form": form,
+            "organisation": organisation,
+            "title": f"撤销“{organisation.name}”",
+            "warning": "撤销后该组织不再计算组织生活要求；其下党小组一并撤销。记录不会删除。",
+            "danger": True,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def term_create(request, pk):
+    organisation = get_organisation_for(request.user, pk, Action.MANAGE)
+    form = TermForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_term(
+                organisation=organisation,
+                elected_on=form.cleaned_data["elected_on"],
+                ends_on=form.cleaned_data["ends_on"],
+                note=form.cleaned_data["note"],
+                positions=form.positions(),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已记录换届。")
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request,
+        "branches/form.html",
+        {"form": form, "organisation": organisation, "title": f"“{organisation.name}”换届选举"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def term_edit(request, pk):
+    term = get_object_for(request.user, CommitteeTerm.objects.all(), pk, Action.MANAGE)
+    organisation = term.organisation
+    sitting = {p.position: p.holder_name for p in term.positions.filter(ended_on__isnull=True)}
+    initial = {"elected_on": term.elected_on, "ends_on": term.ends_on, "note": term.note}
+    initial.update({f"pos_{code}": sitting.get(code, "") for code in Position.values})
+    form = TermForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_term(
+                term=term,
+                ends_on=form.cleaned_data["ends_on"],
+                note=form.cleaned_data["note"],
+                positions=form.positions(),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已保存届次信息。")
+            return redirect("branches:detail", pk=organisation.pk)
+    return render(
+        request, "branches/form.html", {"form": form, "organisation": organisation, "title": f"编辑{term}"}
+    )

@@ -1,0 +1,29 @@
+"""Celery wiring. The beat schedule lives here, in code, so every deployment runs the same jobs."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("zhibu")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Sessions live in the database; without this the table only grows.
+    "clear-expired-sessions": {
+        "task": "config.celery.clear_expired_sessions",
+        "schedule": crontab(hour=3, minute=10),
+    },
+}
+
+
+@app.task(name="config.celery.clear_expired_sessions")
+def clear_expired_sessions():
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from branches import views as branch_views
+
+admin.site.site_header = "支部组织生活管理 · 系统管理"
+admin.site.site_title = "支部组织生活管理"
+admin.site.index_title = "数据维护"
+
+urlpatterns = [
+    path("", branch_views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("orgs/", include("branches.urls")),
+    path("admin/", admin.site.urls),
+]

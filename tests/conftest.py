@@ -1,0 +1,86 @@
+"""Shared fixtures: a small tree of two townships and one persona per role."""
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from branches import services
+from branches.models import OrgKind, OrgLevel, Role, RoleAssignment
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Production serves hashed names from collectstatic's manifest; tests render without collecting.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def make_org(parent, name, level=OrgLevel.BRANCH, kind=OrgKind.COMMUNITY, **extra):
+    return services.create_organisation(
+        parent=parent,
+        name=name,
+        level=level,
+        kind=kind,
+        founded_on=extra.pop("founded_on", date(2010, 1, 1)),
+        **extra,
+    )
+
+
+@pytest.fixture
+def tree(db):
+    """Two townships. Township A: 社区党委 > 支部 A1 (groups g1, g2), 支部 A2; township B: 支部 B1.
+
+    Returned as a simple namespace of organisations.
+    """
+    township = make_org(None, "甲镇党委", OrgLevel.PARTY_COMMITTEE, OrgKind.TOWNSHIP)
+    community = make_org(township, "甲社区党委", OrgLevel.PARTY_COMMITTEE)
+    a1 = make_org(community, "甲社区第一党支部")
+    g1 = make_org(a1, "第一党小组", OrgLevel.GROUP)
+    g2 = make_org(a1, "第二党小组", OrgLevel.GROUP)
+    a2 = make_org(township, "甲村党支部", kind=OrgKind.VILLAGE, merged_group=True)
+    other_township = make_org(None, "乙镇党委", OrgLevel.PARTY_COMMITTEE, OrgKind.TOWNSHIP)
+    b1 = make_org(other_township, "乙村党支部", kind=OrgKind.VILLAGE)
+    return SimpleNamespace(
+        township=township,
+        community=community,
+        a1=a1,
+        g1=g1,
+        g2=g2,
+        a2=a2,
+        other_township=other_township,
+        b1=b1,
+    )
+
+
+def make_user(username, role=None, organisation=None, **extra):
+    user = get_user_model().objects.create_user(username=username, password="pw-Testing-123", **extra)
+    if role:
+        RoleAssignment.objects.create(user=user, organisation=organisation, role=role)
+    return user
+
+
+# Where each persona's role sits in the `tree` fixture.
+PERSONA_HOMES = {
+    Role.TOWNSHIP_ADMIN: "township",
+    Role.TOWNSHIP_LEADER: "township",
+    Role.INSTRUCTOR: "a1",
+    Role.SECRETARY: "a1",
+    Role.COMMITTEE_MEMBER: "a1",
+    Role.GROUP_LEADER: "g1",
+    Role.MEMBER: "a1",
+}
+
+
+@pytest.fixture
+def personas(tree):
+    """One user per role, each assigned inside township A, plus a superuser."""
+    users = {role: make_user(role.value, role, getattr(tree, home)) for role, home in PERSONA_HOMES.items()}
+    users["superuser"] = get_user_model().objects.create_superuser(
+        "root", "root@example.invalid", "pw-Testing-123"
+    )
+    return users
