@@ -44,7 +44,9 @@ def create_organisation(*, parent, name, level, kind, founded_on, merged_group=F
 
 @transaction.atomic
 def update_organisation(*, organisation, name, kind, founded_on, merged_group):
-    _check_name_free(name=name, parent=Organisation.objects.get_parent(organisation), exclude_pk=organisation.pk)
+    _check_name_free(
+        name=name, parent=Organisation.objects.get_parent(organisation), exclude_pk=organisation.pk
+    )
     organisation.name = name
     organisation.kind = kind
     organisation.founded_on = founded_on

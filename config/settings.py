@@ -18,9 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 # The embedded default key is only for a local `make run`; production must set SECRET_KEY.
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="django-insecure-embedded-mode-only-set-SECRET_KEY-in-production"
-)
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-embedded-mode-only-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

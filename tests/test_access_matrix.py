@@ -94,7 +94,9 @@ def test_every_url_is_covered():
 @pytest.fixture
 def world(personas, tree):
     for org in (tree.a1, tree.b1):
-        services.record_term(organisation=org, elected_on=date(2024, 1, 5), positions=[("secretary", "赵书记")])
+        services.record_term(
+            organisation=org, elected_on=date(2024, 1, 5), positions=[("secretary", "赵书记")]
+        )
     return personas, tree
 
 
@@ -142,7 +144,9 @@ def test_out_of_scope_is_404(world, client, name, role):
     assert client.get(url).status_code == expected
     if route.write and role != "superuser":
         before = Organisation.objects.filter(pk=tree.b1.pk).values().get()
-        assert client.post(url, {"name": "改名", "reason": "x", "dissolved_on": "2025-01-01"}).status_code == 404
+        assert (
+            client.post(url, {"name": "改名", "reason": "x", "dissolved_on": "2025-01-01"}).status_code == 404
+        )
         assert Organisation.objects.filter(pk=tree.b1.pk).values().get() == before
 
 

@@ -87,7 +87,9 @@ def test_expired_sessions_are_cleared_by_the_beat_task():
     live, stale = SessionStore(), SessionStore()
     live.create()
     stale.create()
-    Session.objects.filter(session_key=stale.session_key).update(expire_date=timezone.now() - timedelta(days=1))
+    Session.objects.filter(session_key=stale.session_key).update(
+        expire_date=timezone.now() - timedelta(days=1)
+    )
     assert clear_expired_sessions() == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
 
