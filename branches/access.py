@@ -107,18 +107,56 @@ def get_branch_for(user, pk, action=Action.VIEW):
     return get_organisation_for(user, pk, action, levels=[OrgLevel.BRANCH])
 
 
-def get_object_for(user, queryset, pk, action=Action.VIEW, *, via="organisation"):
-    """An object that belongs to an organisation (through the `via` lookup), scoped like the organisation."""
-    obj = (
-        queryset.filter(pk=pk, **{f"{via}__in": organisations_for(user, Action.VIEW)})
-        .select_related(via)
-        .first()
-    )
+def _scope_condition(user, action, via):
+    roots = _scope_paths(user, action)
+    condition = Q(pk__in=[])
+    for field in via:
+        for root in roots:
+            condition |= Q(**{f"{field}__path__startswith": root})
+    return condition
+
+
+def scoped(queryset, user, action=Action.VIEW, *, via=("organisation",), self_field=None):
+    """Rows of any queryset whose organisation (reached through any `via` lookup) is in the user's scope.
+
+    self_field names the lookup to the row's own user (a member's account): a user always
+    sees their own record, whatever their roles.
+    """
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    condition = _scope_condition(user, action, via)
+    if self_field and action == Action.VIEW:
+        condition |= Q(**{self_field: user})
+    return queryset.filter(condition)
+
+
+def get_object_for(user, queryset, pk, action=Action.VIEW, *, via=("organisation",), self_field=None):
+    """An object scoped like its organisation: 404 outside the view scope, 403 if the action is not allowed."""
+    obj = scoped(queryset, user, Action.VIEW, via=via, self_field=self_field).filter(pk=pk).first()
     if obj is None:
         raise Http404("没有找到该记录，或您无权查看。")
-    if action != Action.VIEW and not can(user, attrgetter(via.replace("__", "."))(obj), action):
-        raise PermissionDenied("您的角色无权进行此操作。")
+    if action != Action.VIEW:
+        organisations = [attrgetter(field.replace("__", "."))(obj) for field in via]
+        if not any(org is not None and can(user, org, action) for org in organisations):
+            raise PermissionDenied("您的角色无权进行此操作。")
     return obj
+
+
+# Personal data: the full 身份证号 only for those who keep the roster; phones also for those who
+# need to reach members. Everyone else sees masked values.
+ID_NUMBER_ROLES = frozenset({Role.TOWNSHIP_ADMIN, Role.SECRETARY})
+PHONE_ROLES = ID_NUMBER_ROLES | {Role.COMMITTEE_MEMBER, Role.GROUP_LEADER, Role.INSTRUCTOR}
+
+
+def may_see_personal(user, organisation, roles):
+    """Whether one of the user's roles in `roles` covers the organisation."""
+    if user.is_superuser:
+        return True
+    return any(
+        role in roles and organisation.path.startswith(path) for path, role, _org in _assignments(user)
+    )
 
 
 def scope_roots(user):

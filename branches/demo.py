@@ -207,6 +207,10 @@ def seed(*, seed=2026):
     return root, counts
 
 
+def find_root():
+    return _find_child(None, ROOT_NAME)
+
+
 @transaction.atomic
 def reset():
     """Remove the demo township and its logins (development only)."""

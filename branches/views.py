@@ -31,6 +31,9 @@ def home(request):
     if roles & set(BRANCH_WORK_ROLES):
         top = scope_roots(user)[0]
         return redirect("branches:detail", pk=top.pk)
+    own = getattr(user, "member", None)  # the reverse one-to-one raises AttributeError when absent
+    if own is not None:
+        return redirect("members:detail", pk=own.pk)
     return render(request, "home_member.html", {"organisations": member_organisations(user)})
 
 

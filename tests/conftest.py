@@ -84,3 +84,18 @@ def personas(tree):
         "root", "root@example.invalid", "pw-Testing-123"
     )
     return users
+
+
+def make_member(branch, group, id_number, *, name="测试党员", user=None, category="full", **extra):
+    """A member registered through the service (so the dated history exists), 入党 2005, 转正 2006."""
+    from members import services as member_services
+
+    dates = {"joined_on": date(2005, 7, 1), "confirmed_on": date(2006, 7, 1)} if category == "full" else {}
+    dates.update(extra)
+    member = member_services.register_member(
+        branch=branch, group=group, name=name, id_number=id_number, category=category, **dates
+    )
+    if user is not None:
+        member.user = user
+        member.save()
+    return member

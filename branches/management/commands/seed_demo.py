@@ -1,10 +1,12 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from branches import demo
+from members import demo as members_demo
 
 
 class Command(BaseCommand):
-    help = "载入演示数据：一个镇党委及其党组织、委员会和各角色的登录账号（可重复运行，不会重复创建）。"
+    help = "载入演示数据：一个镇党委及其党组织、委员会、党员和各角色的登录账号（可重复运行，不会重复创建）。"
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -14,12 +16,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, reset=False, seed=2026, **options):
         if reset:
+            existing = demo.find_root()
+            if existing is not None:
+                members_demo.reset(root=existing)
             demo.reset()
             self.stdout.write("已删除原有演示数据。")
         root, counts = demo.seed(seed=seed)
+        member_counts = members_demo.seed(root=root, seed=seed, today=timezone.localdate())
         self.stdout.write(
             self.style.SUCCESS(
                 f"演示数据就绪：{root.name}（新建党组织 {counts['organisations']} 个，"
-                f"换届记录 {counts['terms']} 组，账号 {counts['users']} 个）。"
+                f"换届记录 {counts['terms']} 组，账号 {counts['users']} 个，"
+                f"党员及入党积极分子等 {member_counts['members']} 人，党费记录 {member_counts['payments']} 条）。"
             )
         )

@@ -1,0 +1,89 @@
+"""Party dues (党费规定 第二、五、六、十二条): monthly amounts by bracket, and unpaid months."""
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+EMPLOYED = "employed"
+RETIREE = "retiree"
+FARMER = "farmer"
+STUDENT = "student"
+UNEMPLOYED = "unemployed"
+LOW_INCOME = "low_income"
+DUES_KIND_LABELS = {
+    EMPLOYED: "在职",
+    RETIREE: "离退休",
+    FARMER: "农民",
+    STUDENT: "学生",
+    UNEMPLOYED: "下岗失业",
+    LOW_INCOME: "低保",
+}
+BACKPAY_LIMIT_MONTHS = 6
+FLAT_AMOUNT = Decimal("0.20")
+FARMER_RANGE = (Decimal("0.20"), Decimal("1.00"))
+CENT = Decimal("0.01")
+
+# (upper bound of the monthly base, rate); the last bound is open.
+EMPLOYED_BRACKETS = (
+    (Decimal(3000), Decimal("0.005")),
+    (Decimal(5000), Decimal("0.01")),
+    (Decimal(10000), Decimal("0.015")),
+    (None, Decimal("0.02")),
+)
+RETIREE_BRACKETS = ((Decimal(5000), Decimal("0.005")), (None, Decimal("0.01")))
+
+
+def _rate(brackets, base):
+    for bound, rate in brackets:
+        if bound is None or base <= bound:
+            return rate
+    raise AssertionError("brackets end with an open bound")
+
+
+def monthly_dues(*, kind, base):
+    if kind in (STUDENT, UNEMPLOYED, LOW_INCOME):
+        return FLAT_AMOUNT
+    if kind == FARMER:
+        amount = FLAT_AMOUNT if base is None else Decimal(base)
+        if not FARMER_RANGE[0] <= amount <= FARMER_RANGE[1]:
+            raise ValueError("农民党员每月缴纳党费0.2元至1元。")
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if kind not in (EMPLOYED, RETIREE):
+        raise ValueError("党费类别不正确。")
+    if base is None:
+        raise ValueError("请填写党费基数（税后月收入或离退休费）。")
+    base = Decimal(base)
+    if base < 0:
+        raise ValueError("党费基数不能为负数。")
+    brackets = EMPLOYED_BRACKETS if kind == EMPLOYED else RETIREE_BRACKETS
+    return (base * _rate(brackets, base)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def month_start(d):
+    return d.replace(day=1)
+
+
+def months_between(start, end):
+    months = []
+    current = month_start(start)
+    last = month_start(end)
+    while current <= last:
+        months.append(current)
+        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    return months
+
+
+def unpaid_months(paid, *, start, end):
+    return [m for m in months_between(start, end) if m not in paid]
+
+
+def trailing_arrears(paid, *, start, end):
+    count = 0
+    for month in reversed(months_between(start, end)):
+        if month in paid:
+            break
+        count += 1
+    return count
+
+
+def backpay_months(paid, *, start, end):
+    return unpaid_months(paid, start=start, end=end)[-BACKPAY_LIMIT_MONTHS:]

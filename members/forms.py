@@ -1,0 +1,234 @@
+from django import forms
+from django.utils import timezone
+
+from branches.forms import DATE_INPUT
+from branches.models import Organisation
+
+from . import pipeline
+from .models import (
+    Category,
+    ExemptionKind,
+    Gender,
+    Member,
+    Mobility,
+    PipelineEventKind,
+    Status,
+)
+
+MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+
+
+class MonthField(forms.DateField):
+    """A month picked as YYYY-MM (what <input type=month> sends), stored as its first day."""
+
+    widget = MONTH_INPUT
+    input_formats = ["%Y-%m", "%Y-%m-%d"]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace(day=1) if value else value
+
+
+def _date(label, required=True, **kwargs):
+    return forms.DateField(label=label, required=required, widget=DATE_INPUT, **kwargs)
+
+
+def setup_branch_and_group(form, branches, groups):
+    """Limit the pickers to what the user may record for; label groups with their branch."""
+    branch_list = list(branches)
+    names = {b.path: b.name for b in branch_list}
+    form.fields["branch"].queryset = branches
+    form.fields["group"].queryset = groups
+    form.fields["group"].label_from_instance = lambda g: f"{names.get(g.path[: -g.steplen], '')} · {g.name}"
+
+
+class MemberCreateForm(forms.ModelForm):
+    branch = forms.ModelChoiceField(label="所在党支部", queryset=Organisation.objects.none())
+    group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
+    gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
+    birth_on = _date("出生日期", required=False, help_text="不填则按身份证号。")
+    started_on = _date("编入本支部日期", required=False, help_text="不填则取最早的发展日期。")
+    category = forms.ChoiceField(label="人员类别", choices=Category.choices)
+
+    class Meta:
+        model = Member
+        fields = [
+            "name",
+            "id_number",
+            "gender",
+            "birth_on",
+            "ethnicity",
+            "education",
+            "phone",
+            "work_unit",
+            "branch",
+            "group",
+            "category",
+            "applied_on",
+            "activist_on",
+            "candidate_on",
+            "joined_on",
+            "confirmed_on",
+            "started_on",
+            "dues_kind",
+            "dues_base",
+            "note",
+        ]
+        widgets = dict.fromkeys(
+            ("applied_on", "activist_on", "candidate_on", "joined_on", "confirmed_on"), DATE_INPUT
+        )
+
+    def __init__(self, *args, branches, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        setup_branch_and_group(self, branches, groups)
+        self.fields["id_number"].widget.attrs.update({"autocomplete": "off", "inputmode": "text"})
+        self.fields["phone"].widget.attrs.update({"inputmode": "tel"})
+
+    def _post_clean(self):
+        # Model validation happens in the service (it derives fields from the ID number first).
+        pass
+
+
+class MemberEditForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = [
+            "name",
+            "id_number",
+            "ethnicity",
+            "education",
+            "phone",
+            "work_unit",
+            "dues_kind",
+            "dues_base",
+            "note",
+        ]
+
+    def _post_clean(self):
+        pass
+
+
+class CategoryForm(forms.Form):
+    category = forms.ChoiceField(label="转为")
+    on = _date("日期", initial=timezone.localdate)
+    note = forms.CharField(label="备注（如会议、批复文号）", max_length=200, required=False)
+
+    def __init__(self, *args, member, **kwargs):
+        super().__init__(*args, **kwargs)
+        order = list(pipeline.CATEGORY_LABELS)
+        index = order.index(member.category)
+        self.fields["category"].choices = [
+            (c, pipeline.CATEGORY_LABELS[c]) for c in order[index + 1 : index + 2]
+        ]
+
+
+class PipelineEventForm(forms.Form):
+    kind = forms.ChoiceField(label="事项", choices=PipelineEventKind.choices)
+    happened_on = _date("日期", initial=timezone.localdate)
+    hours = forms.IntegerField(label="学时（集中培训）", min_value=1, max_value=500, required=False)
+    months = forms.IntegerField(label="延长月数（6–12）", min_value=1, max_value=24, required=False)
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+
+class TransferOutForm(forms.Form):
+    on = _date("转出日期", initial=timezone.localdate)
+    counterpart = forms.CharField(label="转往党组织", max_length=100)
+    letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+
+class MoveForm(forms.Form):
+    branch = forms.ModelChoiceField(label="调入党支部", queryset=Organisation.objects.none())
+    group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
+    on = _date("调整日期", initial=timezone.localdate)
+    letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+    def __init__(self, *args, branches, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        setup_branch_and_group(self, branches, groups)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label="党籍状态", choices=Status.choices)
+    on = _date("日期", initial=timezone.localdate)
+    reason = forms.CharField(label="原因或依据", max_length=200)
+
+
+class MobilityForm(forms.ModelForm):
+    class Meta:
+        model = Mobility
+        fields = [
+            "destination",
+            "started_on",
+            "ended_on",
+            "certificate_issued_on",
+            "certificate_no",
+            "contact",
+            "note",
+        ]
+        widgets = dict.fromkeys(("started_on", "ended_on", "certificate_issued_on"), DATE_INPUT)
+
+
+class MobilityEndForm(forms.Form):
+    mobility = forms.ModelChoiceField(label="外出登记", queryset=Mobility.objects.none())
+    ended_on = _date("返回日期", initial=timezone.localdate)
+
+    def __init__(self, *args, member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mobility"].queryset = member.mobilities.filter(
+            ended_on__isnull=True, voided_at__isnull=True
+        )
+        self.fields["mobility"].label_from_instance = lambda m: (
+            f"{m.destination}（{m.started_on:%Y-%m-%d}起）"
+        )
+
+
+class ExemptionForm(forms.Form):
+    kind = forms.ChoiceField(label="类型", choices=ExemptionKind.choices)
+    started_on = _date("起始日期")
+    ended_on = _date("结束日期", required=False, help_text="年老体弱可不填。")
+    approved_on = _date("批准日期", initial=timezone.localdate)
+    approved_by = forms.CharField(label="批准人/会议", max_length=50, required=False)
+
+
+class DuesPaymentForm(forms.Form):
+    month = MonthField(label="所属月份", initial=lambda: timezone.localdate().replace(day=1))
+    paid_on = _date("缴纳日期", initial=timezone.localdate)
+    amount = forms.DecimalField(
+        label="金额（元）",
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        help_text="不填则按党费基数计算。",
+    )
+
+
+class ThoughtReportForm(forms.Form):
+    received_on = _date("收到日期", initial=timezone.localdate)
+    title = forms.CharField(label="标题/主要内容", max_length=200, required=False)
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(label="作废原因", max_length=200)
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="名册文件（.xlsx）",
+        help_text="表头在前几行即可，按“姓名、身份证号码、人员类别、所在党支部”等列名识别。",
+    )
+
+
+class ImportCommitForm(forms.Form):
+    mode = forms.ChoiceField(
+        label="身份证号已登记的人员",
+        choices=[
+            ("skip", "跳过，不改动"),
+            ("update", "更新其基本信息（姓名、电话、学历、单位、民族、备注）"),
+        ],
+        initial="skip",
+        widget=forms.RadioSelect,
+    )
+    strict = forms.BooleanField(label="严格模式：任何一行有问题则全部不导入", required=False)

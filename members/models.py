@@ -1,0 +1,355 @@
+"""Members and everything dated that happens to them.
+
+The Member row carries the current state (branch, group, category, status) for fast lists;
+the dated tables (memberships, category and status changes, 外出, exemptions) are the truth
+for any past date — see selectors.roster_as_of.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from branches.models import Organisation
+
+from . import dues, pipeline
+
+
+class Category(models.TextChoices):
+    APPLICANT = pipeline.APPLICANT, pipeline.CATEGORY_LABELS[pipeline.APPLICANT]
+    ACTIVIST = pipeline.ACTIVIST, pipeline.CATEGORY_LABELS[pipeline.ACTIVIST]
+    CANDIDATE = pipeline.CANDIDATE, pipeline.CATEGORY_LABELS[pipeline.CANDIDATE]
+    PROBATIONARY = pipeline.PROBATIONARY, pipeline.CATEGORY_LABELS[pipeline.PROBATIONARY]
+    FULL = pipeline.FULL, pipeline.CATEGORY_LABELS[pipeline.FULL]
+
+
+PARTY_MEMBER_CATEGORIES = (Category.PROBATIONARY, Category.FULL)
+
+
+class Status(models.TextChoices):
+    NORMAL = "normal", "正常"
+    SUSPENDED = "suspended", "停止党籍"
+    LEFT = "left", "出党"
+    DECEASED = "deceased", "去世"
+
+
+# Statuses that take a member off the roster for good.
+LEAVING_STATUSES = (Status.LEFT, Status.DECEASED)
+
+
+class Gender(models.TextChoices):
+    MALE = "male", "男"
+    FEMALE = "female", "女"
+
+
+DuesKind = models.TextChoices(
+    "DuesKind", [(code, (code, label)) for code, label in dues.DUES_KIND_LABELS.items()]
+)
+
+
+class Member(models.Model):
+    name = models.CharField("姓名", max_length=50)
+    name_initials = models.CharField(
+        "姓名拼音首字母", max_length=50, blank=True, db_index=True, editable=False
+    )
+    gender = models.CharField("性别", max_length=10, choices=Gender.choices)
+    ethnicity = models.CharField("民族", max_length=20, default="汉族")
+    birth_on = models.DateField("出生日期")
+    id_number = models.CharField("身份证号", max_length=18, unique=True)
+    education = models.CharField("学历", max_length=30, blank=True)
+    phone = models.CharField("联系电话", max_length=20, blank=True)
+    work_unit = models.CharField("工作单位及职务", max_length=100, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登录账号",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="member",
+    )
+
+    # Current state, kept in step with the dated tables by services.
+    branch = models.ForeignKey(
+        Organisation, verbose_name="所在党支部", on_delete=models.PROTECT, related_name="members"
+    )
+    group = models.ForeignKey(
+        Organisation,
+        verbose_name="党小组",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="group_members",
+    )
+    category = models.CharField("人员类别", max_length=20, choices=Category.choices)
+    status = models.CharField("党籍状态", max_length=20, choices=Status.choices, default=Status.NORMAL)
+    on_roster = models.BooleanField("在册", default=True, help_text="转出、出党、去世后不再在册。")
+
+    applied_on = models.DateField("递交入党申请日期", null=True, blank=True)
+    activist_on = models.DateField("确定为积极分子日期", null=True, blank=True)
+    candidate_on = models.DateField("确定为发展对象日期", null=True, blank=True)
+    joined_on = models.DateField("入党时间", null=True, blank=True)
+    confirmed_on = models.DateField("转正时间", null=True, blank=True)
+
+    dues_kind = models.CharField("党费类别", max_length=20, choices=DuesKind.choices, default=dues.EMPLOYED)
+    dues_base = models.DecimalField(
+        "党费基数（元/月）",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="在职为税后月工资收入。",
+    )
+
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "党员"
+        verbose_name_plural = "党员"
+        ordering = ["branch_id", "name"]
+        indexes = [models.Index(fields=["branch", "on_roster", "category"])]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def monthly_dues(self):
+        try:
+            return dues.monthly_dues(kind=self.dues_kind, base=self.dues_base)
+        except ValueError:
+            return None
+
+
+class Membership(models.Model):
+    """A period in which the member belonged to a branch (and group). One open period at a time."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
+    branch = models.ForeignKey(
+        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="+"
+    )
+    group = models.ForeignKey(
+        Organisation, verbose_name="党小组", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_on = models.DateField("起始日期")
+    ended_on = models.DateField("结束日期", null=True, blank=True)
+    start_reason = models.CharField("起因", max_length=100, blank=True)
+    end_reason = models.CharField("结束原因", max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "组织关系"
+        verbose_name_plural = "组织关系"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(ended_on__isnull=True), name="one_open_membership"
+            ),
+        ]
+        indexes = [models.Index(fields=["branch", "started_on"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.branch}（{self.started_on}起）"
+
+
+class CategoryChange(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="category_changes")
+    category = models.CharField("人员类别", max_length=20, choices=Category.choices)
+    changed_on = models.DateField("日期")
+    note = models.CharField("备注", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "类别变化"
+        verbose_name_plural = "类别变化"
+        indexes = [models.Index(fields=["member", "changed_on"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.get_category_display()}（{self.changed_on}）"
+
+
+class StatusChange(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="status_changes")
+    status = models.CharField("党籍状态", max_length=20, choices=Status.choices)
+    changed_on = models.DateField("日期")
+    reason = models.CharField("原因", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "党籍状态变化"
+        verbose_name_plural = "党籍状态变化"
+        indexes = [models.Index(fields=["member", "changed_on"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.get_status_display()}（{self.changed_on}）"
+
+
+class TransferDirection(models.TextChoices):
+    IN = "in", "转入"
+    OUT = "out", "转出"
+    INTERNAL = "internal", "内部调整"
+
+
+class Transfer(models.Model):
+    """组织关系转接: the letter that moved a member in, out, or between branches of this instance."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="transfers")
+    direction = models.CharField("类型", max_length=10, choices=TransferDirection.choices)
+    transferred_on = models.DateField("转接日期")
+    letter_no = models.CharField("介绍信编号", max_length=50, blank=True)
+    counterpart = models.CharField("对方党组织", max_length=100, blank=True)
+    from_branch = models.ForeignKey(
+        Organisation, verbose_name="原支部", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_branch = models.ForeignKey(
+        Organisation, verbose_name="新支部", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField("备注", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "组织关系转接"
+        verbose_name_plural = "组织关系转接"
+
+    def __str__(self):
+        return f"{self.member} · {self.get_direction_display()}（{self.transferred_on}）"
+
+
+class Mobility(models.Model):
+    """外出 (流动党员): away from the branch for work or study."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="mobilities")
+    destination = models.CharField("外出地点", max_length=100)
+    started_on = models.DateField("外出日期")
+    ended_on = models.DateField("返回日期", null=True, blank=True, help_text="尚未返回可不填。")
+    certificate_issued_on = models.DateField("开具证明信/流动党员活动证日期", null=True, blank=True)
+    certificate_no = models.CharField("证明编号", max_length=50, blank=True)
+    contact = models.CharField("外出期间联系方式", max_length=50, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "外出登记"
+        verbose_name_plural = "外出登记"
+
+    def __str__(self):
+        return f"{self.member} · 外出{self.destination}（{self.started_on}起）"
+
+
+class ExemptionKind(models.TextChoices):
+    SICK = "sick", "病休"
+    MATERNITY = "maternity", "产假"
+    FRAIL = "frail", "年老体弱"
+
+
+class Exemption(models.Model):
+    """An approved period in which the member is not expected at organisational life."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="exemptions")
+    kind = models.CharField("类型", max_length=20, choices=ExemptionKind.choices)
+    started_on = models.DateField("起始日期")
+    ended_on = models.DateField("结束日期", null=True, blank=True, help_text="年老体弱可不填结束日期。")
+    approved_on = models.DateField("批准日期")
+    approved_by = models.CharField("批准人/会议", max_length=50, blank=True)
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "免于参加组织生活"
+        verbose_name_plural = "免于参加组织生活"
+
+    def __str__(self):
+        return f"{self.member} · {self.get_kind_display()}（{self.started_on}起）"
+
+
+class PipelineEventKind(models.TextChoices):
+    TALK = "talk", "谈话（申请后一个月内）"
+    TRAINING = "training", "集中培训"
+    POLITICAL_REVIEW = "political_review", "政治审查"
+    APPROVAL = "approval", "上级党委审批"
+    EXTENSION = "extension", "延长预备期"
+
+
+class PipelineEvent(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="pipeline_events")
+    kind = models.CharField("事项", max_length=20, choices=PipelineEventKind.choices)
+    happened_on = models.DateField("日期")
+    hours = models.PositiveSmallIntegerField("学时", null=True, blank=True)
+    months = models.PositiveSmallIntegerField("延长月数", null=True, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "发展党员事项"
+        verbose_name_plural = "发展党员事项"
+
+    def __str__(self):
+        return f"{self.member} · {self.get_kind_display()}（{self.happened_on}）"
+
+
+class DuesPayment(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="dues_payments")
+    month = models.DateField("所属月份", help_text="当月1日")
+    amount = models.DecimalField("金额（元）", max_digits=10, decimal_places=2)
+    paid_on = models.DateField("缴纳日期")
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "党费缴纳"
+        verbose_name_plural = "党费缴纳"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "month"], condition=Q(voided_at__isnull=True), name="one_payment_per_month"
+            ),
+        ]
+        indexes = [models.Index(fields=["month", "member"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.month:%Y年%m月}党费 {self.amount}元"
+
+
+class ThoughtReport(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="thought_reports")
+    received_on = models.DateField("收到日期")
+    title = models.CharField("标题/主要内容", max_length=200, blank=True)
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "思想汇报"
+        verbose_name_plural = "思想汇报"
+
+    def __str__(self):
+        return f"{self.member} · 思想汇报（{self.received_on}）"
+
+
+class RosterImport(models.Model):
+    """One uploaded roster: its rows are kept until committed, and the outcome stays as an audit record."""
+
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="上传人", on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+    filename = models.CharField("文件名", max_length=200)
+    rows = models.JSONField("数据行", default=list)
+    committed_at = models.DateTimeField("导入时间", null=True, blank=True)
+    mode = models.CharField("已登记人员", max_length=10, blank=True)
+    strict = models.BooleanField("严格模式", default=False)
+    outcome = models.JSONField("结果", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "名册导入"
+        verbose_name_plural = "名册导入"
+        ordering = ["-uploaded_at"]
+
+    def __str__(self):
+        return f"{self.filename}（{self.uploaded_at:%Y-%m-%d %H:%M}）"

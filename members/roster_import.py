@@ -1,0 +1,378 @@
+"""Roster import from Excel: read the workbook, check every row, then commit in bulk.
+
+Reading and checking need no database writes; commit does all its writes in one
+transaction with bulk statements, so 5,000 rows take a handful of queries.
+"""
+
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+from simple_history.utils import bulk_update_with_history
+
+from branches.models import Organisation, OrgLevel
+
+from . import pipeline
+from .idcard import normalise_id_number
+from .models import Gender, Member
+from .normalise import clean_text, parse_roster_date
+from .services import bulk_register, name_initials
+from .validation import MemberFacts, check_member
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
+MAX_ROWS = 20_000
+HEADER_SCAN_ROWS = 15
+
+COLUMNS = {
+    "name": ("姓名",),
+    "gender": ("性别",),
+    "ethnicity": ("民族",),
+    "birth_on": ("出生日期", "出生年月", "出生年月日"),
+    "id_number": ("身份证号码", "身份证号", "公民身份号码", "身份证"),
+    "education": ("学历", "文化程度", "最高学历"),
+    "joined_on": ("入党时间", "入党日期", "加入党组织日期"),
+    "confirmed_on": ("转正时间", "转正日期"),
+    "category": ("人员类别", "党员类别", "类别", "人员类型"),
+    "branch": ("所在党支部", "所在支部", "党支部", "支部名称"),
+    "group": ("党小组", "所在党小组"),
+    "work_unit": ("工作单位及职务", "工作单位", "单位及职务", "工作岗位"),
+    "phone": ("联系电话", "手机号码", "手机", "电话"),
+    "note": ("备注",),
+    "applied_on": ("申请入党时间", "递交入党申请书时间", "申请入党日期"),
+    "activist_on": ("确定积极分子时间", "列为积极分子时间", "确定为入党积极分子时间"),
+    "candidate_on": ("确定发展对象时间", "列为发展对象时间"),
+}
+REQUIRED_COLUMNS = ("name", "id_number", "category", "branch")
+DATE_COLUMNS = ("birth_on", "joined_on", "confirmed_on", "applied_on", "activist_on", "candidate_on")
+CATEGORY_WORDS = {
+    "正式党员": pipeline.FULL,
+    "党员": pipeline.FULL,
+    "预备党员": pipeline.PROBATIONARY,
+    "发展对象": pipeline.CANDIDATE,
+    "入党积极分子": pipeline.ACTIVIST,
+    "积极分子": pipeline.ACTIVIST,
+    "入党申请人": pipeline.APPLICANT,
+    "申请人": pipeline.APPLICANT,
+}
+GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
+PERSONAL_UPDATE_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note", "name_initials")
+
+# Labels for messages, in Chinese, by field.
+LABELS = {key: names[0] for key, names in COLUMNS.items()}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read; the message says why, in Chinese."""
+
+
+@dataclass
+class RowResult:
+    number: int  # the row number the user sees in Excel
+    raw: dict
+    errors: list = field(default_factory=list)  # [(column label, message)]
+    warnings: list = field(default_factory=list)  # imported all the same
+    action: str = "create"  # create / update / skip
+    member: Member | None = None
+    existing: Member | None = None
+
+    @property
+    def ok(self):
+        return not self.errors
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _check_container(fileobj, size):
+    if size > MAX_FILE_BYTES:
+        raise ImportFileError(
+            f"文件过大（{size // 1024 // 1024} MB），请不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。"
+        )
+    head = fileobj.read(8)
+    fileobj.seek(0)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError(
+            "文件是旧版 .xls 格式或已设置打开密码。请在 Excel 中取消密码，另存为“Excel 工作簿（*.xlsx）”后再导入。"
+        )
+    if not head.startswith(b"PK"):
+        raise ImportFileError(
+            "文件不是 .xlsx 格式（可能是改了扩展名的 CSV 或其他文件）。请另存为“Excel 工作簿（*.xlsx）”。"
+        )
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as error:
+        raise ImportFileError("文件已损坏，无法打开。") from error
+    finally:
+        fileobj.seek(0)
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise ImportFileError("文件解压后过大，疑似异常文件，已拒绝导入。")
+
+
+def _header_map(row):
+    """Map our field names to column indexes from one header row; unknown headers are ignored."""
+    found = {}
+    for index, cell in enumerate(row):
+        text = clean_text(cell).replace(" ", "")
+        for key, names in COLUMNS.items():
+            if text in names and key not in found:
+                found[key] = index
+    return found
+
+
+def read_rows(fileobj, *, size):
+    """(header map, [(excel row number, {field: raw value})]) from the first visible sheet."""
+    _check_container(fileobj, size)
+    try:
+        workbook = load_workbook(fileobj, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise ImportFileError("无法读取该 Excel 文件，文件可能已损坏。") from error
+    try:
+        sheet = next((ws for ws in workbook.worksheets if ws.sheet_state == "visible"), None)
+        if sheet is None:
+            raise ImportFileError("工作簿中没有可见的工作表。")
+        rows = sheet.iter_rows(values_only=True)
+        header, header_number = {}, 0
+        for number, row in enumerate(rows, start=1):
+            candidate = _header_map(row)
+            if len(candidate) > len(header):
+                header, header_number = candidate, number
+            if all(key in header for key in REQUIRED_COLUMNS) or number >= HEADER_SCAN_ROWS:
+                break
+        missing = [LABELS[key] for key in REQUIRED_COLUMNS if key not in header]
+        if missing:
+            raise ImportFileError(
+                f"没有找到必需的列：{'、'.join(missing)}（表头应在前 {HEADER_SCAN_ROWS} 行内）。"
+            )
+        data = []
+        for number, row in enumerate(rows, start=header_number + 1):
+            values = {key: row[index] if index < len(row) else None for key, index in header.items()}
+            if not clean_text(values.get("name")) and not clean_text(values.get("id_number")):
+                continue  # blank lines and footers (填表人, 合计 …)
+            if len(data) >= MAX_ROWS:
+                raise ImportFileError(f"数据超过 {MAX_ROWS} 行，请分批导入。")
+            data.append((number, {key: _portable(value) for key, value in values.items()}))
+        return header, data
+    finally:
+        workbook.close()
+
+
+def _portable(value):
+    """Cell values as JSON-safe text or numbers (kept in the import record until commit)."""
+    if hasattr(value, "isoformat"):
+        return (
+            value.date().isoformat() if hasattr(value, "date") and callable(value.date) else value.isoformat()
+        )
+    if isinstance(value, int | float) or value is None:
+        return value
+    return str(value)
+
+
+# ---------------------------------------------------------------- checking
+
+
+def _parse_dates(raw, result, today):
+    values = {}
+    for key in DATE_COLUMNS:
+        value = raw.get(key)
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            value = date.fromisoformat(value) if value[:4].isdigit() else value
+        try:
+            values[key] = parse_roster_date(value, today=today)
+        except ValueError as error:
+            result.errors.append((LABELS[key], str(error)))
+            values[key] = None
+    return values
+
+
+def _lookup_branch(raw, result, branches, groups):
+    branch_name = clean_text(raw.get("branch"))
+    matches = branches.get(branch_name, [])
+    if not branch_name:
+        result.errors.append((LABELS["branch"], "请填写所在党支部。"))
+        return None, None
+    if not matches:
+        result.errors.append((LABELS["branch"], f"支部“{branch_name}”不存在或不在您的管理范围内。"))
+        return None, None
+    if len(matches) > 1:
+        result.errors.append((LABELS["branch"], f"支部名称“{branch_name}”不唯一，请联系党委管理员。"))
+        return None, None
+    branch = matches[0]
+    group_name = clean_text(raw.get("group"))
+    group = None
+    if group_name:
+        group = groups.get((branch.pk, group_name))
+        if group is None:
+            result.errors.append((LABELS["group"], f"“{branch_name}”下没有“{group_name}”。"))
+    return branch, group
+
+
+def check_rows(rows, *, branches, groups, existing, mode, today):
+    """Check every row. branches: {name: [Organisation]}; groups: {(branch pk, name): group};
+    existing: {id number: Member}; mode: 'skip' or 'update' for ID numbers already registered."""
+    results, seen = [], {}
+    for number, raw in rows:
+        result = RowResult(number=number, raw=raw)
+        results.append(result)
+        dates = _parse_dates(raw, result, today)
+        category_text = clean_text(raw.get("category")).replace(" ", "")
+        category = CATEGORY_WORDS.get(category_text)
+        if category is None:
+            result.errors.append(
+                (
+                    LABELS["category"],
+                    f"人员类别“{category_text}”无法识别（应为正式党员、预备党员、发展对象、入党积极分子或入党申请人）。",
+                )
+            )
+            category = pipeline.FULL
+        gender_text = clean_text(raw.get("gender"))
+        if gender_text and gender_text not in GENDER_WORDS:
+            result.errors.append((LABELS["gender"], f"性别“{gender_text}”应为“男”或“女”。"))
+        facts = MemberFacts(
+            name=clean_text(raw.get("name")),
+            id_number=clean_text(raw.get("id_number")),
+            category=category,
+            gender=GENDER_WORDS.get(gender_text),
+            phone=clean_text(raw.get("phone")),
+            **dates,
+        )
+        cleaned, errors, warnings = check_member(facts, today=today)
+        result.errors.extend((LABELS.get(key, key), message) for key, message in errors.items())
+        result.warnings.extend((LABELS.get(key, key), message) for key, message in warnings.items())
+        branch, group = _lookup_branch(raw, result, branches, groups)
+        number_key = cleaned.get("id_number")
+        if number_key:
+            if number_key in seen:
+                result.errors.append((LABELS["id_number"], f"与第 {seen[number_key]} 行身份证号重复。"))
+            seen.setdefault(number_key, number)
+            result.existing = existing.get(number_key)
+        if result.existing is not None:
+            result.action = "update" if mode == "update" else "skip"
+        if result.ok:
+            result.member = Member(
+                branch=branch,
+                group=group,
+                category=category,
+                ethnicity=clean_text(raw.get("ethnicity")) or "汉族",
+                education=clean_text(raw.get("education")),
+                work_unit=clean_text(raw.get("work_unit")),
+                note=clean_text(raw.get("note")),
+                **{k: v for k, v in dates.items() if k != "birth_on"},
+                **cleaned,
+            )
+            result.member.name_initials = name_initials(result.member.name)
+    return results
+
+
+def scope_lookups(branch_queryset):
+    """Name lookups for the branches (and their groups) an import may write to."""
+    branches = {}
+    branch_list = list(branch_queryset.filter(level=OrgLevel.BRANCH, dissolved_on__isnull=True))
+    for branch in branch_list:
+        branches.setdefault(branch.name, []).append(branch)
+    by_path = {b.path: b for b in branch_list}
+    groups = {}
+    group_qs = Organisation.objects.filter(
+        level=OrgLevel.GROUP, dissolved_on__isnull=True, depth__in={b.depth + 1 for b in branch_list}
+    )
+    for group in group_qs:
+        parent = by_path.get(group.path[: -group.steplen])
+        if parent is not None:
+            groups[(parent.pk, group.name)] = group
+    return branches, groups
+
+
+def existing_members(rows):
+    numbers = {
+        normalise_id_number(clean_text(raw.get("id_number"))) for _n, raw in rows if raw.get("id_number")
+    }
+    found = {}
+    numbers = sorted(numbers)
+    for start in range(0, len(numbers), 900):
+        for member in Member.objects.filter(id_number__in=numbers[start : start + 900]).select_related(
+            "branch"
+        ):
+            found[member.id_number] = member
+    return found
+
+
+# ---------------------------------------------------------------- committing
+
+
+@transaction.atomic
+def commit(results, *, strict, today, writable_branch_ids):
+    """Write the good rows in bulk (or nothing, in strict mode with any bad row).
+
+    Returns {"created": n, "updated": n, "skipped": n, "failed": n}.
+    """
+    for result in results:
+        if (
+            result.ok
+            and result.existing is not None
+            and result.action == "update"
+            and result.existing.branch_id not in writable_branch_ids
+        ):
+            result.errors.append((LABELS["id_number"], "该身份证号已登记在您管理范围以外的支部，不能更新。"))
+    failed = [r for r in results if not r.ok]
+    counts = {"created": 0, "updated": 0, "skipped": 0, "failed": len(failed)}
+    if strict and failed:
+        return counts
+    to_create = [r.member for r in results if r.ok and r.existing is None]
+    to_update = [r for r in results if r.ok and r.action == "update"]
+    counts["skipped"] = sum(1 for r in results if r.ok and r.action == "skip")
+    counts["created"] = len(bulk_register(to_create, today=today, start_reason="名册导入"))
+    counts["updated"] = _update_existing(to_update)
+    return counts
+
+
+def _update_existing(results):
+    members = []
+    for result in results:
+        existing = result.existing
+        for field_name in PERSONAL_UPDATE_FIELDS:
+            setattr(existing, field_name, getattr(result.member, field_name))
+        members.append(existing)
+    if members:
+        bulk_update_with_history(members, Member, PERSONAL_UPDATE_FIELDS, batch_size=500)
+    return len(members)
+
+
+# ---------------------------------------------------------------- the whole flow
+
+
+def start_import(*, user, fileobj, filename, size):
+    """Read an upload and keep its rows for the preview. Raises ImportFileError for an unreadable file."""
+    from .models import RosterImport
+
+    _header, rows = read_rows(fileobj, size=size)
+    if not rows:
+        raise ImportFileError("表中没有数据行。")
+    return RosterImport.objects.create(uploaded_by=user, filename=filename[:200], rows=rows)
+
+
+def check_import(*, rows, branch_queryset, mode, today):
+    branches, groups = scope_lookups(branch_queryset)
+    return check_rows(
+        rows, branches=branches, groups=groups, existing=existing_members(rows), mode=mode, today=today
+    )
+
+
+def run_import(*, rows, branch_queryset, mode, strict, today):
+    """Check and commit; returns (results, counts)."""
+    results = check_import(rows=rows, branch_queryset=branch_queryset, mode=mode, today=today)
+    writable = set(branch_queryset.values_list("pk", flat=True))
+    counts = commit(results, strict=strict, today=today, writable_branch_ids=writable)
+    return results, counts
+
+
+def problems(results):
+    """[(row number, column, message)] for the report, in row order; warnings say 提示."""
+    return [
+        (r.number, column, message if is_error else f"提示：{message}")
+        for r in results
+        for is_error, (column, message) in [*((True, e) for e in r.errors), *((False, w) for w in r.warnings)]
+    ]

@@ -1,0 +1,190 @@
+"""Reads of the roster, scoped through branches.access; query counts do not grow with the roster."""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from branches.access import (
+    ID_NUMBER_ROLES,
+    PHONE_ROLES,
+    Action,
+    can,
+    get_object_for,
+    may_see_personal,
+    scoped,
+)
+
+from . import dues, pipeline
+from .masking import mask_id_number, mask_phone
+from .models import (
+    PARTY_MEMBER_CATEGORIES,
+    CategoryChange,
+    DuesPayment,
+    Exemption,
+    Member,
+    Membership,
+    Mobility,
+    Status,
+    StatusChange,
+)
+
+MEMBER_VIA = ("branch", "group")
+
+
+def members_for(user, action=Action.VIEW):
+    """Members the user may see (their branch or group is in scope; a member always sees themself)."""
+    return scoped(Member.objects.all(), user, action, via=MEMBER_VIA, self_field="user")
+
+
+def roster(user, *, include_off_roster=False):
+    qs = members_for(user).select_related("branch", "group").order_by("branch__path", "name", "pk")
+    return qs if include_off_roster else qs.filter(on_roster=True)
+
+
+def search(queryset, q):
+    q = q.strip()
+    if not q:
+        return queryset
+    condition = Q(name__icontains=q) | Q(phone__contains=q)
+    if q.isascii() and q.isalpha():
+        condition |= Q(name_initials__startswith=q.lower())
+    return queryset.filter(condition)
+
+
+def present(user, members):
+    """Attach the ID number and phone as this user may see them (masked otherwise)."""
+    for member in members:
+        own = member.user_id is not None and member.user_id == user.pk
+        org = member.group or member.branch
+        member.shown_id_number = (
+            member.id_number
+            if own or may_see_personal(user, member.branch, ID_NUMBER_ROLES)
+            else mask_id_number(member.id_number)
+        )
+        member.shown_phone = (
+            member.phone if own or may_see_personal(user, org, PHONE_ROLES) else mask_phone(member.phone)
+        )
+    return members
+
+
+def _covering(queryset, on):
+    return queryset.filter(started_on__lte=on).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+
+
+def roster_as_of(*, on, branch=None, group=None):
+    """Who belonged to the branch (or group) on a date, with their category, status, exemption and 外出 then.
+
+    Returns Membership rows (member and group loaded) annotated with category_then,
+    status_then, exemption_then (kind or None) and away_then (bool). A membership that
+    ended on a date no longer counts on that date.
+    """
+    memberships = Membership.objects.filter(started_on__lte=on).filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gt=on)
+    )
+    memberships = memberships.filter(group=group) if group is not None else memberships.filter(branch=branch)
+    member = OuterRef("member")
+    category = CategoryChange.objects.filter(member=member, changed_on__lte=on).order_by("-changed_on", "-pk")
+    status = StatusChange.objects.filter(member=member, changed_on__lte=on).order_by("-changed_on", "-pk")
+    exemption = _covering(Exemption.objects.filter(member=member, voided_at__isnull=True), on)
+    away = _covering(Mobility.objects.filter(member=member, voided_at__isnull=True), on)
+    return (
+        memberships.select_related("member", "group")
+        .annotate(
+            category_then=Subquery(category.values("category")[:1]),
+            status_then=Subquery(status.values("status")[:1]),
+            exemption_then=Subquery(exemption.values("kind")[:1]),
+            away_then=Exists(away),
+        )
+        .order_by("member__name", "member_id")
+    )
+
+
+def expected_attendees(rows):
+    """应到: 正式 and 预备 members in good standing who are not exempt on that date (外出 members stay in)."""
+    return [
+        row
+        for row in rows
+        if row.category_then in PARTY_MEMBER_CATEGORIES
+        and row.status_then == Status.NORMAL
+        and not row.exemption_then
+    ]
+
+
+def _dues_window_start(member):
+    first_here = min((m.started_on for m in member.memberships.all()), default=None)
+    starts = [d for d in (member.joined_on, first_here) if d]
+    return dues.month_start(max(starts)) if starts else None
+
+
+def dues_summary(member, *, today=None, months=12):
+    """The last months' payments, and how many consecutive months are unpaid up to last month."""
+    today = today or timezone.localdate()
+    payments = {p.month: p for p in member.dues_payments.filter(voided_at__isnull=True)}
+    last_month = dues.month_start(today.replace(day=1) - timedelta(days=1))
+    start = _dues_window_start(member)
+    arrears = 0
+    if member.category in PARTY_MEMBER_CATEGORIES and start and start <= last_month:
+        arrears = dues.trailing_arrears(set(payments), start=start, end=last_month)
+    window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
+    return {
+        "months": [(m, payments.get(m)) for m in window[-months:]],
+        "arrears": arrears,
+        "monthly": member.monthly_dues,
+    }
+
+
+def timeline(member):
+    """Everything dated that happened to the member, newest first: (date, kind label, text)."""
+    items = []
+    for c in member.category_changes.all():
+        items.append((c.changed_on, "类别", f"成为{pipeline.CATEGORY_LABELS[c.category]}", c.note))
+    for s in member.status_changes.all():
+        items.append((s.changed_on, "党籍", f"党籍状态：{s.get_status_display()}", s.reason))
+    for m in member.memberships.select_related("branch", "group"):
+        where = m.branch.name + (f" {m.group.name}" if m.group else "")
+        items.append((m.started_on, "组织关系", f"编入{where}（{m.start_reason}）", ""))
+        if m.ended_on:
+            items.append((m.ended_on, "组织关系", f"离开{where}（{m.end_reason}）", ""))
+    for t in member.transfers.select_related("from_branch", "to_branch"):
+        text = f"{t.get_direction_display()}：{t.from_branch or t.counterpart or ''} → {t.to_branch or t.counterpart or ''}"
+        items.append((t.transferred_on, "转接", text, f"介绍信 {t.letter_no}" if t.letter_no else ""))
+    for mo in member.mobilities.all():
+        until = f"至{mo.ended_on:%Y-%m-%d}" if mo.ended_on else "（未返回）"
+        note = f"证明 {mo.certificate_no}" if mo.certificate_issued_on else "未开具证明信"
+        items.append((mo.started_on, "外出", f"外出{mo.destination}{until}", _voided(mo, note)))
+    for e in member.exemptions.all():
+        until = f"至{e.ended_on:%Y-%m-%d}" if e.ended_on else "起"
+        items.append((e.started_on, "免于参加", f"{e.get_kind_display()}{until}", _voided(e, e.approved_by)))
+    for p in member.pipeline_events.all():
+        extra = f"{p.hours}学时" if p.hours else (f"{p.months}个月" if p.months else "")
+        items.append((p.happened_on, "发展", f"{p.get_kind_display()} {extra}".strip(), p.note))
+    for r in member.thought_reports.all():
+        items.append((r.received_on, "思想汇报", r.title or "收到思想汇报", _voided(r, "")))
+    return sorted(items, key=lambda item: item[0], reverse=True)
+
+
+def _voided(record, note):
+    return f"已作废：{record.void_reason}" if record.voided_at else note
+
+
+def branch_dues_month(members, *, month):
+    """For a month: each member with their payment (or None). One query for all payments."""
+    paid = {
+        p.member_id: p
+        for p in DuesPayment.objects.filter(member__in=members, month=month, voided_at__isnull=True)
+    }
+    return [(m, paid.get(m.pk)) for m in members]
+
+
+def get_member_for(user, pk, action=Action.VIEW):
+    """A visible member (else 404); for any other action the member's branch must allow it (else 403).
+
+    Member records are kept by the branch: a group leader sees their group's members but
+    does not change their records.
+    """
+    member = get_object_for(user, Member.objects.all(), pk, Action.VIEW, via=MEMBER_VIA, self_field="user")
+    if action != Action.VIEW and not can(user, member.branch, action):
+        raise PermissionDenied("您的角色无权修改该党员的信息。")
+    return member

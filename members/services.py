@@ -1,0 +1,438 @@
+"""Writes to the roster. Every lifecycle step is a service with its dates, never a free edit."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from pypinyin import Style, lazy_pinyin
+from simple_history.utils import bulk_create_with_history
+
+from branches.models import OrgLevel
+
+from . import dues, pipeline
+from .models import (
+    LEAVING_STATUSES,
+    PARTY_MEMBER_CATEGORIES,
+    CategoryChange,
+    DuesPayment,
+    Exemption,
+    Member,
+    Membership,
+    Mobility,
+    PipelineEvent,
+    PipelineEventKind,
+    Status,
+    StatusChange,
+    ThoughtReport,
+    Transfer,
+    TransferDirection,
+)
+from .validation import DATE_ORDER, MemberFacts, check_member
+
+# The category each pipeline date starts.
+CATEGORY_OF_DATE = {
+    "applied_on": pipeline.APPLICANT,
+    "activist_on": pipeline.ACTIVIST,
+    "candidate_on": pipeline.CANDIDATE,
+    "joined_on": pipeline.PROBATIONARY,
+    "confirmed_on": pipeline.FULL,
+}
+DATE_OF_CATEGORY = {category: field for field, category in CATEGORY_OF_DATE.items()}
+PERSONAL_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note", "dues_kind", "dues_base")
+
+
+def name_initials(name):
+    return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+
+
+def _today(today):
+    return today or timezone.localdate()
+
+
+def _check_not_future(value, label, today):
+    if value > today:
+        raise ValidationError(f"{label}不能晚于今天。")
+
+
+def _check_group(branch, group):
+    if branch.level != OrgLevel.BRANCH:
+        raise ValidationError({"branch": "党员只能编入党支部。"})
+    if not branch.is_active:
+        raise ValidationError({"branch": f"“{branch.name}”已撤销，不能编入党员。"})
+    if group is not None and (group.level != OrgLevel.GROUP or not group.path.startswith(branch.path)):
+        raise ValidationError({"group": f"“{group.name}”不是“{branch.name}”的党小组。"})
+
+
+def member_facts(**values):
+    return MemberFacts(**{k: values.get(k) for k in MemberFacts.__dataclass_fields__ if k in values})
+
+
+def build_member(*, branch, group=None, today=None, **values):
+    """Validate a new member's facts and return an unsaved Member (shared by the form and the import)."""
+    today = _today(today)
+    cleaned, errors, warnings = check_member(member_facts(**values), today=today)
+    if errors:
+        raise ValidationError(errors)
+    member = Member(branch=branch, group=group, **{**values, **cleaned})
+    member.warnings = list(warnings.values())
+    member.name_initials = name_initials(member.name)
+    member.on_roster = True
+    member.status = Status.NORMAL
+    return member
+
+
+def membership_start(member, *, today):
+    """When the member joined this branch, if no transfer date says otherwise: the earliest known date."""
+    known = [getattr(member, field) for field, _label in DATE_ORDER if getattr(member, field)]
+    return min(known, default=today)
+
+
+def history_rows(member, *, started_on, start_reason):
+    """The dated rows that make roster_as_of right for a newly registered member (unsaved)."""
+    changes = [
+        CategoryChange(member=member, category=CATEGORY_OF_DATE[field], changed_on=getattr(member, field))
+        for field, _label in DATE_ORDER
+        if getattr(member, field)
+    ]
+    if not any(c.category == member.category for c in changes):
+        changes.append(CategoryChange(member=member, category=member.category, changed_on=started_on))
+    membership = Membership(
+        member=member,
+        branch=member.branch,
+        group=member.group,
+        started_on=started_on,
+        start_reason=start_reason,
+    )
+    status = StatusChange(member=member, status=Status.NORMAL, changed_on=started_on, reason=start_reason)
+    return membership, changes, status
+
+
+@transaction.atomic
+def register_member(*, branch, group=None, started_on=None, transfer=None, today=None, **values):
+    """Put a member on the branch roster. transfer: {"letter_no", "counterpart"} when they came by 转入."""
+    today = _today(today)
+    _check_group(branch, group)
+    member = build_member(branch=branch, group=group, today=today, **values)
+    existing = Member.objects.filter(id_number=member.id_number).first()
+    if existing is not None:
+        where = existing.branch.name if existing.on_roster else "已不在册"
+        raise ValidationError({"id_number": f"身份证号已登记：{existing.name}（{where}）。"})
+    started_on = started_on or membership_start(member, today=today)
+    _check_not_future(started_on, "编入日期", today)
+    member.save()
+    reason = "转入" if transfer else "登记"
+    membership, changes, status = history_rows(member, started_on=started_on, start_reason=reason)
+    membership.save()
+    CategoryChange.objects.bulk_create(changes)
+    status.save()
+    if transfer:
+        Transfer.objects.create(
+            member=member,
+            direction=TransferDirection.IN,
+            transferred_on=started_on,
+            to_branch=branch,
+            letter_no=transfer.get("letter_no", ""),
+            counterpart=transfer.get("counterpart", ""),
+        )
+    return member
+
+
+@transaction.atomic
+def bulk_register(members, *, today, start_reason):
+    """Put many validated, unsaved members on the roster at once (imports, demo data): a few bulk statements."""
+    for member in members:
+        member.on_roster = True
+    created = bulk_create_with_history(members, Member, batch_size=500)
+    memberships, changes, statuses = [], [], []
+    for member in created:
+        membership, category_changes, status = history_rows(
+            member, started_on=membership_start(member, today=today), start_reason=start_reason
+        )
+        memberships.append(membership)
+        changes.extend(category_changes)
+        statuses.append(status)
+    bulk_create_with_history(memberships, Membership, batch_size=500)
+    CategoryChange.objects.bulk_create(changes, batch_size=1000)
+    StatusChange.objects.bulk_create(statuses, batch_size=1000)
+    return created
+
+
+@transaction.atomic
+def update_member(*, member, id_number=None, today=None, **values):
+    """Correct personal details and dues settings; the pipeline dates change only through advance_category."""
+    today = _today(today)
+    changes = {k: v for k, v in values.items() if k in PERSONAL_FIELDS}
+    facts = {f: getattr(member, f) for f in MemberFacts.__dataclass_fields__}
+    facts.update(changes)
+    facts["id_number"] = id_number or member.id_number
+    facts["gender"] = facts["birth_on"] = None  # re-derived from the ID number
+    cleaned, errors = check_member(member_facts(**facts), today=today)
+    if errors:
+        raise ValidationError(errors)
+    if (
+        cleaned["id_number"] != member.id_number
+        and Member.objects.filter(id_number=cleaned["id_number"]).exists()
+    ):
+        raise ValidationError({"id_number": "该身份证号已被其他党员使用。"})
+    for field, value in {**changes, **cleaned}.items():
+        setattr(member, field, value)
+    member.name_initials = name_initials(member.name)
+    if member.dues_base is not None or member.dues_kind not in (dues.EMPLOYED, dues.RETIREE):
+        try:
+            dues.monthly_dues(kind=member.dues_kind, base=member.dues_base)
+        except ValueError as error:
+            raise ValidationError({"dues_base": str(error)}) from error
+    member.save()
+    return member
+
+
+def _require_on_roster(member):
+    if not member.on_roster:
+        raise ValidationError("该人员已不在册。")
+
+
+@transaction.atomic
+def advance_category(*, member, category, on, note="", today=None):
+    """Move one step along 申请人 → 积极分子 → 发展对象 → 预备党员 → 正式党员, with the step's date."""
+    today = _today(today)
+    _require_on_roster(member)
+    try:
+        pipeline.check_transition(member.category, category)
+        if category == pipeline.CANDIDATE and member.activist_on:
+            pipeline.check_candidate_date(member.activist_on, on)
+    except pipeline.PipelineError as error:
+        raise ValidationError(str(error)) from error
+    field = DATE_OF_CATEGORY[category]
+    facts = {f: getattr(member, f) for f in MemberFacts.__dataclass_fields__}
+    facts.update({field: on, "category": category, "gender": None, "birth_on": None})
+    # A development step taken now must meet every rule, including the age of 18 at joining.
+    _cleaned, errors, warnings = check_member(member_facts(**facts), today=today)
+    if errors or warnings:
+        raise ValidationError(list({**warnings, **errors}.values()))
+    setattr(member, field, on)
+    member.category = category
+    member.save()
+    CategoryChange.objects.create(member=member, category=category, changed_on=on, note=note)
+    return member
+
+
+@transaction.atomic
+def record_pipeline_event(*, member, kind, happened_on, hours=None, months=None, note="", today=None):
+    today = _today(today)
+    _require_on_roster(member)
+    _check_not_future(happened_on, "日期", today)
+    if kind == PipelineEventKind.EXTENSION:
+        if member.category != pipeline.PROBATIONARY:
+            raise ValidationError("只有预备党员可以延长预备期。")
+        previous = member.pipeline_events.filter(kind=PipelineEventKind.EXTENSION).count()
+        try:
+            pipeline.check_extension(months or 0, previous)
+        except pipeline.PipelineError as error:
+            raise ValidationError({"months": str(error)}) from error
+    if kind == PipelineEventKind.TRAINING and not hours:
+        raise ValidationError({"hours": "请填写培训学时。"})
+    return PipelineEvent.objects.create(
+        member=member, kind=kind, happened_on=happened_on, hours=hours, months=months, note=note
+    )
+
+
+def _close_membership(member, *, on, reason):
+    current = member.memberships.get(ended_on__isnull=True)
+    if on < current.started_on:
+        raise ValidationError(f"日期不能早于编入当前支部的日期（{current.started_on:%Y-%m-%d}）。")
+    current.ended_on = on
+    current.end_reason = reason
+    current.save()
+    return current
+
+
+@transaction.atomic
+def transfer_out(*, member, on, counterpart, letter_no="", note="", today=None):
+    """转出: the member leaves this instance's roster; their records stay."""
+    _check_not_future(on, "转出日期", _today(today))
+    _require_on_roster(member)
+    _close_membership(member, on=on, reason="转出")
+    Transfer.objects.create(
+        member=member,
+        direction=TransferDirection.OUT,
+        transferred_on=on,
+        from_branch=member.branch,
+        counterpart=counterpart,
+        letter_no=letter_no,
+        note=note,
+    )
+    member.on_roster = False
+    member.save()
+    return member
+
+
+@transaction.atomic
+def move_member(*, member, branch, group=None, on, letter_no="", note="", today=None):
+    """Move to another branch of this instance, or to another group of the same branch."""
+    _check_not_future(on, "调整日期", _today(today))
+    _require_on_roster(member)
+    _check_group(branch, group)
+    if branch == member.branch and group == member.group:
+        raise ValidationError("新的支部和党小组与现在相同。")
+    same_branch = branch == member.branch
+    reason = "调整党小组" if same_branch else "内部转接"
+    _close_membership(member, on=on, reason=reason)
+    Membership.objects.create(member=member, branch=branch, group=group, started_on=on, start_reason=reason)
+    if not same_branch:
+        Transfer.objects.create(
+            member=member,
+            direction=TransferDirection.INTERNAL,
+            transferred_on=on,
+            from_branch=member.branch,
+            to_branch=branch,
+            letter_no=letter_no,
+            note=note,
+        )
+    member.branch, member.group = branch, group
+    member.save()
+    return member
+
+
+@transaction.atomic
+def change_status(*, member, status, on, reason, today=None):
+    """正常 / 停止党籍 / 出党 / 去世. Leaving statuses take the member off the roster; nothing is deleted."""
+    _check_not_future(on, "日期", _today(today))
+    _require_on_roster(member)
+    if status == member.status:
+        raise ValidationError("党籍状态没有变化。")
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写原因或依据。"})
+    if status in LEAVING_STATUSES:
+        _close_membership(member, on=on, reason=Status(status).label)
+        member.on_roster = False
+    StatusChange.objects.create(member=member, status=status, changed_on=on, reason=reason)
+    member.status = status
+    member.save()
+    return member
+
+
+def _check_period(started_on, ended_on, today):
+    _check_not_future(started_on, "起始日期", today)
+    if ended_on and ended_on < started_on:
+        raise ValidationError({"ended_on": "结束日期不能早于起始日期。"})
+
+
+def _overlaps(queryset, started_on, ended_on):
+    far = date.max
+    return [
+        r
+        for r in queryset.filter(voided_at__isnull=True)
+        if r.started_on <= (ended_on or far) and started_on <= (r.ended_on or far)
+    ]
+
+
+@transaction.atomic
+def start_mobility(*, member, destination, started_on, ended_on=None, today=None, **details):
+    today = _today(today)
+    _require_on_roster(member)
+    _check_period(started_on, ended_on, today)
+    if _overlaps(member.mobilities, started_on, ended_on):
+        raise ValidationError("该时段已有外出登记。")
+    return Mobility.objects.create(
+        member=member, destination=destination, started_on=started_on, ended_on=ended_on, **details
+    )
+
+
+@transaction.atomic
+def end_mobility(*, mobility, ended_on, today=None):
+    _check_period(mobility.started_on, ended_on, _today(today))
+    _check_not_future(ended_on, "返回日期", _today(today))
+    mobility.ended_on = ended_on
+    mobility.save()
+    return mobility
+
+
+@transaction.atomic
+def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, approved_by="", today=None):
+    today = _today(today)
+    _require_on_roster(member)
+    _check_period(started_on, ended_on, today)
+    _check_not_future(approved_on, "批准日期", today)
+    if _overlaps(member.exemptions, started_on, ended_on):
+        raise ValidationError("该时段已有免于参加组织生活的登记。")
+    return Exemption.objects.create(
+        member=member,
+        kind=kind,
+        started_on=started_on,
+        ended_on=ended_on,
+        approved_on=approved_on,
+        approved_by=approved_by,
+    )
+
+
+@transaction.atomic
+def record_thought_report(*, member, received_on, title="", today=None):
+    _check_not_future(received_on, "收到日期", _today(today))
+    return ThoughtReport.objects.create(member=member, received_on=received_on, title=title)
+
+
+@transaction.atomic
+def void_record(*, record, reason):
+    """Void a mistaken dated record (外出, exemption, dues payment, thought report): kept, never counted."""
+    if record.voided_at:
+        raise ValidationError("该记录已作废。")
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写作废原因。"})
+    record.voided_at = timezone.now()
+    record.void_reason = reason
+    record.save()
+    return record
+
+
+def _payable(member, month, today):
+    if month > dues.month_start(today):
+        raise ValidationError(f"不能登记{month:%Y年%m月}以后的党费。")
+    if member.category not in PARTY_MEMBER_CATEGORIES:
+        raise ValidationError(f"{member.name}尚未入党，不缴纳党费。")
+    amount = member.monthly_dues
+    if amount is None:
+        raise ValidationError(f"{member.name}未设置党费基数，无法计算应缴金额。")
+    return amount
+
+
+@transaction.atomic
+def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
+    today = _today(today)
+    month = dues.month_start(month)
+    _check_not_future(paid_on, "缴纳日期", today)
+    amount = amount if amount is not None else _payable(member, month, today)
+    if amount <= 0:
+        raise ValidationError({"amount": "金额必须大于0。"})
+    if DuesPayment.objects.filter(member=member, month=month, voided_at__isnull=True).exists():
+        raise ValidationError(f"{member.name}{month:%Y年%m月}的党费已登记。")
+    return DuesPayment.objects.create(member=member, month=month, amount=amount, paid_on=paid_on)
+
+
+@transaction.atomic
+def mark_month_paid(*, members, month, paid_on, today=None):
+    """主题党日 collection: record this month's dues for every listed member not yet paid.
+
+    Returns (payments created, [(member, reason skipped)]).
+    """
+    today = _today(today)
+    month = dues.month_start(month)
+    _check_not_future(paid_on, "缴纳日期", today)
+    members = list(members)
+    already = set(
+        DuesPayment.objects.filter(member__in=members, month=month, voided_at__isnull=True).values_list(
+            "member_id", flat=True
+        )
+    )
+    created, skipped = [], []
+    for member in members:
+        if member.pk in already:
+            continue
+        try:
+            amount = _payable(member, month, today)
+        except ValidationError as error:
+            skipped.append((member, error.messages[0]))
+            continue
+        created.append(DuesPayment(member=member, month=month, amount=amount, paid_on=paid_on))
+    DuesPayment.objects.bulk_create(created)
+    return created, skipped

@@ -1,0 +1,387 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from branches.access import Action, can, get_branch_for, organisations_for
+from branches.forms import add_service_errors
+from branches.models import OrgLevel
+
+from . import dues, pipeline, roster_import, selectors, services
+from .filters import MemberFilter
+from .forms import (
+    CategoryForm,
+    DuesPaymentForm,
+    ExemptionForm,
+    ImportCommitForm,
+    ImportUploadForm,
+    MemberCreateForm,
+    MemberEditForm,
+    MobilityEndForm,
+    MobilityForm,
+    MonthField,
+    MoveForm,
+    PipelineEventForm,
+    StatusForm,
+    ThoughtReportForm,
+    TransferOutForm,
+    VoidForm,
+)
+from .models import PARTY_MEMBER_CATEGORIES, DuesPayment, Exemption, Mobility, RosterImport, ThoughtReport
+from .roster_export import roster_workbook_response
+
+PAGE_SIZE = 30
+IMPORT_PREVIEW_ROWS = 100
+
+
+def _branches(user, action):
+    return (
+        organisations_for(user, action)
+        .filter(level=OrgLevel.BRANCH, dissolved_on__isnull=True)
+        .order_by("path")
+    )
+
+
+def _groups(user, action):
+    return (
+        organisations_for(user, action)
+        .filter(level=OrgLevel.GROUP, dissolved_on__isnull=True)
+        .order_by("path")
+    )
+
+
+def _require_record_branches(user):
+    branches = _branches(user, Action.RECORD)
+    if not branches.exists():
+        raise PermissionDenied("您的角色无权登记或导入党员。")
+    return branches
+
+
+def _filtered_roster(request):
+    user = request.user
+    return MemberFilter(
+        request.GET,
+        queryset=selectors.roster(user, include_off_roster=True),
+        branches=_branches(user, Action.VIEW),
+        groups=_groups(user, Action.VIEW),
+    )
+
+
+def member_list(request):
+    roster_filter = _filtered_roster(request)
+    page = Paginator(roster_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.present(request.user, page.object_list)
+    return render(
+        request,
+        "members/list.html",
+        {
+            "filter": roster_filter,
+            "page": page,
+            "can_add": _branches(request.user, Action.RECORD).exists(),
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+def member_export(request):
+    roster_filter = _filtered_roster(request)
+    members = selectors.present(request.user, list(roster_filter.qs))
+    return roster_workbook_response(members, filename=f"党员名册-{timezone.localdate():%Y%m%d}.xlsx")
+
+
+@require_http_methods(["GET", "POST"])
+def member_create(request):
+    user = request.user
+    branches = _require_record_branches(user)
+    initial = {"branch": request.GET.get("branch")}
+    form = MemberCreateForm(
+        request.POST or None, initial=initial, branches=branches, groups=_groups(user, Action.RECORD)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if not data.get("gender"):
+            data["gender"] = None
+        try:
+            member = services.register_member(**data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"已登记{member.name}。")
+            for warning in member.warnings:
+                messages.warning(request, warning)
+            return redirect("members:detail", pk=member.pk)
+    return render(request, "members/form.html", {"form": form, "title": "登记党员"})
+
+
+def member_detail(request, pk):
+    member = selectors.get_member_for(request.user, pk)
+    selectors.present(request.user, [member])
+    deadlines = pipeline.deadlines(
+        category=member.category,
+        applied_on=member.applied_on,
+        talked_on=_first_event(member, "talk"),
+        activist_on=member.activist_on,
+        joined_on=member.joined_on,
+        approved_on=_first_event(member, "approval"),
+        extension_months=sum(e.months or 0 for e in member.pipeline_events.all() if e.kind == "extension"),
+        confirmed_on=member.confirmed_on,
+    )
+    return render(
+        request,
+        "members/detail.html",
+        {
+            "member": member,
+            "timeline": selectors.timeline(member),
+            "dues": selectors.dues_summary(member),
+            "deadlines": deadlines,
+            "can_record": member.on_roster and can(request.user, member.branch, Action.RECORD),
+            "actions": ACTIONS,
+            "records": _voidable_records(member),
+            "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
+        },
+    )
+
+
+def _first_event(member, kind):
+    dates = [e.happened_on for e in member.pipeline_events.all() if e.kind == kind]
+    return min(dates, default=None)
+
+
+@require_http_methods(["GET", "POST"])
+def member_edit(request, pk):
+    member = selectors.get_member_for(request.user, pk, Action.RECORD)
+    form = MemberEditForm(request.POST or None, instance=member)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_member(member=member, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已保存。")
+            return redirect("members:detail", pk=member.pk)
+    return render(
+        request, "members/form.html", {"form": form, "member": member, "title": f"编辑{member.name}的信息"}
+    )
+
+
+@dataclass(frozen=True)
+class MemberAction:
+    title: str
+    form: type
+    perform: Callable
+    form_kwargs: Callable = lambda request, member: {}
+    done: str = "已记录。"
+
+
+def _with_member(request, member):
+    return {"member": member}
+
+
+def _branch_choices(request, member):
+    return {
+        "branches": _branches(request.user, Action.RECORD),
+        "groups": _groups(request.user, Action.RECORD),
+    }
+
+
+def _record_dues(member, data):
+    return services.record_dues_payment(
+        member=member, month=data["month"], paid_on=data["paid_on"], amount=data.get("amount")
+    )
+
+
+ACTIONS = {
+    "category": MemberAction(
+        "发展阶段变更", CategoryForm, lambda m, d: services.advance_category(member=m, **d), _with_member
+    ),
+    "pipeline": MemberAction(
+        "发展党员事项", PipelineEventForm, lambda m, d: services.record_pipeline_event(member=m, **d)
+    ),
+    "move": MemberAction(
+        "调整支部或党小组", MoveForm, lambda m, d: services.move_member(member=m, **d), _branch_choices
+    ),
+    "transfer_out": MemberAction(
+        "转出组织关系", TransferOutForm, lambda m, d: services.transfer_out(member=m, **d)
+    ),
+    "status": MemberAction("党籍状态", StatusForm, lambda m, d: services.change_status(member=m, **d)),
+    "mobility": MemberAction("外出登记", MobilityForm, lambda m, d: services.start_mobility(member=m, **d)),
+    "mobility_end": MemberAction(
+        "外出返回", MobilityEndForm, lambda m, d: services.end_mobility(**d), _with_member
+    ),
+    "exemption": MemberAction(
+        "免于参加组织生活", ExemptionForm, lambda m, d: services.record_exemption(member=m, **d)
+    ),
+    "dues": MemberAction("登记党费", DuesPaymentForm, _record_dues),
+    "report": MemberAction(
+        "登记思想汇报", ThoughtReportForm, lambda m, d: services.record_thought_report(member=m, **d)
+    ),
+}
+
+
+@require_http_methods(["GET", "POST"])
+def member_action(request, pk, action):
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404("没有该操作。")
+    member = selectors.get_member_for(request.user, pk, Action.RECORD)
+    form = spec.form(request.POST or None, **spec.form_kwargs(request, member))
+    if request.method == "POST" and form.is_valid():
+        try:
+            spec.perform(member, dict(form.cleaned_data))
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{spec.title}：{spec.done}")
+            return redirect("members:detail", pk=member.pk)
+    return render(
+        request,
+        "members/form.html",
+        {"form": form, "member": member, "title": f"{member.name} · {spec.title}"},
+    )
+
+
+VOIDABLE = {"mobility": Mobility, "exemption": Exemption, "dues": DuesPayment, "report": ThoughtReport}
+
+
+def _voidable_records(member):
+    return {
+        "mobility": member.mobilities.all(),
+        "exemption": member.exemptions.all(),
+        "report": member.thought_reports.all(),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def member_void(request, pk, kind, record_pk):
+    model = VOIDABLE.get(kind)
+    if model is None:
+        raise Http404("没有该类记录。")
+    member = selectors.get_member_for(request.user, pk, Action.RECORD)
+    record = model.objects.filter(member=member, pk=record_pk).first()
+    if record is None:
+        raise Http404("没有找到该记录。")
+    form = VoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.void_record(record=record, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已作废，记录保留备查。")
+            return redirect("members:detail", pk=member.pk)
+    return render(
+        request,
+        "members/form.html",
+        {"form": form, "member": member, "title": f"作废{model._meta.verbose_name}记录", "danger": True},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def dues_month(request, branch_pk):
+    branch = get_branch_for(request.user, branch_pk)
+    month_field = MonthField(required=False)
+    try:
+        month = month_field.clean(request.GET.get("month") or request.POST.get("month")) or None
+    except ValidationError:
+        month = None
+    month = month or dues.month_start(timezone.localdate())
+    members = list(
+        branch.members.filter(on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
+        .select_related("group")
+        .order_by("name")
+    )
+    if request.method == "POST":
+        if not can(request.user, branch, Action.RECORD):
+            raise PermissionDenied("您的角色无权登记党费。")
+        chosen = set(request.POST.getlist("member"))
+        try:
+            created, skipped = services.mark_month_paid(
+                members=[m for m in members if str(m.pk) in chosen], month=month, paid_on=timezone.localdate()
+            )
+        except ValidationError as error:
+            messages.error(request, "；".join(error.messages))
+        else:
+            messages.success(request, f"已登记 {len(created)} 人{month:%Y年%m月}党费。")
+            for member, reason in skipped:
+                messages.warning(request, f"{member.name}未登记：{reason}")
+        return redirect(f"{request.path}?month={month:%Y-%m}")
+    rows = selectors.branch_dues_month(members, month=month)
+    return render(
+        request,
+        "members/dues_month.html",
+        {
+            "branch": branch,
+            "month": month,
+            "rows": rows,
+            "paid_count": sum(1 for _m, p in rows if p),
+            "paid_total": sum((p.amount for _m, p in rows if p), 0),
+            "can_record": can(request.user, branch, Action.RECORD),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def member_import(request):
+    _require_record_branches(request.user)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            record = roster_import.start_import(
+                user=request.user, fileobj=upload, filename=upload.name, size=upload.size
+            )
+        except roster_import.ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect("members:import_detail", pk=record.pk)
+    recent = RosterImport.objects.filter(uploaded_by=request.user)[:10]
+    return render(request, "members/import.html", {"form": form, "recent": recent})
+
+
+@require_http_methods(["GET", "POST"])
+def import_detail(request, pk):
+    # An import belongs to its uploader; nobody else sees its rows.
+    record = get_object_or_404(RosterImport, pk=pk, uploaded_by=request.user)
+    branches = _require_record_branches(request.user)
+    today = timezone.localdate()
+    form = ImportCommitForm(request.POST or request.GET or None)
+    mode = form.data.get("mode") if form.data.get("mode") in ("skip", "update") else "skip"
+    if request.method == "POST" and form.is_valid() and record.committed_at is None:
+        with transaction.atomic():
+            locked = RosterImport.objects.select_for_update().get(pk=record.pk)
+            if locked.committed_at is None:
+                results, counts = roster_import.run_import(
+                    rows=locked.rows,
+                    branch_queryset=branches,
+                    mode=mode,
+                    strict=form.cleaned_data["strict"],
+                    today=today,
+                )
+                locked.outcome = {"counts": counts, "problems": roster_import.problems(results)}
+                locked.mode, locked.strict, locked.committed_at = (
+                    mode,
+                    form.cleaned_data["strict"],
+                    timezone.now(),
+                )
+                locked.save()
+        return redirect("members:import_detail", pk=record.pk)
+    context = {"record": record, "form": form}
+    if record.committed_at is None:
+        results = roster_import.check_import(
+            rows=record.rows, branch_queryset=branches, mode=mode, today=today
+        )
+        context.update(
+            results=results[:IMPORT_PREVIEW_ROWS],
+            problems=roster_import.problems(results),
+            ok_count=sum(1 for r in results if r.ok),
+            total=len(results),
+            more=max(len(results) - IMPORT_PREVIEW_ROWS, 0),
+        )
+    return render(request, "members/import_detail.html", context)
