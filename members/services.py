@@ -167,7 +167,7 @@ def update_member(*, member, id_number=None, today=None, **values):
     facts.update(changes)
     facts["id_number"] = id_number or member.id_number
     facts["gender"] = facts["birth_on"] = None  # re-derived from the ID number
-    cleaned, errors = check_member(member_facts(**facts), today=today)
+    cleaned, errors, _warnings = check_member(member_facts(**facts), today=today)
     if errors:
         raise ValidationError(errors)
     if (

@@ -1,0 +1,214 @@
+"""The roster pages as a secretary and the township office use them."""
+
+from datetime import date
+from io import BytesIO
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from branches.models import Role
+from members.idcard import check_character
+from members.models import DuesPayment, Member, ThoughtReport
+from tests.conftest import make_member
+
+
+def id_number(serial, birth="19800722", male=True):
+    body = f"320102{birth}{serial:02d}{1 if male else 2}"
+    return body + check_character(body)
+
+
+@pytest.fixture
+def roster(tree):
+    return [
+        make_member(tree.a1, tree.g1, id_number(i), name=f"党员{i:02d}", phone=f"139{i:08d}")
+        for i in range(3)
+    ]
+
+
+def test_secretary_sees_full_id_numbers_and_the_instructor_sees_them_masked(client, personas, roster):
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:list")).content.decode()
+    assert roster[0].id_number in page
+    client.force_login(personas[Role.INSTRUCTOR])
+    page = client.get(reverse("members:list")).content.decode()
+    assert roster[0].id_number not in page
+    assert roster[0].id_number[:6] + "********" + roster[0].id_number[-4:] in page
+    assert "13900000000" in page  # the instructor may call members
+    client.force_login(personas[Role.TOWNSHIP_LEADER])
+    page = client.get(reverse("members:list")).content.decode()
+    assert "13900000000" not in page and "139****0000" in page
+
+
+def test_search_by_name_initials_and_phone(client, personas, tree, roster):
+    make_member(tree.a1, None, id_number(50), name="龙欣芳")
+    client.force_login(personas[Role.SECRETARY])
+    by_initials = client.get(reverse("members:list"), {"q": "lxf"}).content.decode()
+    assert "龙欣芳" in by_initials and "党员00" not in by_initials
+    by_phone = client.get(reverse("members:list"), {"q": "13900000001"}).content.decode()
+    assert "党员01" in by_phone and "党员02" not in by_phone
+
+
+def test_roster_of_other_township_is_not_listed(client, personas, tree, roster):
+    make_member(tree.b1, None, id_number(60), name="乙镇党员")
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    page = client.get(reverse("members:list")).content.decode()
+    assert "党员00" in page and "乙镇党员" not in page
+
+
+def test_list_query_count_does_not_grow_with_the_roster(client, personas, tree):
+    client.force_login(personas[Role.SECRETARY])
+    make_member(tree.a1, tree.g1, id_number(0), name="甲")
+    client.get(reverse("members:list"))  # warm caches (content types, sessions)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("members:list"))
+    for i in range(1, 40):
+        make_member(tree.a1, tree.g1 if i % 2 else tree.g2, id_number(i), name=f"乙{i}")
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("members:list"))
+    assert response.context["page"].paginator.count == 40
+    assert len(many) == len(few)
+
+
+def test_detail_query_count_does_not_grow_with_history(client, personas, tree):
+    member = make_member(tree.a1, tree.g1, id_number(1), name="甲")
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("members:detail", args=[member.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for month in range(1, 11):
+        DuesPayment.objects.create(
+            member=member, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 2)
+        )
+        ThoughtReport.objects.create(member=member, received_on=date(2026, month, 3))
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many) == len(few)
+
+
+def test_register_through_the_form_and_see_the_timeline(client, personas, tree):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(
+        reverse("members:create"),
+        {
+            "name": "周新",
+            "id_number": id_number(7).lower(),
+            "branch": tree.a1.pk,
+            "group": tree.g2.pk,
+            "category": "activist",
+            "applied_on": "2025-01-10",
+            "activist_on": "2025-03-01",
+            "ethnicity": "汉族",
+            "dues_kind": "employed",
+        },
+    )
+    member = Member.objects.get(name="周新")
+    assert response["Location"] == reverse("members:detail", args=[member.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "成为入党积极分子" in page and "成为入党申请人" in page
+    assert "培养满一年，可列为发展对象" in page and "2026-03-01" in page
+
+
+def test_bad_form_input_rerenders_with_the_message_and_keeps_what_was_typed(client, personas, tree):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(
+        reverse("members:create"),
+        {
+            "name": "周新",
+            "id_number": "320102198007227313",
+            "branch": tree.a1.pk,
+            "category": "full",
+            "joined_on": "2005-07-01",
+            "ethnicity": "汉族",
+            "dues_kind": "employed",
+            "work_unit": "社区网格员",
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "校验位错误" in page and "社区网格员" in page
+    assert not Member.objects.exists()
+
+
+def test_secretary_cannot_register_into_another_branch_by_editing_the_post(client, personas, tree):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(
+        reverse("members:create"),
+        {
+            "name": "周新",
+            "id_number": id_number(8),
+            "branch": tree.b1.pk,
+            "category": "applicant",
+            "applied_on": "2025-01-10",
+            "ethnicity": "汉族",
+            "dues_kind": "employed",
+        },
+    )
+    assert response.status_code == 200
+    assert "选择一个有效的选项" in response.content.decode()
+    assert not Member.objects.exists()
+
+
+def test_lifecycle_action_through_the_page(client, personas, tree):
+    member = make_member(tree.a1, tree.g1, id_number(2), name="甲")
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("members:action", args=[member.pk, "mobility"])
+    response = client.post(url, {"destination": "江苏省苏州市", "started_on": "2026-06-01"})
+    assert response.status_code == 302
+    page = client.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert "外出江苏省苏州市" in page and "未开具证明信" in page
+    bad = client.post(
+        reverse("members:action", args=[member.pk, "mobility"]),
+        {"destination": "南京", "started_on": "2026-07-01"},
+    )
+    assert "该时段已有外出登记" in bad.content.decode()
+
+
+def test_unknown_action_is_404(client, personas, tree):
+    member = make_member(tree.a1, tree.g1, id_number(3), name="甲")
+    client.force_login(personas[Role.SECRETARY])
+    assert client.get(reverse("members:action", args=[member.pk, "delete"])).status_code == 404
+
+
+def test_dues_month_marks_the_chosen_members_paid_once(client, personas, tree):
+    members = [
+        make_member(tree.a1, None, id_number(10 + i), name=f"缴费{i}", dues_kind="farmer") for i in range(3)
+    ]
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("members:dues_month", args=[tree.a1.pk]) + "?month=2026-11"
+    chosen = {"month": "2026-11", "member": [members[0].pk, members[1].pk]}
+    client.post(url, chosen)
+    client.post(url, chosen)  # a double tap records nothing more
+    assert DuesPayment.objects.filter(month=date(2026, 11, 1)).count() == 2
+    page = client.get(url).content.decode()
+    assert "已缴 2 / 3 人" in page
+
+
+def test_export_opens_in_excel_with_masked_ids_for_the_leader(client, personas, tree, roster):
+    Member.objects.filter(pk=roster[0].pk).update(note="=1+1")
+    client.force_login(personas[Role.TOWNSHIP_LEADER])
+    response = client.get(reverse("members:export"))
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("序号", "姓名", "性别")
+    assert len(rows) == 4
+    first = rows[1]
+    assert first[5] == roster[0].id_number[:6] + "********" + roster[0].id_number[-4:]
+    assert first[15] == "=1+1"  # text stays text, never a formula
+    assert sheet["P2"].data_type == "s"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.page_setup.orientation == "landscape"
+
+
+def test_member_role_lands_on_their_own_record(client, personas, tree):
+    own = make_member(tree.a1, None, id_number(20), name="本人", user=personas[Role.MEMBER])
+    make_member(tree.a1, None, id_number(21), name="别人")
+    client.force_login(personas[Role.MEMBER])
+    assert client.get(reverse("home"))["Location"] == reverse("members:detail", args=[own.pk])
+    page = client.get(reverse("members:list")).content.decode()
+    assert "本人" in page and "别人" not in page
+    assert own.id_number in client.get(reverse("members:detail", args=[own.pk])).content.decode()
