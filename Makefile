@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Benchmarks print figures and their targets; they run against DATABASE_URL (SQLite by default)
+# and roll back everything they create.
+bench: $(STAMP)
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py bench_import --rows 5000
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -39,7 +39,12 @@ def members_for(user, action=Action.VIEW):
 
 
 def roster(user, *, include_off_roster=False):
-    qs = members_for(user).select_related("branch", "group").order_by("branch__path", "name", "pk")
+    # Pinyin order, as a printed roster would be (code-point order scatters surnames).
+    qs = (
+        members_for(user)
+        .select_related("branch", "group")
+        .order_by("branch__path", "name_initials", "name", "pk")
+    )
     return qs if include_off_roster else qs.filter(on_roster=True)
 
 
