@@ -47,7 +47,16 @@ class MemberCreateForm(forms.ModelForm):
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
     birth_on = _date("出生日期", required=False, help_text="不填则按身份证号。")
-    started_on = _date("编入本支部日期", required=False, help_text="不填则取最早的发展日期。")
+    started_on = _date(
+        "编入本支部日期", required=False, help_text="不填则取最早的发展日期；转入的填转入日期。"
+    )
+    transfer_counterpart = forms.CharField(
+        label="由外单位转入：原党组织",
+        max_length=100,
+        required=False,
+        help_text="经组织关系介绍信转入的填写。",
+    )
+    transfer_letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
     category = forms.ChoiceField(label="人员类别", choices=Category.choices)
 
     class Meta:
@@ -147,6 +156,12 @@ class MoveForm(forms.Form):
     def __init__(self, *args, branches, groups, **kwargs):
         super().__init__(*args, **kwargs)
         setup_branch_and_group(self, branches, groups)
+
+
+class TransferInForm(MoveForm):
+    counterpart = forms.CharField(label="转出党组织（对方）", max_length=100)
+
+    field_order = ["branch", "group", "on", "counterpart", "letter_no", "note"]
 
 
 class StatusForm(forms.Form):

@@ -116,8 +116,15 @@ def register_member(*, branch, group=None, started_on=None, transfer=None, today
     member = build_member(branch=branch, group=group, today=today, **values)
     existing = Member.objects.filter(id_number=member.id_number).first()
     if existing is not None:
-        where = existing.branch.name if existing.on_roster else "已不在册"
-        raise ValidationError({"id_number": f"身份证号已登记：{existing.name}（{where}）。"})
+        if existing.on_roster:
+            raise ValidationError(
+                {"id_number": f"身份证号已登记：{existing.name}（{existing.branch.name}）。"}
+            )
+        raise ValidationError(
+            {
+                "id_number": f"{existing.name}曾在本系统登记，现已不在册；请在其页面办理“转回（转入）”，以保留原有记录。"
+            }
+        )
     started_on = started_on or membership_start(member, today=today)
     _check_not_future(started_on, "编入日期", today)
     member.save()
@@ -263,6 +270,33 @@ def transfer_out(*, member, on, counterpart, letter_no="", note="", today=None):
         note=note,
     )
     member.on_roster = False
+    member.save()
+    return member
+
+
+@transaction.atomic
+def transfer_in(*, member, branch, on, counterpart, group=None, letter_no="", note="", today=None):
+    """转入 of someone this instance already knows (transferred out earlier): their history continues."""
+    _check_not_future(on, "转入日期", _today(today))
+    if member.on_roster:
+        raise ValidationError("该党员在册，无需转入。")
+    if member.status in LEAVING_STATUSES:
+        raise ValidationError(f"该人员党籍状态为“{member.get_status_display()}”，不能转入。")
+    _check_group(branch, group)
+    last = member.memberships.order_by("-started_on").first()
+    if last and last.ended_on and on < last.ended_on:
+        raise ValidationError(f"转入日期不能早于上次转出日期（{last.ended_on:%Y-%m-%d}）。")
+    Membership.objects.create(member=member, branch=branch, group=group, started_on=on, start_reason="转入")
+    Transfer.objects.create(
+        member=member,
+        direction=TransferDirection.IN,
+        transferred_on=on,
+        to_branch=branch,
+        counterpart=counterpart,
+        letter_no=letter_no,
+        note=note,
+    )
+    member.branch, member.group, member.on_roster = branch, group, True
     member.save()
     return member
 

@@ -31,10 +31,19 @@ from .forms import (
     PipelineEventForm,
     StatusForm,
     ThoughtReportForm,
+    TransferInForm,
     TransferOutForm,
     VoidForm,
 )
-from .models import PARTY_MEMBER_CATEGORIES, DuesPayment, Exemption, Mobility, RosterImport, ThoughtReport
+from .models import (
+    LEAVING_STATUSES,
+    PARTY_MEMBER_CATEGORIES,
+    DuesPayment,
+    Exemption,
+    Mobility,
+    RosterImport,
+    ThoughtReport,
+)
 from .roster_export import roster_workbook_response
 
 PAGE_SIZE = 30
@@ -108,6 +117,9 @@ def member_create(request):
         data = dict(form.cleaned_data)
         if not data.get("gender"):
             data["gender"] = None
+        counterpart, letter_no = data.pop("transfer_counterpart"), data.pop("transfer_letter_no")
+        if counterpart:
+            data["transfer"] = {"counterpart": counterpart, "letter_no": letter_no}
         try:
             member = services.register_member(**data)
         except ValidationError as error:
@@ -142,6 +154,9 @@ def member_detail(request, pk):
             "dues": selectors.dues_summary(member),
             "deadlines": deadlines,
             "can_record": member.on_roster and can(request.user, member.branch, Action.RECORD),
+            "can_transfer_in": not member.on_roster
+            and member.status not in LEAVING_STATUSES
+            and can(request.user, member.branch, Action.RECORD),
             "actions": ACTIONS,
             "records": _voidable_records(member),
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
@@ -206,6 +221,9 @@ ACTIONS = {
     ),
     "move": MemberAction(
         "调整支部或党小组", MoveForm, lambda m, d: services.move_member(member=m, **d), _branch_choices
+    ),
+    "transfer_in": MemberAction(
+        "转回（转入）", TransferInForm, lambda m, d: services.transfer_in(member=m, **d), _branch_choices
     ),
     "transfer_out": MemberAction(
         "转出组织关系", TransferOutForm, lambda m, d: services.transfer_out(member=m, **d)

@@ -329,3 +329,43 @@ def test_edits_keep_history(tree):
     services.update_member(member=member, phone="13912345678", name="王强", today=TODAY)
     assert member.history.count() == 2
     assert member.history.earliest().phone == ""
+
+
+def test_a_member_transferred_out_can_come_back_with_their_history(tree):
+    member = register(tree)
+    services.transfer_out(member=member, on=date(2025, 3, 1), counterpart="南京市某党委", today=TODAY)
+    with pytest.raises(ValidationError, match="转回"):
+        register(tree, name="王强")
+    with pytest.raises(ValidationError, match="不能早于上次转出日期"):
+        services.transfer_in(
+            member=member, branch=tree.a2, on=date(2025, 2, 1), counterpart="南京市某党委", today=TODAY
+        )
+    services.transfer_in(
+        member=member,
+        branch=tree.a2,
+        on=date(2026, 1, 1),
+        counterpart="南京市某党委",
+        letter_no="回01",
+        today=TODAY,
+    )
+    member.refresh_from_db()
+    assert member.on_roster and member.branch == tree.a2
+    assert list(selectors.roster_as_of(branch=tree.a2, on=date(2025, 6, 1))) == []
+    assert [r.member for r in selectors.roster_as_of(branch=tree.a2, on=date(2026, 6, 1))] == [member]
+    assert [t.direction for t in Transfer.objects.filter(member=member).order_by("transferred_on")] == [
+        "out",
+        "in",
+    ]
+
+
+def test_registration_by_transfer_in_records_the_letter(tree):
+    member = register(
+        tree, transfer={"counterpart": "苏州市某党委", "letter_no": "苏转088"}, started_on=date(2026, 5, 1)
+    )
+    transfer = Transfer.objects.get(member=member)
+    assert (transfer.direction, transfer.counterpart, transfer.transferred_on) == (
+        "in",
+        "苏州市某党委",
+        date(2026, 5, 1),
+    )
+    assert list(selectors.roster_as_of(branch=tree.a1, on=date(2026, 4, 30))) == []
