@@ -4,6 +4,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from meetings.selectors import returned_meetings
+
 from . import selectors, services
 from .access import (
     OFFICE_ROLES,
@@ -17,7 +19,7 @@ from .access import (
     scope_roots,
 )
 from .forms import DissolveForm, MoveForm, OrganisationForm, TermForm, add_service_errors
-from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, Position, Role
+from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
 
@@ -53,6 +55,10 @@ def organisation_detail(request, pk):
     organisation = get_organisation_for(request.user, pk)
     context = selectors.organisation_detail(organisation, request.user)
     context["can_manage"] = can(request.user, organisation, Action.MANAGE)
+    context["can_record"] = organisation.is_active and can(request.user, organisation, Action.RECORD)
+    if organisation.level == OrgLevel.BRANCH:
+        # The secretary's landing page: records the township office returned for correction.
+        context["returned"] = list(returned_meetings(request.user).filter(branch=organisation)[:10])
     return render(request, "branches/detail.html", context)
 
 

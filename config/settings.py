@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "axes",
     "branches",
     "members",
+    "meetings",
 ]
 
 MIDDLEWARE = [

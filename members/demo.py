@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from branches import demo as branch_demo
 from branches.models import Organisation, OrgKind, OrgLevel
 
 from . import dues, idcard, pipeline, services
@@ -23,6 +24,7 @@ from .models import (
     Mobility,
     PipelineEvent,
     PipelineEventKind,
+    RosterImport,
     Status,
     StatusChange,
     ThoughtReport,
@@ -321,6 +323,8 @@ def _transfers_and_status(by_branch, rng, today):
 @transaction.atomic
 def reset(*, root):
     """Remove the demo township's people and everything recorded about them (development only)."""
+    demo_logins = {"admin", *(user[0] for user in branch_demo.USERS)}
+    RosterImport.objects.filter(uploaded_by__username__in=demo_logins).delete()
     members = Member.objects.filter(branch__path__startswith=root.path)
     for model in (
         DuesPayment,

@@ -99,3 +99,36 @@ def make_member(branch, group, id_number, *, name="测试党员", user=None, cat
         member.user = user
         member.save()
     return member
+
+
+def make_meeting(branch, group, present, *, types=("group_meeting",), held_on=None, attachment=True, **extra):
+    """A meeting recorded through the service; `present` members attend, the rest of 应到 are absent."""
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from meetings import services as meeting_services
+
+    held_on = held_on or date(2026, 11, 20)
+    expected = meeting_services.attendance_list(
+        branch=branch, types=list(types), held_on=held_on, group=group
+    )
+    present_ids = {m.pk for m in present}
+    attendance = {r.member_id: ("present" if r.member_id in present_ids else "absent", "") for r in expected}
+    uploads = (
+        [SimpleUploadedFile("签到表.pdf", b"%PDF-1.4 test", content_type="application/pdf")]
+        if attachment
+        else []
+    )
+    return meeting_services.record_meeting(
+        branch=branch,
+        group=group,
+        types=list(types),
+        held_on=held_on,
+        topic=extra.pop("topic", "学习讨论"),
+        attendance=attendance,
+        token=uuid.uuid4().hex,
+        uploads=uploads,
+        lecturer=extra.pop("lecturer", "书记"),
+        **extra,
+    )

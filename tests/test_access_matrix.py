@@ -12,8 +12,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from branches import services
 from branches.models import Organisation, Role
+from meetings.models import Meeting, YearLock
 from members.models import Member, RosterImport, ThoughtReport
-from tests.conftest import PERSONA_HOMES, make_member
+from tests.conftest import PERSONA_HOMES, make_meeting, make_member
 
 ROLES = [*Role, "superuser"]
 
@@ -29,6 +30,7 @@ class Route:
     target: str | None
     in_scope: dict
     write: bool = False
+    post: dict | None = None  # POST-only views: the data a real form sends
 
 
 EVERYONE_OK = dict.fromkeys(ROLES, 200)
@@ -75,6 +77,11 @@ MEMBER_RECORD = {
     "superuser": 200,
 }
 BRANCH_VIEW = {**VIEW, Role.GROUP_LEADER: 404}
+# Meetings: the test meeting is a 党小组会 of g1, so the group leader sees and records it.
+MEETING_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Role.GROUP_LEADER: 200}
+MEETING_CREATE = {**RECORD_ANYWHERE, Role.GROUP_LEADER: 200}
+MEETING_REVIEW = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, Role.INSTRUCTOR: 302, "superuser": 302}
+BRANCH_MANAGE_POST = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, "superuser": 302, Role.GROUP_LEADER: 404}
 
 ROUTES = {
     "home": Route(None, HOME),
@@ -100,6 +107,17 @@ ROUTES = {
     "members:action": Route("member_action", MEMBER_RECORD, write=True),
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
+    "meetings:list": Route(None, EVERYONE_OK),
+    "meetings:create": Route(None, MEETING_CREATE, write=True),
+    "meetings:detail": Route("meeting", VIEW),
+    "meetings:edit": Route("meeting", MEETING_RECORD, write=True),
+    "meetings:void": Route("meeting", MEETING_RECORD, write=True),
+    "meetings:review": Route("meeting", MEETING_REVIEW, write=True, post={"decision": "confirmed"}),
+    "meetings:attachment": Route("attachment", VIEW),
+    "meetings:talks": Route("branch", BRANCH_VIEW, write=True),
+    "meetings:year_lock": Route(
+        "branch", BRANCH_MANAGE_POST, write=True, post={"year": "2025", "locked": "1"}
+    ),
 }
 PUBLIC = {"login"}
 
@@ -136,7 +154,11 @@ def world(personas, tree):
         key: RosterImport.objects.create(uploaded_by=user, filename="名册.xlsx", rows=[])
         for key, user in personas.items()
     }
-    return personas, tree, people, imports
+    meetings = {
+        "a1": make_meeting(tree.a1, tree.g1, [people["a1"]]),
+        "b1": make_meeting(tree.b1, None, [people["b1"]], types=["theme_day"]),
+    }
+    return personas, tree, people, imports, meetings
 
 
 def _org_target(role, tree, in_scope):
@@ -153,7 +175,12 @@ def _member_target(role, people, in_scope):
 
 
 def _kwargs(route, role, world, *, in_scope):
-    personas, tree, people, imports = world
+    personas, tree, people, imports, meetings = world
+    meeting = meetings["a1" if in_scope else "b1"]
+    if route.target == "meeting":
+        return {"pk": meeting.pk}
+    if route.target == "attachment":
+        return {"pk": meeting.pk, "attachment_pk": meeting.attachments.get().pk}
     if route.target == "org":
         return {"pk": _org_target(role, tree, in_scope).pk}
     if route.target == "term":
@@ -185,7 +212,8 @@ def test_in_scope(world, client, name, role):
     personas = world[0]
     route = ROUTES[name]
     client.force_login(personas[role])
-    response = client.get(_url(name, route, role, world, in_scope=True))
+    url = _url(name, route, role, world, in_scope=True)
+    response = client.post(url, route.post) if route.post is not None else client.get(url)
     assert response.status_code == route.in_scope[role], response.content[:300]
 
 
@@ -194,13 +222,17 @@ OUT_CASES = [(name, role) for name, route in ROUTES.items() if route.target for 
 
 @pytest.mark.parametrize(("name", "role"), OUT_CASES, ids=[f"{n}-{r}" for n, r in OUT_CASES])
 def test_out_of_scope_is_404(world, client, name, role):
-    personas, tree, people, _imports = world
+    personas, tree, people, _imports, _meetings = world
     route = ROUTES[name]
     client.force_login(personas[role])
     url = _url(name, route, role, world, in_scope=False)
     # Another user's import is invisible even to a superuser: it holds that user's upload.
-    expected = 200 if role == "superuser" and route.target != "import" else 404
-    assert client.get(url).status_code == expected
+    if role == "superuser" and route.target != "import":
+        expected = 302 if route.post is not None else 200
+    else:
+        expected = 404
+    response = client.post(url, route.post) if route.post is not None else client.get(url)
+    assert response.status_code == expected
     if route.write and role != "superuser":
         before = _snapshot(tree, people)
         data = {"name": "改名", "reason": "x", "dissolved_on": "2025-01-01", "received_on": "2025-02-01"}
@@ -213,6 +245,8 @@ def _snapshot(tree, people):
         Organisation.objects.filter(pk=tree.b1.pk).values().get(),
         Member.objects.filter(pk=people["b1"].pk).values().get(),
         list(ThoughtReport.objects.filter(member=people["b1"]).values()),
+        list(Meeting.objects.filter(branch=tree.b1).values()),
+        list(YearLock.objects.filter(branch=tree.b1).values()),
     )
 
 
@@ -230,7 +264,7 @@ def test_anonymous_is_sent_to_login(world, client, name):
 
 @pytest.mark.parametrize("name", [n for n, r in ROUTES.items() if r.write])
 def test_write_views_reject_posts_without_csrf_token(world, name):
-    personas, tree, people, _imports = world
+    personas, tree, people, _imports, _meetings = world
     client = Client(enforce_csrf_checks=True)
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
     url = _url(name, ROUTES[name], Role.TOWNSHIP_ADMIN, world, in_scope=True)

@@ -1,0 +1,124 @@
+from django import forms
+from django.utils import timezone
+
+from branches.forms import DATE_INPUT
+from branches.models import Organisation
+
+from .models import MeetingType, ReviewState
+
+TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+class MeetingForm(forms.Form):
+    types = forms.MultipleChoiceField(
+        label="会议类型（可多选）", choices=MeetingType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    group = forms.ModelChoiceField(
+        label="党小组（党小组会）", queryset=Organisation.objects.none(), required=False
+    )
+    held_on = forms.DateField(label="召开日期", widget=DATE_INPUT, initial=timezone.localdate)
+    start_time = forms.TimeField(label="开始时间", widget=TIME_INPUT, required=False)
+    place = forms.CharField(label="地点", max_length=100, required=False)
+    topic = forms.CharField(label="主题", max_length=200)
+    host = forms.CharField(label="主持人", max_length=50, required=False)
+    recorder = forms.CharField(label="记录人", max_length=50, required=False)
+    lecturer = forms.CharField(label="主讲人（党课）", max_length=50, required=False)
+    content = forms.CharField(label="会议内容/记录", widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    resolutions = forms.CharField(label="决议事项", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    guests = forms.CharField(label="列席人员", max_length=300, required=False)
+    for_year = forms.IntegerField(label="组织生活会所属年度", required=False, min_value=2000, max_value=2100)
+    opinions = forms.CharField(label="会前征求意见", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    talks_summary = forms.CharField(
+        label="会前谈心谈话", widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    self_examination = forms.CharField(
+        label="对照检查材料", widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    criticism = forms.CharField(
+        label="批评与自我批评", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    reported_on = forms.DateField(label="报告上级党委日期", widget=DATE_INPUT, required=False)
+    off_day_approved_by = forms.CharField(label="主题党日改期批准人", max_length=50, required=False)
+    off_day_approved_on = forms.DateField(label="改期批准日期", widget=DATE_INPUT, required=False)
+    backfill_reason = forms.CharField(label="补录原因", max_length=200, required=False)
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    GROUPS = {
+        "basic": [
+            "types",
+            "group",
+            "held_on",
+            "start_time",
+            "place",
+            "topic",
+            "host",
+            "recorder",
+            "lecturer",
+        ],
+        "minutes": ["content", "resolutions", "guests"],
+        "org_life": ["for_year", "opinions", "talks_summary", "self_examination", "criticism", "reported_on"],
+        "theme_day": ["off_day_approved_by", "off_day_approved_on"],
+        "backfill": ["backfill_reason"],
+    }
+
+    def __init__(self, *args, groups, allowed_types=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = groups
+        self.fields["group"].label_from_instance = lambda g: g.name
+        if allowed_types is not None:
+            self.fields["types"].choices = [(t.value, t.label) for t in allowed_types]
+
+    def section(self, name):
+        return [self[field] for field in self.GROUPS[name]]
+
+    def details(self):
+        data = dict(self.cleaned_data)
+        for key in ("types", "group", "held_on", "topic", "token"):
+            data.pop(key, None)
+        if data.get("for_year") is None and MeetingType.ORG_LIFE_MEETING in self.cleaned_data["types"]:
+            data["for_year"] = self.cleaned_data["held_on"].year
+        return data
+
+
+class RectificationForm(forms.Form):
+    problem = forms.CharField(label="问题", max_length=200, required=False)
+    measure = forms.CharField(label="整改措施", max_length=300, required=False)
+    owner = forms.CharField(label="责任人", max_length=50, required=False)
+    due_on = forms.DateField(label="整改期限", widget=DATE_INPUT, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("problem") and not (data.get("owner") and data.get("due_on")):
+            raise forms.ValidationError("整改事项须填写责任人和整改期限。")
+        return data
+
+
+RectificationFormSet = forms.formset_factory(RectificationForm, extra=3, max_num=20)
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(label="作废原因", max_length=200)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="审核",
+        choices=[(ReviewState.CONFIRMED, "确认"), (ReviewState.RETURNED, "退回修改")],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(label="意见", max_length=300, required=False)
+
+
+class TalkRowForm(forms.Form):
+    initiator = forms.ModelChoiceField(label="谈话人", queryset=None, required=False)
+    counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, required=False)
+    topic = forms.CharField(label="主要内容", max_length=200, required=False)
+
+    def __init__(self, *args, members=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["initiator"].queryset = members
+        self.fields["counterpart"].queryset = members
+
+
+class TalkDateForm(forms.Form):
+    talked_on = forms.DateField(label="谈话日期", widget=DATE_INPUT, initial=timezone.localdate)

@@ -1,0 +1,85 @@
+"""Reads of organisational-life records, scoped through branches.access; query counts stay constant."""
+
+from django.db.models import Count, Prefetch, Q
+
+from branches.access import Action, can, get_object_for, scoped
+
+from .models import Attendance, AttendanceStatus, Meeting, MeetingTypeTag, ReviewState, Talk
+from .services import fixed_theme_day
+
+MEETING_VIA = ("branch", "group")
+
+
+def meetings_for(user, action=Action.VIEW):
+    return scoped(Meeting.objects.all(), user, action, via=MEETING_VIA)
+
+
+def meeting_list(user, *, branch=None, year=None, type=None, state=None, include_void=False):
+    qs = meetings_for(user).select_related("branch", "group").prefetch_related("types")
+    if branch:
+        qs = qs.filter(branch=branch)
+    if year:
+        qs = qs.filter(held_on__year=year)
+    if type:
+        qs = qs.filter(types__type=type)
+    if state:
+        qs = qs.filter(review_state=state)
+    if not include_void:
+        qs = qs.filter(voided_at__isnull=True)
+    return qs.annotate(
+        expected=Count("attendance", distinct=True),
+        present=Count("attendance", filter=Q(attendance__status=AttendanceStatus.PRESENT), distinct=True),
+    ).order_by("-held_on", "-pk")
+
+
+def get_meeting_for(user, pk, action=Action.VIEW):
+    """A visible meeting (else 404); other actions need the role on the meeting's branch or group (else 403)."""
+    return get_object_for(user, Meeting.objects.all(), pk, action, via=MEETING_VIA)
+
+
+def meeting_detail(meeting):
+    meeting = (
+        Meeting.objects.select_related("branch", "group", "created_by")
+        .prefetch_related(
+            Prefetch("types", queryset=MeetingTypeTag.objects.order_by("pk")),
+            Prefetch(
+                "attendance",
+                queryset=Attendance.objects.select_related("member").order_by("member__name_initials"),
+            ),
+            "attachments",
+            "rectifications",
+        )
+        .get(pk=meeting.pk)
+    )
+    by_status = {status: [] for status in AttendanceStatus.values}
+    for row in meeting.attendance.all():
+        by_status[row.status].append(row)
+    types = {t.type for t in meeting.types.all()}
+    theme_day = fixed_theme_day(meeting.branch, meeting.held_on) if "theme_day" in types else None
+    return {
+        "meeting": meeting,
+        "by_status": by_status,
+        "counts": {status: len(rows) for status, rows in by_status.items()},
+        "expected": sum(len(rows) for rows in by_status.values()),
+        "theme_day": theme_day,
+        "off_day_unapproved": bool(
+            theme_day and meeting.held_on != theme_day and not meeting.off_day_approved_by
+        ),
+        "history": list(meeting.history.select_related("history_user").order_by("-history_date")[:30]),
+    }
+
+
+def returned_meetings(user):
+    return meetings_for(user).filter(review_state=ReviewState.RETURNED, voided_at__isnull=True)
+
+
+def talks_for(user, *, branch, year):
+    return (
+        scoped(Talk.objects.all(), user, via=("branch",))
+        .filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
+        .select_related("initiator", "counterpart")
+    )
+
+
+def may(user, meeting, action):
+    return can(user, meeting.group or meeting.branch, action) or can(user, meeting.branch, action)

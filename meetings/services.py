@@ -1,0 +1,354 @@
+"""Writes of organisational-life records. Each ends with an on_commit signal for the compliance engine."""
+
+import os
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from branches.models import OrgLevel
+from members.models import Category
+from members.selectors import expected_attendees, roster_as_of
+
+from . import attachments as attachment_rules
+from .models import (
+    Attachment,
+    Attendance,
+    AttendanceStatus,
+    Meeting,
+    MeetingType,
+    MeetingTypeTag,
+    RectificationItem,
+    ReviewState,
+    Talk,
+    YearLock,
+)
+from .signals import records_changed
+from .workdays import last_weekday_of_month, working_days_between
+
+BACKFILL_WORKING_DAYS = 3
+THEME_DAY_WEEKDAY = 4  # Friday: the 街道 default "last Friday of the month"
+DETAIL_FIELDS = (
+    "start_time", "place", "host", "recorder", "lecturer", "content", "resolutions", "guests", "for_year",
+    "opinions", "talks_summary", "self_examination", "criticism", "reported_on",
+    "off_day_approved_by", "off_day_approved_on", "backfill_reason",
+)  # fmt: skip
+
+
+def fixed_theme_day(branch, held_on):
+    """The branch's fixed 主题党日 in that month (the 街道 default until local settings say otherwise)."""
+    return last_weekday_of_month(held_on.year, held_on.month, THEME_DAY_WEEKDAY)
+
+
+def is_year_locked(branch, year):
+    return YearLock.objects.filter(branch=branch, year=year, locked=True).exists()
+
+
+def _notify(branch, *dates):
+    transaction.on_commit(
+        lambda: records_changed.send(sender=Meeting, branch_id=branch.pk, dates=list(dates))
+    )
+
+
+def attendance_list(*, branch, types, held_on, group=None):
+    """应到 on the meeting date: the group's or branch's members, or the sitting committee for a 支委会 alone.
+
+    Committee posts are recorded by name, so the committee's members are the branch
+    members whose names match a sitting office-holder on that date.
+    """
+    rows = roster_as_of(group=group, on=held_on) if group else roster_as_of(branch=branch, on=held_on)
+    expected = expected_attendees(rows)
+    if set(types) == {MeetingType.COMMITTEE_MEETING}:
+        holders = _committee_names(branch, held_on)
+        expected = [row for row in expected if row.member.name in holders]
+    return expected
+
+
+def _committee_names(branch, on):
+    term = branch.terms.filter(elected_on__lte=on).order_by("-elected_on").first()
+    if term is None:
+        return set()
+    positions = term.positions.filter(started_on__lte=on).exclude(ended_on__lt=on)
+    return {p.holder_name for p in positions}
+
+
+def _validate(*, branch, types, group, held_on, today, for_year, lecturer, backfill, backfill_reason):
+    errors = {}
+    if not types:
+        errors["types"] = "请至少选择一种会议类型。"
+    if held_on > today:
+        errors["held_on"] = "召开日期不能晚于今天。"
+    elif held_on < branch.founded_on or (branch.dissolved_on and held_on >= branch.dissolved_on):
+        errors["held_on"] = "召开日期不在该支部存续期间。"
+    elif is_year_locked(branch, held_on.year):
+        errors["held_on"] = f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
+    if MeetingType.GROUP_MEETING in types:
+        if group is None:
+            errors["group"] = "党小组会请选择党小组。"
+        elif group.level != OrgLevel.GROUP or not group.path.startswith(branch.path):
+            errors["group"] = "该党小组不属于本支部。"
+    elif group is not None:
+        errors["group"] = "只有党小组会需要选择党小组。"
+    if MeetingType.PARTY_LECTURE in types and not (lecturer or "").strip():
+        errors["lecturer"] = "党课请填写主讲人。"
+    if MeetingType.ORG_LIFE_MEETING in types and for_year not in (held_on.year, held_on.year - 1):
+        errors["for_year"] = "组织生活会的所属年度应为召开当年或上一年。"
+    if backfill and not (backfill_reason or "").strip():
+        errors["backfill_reason"] = (
+            f"会议召开{BACKFILL_WORKING_DAYS}个工作日后才录入，属于补录，请填写补录原因。"
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _attendance_rows(meeting, expected, posted):
+    """Attendance for every expected member; posted is {member_id: (status, reason)}."""
+    expected_ids = {row.member_id for row in expected}
+    strangers = set(posted) - expected_ids
+    if strangers:
+        raise ValidationError({"attendance": "出勤名单中有不在本次应到名单内的人员，请刷新页面后重新填写。"})
+    rows, missing = [], []
+    for row in expected:
+        status, reason = posted.get(row.member_id, (None, ""))
+        if status not in AttendanceStatus.values:
+            missing.append(row.member.name)
+            continue
+        if status == AttendanceStatus.LEAVE and not (reason or "").strip():
+            raise ValidationError({"attendance": f"{row.member.name}请假，请填写请假事由。"})
+        rows.append(
+            Attendance(
+                meeting=meeting,
+                member_id=row.member_id,
+                status=status,
+                leave_reason=(reason or "").strip() if status == AttendanceStatus.LEAVE else "",
+                is_full_member=row.category_then == Category.FULL,
+            )
+        )
+    if missing:
+        raise ValidationError({"attendance": "请为每位应到人员选择出勤情况：" + "、".join(missing[:10])})
+    return rows
+
+
+def _low_quorum(types, rows):
+    """支部条例 第十一条: more than half of the 正式党员 must be present for a vote."""
+    if MeetingType.GENERAL_MEETING not in types:
+        return False
+    full = [r for r in rows if r.is_full_member]
+    present = sum(1 for r in full if r.status == AttendanceStatus.PRESENT)
+    return bool(full) and present * 2 <= len(full)
+
+
+@transaction.atomic
+def record_meeting(*, branch, types, held_on, topic, attendance, token, user=None, group=None, now=None,
+                   rectifications=(), uploads=(), **details):  # fmt: skip
+    """Record one meeting with its attendance. A second submit of the same form returns the first record."""
+    existing = Meeting.objects.filter(submit_token=token).first()
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    types = list(dict.fromkeys(types))
+    lateness = working_days_between(held_on, today)
+    backfill = lateness > BACKFILL_WORKING_DAYS
+    _validate(branch=branch, types=types, group=group, held_on=held_on, today=today,
+              for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
+              backfill_reason=details.get("backfill_reason"))  # fmt: skip
+    meeting = Meeting(
+        branch=branch, group=group, held_on=held_on, topic=topic.strip(), submit_token=token, created_by=user,
+        lateness_days=lateness, is_backfill=backfill,
+        **{k: v for k, v in details.items() if k in DETAIL_FIELDS},
+    )  # fmt: skip
+    if not backfill:
+        meeting.backfill_reason = ""
+    rows = _attendance_rows(meeting, attendance_list(branch=branch, types=types, held_on=held_on, group=group),
+                            attendance)  # fmt: skip
+    meeting.low_quorum = _low_quorum(types, rows)
+    try:
+        with transaction.atomic():
+            meeting.save()
+    except IntegrityError:
+        # The same form arrived twice at once: the other request saved it.
+        return Meeting.objects.get(submit_token=token)
+    MeetingTypeTag.objects.bulk_create(MeetingTypeTag(meeting=meeting, type=t) for t in types)
+    bulk_create_with_history(rows, Attendance)
+    _save_rectifications(meeting, rectifications)
+    if uploads:
+        add_attachments(meeting=meeting, uploads=uploads)
+    _notify(branch, held_on)
+    return meeting
+
+
+def _save_rectifications(meeting, items):
+    new = [RectificationItem(meeting=meeting, **item) for item in items if item.get("problem")]
+    if new:
+        bulk_create_with_history(new, RectificationItem)
+
+
+def _check_editable(meeting, *, new_date=None):
+    if meeting.voided_at:
+        raise ValidationError("该记录已作废，不能修改。")
+    for year in {meeting.held_on.year, (new_date or meeting.held_on).year}:
+        if is_year_locked(meeting.branch, year):
+            raise ValidationError(f"{year}年度台账已锁定，如需修改请联系党委解锁。")
+
+
+@transaction.atomic
+def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, now=None, rectifications=(),
+                   uploads=(), **details):  # fmt: skip
+    """Correct a record. Every change is kept in its history; a returned record goes back for review."""
+    _check_editable(meeting, new_date=held_on)
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    types = list(dict.fromkeys(types))
+    # Lateness is measured from the first entry: correcting a record later does not make it a backfill.
+    backfill = working_days_between(held_on, timezone.localdate(meeting.entered_at)) > BACKFILL_WORKING_DAYS
+    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, today=today,
+              for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
+              backfill_reason=details.get("backfill_reason"))  # fmt: skip
+    old_date = meeting.held_on
+    for field, value in details.items():
+        if field in DETAIL_FIELDS:
+            setattr(meeting, field, value)
+    meeting.held_on, meeting.topic, meeting.group, meeting.is_backfill = (
+        held_on,
+        topic.strip(),
+        group,
+        backfill,
+    )
+    meeting.lateness_days = working_days_between(held_on, timezone.localdate(meeting.entered_at))
+    rows = _attendance_rows(meeting, attendance_list(branch=meeting.branch, types=types, held_on=held_on,
+                                                      group=group), attendance)  # fmt: skip
+    meeting.low_quorum = _low_quorum(types, rows)
+    if meeting.review_state == ReviewState.RETURNED:
+        meeting.review_state = ReviewState.SUBMITTED
+    meeting.save()
+    _replace_types(meeting, types)
+    _replace_attendance(meeting, rows)
+    _save_rectifications(meeting, rectifications)
+    if uploads:
+        add_attachments(meeting=meeting, uploads=uploads)
+    _notify(meeting.branch, old_date, held_on)
+    return meeting
+
+
+def _replace_types(meeting, types):
+    meeting.types.exclude(type__in=types).delete()
+    have = set(meeting.types.values_list("type", flat=True))
+    MeetingTypeTag.objects.bulk_create(
+        MeetingTypeTag(meeting=meeting, type=t) for t in types if t not in have
+    )
+
+
+def _replace_attendance(meeting, rows):
+    """Update changed rows in place (their history shows the change), add new ones, drop those no longer 应到."""
+    current = {a.member_id: a for a in meeting.attendance.all()}
+    changed, added = [], []
+    for row in rows:
+        old = current.pop(row.member_id, None)
+        if old is None:
+            added.append(row)
+        elif (old.status, old.leave_reason, old.is_full_member) != (
+            row.status,
+            row.leave_reason,
+            row.is_full_member,
+        ):
+            old.status, old.leave_reason, old.is_full_member = (
+                row.status,
+                row.leave_reason,
+                row.is_full_member,
+            )
+            changed.append(old)
+    if changed:
+        bulk_update_with_history(changed, Attendance, ["status", "leave_reason", "is_full_member"])
+    if added:
+        bulk_create_with_history(added, Attendance)
+    if current:
+        Attendance.objects.filter(pk__in=[a.pk for a in current.values()]).delete()
+
+
+@transaction.atomic
+def void_meeting(*, meeting, reason):
+    _check_editable(meeting)
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写作废原因。"})
+    meeting.voided_at = timezone.now()
+    meeting.void_reason = reason.strip()
+    meeting.save()
+    _notify(meeting.branch, meeting.held_on)
+    return meeting
+
+
+@transaction.atomic
+def review_meeting(*, meeting, decision, comment=""):
+    """The township office returns a record for correction (with a comment) or confirms it."""
+    if meeting.voided_at:
+        raise ValidationError("该记录已作废。")
+    if decision == ReviewState.RETURNED and not comment.strip():
+        raise ValidationError({"comment": "退回时请写明需要修改的地方。"})
+    if decision not in (ReviewState.RETURNED, ReviewState.CONFIRMED):
+        raise ValidationError("审核结果不正确。")
+    meeting.review_state = decision
+    meeting.review_comment = comment.strip()
+    meeting.save()
+    return meeting
+
+
+@transaction.atomic
+def add_attachments(*, meeting, uploads):
+    _check_editable(meeting)
+    if meeting.attachments.count() + len(uploads) > attachment_rules.MAX_FILES:
+        raise ValidationError({"files": f"每次会议最多 {attachment_rules.MAX_FILES} 个附件。"})
+    checked = []
+    for upload in uploads:
+        kind, problem = attachment_rules.check_upload(upload)
+        if problem:
+            raise ValidationError({"files": problem})
+        checked.append((upload, kind))
+    saved = []
+    for upload, kind in checked:
+        # Stored under a name we choose; the uploaded name (path parts stripped) is for display only.
+        shown = os.path.basename(upload.name.replace("\\", "/"))[:200] or f"附件.{kind}"
+        upload.name = f"{meeting.pk}-{timezone.now():%Y%m%d%H%M%S%f}.{kind}"
+        saved.append(
+            Attachment.objects.create(
+                meeting=meeting, file=upload, original_name=shown, content_kind=kind, size=upload.size
+            )
+        )
+    return saved
+
+
+@transaction.atomic
+def record_talks(*, branch, talked_on, pairs, today=None):
+    """Many talks at once: pairs of (initiator, counterpart, topic); both must be on the roster that day."""
+    today = today or timezone.localdate()
+    if talked_on > today:
+        raise ValidationError({"talked_on": "谈话日期不能晚于今天。"})
+    if is_year_locked(branch, talked_on.year):
+        raise ValidationError({"talked_on": f"{talked_on.year}年度台账已锁定。"})
+    on_roster = {row.member_id for row in roster_as_of(branch=branch, on=talked_on)}
+    talks = []
+    for initiator, counterpart, topic in pairs:
+        if initiator.pk == counterpart.pk:
+            raise ValidationError({"pairs": f"{initiator.name}不能与自己谈话。"})
+        for person in (initiator, counterpart):
+            if person.pk not in on_roster:
+                raise ValidationError({"pairs": f"{person.name}在{talked_on:%Y-%m-%d}不在本支部名册中。"})
+        talks.append(Talk(branch=branch, talked_on=talked_on, initiator=initiator, counterpart=counterpart,
+                          topic=topic.strip()))  # fmt: skip
+    if not talks:
+        raise ValidationError({"pairs": "请至少填写一组谈话。"})
+    created = bulk_create_with_history(talks, Talk)
+    _notify(branch, talked_on)
+    return created
+
+
+@transaction.atomic
+def set_year_lock(*, branch, year, locked):
+    lock, _created = YearLock.objects.get_or_create(branch=branch, year=year, defaults={"locked": locked})
+    if lock.locked != locked:
+        lock.locked = locked
+        lock.save()
+    _notify(branch, date(year, 12, 31))
+    return lock

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "meetings"
+
+urlpatterns = [
+    path("", views.meeting_list, name="list"),
+    path("new/", views.meeting_create, name="create"),
+    path("<int:pk>/", views.meeting_detail, name="detail"),
+    path("<int:pk>/edit/", views.meeting_edit, name="edit"),
+    path("<int:pk>/void/", views.meeting_void, name="void"),
+    path("<int:pk>/review/", views.meeting_review, name="review"),
+    path("<int:pk>/files/<int:attachment_pk>/", views.attachment_download, name="attachment"),
+    path("talks/<int:branch_pk>/", views.talks, name="talks"),
+    path("lock/<int:branch_pk>/", views.year_lock, name="year_lock"),
+]

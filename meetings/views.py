@@ -1,0 +1,295 @@
+import contextlib
+import uuid
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
+from branches.forms import add_service_errors
+from branches.models import Organisation, OrgLevel
+from members.models import Member
+
+from . import selectors, services
+from .forms import MeetingForm, RectificationFormSet, ReviewForm, TalkDateForm, TalkRowForm, VoidForm
+from .models import AttendanceStatus, MeetingType, ReviewState
+
+PAGE_SIZE = 30
+TALK_ROWS = 8
+
+
+def meeting_list(request):
+    user = request.user
+    branches = organisations_for(user).filter(level=OrgLevel.BRANCH).order_by("path")
+    branch = (
+        branches.filter(pk=request.GET.get("branch")).first()
+        if request.GET.get("branch", "").isdigit()
+        else None
+    )
+    year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+    type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
+    state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
+    meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state,
+                                      include_void=request.GET.get("void") == "1")  # fmt: skip
+    page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "meetings/list.html", {
+        "page": page, "branches": branches, "branch": branch, "year": year, "type": type_, "state": state,
+        "types": MeetingType.choices, "states": ReviewState.choices,
+        "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
+        "can_record": organisations_for(user, Action.RECORD).exists(),
+    })  # fmt: skip
+
+
+def _recording_target(request):
+    """(branch, fixed group or None) from ?branch= or ?group=; a group leader records for their group only."""
+    user = request.user
+    if request.GET.get("group", "").isdigit():
+        group = get_organisation_for(user, request.GET["group"], Action.RECORD, levels=[OrgLevel.GROUP])
+        return Organisation.objects.get_parent(group), group
+    if request.GET.get("branch", "").isdigit():
+        return get_branch_for(user, request.GET["branch"], Action.RECORD), None
+    return None, None
+
+
+def _attendance_grid(expected, data=None):
+    """Rows for the grid: each expected member with the status chosen (default 出席, or 外出 when away)."""
+    grid = []
+    for row in expected:
+        default = AttendanceStatus.AWAY if row.away_then else AttendanceStatus.PRESENT
+        status = (data or {}).get(f"att_{row.member_id}", default)
+        reason = (data or {}).get(f"reason_{row.member_id}", "")
+        grid.append({"row": row, "status": status, "reason": reason})
+    return grid
+
+
+def _posted_attendance(data):
+    posted = {}
+    for key, value in data.items():
+        if key.startswith("att_") and key[4:].isdigit():
+            posted[int(key[4:])] = (value, data.get(f"reason_{key[4:]}", ""))
+    return posted
+
+
+def _form_context(form, rectifications, expected, data, **extra):
+    return {
+        "form": form, "rectifications": rectifications, "grid": _attendance_grid(expected, data),
+        "statuses": AttendanceStatus.choices, **extra,
+    }  # fmt: skip
+
+
+def _expected(branch, data, groups, fixed_group, *, held_on, types, group):
+    """应到 for what the form says now (posted date, types, group), else for the given defaults."""
+    if data is not None:
+        with contextlib.suppress(ValueError):
+            held_on = date.fromisoformat(data.get("held_on", ""))
+        types = data.getlist("types") or types
+        group_pk = data.get("group", "")
+        group = groups.filter(pk=group_pk).first() if group_pk.isdigit() else None
+    if fixed_group is not None:
+        group = fixed_group
+    elif MeetingType.GROUP_MEETING not in types:
+        group = None
+    return services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+
+
+@require_http_methods(["GET", "POST"])
+def meeting_create(request):
+    branch, fixed_group = _recording_target(request)
+    if branch is None:
+        branches = organisations_for(request.user, Action.RECORD).filter(
+            level=OrgLevel.BRANCH, dissolved_on__isnull=True
+        )
+        groups = organisations_for(request.user, Action.RECORD).filter(
+            level=OrgLevel.GROUP, dissolved_on__isnull=True
+        )
+        if not branches.exists() and not groups.exists():
+            raise PermissionDenied("您的角色无权记录会议。")
+        return render(
+            request,
+            "meetings/choose_branch.html",
+            {"branches": branches.order_by("path"), "groups": groups.order_by("path")},
+        )
+    groups = Organisation.objects.get_children(branch).filter(level=OrgLevel.GROUP, dissolved_on__isnull=True)
+    if fixed_group is not None:
+        groups = groups.filter(pk=fixed_group.pk)
+    allowed = [MeetingType.GROUP_MEETING] if fixed_group is not None else None
+    initial = {
+        "token": uuid.uuid4().hex,
+        "types": [t for t in request.GET.getlist("type") if t in MeetingType.values],
+    }
+    if fixed_group is not None:
+        initial.update(types=[MeetingType.GROUP_MEETING], group=fixed_group)
+    data = request.POST if request.method == "POST" else None
+    form = MeetingForm(data, initial=initial, groups=groups, allowed_types=allowed)
+    rectifications = RectificationFormSet(data, prefix="rect")
+    expected = _expected(branch, data, groups, fixed_group, held_on=timezone.localdate(),
+                         types=initial["types"], group=fixed_group)  # fmt: skip
+    if data is not None and "refresh" not in data and form.is_valid() and rectifications.is_valid():
+        try:
+            meeting = services.record_meeting(
+                branch=branch, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
+                held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
+                token=form.cleaned_data["token"], user=request.user,
+                attendance=_posted_attendance(data),
+                rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+                uploads=request.FILES.getlist("files"), **form.details(),
+            )  # fmt: skip
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "会议已记录。" + ("该会议属于补录。" if meeting.is_backfill else ""))
+            if meeting.low_quorum:
+                messages.warning(request, "到会正式党员未超过半数：会议照常记录，但会上的表决无效。")
+            return redirect("meetings:detail", pk=meeting.pk)
+    return render(request, "meetings/form.html", _form_context(
+        form, rectifications, expected, data, branch=branch, fixed_group=fixed_group,
+        theme_day=services.fixed_theme_day(branch, timezone.localdate()), title=f"记录会议 · {branch.name}",
+    ))  # fmt: skip
+
+
+def meeting_detail(request, pk):
+    meeting = selectors.get_meeting_for(request.user, pk)
+    context = selectors.meeting_detail(meeting)
+    context.update(
+        can_edit=selectors.may(request.user, meeting, Action.RECORD) and not meeting.voided_at,
+        can_review=can(request.user, meeting.branch, Action.REVIEW) and not meeting.voided_at,
+        review_form=ReviewForm(),
+    )
+    return render(request, "meetings/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def meeting_edit(request, pk):
+    meeting = selectors.get_meeting_for(request.user, pk)
+    if not selectors.may(request.user, meeting, Action.RECORD):
+        raise PermissionDenied("您的角色无权修改该记录。")
+    branch = meeting.branch
+    groups = Organisation.objects.get_children(branch).filter(level=OrgLevel.GROUP)
+    current = {a.member_id: a for a in meeting.attendance.all()}
+    initial = {
+        **{field: getattr(meeting, field) for field in services.DETAIL_FIELDS},
+        "types": [t.type for t in meeting.types.all()], "group": meeting.group, "held_on": meeting.held_on,
+        "topic": meeting.topic, "token": meeting.submit_token,
+    }  # fmt: skip
+    data = request.POST if request.method == "POST" else None
+    form = MeetingForm(data, initial=initial, groups=groups)
+    rectifications = RectificationFormSet(data, prefix="rect")
+    expected = _expected(branch, data, groups, None, held_on=meeting.held_on, types=initial["types"],
+                         group=meeting.group)  # fmt: skip
+    grid_data = data or {
+        **{f"att_{k}": a.status for k, a in current.items()},
+        **{f"reason_{k}": a.leave_reason for k, a in current.items()},
+    }
+    if data is not None and "refresh" not in data and form.is_valid() and rectifications.is_valid():
+        try:
+            services.update_meeting(
+                meeting=meeting, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
+                held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
+                attendance=_posted_attendance(data),
+                rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+                uploads=request.FILES.getlist("files"), **form.details(),
+            )  # fmt: skip
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "已保存修改，修改前的内容保留在变更记录中。")
+            return redirect("meetings:detail", pk=meeting.pk)
+    return render(request, "meetings/form.html", _form_context(
+        form, rectifications, expected, grid_data, branch=branch, meeting=meeting,
+        theme_day=services.fixed_theme_day(branch, meeting.held_on), title=f"修改会议记录 · {meeting.topic}",
+    ))  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def meeting_void(request, pk):
+    meeting = selectors.get_meeting_for(request.user, pk)
+    if not selectors.may(request.user, meeting, Action.RECORD):
+        raise PermissionDenied("您的角色无权作废该记录。")
+    form = VoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.void_meeting(meeting=meeting, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "记录已作废，不再计入组织生活，内容保留备查。")
+            return redirect("meetings:detail", pk=meeting.pk)
+    return render(request, "meetings/void.html", {"form": form, "meeting": meeting})
+
+
+@require_POST
+def meeting_review(request, pk):
+    meeting = selectors.get_meeting_for(request.user, pk, Action.REVIEW)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            services.review_meeting(meeting=meeting, decision=form.cleaned_data["decision"],
+                                    comment=form.cleaned_data["comment"])  # fmt: skip
+        except ValidationError as error:
+            messages.error(request, "；".join(error.messages))
+        else:
+            messages.success(
+                request,
+                "已退回支部修改。" if form.cleaned_data["decision"] == ReviewState.RETURNED else "已确认。",
+            )
+    else:
+        messages.error(request, "请选择审核结果。")
+    return redirect("meetings:detail", pk=meeting.pk)
+
+
+def attachment_download(request, pk, attachment_pk):
+    meeting = selectors.get_meeting_for(request.user, pk)
+    attachment = meeting.attachments.filter(pk=attachment_pk).first()
+    if attachment is None:
+        raise Http404("没有找到该附件。")
+    inline = attachment.content_kind in ("jpg", "png", "pdf")
+    return FileResponse(
+        attachment.file.open("rb"), as_attachment=not inline, filename=attachment.original_name
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def talks(request, branch_pk):
+    branch = get_branch_for(request.user, branch_pk)
+    year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+    can_record = can(request.user, branch, Action.RECORD)
+    members = Member.objects.filter(branch=branch, on_roster=True).order_by("name_initials")
+    date_form = TalkDateForm(request.POST or None)
+    rows = [TalkRowForm(request.POST or None, prefix=f"t{i}", members=members) for i in range(TALK_ROWS)]
+    if request.method == "POST":
+        if not can_record:
+            raise PermissionDenied("您的角色无权登记谈心谈话。")
+        if date_form.is_valid() and all(r.is_valid() for r in rows):
+            pairs = [(r.cleaned_data["initiator"], r.cleaned_data["counterpart"], r.cleaned_data["topic"])
+                     for r in rows if r.cleaned_data.get("initiator") and r.cleaned_data.get("counterpart")]  # fmt: skip
+            try:
+                created = services.record_talks(
+                    branch=branch, talked_on=date_form.cleaned_data["talked_on"], pairs=pairs
+                )
+            except ValidationError as error:
+                add_service_errors(date_form, error)
+            else:
+                messages.success(request, f"已登记 {len(created)} 次谈心谈话。")
+                return redirect(f"{request.path}?year={date_form.cleaned_data['talked_on'].year}")
+    return render(request, "meetings/talks.html", {
+        "branch": branch, "year": year, "talks": selectors.talks_for(request.user, branch=branch, year=year),
+        "date_form": date_form, "rows": rows, "can_record": can_record,
+    })  # fmt: skip
+
+
+@require_POST
+def year_lock(request, branch_pk):
+    branch = get_branch_for(request.user, branch_pk, Action.MANAGE)
+    year = request.POST.get("year", "")
+    if not year.isdigit():
+        raise Http404("年度不正确。")
+    locked = request.POST.get("locked") == "1"
+    services.set_year_lock(branch=branch, year=int(year), locked=locked)
+    messages.success(request, f"{branch.name}{year}年度台账已{'锁定' if locked else '解锁'}。")
+    return redirect(f"{reverse('meetings:list')}?branch={branch.pk}&year={year}")
