@@ -68,8 +68,10 @@ class MeetingForm(forms.Form):
         if allowed_types is not None:
             self.fields["types"].choices = [(t.value, t.label) for t in allowed_types]
 
-    def section(self, name):
-        return [self[field] for field in self.GROUPS[name]]
+    @property
+    def sections(self):
+        """Bound fields by page section, for the template."""
+        return {name: [self[field] for field in fields] for name, fields in self.GROUPS.items()}
 
     def details(self):
         data = dict(self.cleaned_data)

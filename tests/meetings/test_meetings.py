@@ -289,6 +289,8 @@ def test_secretary_records_a_meeting_on_the_page_once(client, personas, tree, pe
     page = client.get(url)
     token = page.context["form"].initial["token"]
     assert len(page.context["grid"]) == 6
+    html = page.content.decode()
+    assert 'value="theme_day"' in html and 'name="held_on"' in html and "请假事由" in html
     today = timezone.localdate()
     data = {"types": ["theme_day", "party_lecture"], "held_on": today.isoformat(), "topic": "主题党日",
             "lecturer": "书记", "token": token, "rect-TOTAL_FORMS": "3", "rect-INITIAL_FORMS": "0"}  # fmt: skip
