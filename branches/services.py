@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
 
@@ -123,10 +124,13 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
         raise ValidationError({"elected_on": "该日期已有一次换届记录。"})
     term.save()
     _end_previous_positions(organisation=organisation, term=term)
-    CommitteePosition.objects.bulk_create(
-        CommitteePosition(term=term, position=code, holder_name=name.strip(), started_on=elected_on)
-        for code, name in positions
-        if name and name.strip()
+    bulk_create_with_history(
+        [
+            CommitteePosition(term=term, position=code, holder_name=name.strip(), started_on=elected_on)
+            for code, name in positions
+            if name and name.strip()
+        ],
+        CommitteePosition,
     )
     return term
 
