@@ -92,6 +92,7 @@ def _check_container(fileobj, size):
         raise ImportFileError(
             f"文件过大（{size // 1024 // 1024} MB），请不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。"
         )
+    fileobj.seek(0)
     head = fileobj.read(8)
     fileobj.seek(0)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -241,7 +242,13 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             **dates,
         )
         cleaned, errors, warnings = check_member(facts, today=today)
-        result.errors.extend((LABELS.get(key, key), message) for key, message in errors.items())
+        # A cell that could not be read is reported once, not again as "missing".
+        unreadable = {column for column, _message in result.errors}
+        result.errors.extend(
+            (LABELS.get(key, key), message)
+            for key, message in errors.items()
+            if LABELS.get(key, key) not in unreadable
+        )
         result.warnings.extend((LABELS.get(key, key), message) for key, message in warnings.items())
         branch, group = _lookup_branch(raw, result, branches, groups)
         number_key = cleaned.get("id_number")

@@ -56,5 +56,6 @@ class Command(BaseCommand):
         )
         if strict and counts["failed"]:
             self.stdout.write("严格模式：存在问题行，未导入任何数据。")
-        if counts["created"] + counts["updated"] == 0:
+        # Rows already registered and skipped are a successful re-run; a file where no row could go in is not.
+        if counts["created"] + counts["updated"] + counts["skipped"] == 0:
             sys.exit(1)
