@@ -43,9 +43,6 @@ class Meeting(models.Model):
     recorder = models.CharField("记录人", max_length=50, blank=True)
     topic = models.CharField("主题", max_length=200)
     lecturer = models.CharField("主讲人", max_length=50, blank=True)
-    lecturer_member = models.ForeignKey(
-        Member, verbose_name="主讲党员", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     content = models.TextField("会议内容/记录", blank=True)
     resolutions = models.TextField("决议事项", blank=True)
     guests = models.CharField("列席人员", max_length=300, blank=True)

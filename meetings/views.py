@@ -43,6 +43,8 @@ def meeting_list(request):
         "types": MeetingType.choices, "states": ReviewState.choices,
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
         "can_record": organisations_for(user, Action.RECORD).exists(),
+        "can_lock": bool(branch) and can(user, branch, Action.MANAGE),
+        "locked": bool(branch) and services.is_year_locked(branch, year),
     })  # fmt: skip
 
 

@@ -353,3 +353,16 @@ def test_list_and_detail_queries_do_not_grow(client, personas, tree, people):
             client.get(reverse("meetings:detail", args=[meeting.pk]))
         counts.append(len(detail))
     assert counts[0] == counts[1]
+
+
+def test_the_office_locks_a_year_from_the_list(client, personas, tree, people):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    url = reverse("meetings:list")
+    page = client.get(url, {"branch": tree.a1.pk, "year": 2025}).content.decode()
+    assert "锁定2025年度台账" in page
+    client.post(reverse("meetings:year_lock", args=[tree.a1.pk]), {"year": "2025", "locked": "1"})
+    page = client.get(url, {"branch": tree.a1.pk, "year": 2025}).content.decode()
+    assert "2025年度台账已锁定" in page and "解锁2025年度台账" in page
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(url, {"branch": tree.a1.pk, "year": 2025}).content.decode()
+    assert "解锁2025年度台账" not in page
