@@ -1,6 +1,7 @@
 """The organisation tree: create, move, dissolve, terms — through the services and the pages."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from branches.models import (
 )
 from tests.conftest import make_org
 
-SAMPLE_ROSTER = "../shared/data/sample_roster.xlsx"
+SAMPLE_ROSTER = Path(__file__).resolve().parents[1] / "data" / "sample_roster.xlsx"
 
 
 def test_a_group_only_under_a_branch(tree):

@@ -3,6 +3,7 @@
 import zipfile
 from datetime import date, datetime
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +17,7 @@ from members import roster_import
 from members.idcard import check_character
 from members.models import CategoryChange, Member, Membership, RosterImport
 
-SAMPLE = "../shared/data/sample_roster.xlsx"
+SAMPLE = str(Path(__file__).resolve().parents[1] / "data" / "sample_roster.xlsx")
 TODAY = date(2026, 11, 23)
 HEADER = ["序号", "姓名", "性别", "民族", "出生日期", "身份证号码", "学历", "入党时间", "转正时间", "人员类别", "所在党支部", "党小组", "工作单位及职务", "联系电话", "备注"]  # fmt: skip
 
