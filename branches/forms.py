@@ -1,4 +1,6 @@
 from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from .models import ALLOWED_PARENT_LEVELS, Organisation, OrgLevel, Position
@@ -84,3 +86,20 @@ def add_service_errors(form, error):
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+def submit_form(request, form, perform, *, success):
+    """The POST half of a form page: for valid input run the service and flash `success`.
+
+    Returns the service's result, or None when the page should be shown again (GET,
+    invalid input, or a service ValidationError now shown on the form).
+    """
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        result = perform(form.cleaned_data)
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
+    messages.success(request, success(result) if callable(success) else success)
+    return result

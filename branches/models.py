@@ -9,6 +9,16 @@ from simple_history.models import HistoricalRecords
 from treebeard.mp_tree import MP_Node
 
 
+class Voidable(models.Model):
+    """A record that is voided with a reason, never deleted (shared by every app's records)."""
+
+    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
+    void_reason = models.CharField("作废原因", max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class OrgLevel(models.TextChoices):
     PARTY_COMMITTEE = "party_committee", "党委"
     GENERAL_BRANCH = "general_branch", "党总支"

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -18,7 +17,7 @@ from .access import (
     roles_of,
     scope_roots,
 )
-from .forms import DissolveForm, MoveForm, OrganisationForm, TermForm, add_service_errors
+from .forms import DissolveForm, MoveForm, OrganisationForm, TermForm, submit_form
 from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
@@ -62,45 +61,46 @@ def organisation_detail(request, pk):
     return render(request, "branches/detail.html", context)
 
 
+def _form_page(request, organisation, form, title, **extra):
+    return render(
+        request, "branches/form.html", {"form": form, "organisation": organisation, "title": title, **extra}
+    )
+
+
+def _to_detail(organisation):
+    return redirect("branches:detail", pk=organisation.pk)
+
+
 @require_http_methods(["GET", "POST"])
 def organisation_create(request, pk):
     parent = get_organisation_for(request.user, pk, Action.MANAGE)
     form = OrganisationForm(request.POST or None, parent=parent)
     if not form.fields["level"].choices:
         messages.error(request, f"{parent.get_level_display()}下不能再设立下级党组织。")
-        return redirect("branches:detail", pk=parent.pk)
-    if request.method == "POST" and form.is_valid():
-        try:
-            organisation = services.create_organisation(parent=parent, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"已设立“{organisation.name}”。")
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
+        return _to_detail(parent)
+    created = submit_form(
         request,
-        "branches/form.html",
-        {"form": form, "organisation": parent, "title": f"在“{parent.name}”下设立党组织"},
+        form,
+        lambda data: services.create_organisation(parent=parent, **data),
+        success=lambda org: f"已设立“{org.name}”。",
     )
+    if created:
+        return _to_detail(created)
+    return _form_page(request, parent, form, f"在“{parent.name}”下设立党组织")
 
 
 @require_http_methods(["GET", "POST"])
 def organisation_edit(request, pk):
     organisation = get_organisation_for(request.user, pk, Action.MANAGE)
     form = OrganisationForm(request.POST or None, instance=organisation)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_organisation(organisation=organisation, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已保存。")
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
+    if submit_form(
         request,
-        "branches/form.html",
-        {"form": form, "organisation": organisation, "title": f"编辑“{organisation.name}”"},
-    )
+        form,
+        lambda data: services.update_organisation(organisation=organisation, **data),
+        success="已保存。",
+    ):
+        return _to_detail(organisation)
+    return _form_page(request, organisation, form, f"编辑“{organisation.name}”")
 
 
 @require_http_methods(["GET", "POST"])
@@ -116,45 +116,34 @@ def organisation_move(request, pk):
         .order_by("path")
     )
     form = MoveForm(request.POST or None, targets=targets)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.move_organisation(organisation=organisation, new_parent=form.cleaned_data["new_parent"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request, f"已将“{organisation.name}”移至“{form.cleaned_data['new_parent'].name}”。"
-            )
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
+    if submit_form(
         request,
-        "branches/form.html",
-        {"form": form, "organisation": organisation, "title": f"移动“{organisation.name}”"},
-    )
+        form,
+        lambda data: services.move_organisation(organisation=organisation, new_parent=data["new_parent"]),
+        success=lambda moved: f"已将“{moved.name}”移至“{form.cleaned_data['new_parent'].name}”。",
+    ):
+        return _to_detail(organisation)
+    return _form_page(request, organisation, form, f"移动“{organisation.name}”")
 
 
 @require_http_methods(["GET", "POST"])
 def organisation_dissolve(request, pk):
     organisation = get_organisation_for(request.user, pk, Action.MANAGE)
     form = DissolveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.dissolve_organisation(organisation=organisation, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"已撤销“{organisation.name}”，其记录和历史均保留。")
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
+    if submit_form(
         request,
-        "branches/form.html",
-        {
-            "form": form,
-            "organisation": organisation,
-            "title": f"撤销“{organisation.name}”",
-            "warning": "撤销后该组织不再计算组织生活要求；其下党小组一并撤销。记录不会删除。",
-            "danger": True,
-        },
+        form,
+        lambda data: services.dissolve_organisation(organisation=organisation, **data),
+        success=f"已撤销“{organisation.name}”，其记录和历史均保留。",
+    ):
+        return _to_detail(organisation)
+    return _form_page(
+        request,
+        organisation,
+        form,
+        f"撤销“{organisation.name}”",
+        warning="撤销后该组织不再计算组织生活要求；其下党小组一并撤销。记录不会删除。",
+        danger=True,
     )
 
 
@@ -162,25 +151,20 @@ def organisation_dissolve(request, pk):
 def term_create(request, pk):
     organisation = get_organisation_for(request.user, pk, Action.MANAGE)
     form = TermForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.record_term(
-                organisation=organisation,
-                elected_on=form.cleaned_data["elected_on"],
-                ends_on=form.cleaned_data["ends_on"],
-                note=form.cleaned_data["note"],
-                positions=form.positions(),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已记录换届。")
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
+    if submit_form(
         request,
-        "branches/form.html",
-        {"form": form, "organisation": organisation, "title": f"“{organisation.name}”换届选举"},
-    )
+        form,
+        lambda data: services.record_term(
+            organisation=organisation,
+            elected_on=data["elected_on"],
+            ends_on=data["ends_on"],
+            note=data["note"],
+            positions=form.positions(),
+        ),
+        success="已记录换届。",
+    ):
+        return _to_detail(organisation)
+    return _form_page(request, organisation, form, f"“{organisation.name}”换届选举")
 
 
 @require_http_methods(["GET", "POST"])
@@ -191,19 +175,13 @@ def term_edit(request, pk):
     initial = {"elected_on": term.elected_on, "ends_on": term.ends_on, "note": term.note}
     initial.update({f"pos_{code}": sitting.get(code, "") for code in Position.values})
     form = TermForm(request.POST or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_term(
-                term=term,
-                ends_on=form.cleaned_data["ends_on"],
-                note=form.cleaned_data["note"],
-                positions=form.positions(),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已保存届次信息。")
-            return redirect("branches:detail", pk=organisation.pk)
-    return render(
-        request, "branches/form.html", {"form": form, "organisation": organisation, "title": f"编辑{term}"}
-    )
+    if submit_form(
+        request,
+        form,
+        lambda data: services.update_term(
+            term=term, ends_on=data["ends_on"], note=data["note"], positions=form.positions()
+        ),
+        success="已保存届次信息。",
+    ):
+        return _to_detail(organisation)
+    return _form_page(request, organisation, form, f"编辑{term}")

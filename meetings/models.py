@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from branches.models import Organisation
+from branches.models import Organisation, Voidable
 from members.models import Member
 
 
@@ -24,7 +24,7 @@ class ReviewState(models.TextChoices):
     CONFIRMED = "confirmed", "已确认"
 
 
-class Meeting(models.Model):
+class Meeting(Voidable):
     branch = models.ForeignKey(
         Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="meetings"
     )
@@ -69,8 +69,6 @@ class Meeting(models.Model):
         "审核状态", max_length=20, choices=ReviewState.choices, default=ReviewState.SUBMITTED
     )
     review_comment = models.CharField("审核意见", max_length=300, blank=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     submit_token = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -172,7 +170,7 @@ class Attachment(models.Model):
         return self.original_name
 
 
-class Talk(models.Model):
+class Talk(Voidable):
     """谈心谈话: who talked with whom, when, about what."""
 
     branch = models.ForeignKey(
@@ -185,8 +183,6 @@ class Talk(models.Model):
     )
     topic = models.CharField("主要内容", max_length=200, blank=True)
     entered_at = models.DateTimeField("录入时间", auto_now_add=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
-from branches.forms import add_service_errors
+from branches.forms import add_service_errors, submit_form
 from branches.models import Organisation, OrgLevel
 from members.models import Member
 
@@ -214,14 +214,13 @@ def meeting_void(request, pk):
     if not selectors.may(request.user, meeting, Action.RECORD):
         raise PermissionDenied("您的角色无权作废该记录。")
     form = VoidForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.void_meeting(meeting=meeting, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "记录已作废，不再计入组织生活，内容保留备查。")
-            return redirect("meetings:detail", pk=meeting.pk)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.void_meeting(meeting=meeting, reason=data["reason"]),
+        success="记录已作废，不再计入组织生活，内容保留备查。",
+    ):
+        return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/void.html", {"form": form, "meeting": meeting})
 
 

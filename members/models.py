@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from branches.models import Organisation
+from branches.models import Organisation, Voidable
 
 from . import dues, pipeline
 
@@ -216,7 +216,7 @@ class Transfer(models.Model):
         return f"{self.member} · {self.get_direction_display()}（{self.transferred_on}）"
 
 
-class Mobility(models.Model):
+class Mobility(Voidable):
     """外出 (流动党员): away from the branch for work or study."""
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="mobilities")
@@ -227,8 +227,6 @@ class Mobility(models.Model):
     certificate_no = models.CharField("证明编号", max_length=50, blank=True)
     contact = models.CharField("外出期间联系方式", max_length=50, blank=True)
     note = models.CharField("备注", max_length=200, blank=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -245,7 +243,7 @@ class ExemptionKind(models.TextChoices):
     FRAIL = "frail", "年老体弱"
 
 
-class Exemption(models.Model):
+class Exemption(Voidable):
     """An approved period in which the member is not expected at organisational life."""
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="exemptions")
@@ -254,8 +252,6 @@ class Exemption(models.Model):
     ended_on = models.DateField("结束日期", null=True, blank=True, help_text="年老体弱可不填结束日期。")
     approved_on = models.DateField("批准日期")
     approved_by = models.CharField("批准人/会议", max_length=50, blank=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -292,14 +288,12 @@ class PipelineEvent(models.Model):
         return f"{self.member} · {self.get_kind_display()}（{self.happened_on}）"
 
 
-class DuesPayment(models.Model):
+class DuesPayment(Voidable):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="dues_payments")
     month = models.DateField("所属月份", help_text="当月1日")
     amount = models.DecimalField("金额（元）", max_digits=10, decimal_places=2)
     paid_on = models.DateField("缴纳日期")
     recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -316,12 +310,10 @@ class DuesPayment(models.Model):
         return f"{self.member} · {self.month:%Y年%m月}党费 {self.amount}元"
 
 
-class ThoughtReport(models.Model):
+class ThoughtReport(Voidable):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="thought_reports")
     received_on = models.DateField("收到日期")
     title = models.CharField("标题/主要内容", max_length=200, blank=True)
-    voided_at = models.DateTimeField("作废时间", null=True, blank=True)
-    void_reason = models.CharField("作废原因", max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from branches.access import Action, can, get_branch_for, organisations_for
-from branches.forms import add_service_errors
+from branches.forms import add_service_errors, submit_form
 from branches.models import OrgLevel
 
 from . import dues, pipeline, roster_import, selectors, services
@@ -173,14 +173,10 @@ def _first_event(member, kind):
 def member_edit(request, pk):
     member = selectors.get_member_for(request.user, pk, Action.RECORD)
     form = MemberEditForm(request.POST or None, instance=member)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_member(member=member, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已保存。")
-            return redirect("members:detail", pk=member.pk)
+    if submit_form(
+        request, form, lambda data: services.update_member(member=member, **data), success="已保存。"
+    ):
+        return redirect("members:detail", pk=member.pk)
     return render(
         request, "members/form.html", {"form": form, "member": member, "title": f"编辑{member.name}的信息"}
     )
@@ -250,14 +246,10 @@ def member_action(request, pk, action):
         raise Http404("没有该操作。")
     member = selectors.get_member_for(request.user, pk, Action.RECORD)
     form = spec.form(request.POST or None, **spec.form_kwargs(request, member))
-    if request.method == "POST" and form.is_valid():
-        try:
-            spec.perform(member, dict(form.cleaned_data))
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{spec.title}：{spec.done}")
-            return redirect("members:detail", pk=member.pk)
+    if submit_form(
+        request, form, lambda data: spec.perform(member, dict(data)), success=f"{spec.title}：{spec.done}"
+    ):
+        return redirect("members:detail", pk=member.pk)
     return render(
         request,
         "members/form.html",
@@ -286,14 +278,13 @@ def member_void(request, pk, kind, record_pk):
     if record is None:
         raise Http404("没有找到该记录。")
     form = VoidForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.void_record(record=record, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已作废，记录保留备查。")
-            return redirect("members:detail", pk=member.pk)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.void_record(record=record, reason=data["reason"]),
+        success="已作废，记录保留备查。",
+    ):
+        return redirect("members:detail", pk=member.pk)
     return render(
         request,
         "members/form.html",
