@@ -5,6 +5,15 @@ import zipfile
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES = 10
 ALLOWED_LABEL = "图片（JPG、PNG）、PDF 或 Word 文档"
+# The type a download is served as comes from the sniffed content, never from the uploaded name.
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+SHOWN_INLINE = {"jpg", "png", "pdf"}
 
 
 def sniff(head: bytes, fileobj) -> str | None:

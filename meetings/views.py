@@ -16,6 +16,7 @@ from branches.forms import add_service_errors, submit_form
 from branches.models import Organisation, OrgLevel
 from members.models import Member
 
+from . import attachments as attachment_rules
 from . import selectors, services
 from .forms import MeetingForm, RectificationFormSet, ReviewForm, TalkDateForm, TalkRowForm, VoidForm
 from .models import AttendanceStatus, MeetingType, ReviewState
@@ -249,10 +250,15 @@ def attachment_download(request, pk, attachment_pk):
     attachment = meeting.attachments.filter(pk=attachment_pk).first()
     if attachment is None:
         raise Http404("没有找到该附件。")
-    inline = attachment.content_kind in ("jpg", "png", "pdf")
-    return FileResponse(
-        attachment.file.open("rb"), as_attachment=not inline, filename=attachment.original_name
+    kind = attachment.content_kind
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=kind not in attachment_rules.SHOWN_INLINE,
+        filename=attachment.original_name,
+        content_type=attachment_rules.CONTENT_TYPES[kind],
     )
+    response["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

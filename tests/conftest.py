@@ -11,7 +11,8 @@ from branches.models import OrgKind, OrgLevel, Role, RoleAssignment
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Production serves hashed names from collectstatic's manifest; tests render without collecting.
     settings.STORAGES = {

@@ -366,3 +366,15 @@ def test_the_office_locks_a_year_from_the_list(client, personas, tree, people):
     client.force_login(personas[Role.SECRETARY])
     page = client.get(url, {"branch": tree.a1.pk, "year": 2025}).content.decode()
     assert "解锁2025年度台账" not in page
+
+
+def test_a_download_is_served_as_its_content_not_its_name(client, personas, tree, people):
+    meeting = record(tree, people)
+    [saved] = services.add_attachments(
+        meeting=meeting, uploads=[SimpleUploadedFile("evil.html", b"%PDF-1.4 <script>")]
+    )
+    client.force_login(personas[Role.SECRETARY])
+    response = client.get(reverse("meetings:attachment", args=[meeting.pk, saved.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Security-Policy"] == "sandbox"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
