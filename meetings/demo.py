@@ -10,6 +10,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from branches.models import Organisation, OrgLevel
+from compliance.periods import working_days_between
 
 from . import services
 from .models import (
@@ -22,7 +23,6 @@ from .models import (
     ReviewState,
     Talk,
 )
-from .workdays import working_days_between
 
 SKIPPING = {"龙湾村党支部": {2, 3, 5, 8}, "青溪镇社会组织联合党支部": {1, 4, 6, 7, 9}}
 LEAVE_REASONS = ["外出务工", "生病住院", "照顾家人", "单位值班", "参加培训"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from branches.models import OrgLevel
+from compliance.periods import last_weekday_of_month, working_days_between
 from members.models import Category
 from members.selectors import expected_attendees, roster_as_of
 
@@ -26,7 +27,6 @@ from .models import (
     YearLock,
 )
 from .signals import records_changed
-from .workdays import last_weekday_of_month, working_days_between
 
 BACKFILL_WORKING_DAYS = 3
 THEME_DAY_WEEKDAY = 4  # Friday: the 街道 default "last Friday of the month"

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from branches.models import Role
+from compliance.periods import last_weekday_of_month, working_days_between
 from meetings import services
 from meetings.models import Attendance, Meeting, MeetingTypeTag, ReviewState
-from meetings.workdays import last_weekday_of_month, working_days_between
 from members import services as member_services
 from members.idcard import check_character
 from tests.conftest import make_meeting, make_member

@@ -1,0 +1,195 @@
+"""The rules catalogue of RULES.md and their evaluation on plain values. No Django imports.
+
+Codes are the stable RULES.md codes. Frequencies here are the national or local defaults;
+a 党委 may override them for its subtree with an effective-from date (the database side
+picks the setting in force for each period and passes it to `evaluate`).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from .periods import PeriodKind, State, obligation_periods, obligation_state
+
+
+class Scope(StrEnum):
+    BRANCH = "branch"
+    GROUP = "group"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Frequency:
+    count: int
+    period: PeriodKind
+
+    @property
+    def label(self):
+        unit = {"month": "每月", "quarter": "每季度", "half_year": "每半年", "year": "每年"}[self.period]
+        return f"{unit}至少{self.count}次"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    scope: Scope
+    source: str
+    frequency: Frequency | None = None  # None: member rules with their own logic
+    meeting_types: tuple = ()  # records of these types meet the rule
+    note: str = ""
+
+
+MONTHLY = Frequency(1, PeriodKind.MONTH)
+QUARTERLY = Frequency(1, PeriodKind.QUARTER)
+YEARLY = Frequency(1, PeriodKind.YEAR)
+
+CATALOGUE = {
+    rule.code: rule
+    for rule in (
+        Rule("general_meeting", "支部党员大会", Scope.BRANCH, "支部条例 第十一条", QUARTERLY, ("general_meeting",)),
+        Rule("committee_meeting", "支部委员会会议", Scope.BRANCH, "支部条例 第十二条、第二十条", MONTHLY,
+             ("committee_meeting",), "正式党员7人以上的支部设支部委员会"),
+        Rule("group_meeting", "党小组会", Scope.GROUP, "支部条例 第十三条", MONTHLY, ("group_meeting",)),
+        Rule("merged_meeting", "支组合一", Scope.BRANCH, "街道细则", MONTHLY, ("general_meeting",),
+             "不设党小组的支部，每月一次党员大会同时视为党小组会"),
+        Rule("party_lecture", "党课", Scope.BRANCH, "地方细则（国家未规定支部党课频次）", QUARTERLY, ("party_lecture",)),
+        Rule("secretary_lecture", "书记讲党课", Scope.BRANCH, "地方细则", YEARLY, ("party_lecture",),
+             "主讲人为支部书记的党课"),
+        Rule("theme_day", "主题党日", Scope.BRANCH, "支部条例；教育管理条例 第十六条", MONTHLY, ("theme_day",)),
+        Rule("org_life_meeting", "组织生活会", Scope.BRANCH, "支部条例 第十七条；教育管理条例 第十七条", YEARLY,
+             ("org_life_meeting",), "按所属年度计，常在次年初召开"),
+        Rule("member_review", "民主评议党员", Scope.BRANCH, "教育管理条例 第十八条", YEARLY),
+        Rule("talk_coverage", "谈心谈话", Scope.BRANCH, "支部条例 第十九条", YEARLY),
+        Rule("committee_term", "支委会换届", Scope.BRANCH, "支部条例 第二十一条"),
+        Rule("absence_ladder", "无故不参加组织生活", Scope.MEMBER, "党章 第九条；街道细则"),
+        Rule("dues_arrears", "党费欠缴", Scope.MEMBER, "党章；党费规定"),
+        Rule("thought_report", "思想汇报", Scope.MEMBER, "街道细则"),
+        Rule("training_hours", "集中学习培训", Scope.MEMBER, "教育管理条例 第二十条"),
+        Rule("mobile_member", "流动党员", Scope.MEMBER, "教育管理条例；街道细则"),
+        Rule("lost_contact", "失联党员", Scope.MEMBER, "教育管理条例 第二十四条"),
+        Rule("political_birthday", "政治生日", Scope.MEMBER, "街道细则"),
+    )
+}  # fmt: skip
+
+MEETING_RULES = tuple(code for code, rule in CATALOGUE.items() if rule.meeting_types and rule.frequency)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the rules need to know about a branch or group, as plain values."""
+
+    level: str  # "branch" or "group"
+    founded_on: date
+    dissolved_on: date | None = None
+    merged_group: bool = False
+    has_committee: bool = True
+
+
+def not_applicable_reason(rule, unit):
+    """Why the rule does not apply to the unit, or None when it does."""
+    if rule.scope == Scope.GROUP and unit.level != "group":
+        return "只适用于党小组"
+    if rule.scope == Scope.BRANCH and unit.level != "branch":
+        return "只适用于党支部"
+    if rule.code == "committee_meeting" and not unit.has_committee:
+        return "未设支部委员会（正式党员不足7人）"
+    if rule.code == "merged_meeting" and not unit.merged_group:
+        return "未实行支组合一"
+    return None
+
+
+@dataclass(frozen=True)
+class Obligation:
+    rule: str
+    period: object
+    state: State
+    required: int
+    held: int
+    reason: str = ""  # why not applicable
+
+
+def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_from=None):
+    """The unit's obligations under the rule, one per accrued period, with their states.
+
+    held_by_period: {period start: number of qualifying records held in that period}.
+    frequency: the setting in force (defaults to the rule's); effective_from: when the rule took
+    effect for the unit, if later than its founding.
+    """
+    frequency = frequency or rule.frequency
+    reason = not_applicable_reason(rule, unit)
+    starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
+    periods = obligation_periods(
+        frequency.period, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on
+    )
+    if reason:
+        return [Obligation(rule.code, p, State.NOT_APPLICABLE, frequency.count, 0, reason) for p in periods]
+    return [
+        Obligation(
+            rule.code,
+            p,
+            obligation_state(p, required=frequency.count, held=held_by_period.get(p.start, 0), as_of=as_of),
+            frequency.count,
+            held_by_period.get(p.start, 0),
+        )
+        for p in periods
+    ]
+
+
+# ---------------------------------------------------------------- member rules
+
+
+@dataclass(frozen=True)
+class MemberMonth:
+    """One month of a member's organisational life (党员大会, 党小组会, 党课, 主题党日)."""
+
+    held: bool  # the branch or the member's group held at least one such meeting
+    attended: bool  # the member attended at least one
+    excused: bool = False  # on approved leave (请假) for every one they missed
+    exempt: bool = False  # inside an approved exemption period
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    code: str
+    label: str
+    months: int
+
+
+ABSENCE_LADDER = (
+    LadderStep("lapsed", "连续6个月无故不参加组织生活：按自行脱党提请支部大会和党委研究（不自动处理）", 6),
+    LadderStep("organisational", "连续4至5个月无故不参加组织生活：应予组织处理", 4),
+    LadderStep("criticism", "连续2至3个月无故不参加组织生活：应批评教育、作出检查", 2),
+)
+
+
+def absence_run(months):
+    """Consecutive months of unexcused absence, counted up to the latest month (RULES.md).
+
+    A month with attendance resets the count; a month with meetings and only unexcused
+    absence adds one; a month without meetings, on approved leave for all of them, or inside
+    an exemption neither adds nor resets.
+    """
+    run = 0
+    for month in months:
+        if month.exempt or not month.held:
+            continue
+        if month.attended:
+            run = 0
+        elif not month.excused:
+            run += 1
+    return run
+
+
+def ladder_step(run):
+    return next((step for step in ABSENCE_LADDER if run >= step.months), None)
+
+
+DUES_STEPS = (
+    LadderStep("dues_lapsed", "连续6个月不交纳党费：按自行脱党提请研究（有正当理由的除外）", 6),
+    LadderStep("dues_reminder", "连续3个月未交纳党费：提醒补交", 3),
+)
+
+
+def dues_step(unpaid_run):
+    return next((step for step in DUES_STEPS if unpaid_run >= step.months), None)
