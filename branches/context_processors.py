@@ -1,3 +1,5 @@
+from compliance.selectors import open_flags
+
 from .access import roles_of
 from .models import Role
 
@@ -7,8 +9,11 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {}
     roles = roles_of(user)
+    show_work = user.is_superuser or bool(roles - {Role.MEMBER})
     return {
+        # Every work role sees, on every page, how much needs attention in its scope.
+        "nav_open_flags": open_flags(user).count() if show_work else 0,
         "nav_role_labels": [Role(r).label for r in sorted(roles)]
         or (["系统管理员"] if user.is_superuser else []),
-        "nav_show_tree": user.is_superuser or bool(roles - {Role.MEMBER}),
+        "nav_show_tree": show_work,
     }

@@ -109,19 +109,23 @@ class Obligation:
     reason: str = ""  # why not applicable
 
 
-def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_from=None):
+def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_from=None, until=None,
+             window_start=None):  # fmt: skip
     """The unit's obligations under the rule, one per accrued period, with their states.
 
     held_by_period: {period start: number of qualifying records held in that period}.
-    frequency: the setting in force (defaults to the rule's); effective_from: when the rule took
-    effect for the unit, if later than its founding.
+    frequency: the setting in force (defaults to the rule's); effective_from: when that setting
+    took effect for the unit, if later than its founding; until: when a later setting replaces it
+    (periods starting on or after it belong to the later setting); window_start: skip periods
+    that ended before it.
     """
     frequency = frequency or rule.frequency
     reason = not_applicable_reason(rule, unit)
     starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
-    periods = obligation_periods(
-        frequency.period, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on
-    )
+    periods = obligation_periods(frequency.period, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on,
+                                 window_start=window_start)  # fmt: skip
+    if until is not None:
+        periods = [p for p in periods if p.start < until]
     if reason:
         return [Obligation(rule.code, p, State.NOT_APPLICABLE, frequency.count, 0, reason) for p in periods]
     return [

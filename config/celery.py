@@ -12,6 +12,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Time passing raises flags with no write: a month ends, a term expires.
+    "compliance-nightly-refresh": {
+        "task": "compliance.tasks.nightly_refresh",
+        "schedule": crontab(hour=1, minute=30),
+    },
     # Sessions live in the database; without this the table only grows.
     "clear-expired-sessions": {
         "task": "config.celery.clear_expired_sessions",

@@ -17,5 +17,6 @@ urlpatterns = [
     path("orgs/", include("branches.urls")),
     path("members/", include("members.urls")),
     path("meetings/", include("meetings.urls")),
+    path("todo/", include("compliance.urls")),
     path("admin/", admin.site.urls),
 ]

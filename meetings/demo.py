@@ -46,7 +46,8 @@ TOPICS = {
 
 
 def _months(today):
-    first = date(today.year - 1, today.month, 1)
+    """From January of last year: the window the compliance refresh judges."""
+    first = date(today.year - 1, 1, 1)
     months = []
     while first < date(today.year, today.month, 1):
         months.append(first)

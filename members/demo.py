@@ -235,6 +235,22 @@ def _life_events(branch_members, rng, today):
                 )
 
 
+def _seat_committee(branch, people, today):
+    """Committee members, past and present, are members of their own branch: give their names to full members."""
+    holders = list(
+        dict.fromkeys(
+            p.holder_name
+            for term in branch.terms.order_by("-elected_on")
+            for p in term.positions.order_by("pk")
+        )
+    )
+    fixed = {"陈红梅"} if branch.name == "幸福里社区第一党支部" else set()
+    full = [m for m in people if m.category == pipeline.FULL]
+    for member, name in zip(full, [h for h in holders if h not in fixed], strict=False):
+        member.name = name
+        member.name_initials = services.name_initials(name)
+
+
 def _fixed_people(branch, today, used):
     """The demo logins' own member records (secretary 陈红梅, member 张伟)."""
     User = get_user_model()
@@ -279,6 +295,7 @@ def seed(*, root, seed=2026, today):
         if branch.members.exists():
             continue
         people = _build_members(branch, groups.get(branch.path, []), rng, today, used)
+        _seat_committee(branch, people, today)
         if branch.name == "幸福里社区第一党支部":
             branch.fixed_group = groups[branch.path][0]
             people += _fixed_people(branch, today, used)

@@ -10,6 +10,13 @@ from branches import services
 from branches.models import OrgKind, OrgLevel, Role, RoleAssignment
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_inline():
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -107,6 +107,7 @@ ROUTES = {
     "members:action": Route("member_action", MEMBER_RECORD, write=True),
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
+    "compliance:flags": Route(None, EVERYONE_OK),
     "meetings:list": Route(None, EVERYONE_OK),
     "meetings:create": Route(None, MEETING_CREATE, write=True),
     "meetings:detail": Route("meeting", VIEW),

@@ -1,0 +1,20 @@
+"""Refresh a branch's flags after its records change (the signal is sent after commit)."""
+
+import logging
+
+from django.dispatch import receiver
+
+from meetings.signals import records_changed
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(records_changed)
+def refresh_after_write(sender, branch_id, dates, **kwargs):
+    from .tasks import refresh_branch
+
+    try:
+        refresh_branch.delay(branch_id)
+    except Exception:  # the broker is down: the write already succeeded, refresh here instead
+        logger.warning("消息队列不可用，改为在本进程内刷新支部 %s 的提醒", branch_id, exc_info=True)
+        refresh_branch.run(branch_id)

@@ -1,0 +1,108 @@
+"""Settings a 党委 changes for its subtree, and the flags the engine raises and resolves."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from branches.models import Organisation
+from members.models import Member
+
+from .periods import PeriodKind
+from .rules import CATALOGUE
+
+# Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
+QUALITY_CHOICES = [("backfill", "补录"), ("low_quorum", "到会未过半"), ("no_attendance", "无出勤记录")]
+RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
+
+
+class RuleSetting(models.Model):
+    """A local rule for a subtree from a date on. The nearest ancestor's latest setting in force wins."""
+
+    organisation = models.ForeignKey(
+        Organisation, verbose_name="党组织", on_delete=models.PROTECT, related_name="rule_settings"
+    )
+    rule = models.CharField("规则", max_length=30, choices=RULE_CHOICES)
+    enabled = models.BooleanField("启用", default=True)
+    count = models.PositiveSmallIntegerField("次数", null=True, blank=True)
+    period_kind = models.CharField(
+        "周期", max_length=10, choices=[(k.value, k.value) for k in PeriodKind], blank=True
+    )
+    effective_from = models.DateField("生效日期")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="设置人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "规则设置"
+        verbose_name_plural = "规则设置"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "rule", "effective_from"], name="one_setting_per_day"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.organisation} {self.get_rule_display()}（{self.effective_from}起）"
+
+
+class FlagState(models.TextChoices):
+    DUE_SOON = "due_soon", "即将到期"
+    OVERDUE = "overdue", "逾期未完成"
+    WARNING = "warning", "需要关注"
+
+
+class Flag(models.Model):
+    """Something that needs attention. Raised and resolved by the engine; never deleted."""
+
+    key = models.CharField(max_length=200, editable=False)
+    rule = models.CharField("规则", max_length=30, choices=RULE_CHOICES)
+    state = models.CharField("状态", max_length=20, choices=FlagState.choices)
+    branch = models.ForeignKey(
+        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="flags"
+    )
+    group = models.ForeignKey(
+        Organisation, verbose_name="党小组", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    member = models.ForeignKey(Member, verbose_name="党员", null=True, blank=True, on_delete=models.PROTECT)
+    meeting = models.ForeignKey(
+        "meetings.Meeting", verbose_name="记录", null=True, blank=True, on_delete=models.PROTECT
+    )
+    period_start = models.DateField("周期开始", null=True, blank=True)
+    period_end = models.DateField("周期结束", null=True, blank=True)
+    message = models.CharField("说明", max_length=300)
+    raised_on = models.DateField("发现日期")
+    resolved_on = models.DateField("解除日期", null=True, blank=True)
+    resolved_by = models.CharField("解除原因", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "提醒"
+        verbose_name_plural = "提醒"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(resolved_on__isnull=True), name="one_open_flag_per_key"
+            )
+        ]
+        indexes = [models.Index(fields=["branch", "resolved_on"])]
+
+    def __str__(self):
+        return self.message
+
+
+class Lease(models.Model):
+    """A named lease so that two beat runs never overlap (taken with one conditional UPDATE)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "任务锁"
+        verbose_name_plural = "任务锁"
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,15 @@
+from celery import shared_task
+from django.utils import timezone
+
+from . import engine, services
+
+
+@shared_task(acks_late=True)
+def refresh_branch(branch_id):
+    return engine.refresh(as_of=timezone.localdate(), branch_ids=[branch_id])
+
+
+@shared_task(acks_late=True)
+def nightly_refresh():
+    """Time passing raises flags with no write: a month ends, a term expires. One run at a time."""
+    return services.refresh_all_with_lease(as_of=timezone.localdate())

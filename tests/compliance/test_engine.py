@@ -1,0 +1,239 @@
+"""The compliance refresh on the database: flags raised, resolved, never deleted, nothing written twice."""
+
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from branches import services as branch_services
+from branches.models import Role
+from compliance import engine, services
+from compliance.models import Flag, RuleSetting
+from meetings import services as meeting_services
+from members.idcard import check_character
+from members.models import DuesPayment
+from tests.conftest import make_member
+
+AS_OF = date(2026, 11, 23)
+
+
+def idn(serial):
+    body = f"32010219800722{serial:03d}"
+    return body + check_character(body)
+
+
+@pytest.fixture
+def branch(tree):
+    """甲社区第一党支部 (founded 2010) with 4 full members in 第一党小组 and a full committee."""
+    people = [make_member(tree.a1, tree.g1, idn(i), name=f"党员{i}") for i in range(4)]
+    branch_services.record_term(
+        organisation=tree.a1, elected_on=date(2024, 1, 5),
+        positions=[("secretary", "党员0"), ("organisation", "党员1"), ("propaganda", "党员2")],
+    )  # fmt: skip
+    tree.a1.people = people
+    return tree.a1
+
+
+def hold(branch, types, held_on, *, group=None, entered=None, present=True, **extra):
+    expected = meeting_services.attendance_list(
+        branch=branch, types=list(types), held_on=held_on, group=group
+    )
+    attendance = {r.member_id: ("present" if present else "absent", "") for r in expected}
+    entered = entered or held_on
+    return meeting_services.record_meeting(
+        branch=branch, group=group, types=list(types), held_on=held_on, topic="学习", attendance=attendance,
+        token=uuid.uuid4().hex, now=timezone.make_aware(datetime.combine(entered, time(20))),
+        lecturer=extra.pop("lecturer", "党员0"), **extra,
+    )  # fmt: skip
+
+
+def open_keys(rule=None, **filters):
+    qs = Flag.objects.filter(resolved_on__isnull=True, **filters)
+    if rule:
+        qs = qs.filter(rule=rule)
+    return {(f.rule, str(f.period_start), f.state) for f in qs}
+
+
+def test_a_missed_month_is_overdue_and_the_open_month_due_soon(branch):
+    for month in range(1, 11):
+        hold(branch, ["theme_day"], date(2026, month, 20))
+    engine.refresh(as_of=date(2026, 11, 25), since=date(2026, 1, 1))
+    theme = open_keys("theme_day", branch=branch)
+    assert theme == {("theme_day", "2026-11-01", "due_soon")}
+    engine.refresh(as_of=date(2026, 12, 1), since=date(2026, 1, 1))
+    assert open_keys("theme_day", branch=branch) == {
+        ("theme_day", "2026-11-01", "overdue"),
+    }
+    resolved = Flag.objects.get(rule="theme_day", state="due_soon", branch=branch)
+    assert resolved.resolved_on == date(2026, 12, 1) and resolved.resolved_by
+
+
+def test_one_meeting_counts_for_each_type_it_carries_and_void_ones_never(branch):
+    meeting = hold(branch, ["general_meeting", "party_lecture", "theme_day"], date(2026, 10, 9))
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1))
+    assert not open_keys("general_meeting", branch=branch) and not open_keys("party_lecture", branch=branch)
+    meeting_services.void_meeting(meeting=meeting, reason="录错")
+    engine.refresh(as_of=date(2027, 1, 2), since=date(2026, 10, 1))
+    assert ("general_meeting", "2026-10-01", "overdue") in open_keys("general_meeting", branch=branch)
+    assert ("party_lecture", "2026-10-01", "overdue") in open_keys("party_lecture", branch=branch)
+
+
+def test_a_backfilled_record_counts_by_its_held_date_and_is_flagged(branch):
+    meeting = hold(
+        branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出学习"
+    )
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1))
+    assert not open_keys("theme_day", branch=branch)
+    assert Flag.objects.get(rule="backfill").meeting == meeting
+
+
+def test_no_committee_means_no_committee_meeting_flags(tree):
+    make_member(tree.a2, None, idn(50), name="村党员")
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    assert open_keys("committee_meeting", branch=tree.a2) == set()
+    assert open_keys("merged_meeting", branch=tree.a2)  # 支组合一: monthly 党员大会 expected instead
+    assert not open_keys("group_meeting", branch=tree.a2)
+
+
+def test_group_meetings_are_owed_by_each_group(branch, tree):
+    hold(branch, ["group_meeting"], date(2026, 10, 12), group=tree.g1)
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1))
+    owing = {f.group_id for f in Flag.objects.filter(rule="group_meeting", period_start=date(2026, 10, 1))}
+    assert owing == {tree.g2.pk}
+
+
+def test_org_life_meeting_counts_for_its_year(branch):
+    hold(branch, ["org_life_meeting"], date(2026, 1, 15), for_year=2025, opinions="征求意见")
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert ("org_life_meeting", "2025-01-01", "overdue") not in open_keys("org_life_meeting", branch=branch)
+
+
+def test_a_local_setting_judges_periods_from_its_date(branch, tree):
+    RuleSetting.objects.create(organisation=tree.township, rule="party_lecture", count=4, period_kind="year",
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    for day in (date(2026, 2, 1), date(2026, 5, 1), date(2026, 8, 1)):
+        hold(branch, ["party_lecture"], day)
+    engine.refresh(as_of=date(2027, 1, 3), since=date(2025, 1, 1))
+    lectures = open_keys("party_lecture", branch=branch)
+    assert ("party_lecture", "2026-01-01", "overdue") in lectures  # 3 of 4 this year
+    assert ("party_lecture", "2025-10-01", "overdue") in lectures  # 2025 judged quarterly, as then in force
+    RuleSetting.objects.create(organisation=tree.township, rule="party_lecture", enabled=False,
+                               effective_from=date(2027, 1, 1))  # fmt: skip
+    engine.refresh(as_of=date(2027, 4, 2), since=date(2025, 1, 1))
+    assert not any(key[1].startswith("2027") for key in open_keys("party_lecture", branch=branch))
+
+
+def test_a_rerun_writes_nothing(branch):
+    hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
+    first = engine.refresh(as_of=AS_OF)
+    assert first["raised"] > 0
+    with CaptureQueriesContext(connection) as queries:
+        again = engine.refresh(as_of=AS_OF)
+    assert again == {"raised": 0, "resolved": 0, "open": first["open"]}
+    writes = [q["sql"] for q in queries if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == []
+
+
+def test_logging_the_missing_meeting_resolves_the_flag_on_commit(branch, django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    engine.refresh(as_of=today)
+    flag = Flag.objects.get(
+        rule="theme_day", branch=branch, period_start=last_month, resolved_on__isnull=True
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        hold(
+            branch,
+            ["theme_day"],
+            last_month + timedelta(days=20),
+            entered=today,
+            backfill_reason="补记",
+        )
+    flag.refresh_from_db()
+    assert flag.resolved_on == today and flag.state == "overdue"
+    assert Flag.objects.filter(pk=flag.pk).exists()  # resolved, never deleted
+
+
+def test_the_write_succeeds_and_refreshes_in_process_when_the_broker_is_down(branch, monkeypatch,
+                                                                             django_capture_on_commit_callbacks):  # fmt: skip
+    from compliance import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker unreachable")
+
+    monkeypatch.setattr(tasks.refresh_branch, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        meeting = hold(branch, ["theme_day"], timezone.localdate(), entered=timezone.localdate())
+    assert meeting.pk
+    assert Flag.objects.filter(branch=branch).exists()  # the in-process refresh ran
+
+
+def test_term_flags(tree):
+    branch_services.record_term(
+        organisation=tree.a2, elected_on=date(2021, 3, 1), positions=[("secretary", "老书记")]
+    )
+    school = branch_services.create_organisation(parent=tree.township, name="甲镇小学党支部", level="branch",
+                                                 kind="school", founded_on=date(2000, 1, 1))  # fmt: skip
+    branch_services.record_term(
+        organisation=school, elected_on=date(2024, 3, 1), positions=[("secretary", "校长")]
+    )
+    engine.refresh(as_of=AS_OF)
+    states = {f.branch_id: f.state for f in Flag.objects.filter(rule="committee_term")}
+    assert states == {tree.a2.pk: "overdue", school.pk: "due_soon"}
+
+
+def test_dues_arrears_and_absence_ladder(branch):
+    late, steady = branch.people[0], branch.people[1]
+    for month in range(1, 11):
+        DuesPayment.objects.create(
+            member=steady, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
+        )
+    for month in range(1, 8):
+        DuesPayment.objects.create(
+            member=late, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
+        )
+    for month in range(6, 11):
+        expected = meeting_services.attendance_list(
+            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
+        )
+        attendance = {r.member_id: ("absent" if r.member_id == late.pk else "present", "") for r in expected}
+        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
+                                        attendance=attendance, token=uuid.uuid4().hex,
+                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
+    engine.refresh(as_of=AS_OF)
+    messages = {f.rule: f.message for f in Flag.objects.filter(member=late)}
+    assert "连续3个月未交纳党费" in messages["dues_arrears"]
+    assert "连续4至5个月无故不参加组织生活" in messages["absence_ladder"]
+    assert not Flag.objects.filter(member=steady).exists()
+
+
+def test_only_one_nightly_run_at_a_time(db):
+    assert services.take_lease("nightly_refresh") is True
+    assert services.take_lease("nightly_refresh") is False
+    assert services.refresh_all_with_lease(as_of=AS_OF) == {"skipped": "另一次刷新正在进行"}
+    services.release_lease("nightly_refresh")
+    assert "open" in services.refresh_all_with_lease(as_of=AS_OF)
+
+
+def test_the_command_is_deterministic_for_a_date(branch, capsys):
+    call_command("compliance_refresh", "--as-of", "2026-11-23")
+    first = sorted(Flag.objects.values_list("key", "raised_on"))
+    call_command("compliance_refresh", "--as-of", "2026-11-23")
+    assert "新提醒 0 条，解除 0 条" in capsys.readouterr().out
+    assert sorted(Flag.objects.values_list("key", "raised_on")) == first
+
+
+def test_the_work_list_is_scoped(client, personas, branch, tree):
+    make_member(tree.b1, None, idn(60), name="乙党员")
+    engine.refresh(as_of=AS_OF)
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("compliance:flags")).content.decode()
+    assert "甲社区第一党支部" in page and "乙村党支部" not in page
+    assert Flag.objects.filter(branch=tree.b1).exists()
+    home = client.get(reverse("branches:detail", args=[tree.a1.pk])).content.decode()
+    assert "待办提醒" in home
