@@ -3,7 +3,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from compliance.selectors import open_flags
+from compliance.selectors import by_priority, open_flags
 from meetings.selectors import returned_meetings
 
 from . import selectors, services
@@ -59,9 +59,7 @@ def organisation_detail(request, pk):
     if organisation.level == OrgLevel.BRANCH:
         # The secretary's landing page: records the township office returned for correction.
         context["returned"] = list(returned_meetings(request.user).filter(branch=organisation)[:10])
-        context["flags"] = list(
-            open_flags(request.user).filter(branch=organisation).order_by("-state", "pk")[:20]
-        )
+        context["flags"] = list(by_priority(open_flags(request.user).filter(branch=organisation))[:20])
     return render(request, "branches/detail.html", context)
 
 

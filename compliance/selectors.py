@@ -1,8 +1,22 @@
 """Reads of flags, scoped through branches.access."""
 
+from django.db.models import Case, IntegerField, Value, When
+
 from branches.access import Action, scoped
 
-from .models import Flag
+from .models import Flag, FlagState
+
+# Overdue first, then what is due soon, then record-quality warnings.
+PRIORITY = Case(
+    When(state=FlagState.OVERDUE, then=Value(0)),
+    When(state=FlagState.DUE_SOON, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def by_priority(queryset):
+    return queryset.annotate(priority=PRIORITY).order_by("priority", "branch__path", "-period_start", "pk")
 
 
 def open_flags(user):
@@ -19,6 +33,4 @@ def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=Fals
         qs = qs.filter(rule=rule)
     if state:
         qs = qs.filter(state=state)
-    return qs.select_related("branch", "member", "meeting").order_by(
-        "-state", "branch__path", "-period_start", "pk"
-    )
+    return by_priority(qs.select_related("branch", "member", "meeting"))

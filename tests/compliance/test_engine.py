@@ -237,3 +237,13 @@ def test_the_work_list_is_scoped(client, personas, branch, tree):
     assert Flag.objects.filter(branch=tree.b1).exists()
     home = client.get(reverse("branches:detail", args=[tree.a1.pk])).content.decode()
     assert "待办提醒" in home
+
+
+def test_overdue_items_come_before_warnings(client, personas, branch):
+    hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
+    engine.refresh(as_of=AS_OF)
+    client.force_login(personas[Role.SECRETARY])
+    flags = client.get(reverse("compliance:flags")).context["page"].object_list
+    states = [f.state for f in flags]
+    assert states == sorted(states, key=["overdue", "due_soon", "warning"].index)
+    assert "warning" in states and "overdue" in states
