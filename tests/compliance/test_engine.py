@@ -243,7 +243,8 @@ def test_overdue_items_come_before_warnings(client, personas, branch):
     hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
     engine.refresh(as_of=AS_OF)
     client.force_login(personas[Role.SECRETARY])
-    flags = client.get(reverse("compliance:flags")).context["page"].object_list
-    states = [f.state for f in flags]
+    first_page = client.get(reverse("compliance:flags")).context["page"]
+    states = [f.state for f in first_page.paginator.object_list]
     assert states == sorted(states, key=["overdue", "due_soon", "warning"].index)
     assert "warning" in states and "overdue" in states
+    assert first_page.object_list[0].state == "overdue"
