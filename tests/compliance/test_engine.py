@@ -248,3 +248,17 @@ def test_overdue_items_come_before_warnings(client, personas, branch):
     assert states == sorted(states, key=["overdue", "due_soon", "warning"].index)
     assert "warning" in states and "overdue" in states
     assert first_page.object_list[0].state == "overdue"
+
+
+def test_work_list_queries_do_not_grow(client, personas, branch):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    engine.refresh(as_of=date(2026, 3, 2), since=date(2026, 1, 1))
+    client.get(reverse("compliance:flags"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("compliance:flags"))
+    small = Flag.objects.filter(resolved_on__isnull=True).count()
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert Flag.objects.filter(resolved_on__isnull=True).count() > small * 3
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("compliance:flags"))
+    assert len(many) == len(few)
