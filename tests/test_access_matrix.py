@@ -284,3 +284,10 @@ def test_admin_is_for_staff_only(world, client):
     client.force_login(personas["superuser"])
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(reverse("admin:branches_organisation_changelist")).status_code == 200
+
+
+def test_admin_shows_rule_settings_and_flags_read_only(world, client):
+    client.force_login(world[0]["superuser"])
+    assert client.get(reverse("admin:compliance_rulesetting_add")).status_code == 200
+    assert client.get(reverse("admin:compliance_flag_changelist")).status_code == 200
+    assert client.get(reverse("admin:compliance_flag_add")).status_code == 403

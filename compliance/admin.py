@@ -1,0 +1,32 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Flag, RuleSetting
+
+
+@admin.register(RuleSetting)
+class RuleSettingAdmin(SimpleHistoryAdmin):
+    list_display = ["organisation", "rule", "enabled", "count", "period_kind", "effective_from"]
+    list_filter = ["rule", "enabled"]
+    autocomplete_fields = ["organisation"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    """Flags are the engine's: readable here, never edited or deleted by hand."""
+
+    list_display = ["message", "rule", "state", "branch", "raised_on", "resolved_on"]
+    list_filter = ["rule", "state"]
+    search_fields = ["message", "branch__name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
