@@ -27,8 +27,15 @@ from django.db.models.functions import TruncMonth
 
 from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
 from meetings.models import Attendance, Meeting, MeetingType
-from members import dues
-from members.models import PARTY_MEMBER_CATEGORIES, DuesPayment, Member
+from members import dues, pipeline
+from members.models import (
+    PARTY_MEMBER_CATEGORIES,
+    DuesPayment,
+    Member,
+    Mobility,
+    PipelineEvent,
+    ThoughtReport,
+)
 
 from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
@@ -344,6 +351,119 @@ def _ladder_flags(members, branch_ids, window, as_of):
     return wanted
 
 
+MOBILE_CERTIFICATE_DAYS = 90  # 外出 3 months: a 证明信 or 流动党员活动证
+MOBILE_TRANSFER_DAYS = 183  # 外出 6 months: transfer the 组织关系, or keep in regular contact
+PROBATION_NOTICE_DAYS = 30
+PIPELINE_RULE = "pipeline"
+REPORT_PERIODS = {"activist": PeriodKind.QUARTER, "candidate": PeriodKind.QUARTER,
+                  "probationary": PeriodKind.HALF_YEAR, "full": PeriodKind.HALF_YEAR}  # fmt: skip
+CATEGORY_SINCE = {"activist": "activist_on", "candidate": "candidate_on", "probationary": "joined_on",
+                  "full": "joined_on"}  # fmt: skip
+
+
+def _roster_flags(branch_ids, as_of):
+    """Thought reports, 外出, development deadlines and political birthdays, for people on the roster."""
+    people = list(
+        Member.objects.filter(branch_id__in=branch_ids, on_roster=True, status="normal").values(
+            "pk", "name", "branch_id", "category", "applied_on", "activist_on", "candidate_on", "joined_on",
+            "confirmed_on",
+        )
+    )  # fmt: skip
+    ids = [p["pk"] for p in people]
+    reports = defaultdict(list)
+    for member_id, received_on in ThoughtReport.objects.filter(
+        member_id__in=ids, voided_at__isnull=True, received_on__gte=date(as_of.year - 1, 1, 1)
+    ).values_list("member_id", "received_on"):
+        reports[member_id].append(received_on)
+    events = defaultdict(dict)
+    for member_id, kind, happened_on in PipelineEvent.objects.filter(member_id__in=ids).values_list(
+        "member_id", "kind", "happened_on"
+    ):
+        events[member_id].setdefault(kind, happened_on)
+    wanted = []
+    for person in people:
+        wanted += _report_flag(person, reports[person["pk"]], as_of)
+        wanted += _pipeline_flags(person, events[person["pk"]], as_of)
+        wanted += _birthday_flag(person, as_of)
+    wanted += _mobile_flags(ids, as_of)
+    return wanted
+
+
+def _member_wanted(person, rule, code, state, message, **extra):
+    return Wanted(key=f"{rule}:p{person['pk']}:{code}:{state}", rule=rule, state=state,
+                  branch_id=person["branch_id"], member_id=person["pk"], message=f"{person['name']}：{message}",
+                  **extra)  # fmt: skip
+
+
+def _report_flag(person, received, as_of):
+    kind = REPORT_PERIODS.get(person["category"])
+    since = person.get(CATEGORY_SINCE.get(person["category"], ""), None)
+    if kind is None or since is None:
+        return []
+    previous = period_containing(kind, as_of).previous()
+    if since > previous.start or any(previous.contains(day) for day in received):
+        return []
+    return [_member_wanted(person, "thought_report", previous.start, FlagState.OVERDUE,
+                           f"{previous.label}未交思想汇报", period_start=previous.start, period_end=previous.end)]  # fmt: skip
+
+
+def _pipeline_flags(person, events, as_of):
+    wanted = []
+    for deadline in pipeline.deadlines(
+        category=person["category"], applied_on=person["applied_on"], talked_on=events.get("talk"),
+        activist_on=person["activist_on"], joined_on=person["joined_on"], approved_on=events.get("approval"),
+        confirmed_on=person["confirmed_on"],
+    ):  # fmt: skip
+        if deadline.is_met or deadline.code == "activist_year":
+            continue
+        notice = PROBATION_NOTICE_DAYS if deadline.code == "probation_end" else 7
+        if as_of > deadline.due_on:
+            state = FlagState.OVERDUE
+        elif (deadline.due_on - as_of).days < notice:
+            state = FlagState.DUE_SOON
+        else:
+            continue
+        wanted.append(_member_wanted(person, PIPELINE_RULE, deadline.code, state,
+                                     f"{deadline.label}（期限 {deadline.due_on:%Y-%m-%d}）", period_end=deadline.due_on))  # fmt: skip
+    return wanted
+
+
+def _birthday_flag(person, as_of):
+    joined = person["joined_on"]
+    if (
+        person["category"] != "full"
+        or joined is None
+        or joined.month != as_of.month
+        or joined.year >= as_of.year
+    ):
+        return []
+    return [_member_wanted(person, "political_birthday", as_of.year, FlagState.WARNING,
+                           f"本月{joined.day}日是入党{as_of.year - joined.year}周年政治生日")]  # fmt: skip
+
+
+def _mobile_flags(member_ids, as_of):
+    wanted = []
+    away = (
+        Mobility.objects.filter(member_id__in=member_ids, voided_at__isnull=True, started_on__lte=as_of)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
+        .values("pk", "member_id", "member__name", "member__branch_id", "started_on", "certificate_issued_on", "destination")
+    )  # fmt: skip
+    for row in away:
+        person = {"pk": row["member_id"], "name": row["member__name"], "branch_id": row["member__branch_id"]}
+        days = (as_of - row["started_on"]).days
+        if days >= MOBILE_TRANSFER_DAYS:
+            message = f"外出{row['destination']}已满6个月：应转移组织关系，或与其保持经常联系"
+            wanted.append(
+                _member_wanted(person, "mobile_member", f"m{row['pk']}-6", FlagState.OVERDUE, message)
+            )
+        elif days >= MOBILE_CERTIFICATE_DAYS and row["certificate_issued_on"] is None:
+            message = f"外出{row['destination']}已满3个月，尚未开具证明信或《流动党员活动证》"
+            wanted.append(
+                _member_wanted(person, "mobile_member", f"m{row['pk']}-3", FlagState.OVERDUE, message)
+            )
+    return wanted
+
+
 # ---------------------------------------------------------------- writing the difference
 
 
@@ -361,6 +481,7 @@ def refresh(*, as_of, branch_ids=None, since=None):
     wanted += _record_flags(ids, since, as_of)
     wanted += _term_flags(branches, terms, as_of)
     wanted += _member_flags(ids, as_of)
+    wanted += _roster_flags(ids, as_of)
     return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since)
 
 

@@ -12,7 +12,12 @@ from .periods import PeriodKind
 from .rules import CATALOGUE
 
 # Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
-QUALITY_CHOICES = [("backfill", "补录"), ("low_quorum", "到会未过半"), ("no_attendance", "无出勤记录")]
+QUALITY_CHOICES = [
+    ("backfill", "补录"),
+    ("low_quorum", "到会未过半"),
+    ("no_attendance", "无出勤记录"),
+    ("pipeline", "发展党员时限"),
+]
 RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
 
 

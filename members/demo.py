@@ -181,6 +181,27 @@ def _pay_dues(members, rng, today):
     return len(payments)
 
 
+def _half_year_reports(members, rng, today):
+    """党员 hand in a thought report every half-year (the 街道 rule); a few forget the last one."""
+    reports = []
+    for member in members:
+        if member.category != pipeline.FULL:
+            continue
+        forgets = rng.random() < 0.04
+        for year in (today.year - 1, today.year):
+            for month in (5, 11):
+                received = date(year, month, rng.randint(1, 20))
+                if received <= today and not (forgets and received > today - timedelta(days=200)):
+                    reports.append(
+                        ThoughtReport(
+                            member=member,
+                            received_on=received,
+                            title=f"{year}年{'上' if month == 5 else '下'}半年思想汇报",
+                        )
+                    )
+    ThoughtReport.objects.bulk_create(reports, batch_size=2000)
+
+
 def _life_events(branch_members, rng, today):
     """A handful of dated events per branch through the services, as a secretary would record them."""
     for members in branch_members:
@@ -307,6 +328,7 @@ def seed(*, root, seed=2026, today):
         by_branch.append(created[start : start + size])
         start += size
     payments = _pay_dues(created, rng, today)
+    _half_year_reports(created, rng, today)
     _life_events(by_branch, rng, today)
     _transfers_and_status(by_branch, rng, today)
     return {"members": len(created), "payments": payments}

@@ -209,7 +209,7 @@ def test_dues_arrears_and_absence_ladder(branch):
     messages = {f.rule: f.message for f in Flag.objects.filter(member=late)}
     assert "连续3个月未交纳党费" in messages["dues_arrears"]
     assert "连续4至5个月无故不参加组织生活" in messages["absence_ladder"]
-    assert not Flag.objects.filter(member=steady).exists()
+    assert not Flag.objects.filter(member=steady, rule__in=["dues_arrears", "absence_ladder"]).exists()
 
 
 def test_only_one_nightly_run_at_a_time(db):
@@ -262,3 +262,53 @@ def test_work_list_queries_do_not_grow(client, personas, branch):
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("compliance:flags"))
     assert len(many) == len(few)
+
+
+def test_thought_reports_by_category(branch, tree):
+    from members import services as member_services
+
+    activist = member_services.register_member(branch=tree.a1, id_number=idn(70), name="积极分子", category="activist",
+                                               applied_on=date(2025, 1, 5), activist_on=date(2025, 3, 1), today=AS_OF)  # fmt: skip
+    member_services.record_thought_report(member=activist, received_on=date(2026, 5, 10), today=AS_OF)
+    reporter = branch.people[0]
+    member_services.record_thought_report(member=reporter, received_on=date(2026, 3, 1), today=AS_OF)
+    engine.refresh(as_of=AS_OF)
+    messages = {f.member_id: f.message for f in Flag.objects.filter(rule="thought_report")}
+    assert messages[activist.pk] == "积极分子：2026年第3季度未交思想汇报"  # quarterly
+    assert reporter.pk not in messages  # half-yearly: the first half of 2026 is covered
+    assert messages[branch.people[1].pk] == "党员1：2026年上半年未交思想汇报"
+
+
+def test_members_away_three_and_six_months(branch):
+    from members import services as member_services
+
+    short, long_ = branch.people[0], branch.people[1]
+    member_services.start_mobility(member=short, destination="苏州", started_on=date(2026, 7, 1), today=AS_OF)
+    member_services.start_mobility(member=long_, destination="深圳", started_on=date(2026, 3, 1), today=AS_OF,
+                                   certificate_issued_on=date(2026, 3, 5))  # fmt: skip
+    engine.refresh(as_of=AS_OF)
+    messages = {f.member_id: f.message for f in Flag.objects.filter(rule="mobile_member")}
+    assert "已满3个月，尚未开具证明信" in messages[short.pk]
+    assert "已满6个月：应转移组织关系" in messages[long_.pk]
+
+
+def test_development_deadlines(branch, tree):
+    from members import services as member_services
+
+    applicant = member_services.register_member(branch=tree.a1, id_number=idn(80), name="申请人", category="applicant",
+                                                applied_on=date(2026, 9, 1), today=AS_OF)  # fmt: skip
+    talked = member_services.register_member(branch=tree.a1, id_number=idn(81), name="已谈话", category="applicant",
+                                             applied_on=date(2026, 9, 1), today=AS_OF)  # fmt: skip
+    member_services.record_pipeline_event(
+        member=talked, kind="talk", happened_on=date(2026, 9, 20), today=AS_OF
+    )
+    engine.refresh(as_of=AS_OF)
+    flags = {f.member_id: f.message for f in Flag.objects.filter(rule="pipeline")}
+    assert flags == {applicant.pk: "申请人：申请后一个月内谈话（期限 2026-10-01）"}
+
+
+def test_political_birthday_this_month(branch):
+    engine.refresh(as_of=date(2026, 7, 3))
+    assert Flag.objects.filter(rule="political_birthday").count() == 4  # all joined on 1 July 2005
+    engine.refresh(as_of=date(2026, 8, 3))
+    assert not Flag.objects.filter(rule="political_birthday", resolved_on__isnull=True).exists()
