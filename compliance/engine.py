@@ -178,13 +178,16 @@ def _bucket(counts, kind):
     return buckets
 
 
-def _meeting_flags(branches, groups, terms, settings, by_month, org_life, *, as_of, since):
-    wanted = []
-    months = defaultdict(lambda: defaultdict(dict))  # unit key -> type -> {month: n}
+def obligations(branches, groups, terms, settings, by_month, org_life, *, as_of, since):
+    """Yield (branch_id, group_id, org, rule, Obligation) for every meeting rule of every unit in scope."""
+    months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
     for (branch_id, group_id, type_, month), n in by_month.items():
-        months[("b", branch_id)][type_][month] = months[("b", branch_id)][type_].get(month, 0) + n
+        months[("b", branch_id)][type_][month] += n
         if group_id:
-            months[("g", group_id)][type_][month] = n + months[("g", group_id)][type_].get(month, 0)
+            months[("g", group_id)][type_][month] += n
+    years = defaultdict(dict)  # branch -> {year start: 组织生活会 held for that year}
+    for (branch_id, year), n in org_life.items():
+        years[branch_id][date(year, 1, 1)] = n
     units = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in branches]
     units += [(("g", g.pk), g, _unit(g, "group", None), g.branch.pk, g.pk) for g in groups]
     for key, org, unit, branch_id, group_id in units:
@@ -192,19 +195,27 @@ def _meeting_flags(branches, groups, terms, settings, by_month, org_life, *, as_
             rule = CATALOGUE[code]
             if rule.scope.value != unit.level:
                 continue
-            for obligation in _evaluate_with_settings(
-                rule, org, unit, settings, months[key], org_life, as_of, since
-            ):
-                state = ATTENTION.get(obligation.state)
-                if state is None:
-                    continue
-                period = obligation.period
-                wanted.append(Wanted(
-                    key=f"{code}:{key[0]}{org.pk}:{period.start}:{state}", rule=code, state=state, branch_id=branch_id,
-                    group_id=group_id, period_start=period.start, period_end=period.end,
-                    message=f"{org.name}{period.label}{rule.name}{'尚未召开' if state == FlagState.DUE_SOON else '未召开'}"
-                            f"（应{obligation.required}次，已{obligation.held}次）",
-                ))  # fmt: skip
+            held_by_type = years[org.pk] if code == "org_life_meeting" else months[key][rule.meeting_types[0]]
+            for obligation in _evaluate_with_settings(rule, org, unit, settings, held_by_type, as_of, since):
+                yield branch_id, group_id, org, rule, obligation
+
+
+def _meeting_flags(branches, groups, terms, settings, by_month, org_life, *, as_of, since):
+    wanted = []
+    for branch_id, group_id, org, rule, obligation in obligations(
+        branches, groups, terms, settings, by_month, org_life, as_of=as_of, since=since
+    ):
+        state = ATTENTION.get(obligation.state)
+        if state is None:
+            continue
+        period = obligation.period
+        unit_key = f"g{group_id}" if group_id else f"b{branch_id}"
+        wanted.append(Wanted(
+            key=f"{rule.code}:{unit_key}:{period.start}:{state}", rule=rule.code, state=state, branch_id=branch_id,
+            group_id=group_id, period_start=period.start, period_end=period.end,
+            message=f"{org.name}{period.label}{rule.name}{'尚未召开' if state == FlagState.DUE_SOON else '未召开'}"
+                    f"（应{obligation.required}次，已{obligation.held}次）",
+        ))  # fmt: skip
     return wanted
 
 
@@ -216,7 +227,8 @@ def _unit(org, level, term):
                 merged_group=getattr(org, "merged_group", False), has_committee=has_committee)  # fmt: skip
 
 
-def _evaluate_with_settings(rule, org, unit, settings, counts_by_type, org_life, as_of, since):
+def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since):
+    """Evaluate each stretch of time under the setting then in force (held: {month or year start: n})."""
     segments = _settings_for(settings, org.path, rule.code) or []
     if not segments or segments[0][0] > unit.founded_on:
         segments.insert(0, (unit.founded_on, True, rule.frequency))
@@ -225,11 +237,8 @@ def _evaluate_with_settings(rule, org, unit, settings, counts_by_type, org_life,
         if not enabled:
             continue
         until = segments[index + 1][0] if index + 1 < len(segments) else None
-        if rule.code == "org_life_meeting":
-            held = {date(year, 1, 1): n for (branch_id, year), n in org_life.items() if branch_id == org.pk}
-        else:
-            held = _bucket(counts_by_type.get(rule.meeting_types[0], {}), frequency.period)
-        results += evaluate(rule, unit, held_by_period=held, as_of=as_of, frequency=frequency,
+        by_period = held if rule.code == "org_life_meeting" else _bucket(held, frequency.period)
+        results += evaluate(rule, unit, held_by_period=by_period, as_of=as_of, frequency=frequency,
                             effective_from=effective_from, until=until, window_start=since)  # fmt: skip
     return results
 

@@ -1,10 +1,13 @@
+from datetime import date
+
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils import timezone
 
-from branches.access import organisations_for
+from branches.access import Action, can, get_branch_for, organisations_for
 from branches.models import OrgLevel
 
-from . import selectors
+from . import checklist, selectors
 from .models import RULE_CHOICES, FlagState
 
 PAGE_SIZE = 50
@@ -24,4 +27,17 @@ def flag_list(request):
         "page": Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page")), "branches": branches,
         "branch": branch, "rule": rule, "state": state, "rules": RULE_CHOICES, "states": FlagState.choices,
         "include_resolved": request.GET.get("resolved") == "1",
+    })  # fmt: skip
+
+
+def branch_checklist(request, branch_pk):
+    """本期事项: every meeting rule for the period containing a date, with the records that met it."""
+    branch = get_branch_for(request.user, branch_pk)
+    try:
+        on = date.fromisoformat(request.GET.get("on", ""))
+    except ValueError:
+        on = timezone.localdate()
+    return render(request, "compliance/checklist.html", {
+        "branch": branch, "on": on, "rows": checklist.branch_checklist(branch, on=on),
+        "can_record": can(request.user, branch, Action.RECORD),
     })  # fmt: skip

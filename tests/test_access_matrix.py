@@ -108,6 +108,7 @@ ROUTES = {
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
     "compliance:flags": Route(None, EVERYONE_OK),
+    "compliance:checklist": Route("branch", BRANCH_VIEW),
     "meetings:list": Route(None, EVERYONE_OK),
     "meetings:create": Route(None, MEETING_CREATE, write=True),
     "meetings:detail": Route("meeting", VIEW),

@@ -312,3 +312,38 @@ def test_political_birthday_this_month(branch):
     assert Flag.objects.filter(rule="political_birthday").count() == 4  # all joined on 1 July 2005
     engine.refresh(as_of=date(2026, 8, 3))
     assert not Flag.objects.filter(rule="political_birthday", resolved_on__isnull=True).exists()
+
+
+def test_checklist_shows_met_by_which_record_due_and_not_applicable(client, personas, branch, tree):
+    meeting = hold(branch, ["theme_day", "party_lecture"], date(2026, 11, 20))
+    client.force_login(personas[Role.SECRETARY])
+    response = client.get(reverse("compliance:checklist", args=[tree.a1.pk]), {"on": "2026-11-23"})
+    rows = {(r.rule.code, r.group_id): r for r in response.context["rows"]}
+    assert rows[("theme_day", None)].obligation.state == "met"
+    assert rows[("theme_day", None)].records == [meeting]
+    assert rows[("party_lecture", None)].obligation.state == "met"
+    assert rows[("general_meeting", None)].obligation.state == "due"
+    assert rows[("merged_meeting", None)].obligation.reason == "未实行支组合一"
+    assert {rows[("group_meeting", g.pk)].obligation.state for g in (tree.g1, tree.g2)} == {"due"}
+    page = response.content.decode()
+    assert "已完成" in page and "未实行支组合一" in page and f"/meetings/{meeting.pk}/" in page
+    late = client.get(reverse("compliance:checklist", args=[tree.a1.pk]), {"on": "2026-11-28"}).context[
+        "rows"
+    ]
+    assert {r.rule.code: r.obligation.state for r in late if r.group_id is None}[
+        "committee_meeting"
+    ] == "due_soon"
+
+
+def test_checklist_queries_do_not_grow_with_meetings(client, personas, branch, tree):
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("compliance:checklist", args=[tree.a1.pk])
+    hold(branch, ["theme_day"], date(2026, 1, 20))
+    client.get(url, {"on": "2026-11-23"})
+    with CaptureQueriesContext(connection) as few:
+        client.get(url, {"on": "2026-11-23"})
+    for month in range(2, 11):
+        hold(branch, ["theme_day", "general_meeting"], date(2026, month, 20))
+    with CaptureQueriesContext(connection) as many:
+        client.get(url, {"on": "2026-11-23"})
+    assert len(many) == len(few)
