@@ -1,10 +1,15 @@
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from branches.models import Organisation, OrgLevel
+
 from . import engine
-from .models import Lease
+from .models import Lease, RuleSetting
+from .rules import MEETING_RULES
 
 LEASE_NAME = "nightly_refresh"
 LEASE_LENGTH = timedelta(hours=1)
@@ -31,3 +36,27 @@ def refresh_all_with_lease(*, as_of):
         return engine.refresh(as_of=as_of)
     finally:
         release_lease(LEASE_NAME)
+
+
+@transaction.atomic
+def add_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind="", user=None):
+    """A local rule for the organisation's subtree from a date on; kept with its history, never edited away."""
+    if rule not in MEETING_RULES:
+        raise ValidationError({"rule": "该规则暂不支持本地设置。"})
+    if enabled and count is not None and count < 1:
+        raise ValidationError({"count": "次数至少为1。"})
+    if RuleSetting.objects.filter(
+        organisation=organisation, rule=rule, effective_from=effective_from
+    ).exists():
+        raise ValidationError({"effective_from": "该组织同一规则在这一天已有设置。"})
+    setting = RuleSetting.objects.create(
+        organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
+        period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
+    )  # fmt: skip
+    branch_ids = list(
+        Organisation.objects.filter(path__startswith=organisation.path, level=OrgLevel.BRANCH).values_list(
+            "pk", flat=True
+        )
+    )
+    transaction.on_commit(lambda: engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids))
+    return setting

@@ -7,4 +7,5 @@ app_name = "compliance"
 urlpatterns = [
     path("", views.flag_list, name="flags"),
     path("branch/<int:branch_pk>/", views.branch_checklist, name="checklist"),
+    path("settings/", views.rule_settings, name="settings"),
 ]

@@ -1,14 +1,19 @@
 from datetime import date
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
-from branches.access import Action, can, get_branch_for, organisations_for
+from branches.access import Action, can, get_branch_for, organisations_for, scoped
+from branches.forms import submit_form
 from branches.models import OrgLevel
 
-from . import checklist, selectors
-from .models import RULE_CHOICES, FlagState
+from . import checklist, selectors, services
+from .forms import RuleSettingForm
+from .models import RULE_CHOICES, FlagState, RuleSetting
+from .rules import CATALOGUE
 
 PAGE_SIZE = 50
 
@@ -27,6 +32,7 @@ def flag_list(request):
         "page": Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page")), "branches": branches,
         "branch": branch, "rule": rule, "state": state, "rules": RULE_CHOICES, "states": FlagState.choices,
         "include_resolved": request.GET.get("resolved") == "1",
+        "can_set_rules": organisations_for(user, Action.MANAGE).exists(),
     })  # fmt: skip
 
 
@@ -41,3 +47,34 @@ def branch_checklist(request, branch_pk):
         "branch": branch, "on": on, "rows": checklist.branch_checklist(branch, on=on),
         "can_record": can(request.user, branch, Action.RECORD),
     })  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def rule_settings(request):
+    """Local rules a 党委 sets for its subtree, with their effective dates and history."""
+    organisations = (
+        organisations_for(request.user, Action.MANAGE)
+        .filter(
+            level__in=[OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH],
+            dissolved_on__isnull=True,
+        )
+        .order_by("path")
+    )
+    if not organisations.exists():
+        raise PermissionDenied("只有党委管理员可以设置本地规则。")
+    form = RuleSettingForm(request.POST or None, organisations=organisations)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.add_setting(user=request.user, **data),
+        success="已保存本地规则，相关支部的提醒已按新规则刷新。",
+    ):
+        return redirect("compliance:settings")
+    settings = (
+        scoped(RuleSetting.objects.all(), request.user, Action.MANAGE, via=("organisation",))
+        .select_related("organisation", "created_by")
+        .order_by("organisation__path", "rule", "-effective_from")
+    )
+    return render(
+        request, "compliance/settings.html", {"form": form, "settings": settings, "catalogue": CATALOGUE}
+    )

@@ -109,6 +109,9 @@ ROUTES = {
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
     "compliance:flags": Route(None, EVERYONE_OK),
     "compliance:checklist": Route("branch", BRANCH_VIEW),
+    "compliance:settings": Route(
+        None, {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}, write=True
+    ),
     "meetings:list": Route(None, EVERYONE_OK),
     "meetings:create": Route(None, MEETING_CREATE, write=True),
     "meetings:detail": Route("meeting", VIEW),

@@ -347,3 +347,34 @@ def test_checklist_queries_do_not_grow_with_meetings(client, personas, branch, t
     with CaptureQueriesContext(connection) as many:
         client.get(url, {"on": "2026-11-23"})
     assert len(many) == len(few)
+
+
+def test_the_office_adds_a_local_rule_and_flags_follow(
+    client, personas, branch, tree, django_capture_on_commit_callbacks
+):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    data = {
+        "organisation": tree.township.pk,
+        "rule": "theme_day",
+        "enabled": "0",
+        "effective_from": "2025-01-01",
+    }
+    engine.refresh(as_of=timezone.localdate())
+    assert Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("compliance:settings"), data)
+    assert response.status_code == 302
+    assert not Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True).exists()
+    again = client.post(reverse("compliance:settings"), data)
+    assert "同一规则在这一天已有设置" in again.content.decode()
+    assert RuleSetting.objects.count() == 1
+    setting = RuleSetting.objects.get()
+    assert setting.history.count() == 1 and setting.created_by == personas[Role.TOWNSHIP_ADMIN]
+
+
+def test_the_office_cannot_set_rules_for_another_township(client, personas, tree):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    response = client.post(reverse("compliance:settings"), {"organisation": tree.other_township.pk, "rule": "theme_day",
+                                                            "enabled": "0", "effective_from": "2025-01-01"})  # fmt: skip
+    assert response.status_code == 200 and "选择一个有效的选项" in response.content.decode()
+    assert not RuleSetting.objects.exists()

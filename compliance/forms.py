@@ -1,0 +1,31 @@
+from django import forms
+from django.utils import timezone
+
+from branches.forms import DATE_INPUT
+
+from .periods import PERIOD_LABELS
+from .rules import CATALOGUE, MEETING_RULES
+
+
+class RuleSettingForm(forms.Form):
+    organisation = forms.ModelChoiceField(label="适用范围（该组织及其下级）", queryset=None)
+    rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES])
+    enabled = forms.TypedChoiceField(
+        label="是否检查", choices=[("1", "检查"), ("0", "不检查")], coerce=lambda v: v == "1", initial="1"
+    )
+    count = forms.IntegerField(
+        label="次数", min_value=1, max_value=31, required=False, help_text="不填则用默认次数。"
+    )
+    period_kind = forms.ChoiceField(
+        label="周期",
+        choices=[("", "默认周期")] + [(k.value, label) for k, label in PERIOD_LABELS.items()],
+        required=False,
+    )
+    effective_from = forms.DateField(
+        label="生效日期", widget=DATE_INPUT, initial=lambda: timezone.localdate().replace(day=1),
+        help_text="此日期之前的周期仍按原规定判断。",
+    )  # fmt: skip
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations
