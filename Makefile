@@ -50,6 +50,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py bench_import --rows 5000
+	$(PY) manage.py seed_demo
+	$(PY) manage.py bench_compliance
 
 clean:
 	rm -rf $(VENV) var staticfiles
