@@ -72,7 +72,13 @@ CATALOGUE = {
     )
 }  # fmt: skip
 
-MEETING_RULES = tuple(code for code, rule in CATALOGUE.items() if rule.meeting_types and rule.frequency)
+# Rules met by counting meetings of a type. 书记讲党课 also needs the lecturer to be the secretary,
+# which counting alone cannot tell, so it is evaluated on its own (not yet built).
+MEETING_RULES = tuple(
+    code
+    for code, rule in CATALOGUE.items()
+    if rule.meeting_types and rule.frequency and code != "secretary_lecture"
+)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,8 @@ def test_dues_steps():
     assert dues_step(2) is None
     assert dues_step(3).code == "dues_reminder"
     assert dues_step(6).code == "dues_lapsed"
+
+
+def test_secretary_lecture_is_not_met_by_counting_any_lecture():
+    assert "secretary_lecture" not in rules.MEETING_RULES
+    assert "party_lecture" in rules.MEETING_RULES
