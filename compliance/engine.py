@@ -510,5 +510,7 @@ def _write(wanted, branch_ids, *, as_of, since):
             resolved_on=as_of, resolved_by="情况已改变（已完成、已转为逾期或不再适用）"
         )
     if new:
-        Flag.objects.bulk_create(new, batch_size=1000)
+        # Two refreshes of one branch may race (a write and the nightly run): the open-key constraint
+        # keeps one flag, and the later insert is dropped rather than failing the refresh.
+        Flag.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     return {"raised": len(new), "resolved": len(stale), "open": len(wanted)}

@@ -16,5 +16,8 @@ def refresh_after_write(sender, branch_id, dates, **kwargs):
     try:
         refresh_branch.delay(branch_id)
     except Exception:  # the broker is down: the write already succeeded, refresh here instead
-        logger.warning("消息队列不可用，改为在本进程内刷新支部 %s 的提醒", branch_id, exc_info=True)
-        refresh_branch.run(branch_id)
+        logger.warning("消息队列不可用，改为在本进程内刷新支部 %s 的提醒", branch_id)
+        try:
+            refresh_branch.run(branch_id)
+        except Exception:  # the user's record is saved; the nightly run will catch up
+            logger.exception("支部 %s 的提醒刷新失败，将在夜间任务中补做", branch_id)

@@ -378,3 +378,21 @@ def test_the_office_cannot_set_rules_for_another_township(client, personas, tree
                                                             "enabled": "0", "effective_from": "2025-01-01"})  # fmt: skip
     assert response.status_code == 200 and "选择一个有效的选项" in response.content.decode()
     assert not RuleSetting.objects.exists()
+
+
+def test_a_failing_refresh_never_fails_the_users_write(
+    branch, monkeypatch, django_capture_on_commit_callbacks
+):
+    from compliance import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker unreachable")
+
+    def refresh_fails(*args, **kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(tasks.refresh_branch, "delay", broker_down)
+    monkeypatch.setattr(tasks.refresh_branch, "run", refresh_fails)
+    with django_capture_on_commit_callbacks(execute=True):
+        meeting = hold(branch, ["theme_day"], timezone.localdate())
+    assert meeting.pk
