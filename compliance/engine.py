@@ -27,6 +27,7 @@ from django.db.models.functions import TruncMonth
 
 from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
 from meetings.models import Attendance, Meeting, MeetingType
+from meetings.services import fixed_theme_day
 from members import dues, pipeline
 from members.models import (
     PARTY_MEMBER_CATEGORIES,
@@ -276,6 +277,40 @@ def _record_flags(branch_ids, since, as_of):
                 wanted.append(Wanted(key=f"{code}:m{m['pk']}", rule=code, state=FlagState.WARNING,
                                      branch_id=m["branch_id"], group_id=m["group_id"], meeting_id=m["pk"],
                                      message=message))  # fmt: skip
+    return wanted + _theme_day_flags(branch_ids, since, as_of) + _org_life_flags(branch_ids, since, as_of)
+
+
+def _theme_day_flags(branch_ids, since, as_of):
+    """主题党日 held away from the fixed day without a recorded approval (a warning, not overdue)."""
+    rows = Meeting.objects.filter(
+        branch_id__in=branch_ids, voided_at__isnull=True, held_on__gte=since, held_on__lte=as_of,
+        types__type=MeetingType.THEME_DAY, off_day_approved_by="",
+    ).values("pk", "branch_id", "held_on", "topic")  # fmt: skip
+    return [
+        Wanted(key=f"theme_day_moved:m{m['pk']}", rule="theme_day_moved", state=FlagState.WARNING,
+               branch_id=m["branch_id"], meeting_id=m["pk"],
+               message=f"{m['held_on']:%Y-%m-%d}“{m['topic']}”未在固定的主题党日召开，且未登记改期批准")
+        for m in rows
+        if m["held_on"] != fixed_theme_day(None, m["held_on"])
+    ]  # fmt: skip
+
+
+def _org_life_flags(branch_ids, since, as_of):
+    """组织生活会 without its before / after records: 征求意见, 对照检查材料, 整改清单, 报告上级."""
+    rows = (
+        Meeting.objects.filter(branch_id__in=branch_ids, voided_at__isnull=True, held_on__gte=since,
+                               held_on__lte=as_of, types__type=MeetingType.ORG_LIFE_MEETING)
+        .annotate(items=Count("rectifications"))
+        .values("pk", "branch_id", "held_on", "opinions", "self_examination", "reported_on", "items")
+    )  # fmt: skip
+    wanted = []
+    for m in rows:
+        missing = [label for label, present in (("会前征求意见", m["opinions"]), ("对照检查材料", m["self_examination"]),
+                                                ("整改清单", m["items"]), ("报告上级党委", m["reported_on"])) if not present]  # fmt: skip
+        if missing:
+            wanted.append(Wanted(key=f"org_life_records:m{m['pk']}", rule="org_life_records", state=FlagState.WARNING,
+                                 branch_id=m["branch_id"], meeting_id=m["pk"],
+                                 message=f"{m['held_on']:%Y-%m-%d}组织生活会缺少：{'、'.join(missing)}"))  # fmt: skip
     return wanted
 
 

@@ -17,6 +17,8 @@ QUALITY_CHOICES = [
     ("low_quorum", "到会未过半"),
     ("no_attendance", "无出勤记录"),
     ("pipeline", "发展党员时限"),
+    ("theme_day_moved", "主题党日改期未批准"),
+    ("org_life_records", "组织生活会材料不全"),
 ]
 RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
 

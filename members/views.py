@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from branches.access import Action, can, get_branch_for, organisations_for
 from branches.forms import add_service_errors, submit_form
 from branches.models import OrgLevel
+from compliance.models import Flag
 
 from . import dues, pipeline, roster_import, selectors, services
 from .filters import MemberFilter
@@ -160,6 +161,7 @@ def member_detail(request, pk):
             "actions": ACTIONS,
             "records": _voidable_records(member),
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
+            "flags": list(Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")),
         },
     )
 

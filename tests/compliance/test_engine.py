@@ -396,3 +396,32 @@ def test_a_failing_refresh_never_fails_the_users_write(
     with django_capture_on_commit_callbacks(execute=True):
         meeting = hold(branch, ["theme_day"], timezone.localdate())
     assert meeting.pk
+
+
+def test_theme_day_moved_without_approval_and_org_life_without_its_records(branch):
+    moved = hold(branch, ["theme_day"], date(2026, 10, 20))  # the fixed day was Friday 30 October
+    approved = hold(
+        branch,
+        ["theme_day"],
+        date(2026, 9, 20),
+        off_day_approved_by="镇党委",
+        off_day_approved_on=date(2026, 9, 18),
+    )
+    on_day = hold(branch, ["theme_day"], date(2026, 8, 28))
+    thin = hold(branch, ["org_life_meeting"], date(2026, 1, 20), for_year=2025, opinions="征求意见12条")
+    engine.refresh(as_of=AS_OF)
+    assert set(Flag.objects.filter(rule="theme_day_moved").values_list("meeting_id", flat=True)) == {moved.pk}
+    assert approved.pk and on_day.pk
+    message = Flag.objects.get(rule="org_life_records").message
+    assert message == f"{thin.held_on:%Y-%m-%d}组织生活会缺少：对照检查材料、整改清单、报告上级党委"
+
+
+def test_a_members_page_shows_what_needs_attention(client, personas, branch):
+    from members import services as member_services
+
+    away = branch.people[2]
+    member_services.start_mobility(member=away, destination="深圳", started_on=date(2026, 3, 1), today=AS_OF)
+    engine.refresh(as_of=AS_OF)
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:detail", args=[away.pk])).content.decode()
+    assert "需要关注" in page and "外出深圳已满6个月" in page
