@@ -222,7 +222,10 @@ def meeting_void(request, pk):
         success="记录已作废，不再计入组织生活，内容保留备查。",
     ):
         return redirect("meetings:detail", pk=meeting.pk)
-    return render(request, "meetings/void.html", {"form": form, "meeting": meeting})
+    return render(request, "meetings/void.html", {
+        "form": form, "meeting": meeting, "title": f"作废“{meeting.topic}”（{meeting.held_on:%Y-%m-%d}）",
+        "warning": "作废后该记录不再计入组织生活，但内容和变更记录都会保留。", "danger": True,
+    })  # fmt: skip
 
 
 @require_POST
