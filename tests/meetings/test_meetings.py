@@ -378,3 +378,13 @@ def test_a_download_is_served_as_its_content_not_its_name(client, personas, tree
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Security-Policy"] == "sandbox"
     assert b"".join(response.streaming_content).startswith(b"%PDF")
+
+
+def test_attachments_over_the_size_limit_are_refused(tree, people):
+    from meetings.attachments import MAX_BYTES
+
+    meeting = record(tree, people)
+    big = SimpleUploadedFile("扫描件.pdf", b"%PDF-1.4" + b"0" * MAX_BYTES)
+    with pytest.raises(ValidationError, match="超过 10 MB"):
+        services.add_attachments(meeting=meeting, uploads=[big])
+    assert not meeting.attachments.exists()

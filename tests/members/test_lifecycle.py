@@ -369,3 +369,21 @@ def test_registration_by_transfer_in_records_the_letter(tree):
         date(2026, 5, 1),
     )
     assert list(selectors.roster_as_of(branch=tree.a1, on=date(2026, 4, 30))) == []
+
+
+def test_a_member_comes_back_from_away(tree):
+    member = register(tree)
+    away = services.start_mobility(
+        member=member, destination="深圳", started_on=date(2026, 3, 1), today=TODAY
+    )
+    with pytest.raises(ValidationError, match="返回日期不能晚于今天"):
+        services.end_mobility(mobility=away, ended_on=date(2026, 12, 1), today=TODAY)
+    services.end_mobility(mobility=away, ended_on=date(2026, 6, 30), today=TODAY)
+    assert [r.away_then for r in selectors.roster_as_of(branch=tree.a1, on=date(2026, 6, 30))] == [True]
+    assert [r.away_then for r in selectors.roster_as_of(branch=tree.a1, on=date(2026, 7, 1))] == [False]
+    report = services.record_thought_report(
+        member=member, received_on=date(2026, 7, 2), title="返回后思想汇报", today=TODAY
+    )
+    assert report.member == member
+    with pytest.raises(ValidationError, match="收到日期不能晚于今天"):
+        services.record_thought_report(member=member, received_on=date(2026, 12, 2), today=TODAY)
