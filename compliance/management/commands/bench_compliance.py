@@ -68,7 +68,7 @@ class Command(BaseCommand):
             one_time, _ = _timed(lambda: engine.refresh(as_of=today, branch_ids=[branch.pk]))
         self.stdout.write(f"{'figure (' + connection.vendor + ')':<46}{'value':>12}  target")
         self.stdout.write(f"{'rows read (meetings + types + attendance)':<46}{rows:>12}")
-        self.stdout.write(f"{'floor: one count(*) scan, s':<46}{floor:>12.3f}")
+        self.stdout.write(f"{'floor: one count(*) scan, ms':<46}{floor * 1000:>12.2f}")
         self.stdout.write(
             f"{'full rebuild, s (flags ' + str(result['open']) + ')':<46}{full:>12.3f}  {full / floor:.0f}x floor (<= 10x)"
         )
