@@ -7,6 +7,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -83,7 +84,7 @@ def _category(rng, index):
 
 def _dates(rng, category, birth_on, today):
     """Pipeline dates consistent with the category: 18+ at joining, 转正 a year after 入党."""
-    adult = birth_on.replace(year=birth_on.year + 18) + timedelta(days=31)
+    adult = birth_on + relativedelta(years=18, days=31)
     if category == pipeline.PROBATIONARY:
         joined = today - timedelta(days=rng.randint(60, 330))
         return {
@@ -96,9 +97,7 @@ def _dates(rng, category, birth_on, today):
         joined = adult + timedelta(days=rng.randint(0, max((today - adult).days - 800, 1)))
         return {
             "joined_on": joined,
-            "confirmed_on": joined.replace(year=joined.year + 1)
-            if joined.month != 2 or joined.day != 29
-            else joined + timedelta(days=365),
+            "confirmed_on": joined + relativedelta(years=1),
         }
     applied = today - timedelta(days=rng.randint(400, 900))
     values = {"applied_on": applied}
@@ -288,8 +287,8 @@ def _fixed_people(branch, today, used):
             name=name,
             id_number=_id_number(rng, birth, male, used),
             category=pipeline.FULL,
-            joined_on=birth.replace(year=birth.year + 24),
-            confirmed_on=birth.replace(year=birth.year + 25),
+            joined_on=birth + relativedelta(years=24),
+            confirmed_on=birth + relativedelta(years=25),
             education="大学本科",
             phone="13912345678" if male else "13812345678",
             work_unit="社区工作者",

@@ -11,6 +11,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from dateutil.relativedelta import relativedelta
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -61,11 +62,7 @@ def _workbook(path, rows, branches):
             if number not in used:
                 used.add(number)
                 break
-        joined = (
-            birth.replace(year=birth.year + 25)
-            if birth.month != 2 or birth.day != 29
-            else birth + timedelta(days=9200)
-        )
+        joined = birth + relativedelta(years=25)
         branch = branches[index % len(branches)]
         sheet.append(
             [
