@@ -128,7 +128,7 @@ def _ensure_org(parent, name, level, kind, founded_on, merged_group=False):
 
 def _term_plan(org, rng):
     """Election dates: most 村/社区 re-elected in 2026 after the 2021 round; a few overdue or ending soon."""
-    if org.kind in (K.VILLAGE, K.COMMUNITY, K.RETIRED):
+    if org.kind in (K.VILLAGE, K.COMMUNITY):
         if org.name in ("龙湾村党支部", "梅林村党支部"):
             return [date(2021, 3, rng.randint(1, 28))]  # term ended in 2026: election overdue
         return [date(2021, 3, rng.randint(1, 28)), date(2026, 3, rng.randint(1, 28))]

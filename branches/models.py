@@ -53,8 +53,10 @@ class OrgKind(models.TextChoices):
 FIVE_YEAR_TERM_KINDS = {OrgKind.VILLAGE, OrgKind.COMMUNITY, OrgKind.TOWNSHIP}
 
 
-def default_term_years(kind):
-    return 5 if kind in FIVE_YEAR_TERM_KINDS else 3
+def default_term_years(organisation):
+    """村、社区 organisations and every 基层党委 serve 5 years; other 总支 and 支部 3 (支部条例 第二十一条)."""
+    five = organisation.kind in FIVE_YEAR_TERM_KINDS or organisation.level == OrgLevel.PARTY_COMMITTEE
+    return 5 if five else 3
 
 
 class Organisation(MP_Node):
@@ -119,7 +121,7 @@ class CommitteeTerm(models.Model):
 
     @staticmethod
     def default_ends_on(organisation, elected_on):
-        return elected_on + relativedelta(years=default_term_years(organisation.kind))
+        return elected_on + relativedelta(years=default_term_years(organisation))
 
     def clean(self):
         if self.elected_on and self.ends_on and self.ends_on <= self.elected_on:

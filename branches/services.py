@@ -102,6 +102,14 @@ def dissolve_organisation(*, organisation, dissolved_on, reason):
     return organisation
 
 
+def term_holders(term):
+    """{position code: CommitteePosition}: the latest holder of each post in the term."""
+    holders = {}
+    for position in term.positions.order_by("started_on", "pk"):
+        holders[position.position] = position
+    return holders
+
+
 @transaction.atomic
 def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()):
     """Record an election: a new committee term with its office-holders.
@@ -151,25 +159,34 @@ def _end_previous_positions(*, organisation, term):
 def update_term(*, term, ends_on, note, positions):
     """Correct a term's end date, note and office-holders in place; the history keeps the old values.
 
-    A blank name means the post is vacant from today.
+    Each post's holder is the term's latest holder of it, sitting or not, so a typo in a past
+    term is fixed on that record. A blank name makes a sitting post vacant from today; a past
+    holder stays on record (leaving office is what the next election records).
     """
     term.ends_on = ends_on
     term.note = note
     term.full_clean()
     term.save()
-    current = {p.position: p for p in term.positions.filter(ended_on__isnull=True)}
+    holders = term_holders(term)
+    successor = (
+        CommitteeTerm.objects.filter(organisation=term.organisation, elected_on__gt=term.elected_on)
+        .order_by("elected_on")
+        .values_list("elected_on", flat=True)
+        .first()
+    )
     today = timezone.localdate()
     for code, name in positions:
         name = (name or "").strip()
-        existing = current.get(code)
+        existing = holders.get(code)
         if existing is None:
             if name:
                 CommitteePosition.objects.create(
-                    term=term, position=code, holder_name=name, started_on=term.elected_on
+                    term=term, position=code, holder_name=name, started_on=term.elected_on, ended_on=successor
                 )
         elif not name:
-            existing.ended_on = max(today, existing.started_on)
-            existing.save()
+            if existing.ended_on is None:
+                existing.ended_on = max(today, existing.started_on)
+                existing.save()
         elif existing.holder_name != name:
             existing.holder_name = name
             existing.save()

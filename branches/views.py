@@ -173,9 +173,9 @@ def term_create(request, pk):
 def term_edit(request, pk):
     term = get_object_for(request.user, CommitteeTerm.objects.all(), pk, Action.MANAGE)
     organisation = term.organisation
-    sitting = {p.position: p.holder_name for p in term.positions.filter(ended_on__isnull=True)}
+    holders = {code: p.holder_name for code, p in services.term_holders(term).items()}
     initial = {"elected_on": term.elected_on, "ends_on": term.ends_on, "note": term.note}
-    initial.update({f"pos_{code}": sitting.get(code, "") for code in Position.values})
+    initial.update({f"pos_{code}": holders.get(code, "") for code in Position.values})
     form = TermForm(request.POST or None, initial=initial, editing=True)
     if submit_form(
         request,

@@ -5,21 +5,17 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from openpyxl import load_workbook
 
-from branches import demo, services
+from branches import services
 from branches.models import (
     CommitteePosition,
-    CommitteeTerm,
     Organisation,
     OrgKind,
     OrgLevel,
     Role,
-    RoleAssignment,
 )
 from tests.conftest import make_org
 
@@ -85,6 +81,13 @@ def test_terms_default_length_and_hand_over(tree):
         organisation=school, elected_on=date(2024, 6, 1), positions=[("secretary", "校书记")]
     )
     assert village.ends_on == date(2026, 3, 1) and school_term.ends_on == date(2027, 6, 1)
+    enterprise_committee = make_org(
+        tree.township, "甲镇工业园党委", OrgLevel.PARTY_COMMITTEE, OrgKind.PRIVATE_ENTERPRISE
+    )
+    committee_term = services.record_term(
+        organisation=enterprise_committee, elected_on=date(2024, 6, 1), positions=[("secretary", "园书记")]
+    )
+    assert committee_term.ends_on == date(2029, 6, 1)  # every 基层党委 serves five years
     services.record_term(
         organisation=tree.a2, elected_on=date(2026, 3, 1), positions=[("secretary", "新书记")]
     )
@@ -160,20 +163,3 @@ def test_tree_page_queries_do_not_grow_with_the_tree(client, personas, tree):
     with CaptureQueriesContext(connection) as detail:
         client.get(reverse("branches:detail", args=[tree.township.pk]))
     assert len(detail) == len(detail_small)
-
-
-def test_seed_demo_twice_creates_no_duplicates_and_matches_the_sample_roster(db):
-    call_command("seed_demo")
-    counts = [Organisation.objects.count(), CommitteeTerm.objects.count(), RoleAssignment.objects.count()]
-    call_command("seed_demo")
-    assert [
-        Organisation.objects.count(),
-        CommitteeTerm.objects.count(),
-        RoleAssignment.objects.count(),
-    ] == counts
-    root = demo.find_root()
-    sheet = load_workbook(SAMPLE_ROSTER, read_only=True).worksheets[0]
-    pairs = {(row[10], row[11]) for row in sheet.iter_rows(min_row=4, values_only=True) if row[1]}
-    for branch_name, group_name in pairs:
-        branch = Organisation.objects.get_tree(root).get(name=branch_name, level=OrgLevel.BRANCH)
-        assert Organisation.objects.get_children(branch).filter(name=group_name).exists()
