@@ -6,8 +6,7 @@ from datetime import date
 
 from meetings.models import Meeting
 
-from . import engine
-from .models import RuleSetting
+from .grid import obligation_grid
 from .periods import STATE_LABELS, State
 
 
@@ -26,24 +25,17 @@ class Row:
 
 def branch_checklist(branch, *, on):
     since = date(on.year, 1, 1)  # every kind of period containing `on` starts on or after 1 January
-    branches = [branch]
-    groups = [g for g in engine._groups(branches, since) if g.dissolved_on is None or g.dissolved_on > on]
-    terms = engine._current_terms([branch.pk], on)
-    settings = list(RuleSetting.objects.select_related("organisation").filter(effective_from__lte=on))
-    by_month, org_life = engine._held([branch.pk], since, on)
     meetings = list(
         Meeting.objects.filter(branch=branch, voided_at__isnull=True, held_on__gte=since, held_on__lte=on)
         .prefetch_related("types")
         .order_by("held_on")
     )
-    rows = []
-    for _branch_id, group_id, org, rule, obligation in engine.obligations(
-        branches, groups, terms, settings, by_month, org_life, as_of=on, since=since
-    ):
-        if not obligation.period.contains(on) and rule.code != "org_life_meeting":
-            continue
-        rows.append(Row(rule, org.name, group_id, obligation, _records(meetings, rule, obligation, group_id)))
-    return rows
+    return [
+        Row(cell.rule, cell.unit_name, cell.group_id, cell.obligation,
+            _records(meetings, cell.rule, cell.obligation, cell.group_id))
+        for cell in obligation_grid([branch.pk], since=since, as_of=on)
+        if cell.period.contains(on) or cell.rule.code == "org_life_meeting"
+    ]  # fmt: skip
 
 
 def _records(meetings, rule, obligation, group_id):

@@ -143,6 +143,11 @@ def _settings_for(settings, path, rule):
     return result
 
 
+def settings_in_force(as_of):
+    """Every local setting effective by as_of (few: a township changes a handful of rules)."""
+    return list(RuleSetting.objects.select_related("organisation").filter(effective_from__lte=as_of))
+
+
 def _held(branch_ids, since, as_of):
     """{(branch_id, group_id, type, month): count} of non-void meetings, and {(branch_id, year): count}
     of 组织生活会 by their 所属年度."""
@@ -519,7 +524,7 @@ def refresh(*, as_of, branch_ids=None, since=None):
     ids = [b.pk for b in branches]
     groups = _groups(branches, since)
     terms = _current_terms(ids, as_of)
-    settings = list(RuleSetting.objects.select_related("organisation").filter(effective_from__lte=as_of))
+    settings = settings_in_force(as_of)
     by_month, org_life = _held(ids, since, as_of)
     wanted = _meeting_flags(branches, groups, terms, settings, by_month, org_life, as_of=as_of, since=since)
     wanted += _record_flags(ids, since, as_of)
