@@ -39,7 +39,7 @@ def branch_checklist(branch, *, on):
 
 
 def _records(meetings, rule, obligation, group_id):
-    if obligation.state == State.NOT_APPLICABLE:
+    if obligation.state == State.NOT_APPLICABLE or not rule.meeting_types:
         return []
     wanted = rule.meeting_types[0]
     period = obligation.period

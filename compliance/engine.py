@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 
-from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
-from meetings.models import Attendance, Meeting, MeetingType
+from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
+from meetings.models import Attendance, Meeting, MeetingType, Talk
 from meetings.services import fixed_theme_day
 from members import dues, pipeline
 from members.models import (
@@ -35,6 +35,7 @@ from members.models import (
     Member,
     Mobility,
     PipelineEvent,
+    Status,
     ThoughtReport,
 )
 
@@ -42,14 +43,17 @@ from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
-    MEETING_RULES,
+    UNIT_RULES,
     Frequency,
     MemberMonth,
     Unit,
     absence_run,
     dues_step,
     evaluate,
+    evaluate_coverage,
     ladder_step,
+    lecturer_is,
+    talk_coverage,
 )
 
 ATTENTION = {State.OVERDUE: FlagState.OVERDUE, State.DUE_SOON: FlagState.DUE_SOON}
@@ -148,9 +152,25 @@ def settings_in_force(as_of):
     return list(RuleSetting.objects.select_related("organisation").filter(effective_from__lte=as_of))
 
 
-def _held(branch_ids, since, as_of):
-    """{(branch_id, group_id, type, month): count} of non-void meetings, and {(branch_id, year): count}
-    of 组织生活会 by their 所属年度."""
+SECRETARY_LECTURE = "secretary_lecture"  # the pseudo meeting type counted for 书记讲党课
+
+
+@dataclass
+class Held:
+    """What the scope's records count towards the unit rules.
+
+    by_month: {(branch_id, group_id, type, month start): n} of non-void meetings; lectures given by
+        the sitting secretary are also counted under the type "secretary_lecture".
+    org_life: {(branch_id, year): n} of 组织生活会 by their 所属年度.
+    coverage: {(branch_id, year): (required, covered)} of 谈心谈话.
+    """
+
+    by_month: dict
+    org_life: dict
+    coverage: dict
+
+
+def held_records(branch_ids, terms, since, as_of):
     by_month = defaultdict(int)
     rows = (
         Meeting.objects.filter(
@@ -162,6 +182,8 @@ def _held(branch_ids, since, as_of):
     )
     for row in rows:
         by_month[(row["branch_id"], row["group_id"], row["types__type"], row["month"])] += row["n"]
+    for (branch_id, month), n in _secretary_lectures(branch_ids, since, as_of).items():
+        by_month[(branch_id, None, SECRETARY_LECTURE, month)] += n
     org_life = defaultdict(int)
     rows = (
         Meeting.objects.filter(branch_id__in=branch_ids, voided_at__isnull=True, types__type=MeetingType.ORG_LIFE_MEETING,
@@ -171,7 +193,59 @@ def _held(branch_ids, since, as_of):
     )  # fmt: skip
     for row in rows:
         org_life[(row["branch_id"], row["for_year"])] += row["n"]
-    return by_month, org_life
+    return Held(by_month, org_life, _talk_coverage(branch_ids, terms, since, as_of))
+
+
+def _secretary_lectures(branch_ids, since, as_of):
+    """{(branch_id, month start): n} of 党课 whose 主讲人 was the branch's sitting secretary that day."""
+    secretaries = defaultdict(list)
+    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
+        term__organisation_id__in=branch_ids, position=Position.SECRETARY
+    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
+        secretaries[branch_id].append((name, started_on, ended_on))
+    lectures = (
+        Meeting.objects.filter(branch_id__in=branch_ids, voided_at__isnull=True, held_on__gte=since,
+                               held_on__lte=as_of, types__type=MeetingType.PARTY_LECTURE)
+        .exclude(lecturer="")
+        .values_list("branch_id", "held_on", "lecturer")
+    )  # fmt: skip
+    counts = defaultdict(int)
+    for branch_id, held_on, lecturer in lectures:
+        if any(
+            lecturer_is(lecturer, name) and started_on <= held_on and (ended_on is None or held_on < ended_on)
+            for name, started_on, ended_on in secretaries[branch_id]
+        ):
+            counts[(branch_id, held_on.replace(day=1))] += 1
+    return counts
+
+
+def _talk_coverage(branch_ids, terms, since, as_of):
+    """谈心谈话 coverage per branch and year, judged against the current roster and committee.
+
+    Committee members are the sitting office-holders of the current term, matched to the
+    roster by name (the term records names). Members who left are no longer required; a
+    past year is judged by who is on the roster now.
+    """
+    roster = defaultdict(list)
+    for pk, branch_id, name in Member.objects.filter(
+        branch_id__in=branch_ids, on_roster=True, status=Status.NORMAL, category__in=PARTY_MEMBER_CATEGORIES
+    ).values_list("pk", "branch_id", "name"):
+        roster[branch_id].append((pk, name))
+    talks = defaultdict(list)
+    for branch_id, talked_on, a, b in Talk.objects.filter(
+        branch_id__in=branch_ids, voided_at__isnull=True, talked_on__gte=date(since.year, 1, 1),
+        talked_on__lte=as_of,
+    ).values_list("branch_id", "talked_on", "initiator_id", "counterpart_id"):  # fmt: skip
+        talks[(branch_id, talked_on.year)].append((a, b))
+    coverage = {}
+    for branch_id in branch_ids:
+        term = terms.get(branch_id)
+        names = {p.holder_name for p in term.positions.all() if p.ended_on is None} if term else set()
+        members = {pk for pk, _name in roster[branch_id]}
+        committee = {pk for pk, name in roster[branch_id] if name in names}
+        for year in range(since.year, as_of.year + 1):
+            coverage[(branch_id, year)] = talk_coverage(committee, members, talks[(branch_id, year)])
+    return coverage
 
 
 # ---------------------------------------------------------------- what should be flagged
@@ -184,43 +258,62 @@ def _bucket(counts, kind):
     return buckets
 
 
-def obligations(branches, groups, terms, settings, by_month, org_life, *, as_of, since):
-    """Yield (branch_id, group_id, org, rule, Obligation) for every meeting rule of every unit in scope."""
+def obligations(branches, groups, terms, settings, held, *, as_of, since):
+    """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope."""
     months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
-    for (branch_id, group_id, type_, month), n in by_month.items():
+    for (branch_id, group_id, type_, month), n in held.by_month.items():
         months[("b", branch_id)][type_][month] += n
         if group_id:
             months[("g", group_id)][type_][month] += n
     years = defaultdict(dict)  # branch -> {year start: 组织生活会 held for that year}
-    for (branch_id, year), n in org_life.items():
+    for (branch_id, year), n in held.org_life.items():
         years[branch_id][date(year, 1, 1)] = n
+    coverage = defaultdict(dict)
+    for (branch_id, year), pair in held.coverage.items():
+        coverage[branch_id][date(year, 1, 1)] = pair
     units = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in branches]
     units += [(("g", g.pk), g, _unit(g, "group", None), g.branch.pk, g.pk) for g in groups]
     for key, org, unit, branch_id, group_id in units:
-        for code in MEETING_RULES:
+        for code in UNIT_RULES:
             rule = CATALOGUE[code]
             if rule.scope.value != unit.level:
                 continue
-            held_by_type = years[org.pk] if code == "org_life_meeting" else months[key][rule.meeting_types[0]]
-            for obligation in _evaluate_with_settings(rule, org, unit, settings, held_by_type, as_of, since):
+            if code == "org_life_meeting":
+                counted = years[org.pk]
+            elif code == "talk_coverage":
+                counted = coverage[org.pk]
+            else:
+                counted = months[key][
+                    SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
+                ]
+            for obligation in _evaluate_with_settings(rule, org, unit, settings, counted, as_of, since):
                 yield branch_id, group_id, org, rule, obligation
 
 
-def _meeting_flags(branches, groups, terms, settings, by_month, org_life, *, as_of, since):
+# How a flag names what is missing, by rule: (still open, period over, unit of the counts).
+SHORTFALL_WORDS = {
+    "talk_coverage": ("尚未谈到位", "未谈到位", "人次"),
+    SECRETARY_LECTURE: ("书记尚未讲", "书记未讲", "次"),
+}
+DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
+
+
+def _meeting_flags(branches, groups, terms, settings, held, *, as_of, since):
     wanted = []
     for branch_id, group_id, org, rule, obligation in obligations(
-        branches, groups, terms, settings, by_month, org_life, as_of=as_of, since=since
+        branches, groups, terms, settings, held, as_of=as_of, since=since
     ):
         state = ATTENTION.get(obligation.state)
         if state is None:
             continue
         period = obligation.period
         unit_key = f"g{group_id}" if group_id else f"b{branch_id}"
+        still_open, missed, unit = SHORTFALL_WORDS.get(rule.code, DEFAULT_SHORTFALL)
         wanted.append(Wanted(
             key=f"{rule.code}:{unit_key}:{period.start}:{state}", rule=rule.code, state=state, branch_id=branch_id,
             group_id=group_id, period_start=period.start, period_end=period.end,
-            message=f"{org.name}{period.label}{rule.name}{'尚未召开' if state == FlagState.DUE_SOON else '未召开'}"
-                    f"（应{obligation.required}次，已{obligation.held}次）",
+            message=f"{org.name}{period.label}{rule.name}{still_open if state == FlagState.DUE_SOON else missed}"
+                    f"（应{obligation.required}{unit}，已{obligation.held}{unit}）",
         ))  # fmt: skip
     return wanted
 
@@ -243,6 +336,10 @@ def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since):
         if not enabled:
             continue
         until = segments[index + 1][0] if index + 1 < len(segments) else None
+        if rule.code == "talk_coverage":
+            results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of,
+                                         effective_from=effective_from, until=until, window_start=since)  # fmt: skip
+            continue
         by_period = held if rule.code == "org_life_meeting" else _bucket(held, frequency.period)
         results += evaluate(rule, unit, held_by_period=by_period, as_of=as_of, frequency=frequency,
                             effective_from=effective_from, until=until, window_start=since)  # fmt: skip
@@ -525,8 +622,8 @@ def refresh(*, as_of, branch_ids=None, since=None):
     groups = _groups(branches, since)
     terms = _current_terms(ids, as_of)
     settings = settings_in_force(as_of)
-    by_month, org_life = _held(ids, since, as_of)
-    wanted = _meeting_flags(branches, groups, terms, settings, by_month, org_life, as_of=as_of, since=since)
+    held = held_records(ids, terms, since, as_of)
+    wanted = _meeting_flags(branches, groups, terms, settings, held, as_of=as_of, since=since)
     wanted += _record_flags(ids, since, as_of)
     wanted += _term_flags(branches, terms, as_of)
     wanted += _member_flags(ids, as_of)

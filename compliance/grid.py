@@ -40,12 +40,12 @@ def obligation_grid(branch_ids, *, since, as_of):
     groups = engine._groups(branches, since)
     terms = engine._current_terms(ids, as_of)
     settings = engine.settings_in_force(as_of)
-    by_month, org_life = engine._held(ids, since, as_of)
+    held = engine.held_records(ids, terms, since, as_of)
     names = {b.pk: b.name for b in branches}
     return [
         Cell(branch_id, names[branch_id], group_id, org.name, rule, obligation)
         for branch_id, group_id, org, rule, obligation in engine.obligations(
-            branches, groups, terms, settings, by_month, org_life, as_of=as_of, since=since
+            branches, groups, terms, settings, held, as_of=as_of, since=since
         )
     ]
 

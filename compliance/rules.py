@@ -73,12 +73,36 @@ CATALOGUE = {
 }  # fmt: skip
 
 # Rules met by counting meetings of a type. 书记讲党课 also needs the lecturer to be the secretary,
-# which counting alone cannot tell, so it is evaluated on its own (not yet built).
+# which counting alone cannot tell, so the engine counts those lectures on their own.
 MEETING_RULES = tuple(
     code
     for code, rule in CATALOGUE.items()
     if rule.meeting_types and rule.frequency and code != "secretary_lecture"
 )
+# Every rule judged per branch or group and period, whatever counts towards it.
+UNIT_RULES = (*MEETING_RULES, "secretary_lecture", "talk_coverage")
+# Rules a 党委 may set a frequency for (talk coverage is all-or-nothing: only on or off).
+SETTABLE_RULES = (*MEETING_RULES, "secretary_lecture")
+
+
+def lecturer_is(lecturer, name):
+    """Whether the recorded 主讲人 names this person: "张三", "支部书记张三", "张三同志" all do."""
+    name = "".join((name or "").split())
+    return bool(name) and name in "".join((lecturer or "").split())
+
+
+def talk_coverage(committee, members, talks):
+    """(required, covered) for a year of 谈心谈话 (支部条例 第十九条).
+
+    Required: every pair of committee members, and every other member with at least one
+    committee member. `talks` are (person, person) pairs in any order; ids are member ids.
+    """
+    committee, members = set(committee), set(members)
+    spoken = {frozenset(pair) for pair in talks if pair[0] != pair[1]}
+    pairs = {frozenset((a, b)) for a in committee for b in committee if a < b}
+    others = members - committee
+    reached = {p for pair in spoken if pair & committee for p in pair}
+    return len(pairs) + len(others), len(pairs & spoken) + len(others & reached)
 
 
 @dataclass(frozen=True)
@@ -144,6 +168,26 @@ def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_fro
         )
         for p in periods
     ]
+
+
+def evaluate_coverage(
+    rule, unit, *, coverage_by_year, as_of, effective_from=None, until=None, window_start=None
+):
+    """Yearly obligations whose required count is the unit's own: {year start: (required, covered)}.
+
+    effective_from, until and window_start work as in `evaluate`.
+    """
+    starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
+    periods = obligation_periods(PeriodKind.YEAR, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on,
+                                 window_start=window_start)  # fmt: skip
+    results = []
+    for period in periods:
+        if until is not None and period.start >= until:
+            break
+        required, covered = coverage_by_year.get(period.start, (0, 0))
+        state = obligation_state(period, required=required, held=covered, as_of=as_of)
+        results.append(Obligation(rule.code, period, state, required, covered))
+    return results
 
 
 # ---------------------------------------------------------------- member rules

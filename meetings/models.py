@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from branches.models import Organisation, Voidable
@@ -59,7 +60,7 @@ class Meeting(Voidable):
     off_day_approved_by = models.CharField("改期批准人", max_length=50, blank=True)
     off_day_approved_on = models.DateField("改期批准日期", null=True, blank=True)
 
-    entered_at = models.DateTimeField("录入时间", auto_now_add=True)
+    entered_at = models.DateTimeField("录入时间", default=timezone.now, editable=False)
     lateness_days = models.PositiveIntegerField("录入滞后（工作日）", default=0)
     is_backfill = models.BooleanField("补录", default=False)
     backfill_reason = models.CharField("补录原因", max_length=200, blank=True)

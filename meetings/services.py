@@ -157,7 +157,7 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, topic=topic.strip(), submit_token=token, created_by=user,
-        lateness_days=lateness, is_backfill=backfill,
+        lateness_days=lateness, is_backfill=backfill, entered_at=now,
         **{k: v for k, v in details.items() if k in DETAIL_FIELDS},
     )  # fmt: skip
     if not backfill:

@@ -1,10 +1,11 @@
 """Shared fixtures: a small tree of two townships and one persona per role."""
 
-from datetime import date
+from datetime import date, datetime, time
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from branches import services
 from branches.models import OrgKind, OrgLevel, Role, RoleAssignment
@@ -118,6 +119,8 @@ def make_meeting(branch, group, present, *, types=("group_meeting",), held_on=No
     from meetings import services as meeting_services
 
     held_on = held_on or date(2026, 11, 20)
+    # Entered the evening it was held, so that no test turns into 补录 as the calendar moves on.
+    extra.setdefault("now", timezone.make_aware(datetime.combine(held_on, time(20))))
     expected = meeting_services.attendance_list(
         branch=branch, types=list(types), held_on=held_on, group=group
     )

@@ -394,3 +394,45 @@ def test_a_members_page_shows_what_needs_attention(client, personas, branch):
     client.force_login(personas[Role.SECRETARY])
     page = client.get(reverse("members:detail", args=[away.pk])).content.decode()
     assert "需要关注" in page and "外出深圳已满6个月" in page
+
+
+def test_secretary_lecture_needs_the_sitting_secretary_as_lecturer(branch):
+    hold(branch, ["party_lecture"], date(2025, 3, 14), lecturer="党员1")
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert ("secretary_lecture", "2025-01-01", "overdue") in open_keys("secretary_lecture", branch=branch)
+    flag = Flag.objects.get(
+        rule="secretary_lecture", branch=branch, period_start=date(2025, 1, 1), resolved_on=None
+    )
+    assert "书记未讲" in flag.message and "应1次，已0次" in flag.message
+    hold(branch, ["party_lecture", "theme_day"], date(2025, 6, 27), lecturer="支部书记 党员0")
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert ("secretary_lecture", "2025-01-01", "overdue") not in open_keys("secretary_lecture", branch=branch)
+
+
+def test_a_lecture_before_the_secretary_took_office_does_not_count(branch):
+    hold(branch, ["party_lecture"], date(2023, 12, 1), lecturer="党员0")  # elected 2024-01-05
+    assert engine._secretary_lectures([branch.pk], date(2023, 1, 1), AS_OF) == {}
+    hold(branch, ["party_lecture"], date(2024, 2, 1), lecturer="党员0")
+    assert engine._secretary_lectures([branch.pk], date(2023, 1, 1), AS_OF) == {
+        (branch.pk, date(2024, 2, 1)): 1
+    }
+
+
+def test_talk_coverage_flags_until_every_pair_and_member_is_covered(branch):
+    p = branch.people  # committee: 党员0 (书记), 党员1, 党员2; 党员3 is a member
+    meeting_services.record_talks(branch=branch, talked_on=date(2025, 5, 6), today=AS_OF,
+                                  pairs=[(p[0], p[1], "谈工作"), (p[1], p[2], "谈工作")])  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    flag = Flag.objects.get(
+        rule="talk_coverage", branch=branch, period_start=date(2025, 1, 1), resolved_on=None
+    )
+    assert flag.state == "overdue" and "应4人次，已2人次" in flag.message
+    meeting_services.record_talks(branch=branch, talked_on=date(2025, 9, 1), today=AS_OF,
+                                  pairs=[(p[2], p[0], "谈思想"), (p[3], p[1], "谈思想")])  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert not Flag.objects.filter(
+        rule="talk_coverage", period_start=date(2025, 1, 1), resolved_on=None
+    ).exists()
+    assert Flag.objects.filter(
+        rule="talk_coverage", period_start=date(2025, 1, 1), resolved_on=AS_OF
+    ).exists()

@@ -186,3 +186,50 @@ def test_dues_steps():
 def test_secretary_lecture_is_not_met_by_counting_any_lecture():
     assert "secretary_lecture" not in rules.MEETING_RULES
     assert "party_lecture" in rules.MEETING_RULES
+    assert "secretary_lecture" in rules.UNIT_RULES
+
+
+@pytest.mark.parametrize(
+    ("lecturer", "name", "matches"),
+    [
+        ("张三", "张三", True),
+        ("支部书记 张三", "张三", True),
+        ("张三同志", "张三", True),
+        ("张三丰", "张三", True),  # containment: a township office reads the name, not a person id
+        ("李四", "张三", False),
+        ("", "张三", False),
+        ("张三", "", False),
+    ],
+)
+def test_lecturer_is_the_named_person(lecturer, name, matches):
+    assert rules.lecturer_is(lecturer, name) is matches
+
+
+def test_talk_coverage_counts_committee_pairs_and_every_other_member():
+    committee, members = {1, 2, 3}, {1, 2, 3, 4, 5, 6}
+    assert rules.talk_coverage(committee, members, []) == (6, 0)  # 3 pairs + 3 other members
+    talks = [(1, 2), (3, 2), (4, 1), (5, 6), (6, 6)]
+    # pairs 1-2 and 2-3 covered; member 4 reached by a committee member; 5-6 talked only with each other
+    assert rules.talk_coverage(committee, members, talks) == (6, 3)
+    talks += [(1, 3), (5, 2), (3, 6)]
+    assert rules.talk_coverage(committee, members, talks) == (6, 6)
+
+
+def test_talk_coverage_without_a_committee_cannot_be_met():
+    assert rules.talk_coverage(set(), {1, 2}, [(1, 2)]) == (2, 0)
+
+
+def test_coverage_obligations_are_yearly_and_met_when_everyone_is_covered():
+    unit = Unit(level="branch", founded_on=date(2020, 1, 1))
+    rule = CATALOGUE["talk_coverage"]
+    result = rules.evaluate_coverage(
+        rule, unit, coverage_by_year={date(2025, 1, 1): (6, 6), date(2026, 1, 1): (6, 2)},
+        as_of=date(2026, 12, 28), window_start=date(2025, 1, 1),
+    )  # fmt: skip
+    assert [(o.period.start.year, o.state, o.required, o.held) for o in result] == [
+        (2025, State.MET, 6, 6),
+        (2026, State.DUE_SOON, 6, 2),
+    ]
+    later = rules.evaluate_coverage(rule, unit, coverage_by_year={}, as_of=date(2027, 1, 2),
+                                    window_start=date(2026, 1, 1), until=date(2027, 1, 1))  # fmt: skip
+    assert [(o.period.start.year, o.state) for o in later] == [(2026, State.MET)]  # nobody to cover
