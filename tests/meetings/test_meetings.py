@@ -45,10 +45,15 @@ def record(
     statuses = statuses or {}
     attendance = {r.member_id: (statuses.get(r.member_id, "present"), "病假" if statuses.get(r.member_id) == "leave" else "")
                   for r in expected}  # fmt: skip
-    return services.record_meeting(
+    now = now or at(held_on)
+    meeting = services.record_meeting(
         branch=tree.a1, types=list(types), held_on=held_on, topic="学习讨论", attendance=attendance,
-        token=extra.pop("token", uuid.uuid4().hex), now=now or at(held_on), **extra,
+        token=extra.pop("token", uuid.uuid4().hex), now=now, **extra,
     )  # fmt: skip
+    # entered_at is stamped by the clock; keep it at `now` so later edits do not depend on today's date.
+    Meeting.objects.filter(pk=meeting.pk, entered_at__gt=now).update(entered_at=now)
+    meeting.refresh_from_db()
+    return meeting
 
 
 # ---------------------------------------------------------------- working days (pure)
