@@ -1,6 +1,6 @@
 """Shared fixtures: a small tree of two townships and one persona per role."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -119,8 +119,6 @@ def make_meeting(branch, group, present, *, types=("group_meeting",), held_on=No
     from meetings import services as meeting_services
 
     held_on = held_on or date(2026, 11, 20)
-    # Entered the evening it was held, so that no test turns into 补录 as the calendar moves on.
-    extra.setdefault("now", timezone.make_aware(datetime.combine(held_on, time(20))))
     expected = meeting_services.attendance_list(
         branch=branch, types=list(types), held_on=held_on, group=group
     )
@@ -141,5 +139,30 @@ def make_meeting(branch, group, present, *, types=("group_meeting",), held_on=No
         token=uuid.uuid4().hex,
         uploads=uploads,
         lecturer=extra.pop("lecturer", "书记"),
+        # Entered on the day it was held, so the record is not a 补录 whatever today's date is.
+        now=extra.pop("now", timezone.make_aware(datetime.combine(held_on, time(20)))),
         **extra,
     )
+
+
+def make_campaign(branch, *, year=2026, campaign_on=None, grades=None, ballots=(10, 9), close=False):
+    """A 民主评议 campaign opened through the service; grades is {member: (grade, reason)} to save."""
+    import uuid
+
+    from evaluations import services as review_services
+
+    campaign = review_services.open_campaign(
+        branch=branch, year=year, campaign_on=campaign_on or date(year, 11, 25), token=uuid.uuid4().hex
+    )
+    if grades is not None:
+        chosen = {member.pk: value for member, value in grades.items()}
+        rows = {}
+        for p in campaign.participants.filter(exempt_reason=""):
+            grade, reason = chosen.get(p.member_id, ("qualified", ""))
+            rows[p.pk] = {"votes_qualified": ballots[1], "grade": grade, "grade_reason": reason}
+        review_services.save_results(
+            campaign=campaign, ballots_issued=ballots[0], ballots_returned=ballots[1], rows=rows
+        )
+    if close:
+        review_services.close_campaign(campaign=campaign, closed_on=campaign.campaign_on + timedelta(days=3))
+    return campaign

@@ -12,9 +12,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from branches import services
 from branches.models import Organisation, Role
+from evaluations import services as review_services
+from evaluations.models import Campaign, FollowUp, Participant
 from meetings.models import Meeting, YearLock
 from members.models import Member, RosterImport, ThoughtReport
-from tests.conftest import PERSONA_HOMES, make_meeting, make_member
+from tests.conftest import PERSONA_HOMES, make_campaign, make_meeting, make_member
 
 ROLES = [*Role, "superuser"]
 
@@ -82,6 +84,10 @@ MEETING_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Rol
 MEETING_CREATE = {**RECORD_ANYWHERE, Role.GROUP_LEADER: 200}
 MEETING_REVIEW = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, Role.INSTRUCTOR: 302, "superuser": 302}
 BRANCH_MANAGE_POST = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, "superuser": 302, Role.GROUP_LEADER: 404}
+# 民主评议 belongs to the branch: the branch records it, the township office returns it.
+BRANCH_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Role.GROUP_LEADER: 404}
+BRANCH_RECORD_POST = {**BRANCH_RECORD, **{r: 302 for r, code in BRANCH_RECORD.items() if code == 200}}
+BRANCH_REVIEW = {**MANAGE, Role.INSTRUCTOR: 200, Role.GROUP_LEADER: 404}
 
 ROUTES = {
     "home": Route(None, HOME),
@@ -123,6 +129,19 @@ ROUTES = {
     "meetings:year_lock": Route(
         "branch", BRANCH_MANAGE_POST, write=True, post={"year": "2025", "locked": "1"}
     ),
+    "reviews:overview": Route(None, EVERYONE_OK),
+    "reviews:branch": Route("branch", BRANCH_VIEW),
+    "reviews:open": Route("branch", BRANCH_RECORD, write=True),
+    "reviews:detail": Route("campaign", BRANCH_VIEW),
+    "reviews:edit": Route("campaign", BRANCH_RECORD, write=True),
+    "reviews:results": Route("campaign", BRANCH_RECORD, write=True),
+    "reviews:close": Route("campaign", BRANCH_RECORD_POST, write=True, post={}),
+    "reviews:report": Route("campaign", BRANCH_RECORD, write=True),
+    "reviews:return": Route("campaign", BRANCH_REVIEW, write=True),
+    "reviews:reopen": Route("campaign", BRANCH_RECORD_POST, write=True, post={}),
+    "reviews:void": Route("campaign", BRANCH_RECORD, write=True),
+    "reviews:followup_add": Route("participant", BRANCH_RECORD, write=True),
+    "reviews:followup_close": Route("followup", BRANCH_RECORD, write=True),
 }
 PUBLIC = {"login"}
 
@@ -163,6 +182,15 @@ def world(personas, tree):
         "a1": make_meeting(tree.a1, tree.g1, [people["a1"]]),
         "b1": make_meeting(tree.b1, None, [people["b1"]], types=["theme_day"]),
     }
+    for key, branch in (("a1", tree.a1), ("b1", tree.b1)):
+        campaign = make_campaign(branch, grades={people[key]: ("basic", "学习不够主动")})
+        participant = campaign.participants.get(member=people[key])
+        review_services.add_followup(
+            participant=participant,
+            kind="rectify",
+            proposed_on=date(2026, 11, 26),
+            deadline_on=date(2027, 2, 1),
+        )
     return personas, tree, people, imports, meetings
 
 
@@ -192,6 +220,13 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": (tree.a1 if in_scope else tree.b1).terms.get().pk}
     if route.target == "branch":
         return {"branch_pk": (tree.a1 if in_scope else tree.b1).pk}
+    campaign = Campaign.objects.get(branch=tree.a1 if in_scope else tree.b1)
+    if route.target == "campaign":
+        return {"pk": campaign.pk}
+    if route.target == "participant":
+        return {"pk": campaign.pk, "participant_pk": campaign.participants.get(grade="basic").pk}
+    if route.target == "followup":
+        return {"pk": FollowUp.objects.get(participant__campaign=campaign).pk}
     if route.target == "import":
         owner = role if in_scope else (Role.SECRETARY if role != Role.SECRETARY else Role.TOWNSHIP_ADMIN)
         return {"pk": imports[owner].pk}
@@ -252,6 +287,9 @@ def _snapshot(tree, people):
         list(ThoughtReport.objects.filter(member=people["b1"]).values()),
         list(Meeting.objects.filter(branch=tree.b1).values()),
         list(YearLock.objects.filter(branch=tree.b1).values()),
+        list(Campaign.objects.filter(branch=tree.b1).values()),
+        list(Participant.objects.filter(campaign__branch=tree.b1).values()),
+        list(FollowUp.objects.filter(participant__campaign__branch=tree.b1).values()),
     )
 
 

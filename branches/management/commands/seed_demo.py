@@ -4,6 +4,7 @@ from django.utils import timezone
 from branches import demo
 from compliance import engine
 from compliance.models import Flag
+from evaluations import demo as evaluations_demo
 from meetings import demo as meetings_demo
 from members import demo as members_demo
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             existing = demo.find_root()
             if existing is not None:
                 Flag.objects.filter(branch__path__startswith=existing.path).delete()
+                evaluations_demo.reset(root=existing)
                 meetings_demo.reset(root=existing)
                 members_demo.reset(root=existing)
             demo.reset()
@@ -29,12 +31,14 @@ class Command(BaseCommand):
         root, counts = demo.seed(seed=seed)
         member_counts = members_demo.seed(root=root, seed=seed, today=timezone.localdate())
         meeting_counts = meetings_demo.seed(root=root, seed=seed, today=timezone.localdate())
+        review_counts = evaluations_demo.seed(root=root, seed=seed, today=timezone.localdate())
         flags = engine.refresh(as_of=timezone.localdate())
         self.stdout.write(
             self.style.SUCCESS(
                 f"演示数据就绪：{root.name}（新建党组织 {counts['organisations']} 个，"
                 f"换届记录 {counts['terms']} 组，账号 {counts['users']} 个，"
                 f"党员及入党积极分子等 {member_counts['members']} 人，党费记录 {member_counts['payments']} 条，"
-                f"会议记录 {meeting_counts['meetings']} 次，待办提醒 {flags['open']} 条）。"
+                f"会议记录 {meeting_counts['meetings']} 次，民主评议 {review_counts['campaigns']} 次，"
+                f"待办提醒 {flags['open']} 条）。"
             )
         )
