@@ -26,6 +26,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 
 from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
+from evaluations.selectors import closed_review_years, open_followups
 from meetings.models import Attendance, Meeting, MeetingType, Talk
 from meetings.services import fixed_theme_day
 from members import dues, pipeline
@@ -163,11 +164,13 @@ class Held:
         the sitting secretary are also counted under the type "secretary_lecture".
     org_life: {(branch_id, year): n} of 组织生活会 by their 所属年度.
     coverage: {(branch_id, year): (required, covered)} of 谈心谈话.
+    reviews: {(branch_id, year)} of closed 民主评议 campaigns.
     """
 
     by_month: dict
     org_life: dict
     coverage: dict
+    reviews: set
 
 
 def held_records(branch_ids, terms, since, as_of):
@@ -193,7 +196,8 @@ def held_records(branch_ids, terms, since, as_of):
     )  # fmt: skip
     for row in rows:
         org_life[(row["branch_id"], row["for_year"])] += row["n"]
-    return Held(by_month, org_life, _talk_coverage(branch_ids, terms, since, as_of))
+    coverage = _talk_coverage(branch_ids, terms, since, as_of)
+    return Held(by_month, org_life, coverage, closed_review_years(branch_ids))
 
 
 def _secretary_lectures(branch_ids, since, as_of):
@@ -271,6 +275,9 @@ def obligations(branches, groups, terms, settings, held, *, as_of, since):
     coverage = defaultdict(dict)
     for (branch_id, year), pair in held.coverage.items():
         coverage[branch_id][date(year, 1, 1)] = pair
+    reviews = defaultdict(dict)
+    for branch_id, year in held.reviews:
+        reviews[branch_id][date(year, 1, 1)] = 1
     units = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in branches]
     units += [(("g", g.pk), g, _unit(g, "group", None), g.branch.pk, g.pk) for g in groups]
     for key, org, unit, branch_id, group_id in units:
@@ -282,6 +289,8 @@ def obligations(branches, groups, terms, settings, held, *, as_of, since):
                 counted = years[org.pk]
             elif code == "talk_coverage":
                 counted = coverage[org.pk]
+            elif code == "member_review":
+                counted = reviews[org.pk]
             else:
                 counted = months[key][
                     SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
@@ -293,6 +302,7 @@ def obligations(branches, groups, terms, settings, held, *, as_of, since):
 # How a flag names what is missing, by rule: (still open, period over, unit of the counts).
 SHORTFALL_WORDS = {
     "talk_coverage": ("尚未谈到位", "未谈到位", "人次"),
+    "member_review": ("尚未完成", "未完成", "次"),
     SECRETARY_LECTURE: ("书记尚未讲", "书记未讲", "次"),
 }
 DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
@@ -380,6 +390,18 @@ def _record_flags(branch_ids, since, as_of):
                                      branch_id=m["branch_id"], group_id=m["group_id"], meeting_id=m["pk"],
                                      message=message))  # fmt: skip
     return wanted + _theme_day_flags(branch_ids, since, as_of) + _org_life_flags(branch_ids, since, as_of)
+
+
+FOLLOWUP_STATES = {"overdue": FlagState.OVERDUE, "open": FlagState.WARNING, "missing": FlagState.WARNING}
+
+
+def _review_flags(branch_ids, as_of):
+    """民主评议 follow-ups (限期改正, 劝退, 除名) still open, and low grades with none recorded."""
+    return [
+        Wanted(key=f"{item.key}:{item.state}", rule="review_followup", state=FOLLOWUP_STATES[item.state],
+               branch_id=item.branch_id, member_id=item.member_id, period_end=item.due_on, message=item.message)
+        for item in open_followups(branch_ids, as_of=as_of)
+    ]  # fmt: skip
 
 
 def _theme_day_flags(branch_ids, since, as_of):
@@ -626,6 +648,7 @@ def refresh(*, as_of, branch_ids=None, since=None):
     wanted = _meeting_flags(branches, groups, terms, settings, held, as_of=as_of, since=since)
     wanted += _record_flags(ids, since, as_of)
     wanted += _term_flags(branches, terms, as_of)
+    wanted += _review_flags(ids, as_of)
     wanted += _member_flags(ids, as_of)
     wanted += _roster_flags(ids, as_of)
     return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since)

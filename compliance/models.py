@@ -19,6 +19,7 @@ QUALITY_CHOICES = [
     ("pipeline", "发展党员时限"),
     ("theme_day_moved", "主题党日改期未批准"),
     ("org_life_records", "组织生活会材料不全"),
+    ("review_followup", "民主评议后续处置"),
 ]
 RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
 

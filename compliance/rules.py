@@ -80,7 +80,7 @@ MEETING_RULES = tuple(
     if rule.meeting_types and rule.frequency and code != "secretary_lecture"
 )
 # Every rule judged per branch or group and period, whatever counts towards it.
-UNIT_RULES = (*MEETING_RULES, "secretary_lecture", "talk_coverage")
+UNIT_RULES = (*MEETING_RULES, "secretary_lecture", "talk_coverage", "member_review")
 # Rules a 党委 may set a frequency for (talk coverage is all-or-nothing: only on or off).
 SETTABLE_RULES = (*MEETING_RULES, "secretary_lecture")
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from branches.models import Organisation, OrgLevel
+from branches.models import CommitteePosition, Organisation, OrgLevel, Position
 from compliance.periods import working_days_between
 
 from . import services
@@ -25,6 +25,9 @@ from .models import (
 )
 
 SKIPPING = {"龙湾村党支部": {2, 3, 5, 8}, "青溪镇社会组织联合党支部": {1, 4, 6, 7, 9}}
+GUEST_LECTURERS = ["宣传委员", "镇党校 周老师", "老党员 代表", "驻村第一书记"]
+TALK_TOPICS = ["思想工作情况交流", "听取对支部工作的意见", "谈学习体会", "了解家庭和工作困难"]
+PARTY_CATEGORIES = ("full", "probationary")
 LEAVE_REASONS = ["外出务工", "生病住院", "照顾家人", "单位值班", "参加培训"]
 TOPICS = {
     MeetingType.THEME_DAY: [
@@ -78,14 +81,28 @@ def _entered_at(rng, held_on, today):
     return timezone.make_aware(datetime.combine(entered, time(20, 30)))
 
 
-def _meeting(rng, branch, types, group, held_on, today, chronic):
+def _secretary_on(secretaries, held_on):
+    for name, started_on, ended_on in secretaries:
+        if started_on <= held_on and (ended_on is None or held_on < ended_on):
+            return name
+    return "支部书记"
+
+
+def _lecturer(rng, types, secretaries, held_on):
+    """Most 党课 are given by the secretary of the day; the rest by a committee member or a guest."""
+    if MeetingType.PARTY_LECTURE not in types:
+        return ""
+    return _secretary_on(secretaries, held_on) if rng.random() < 0.6 else rng.choice(GUEST_LECTURERS)
+
+
+def _meeting(rng, branch, types, group, held_on, today, chronic, secretaries=()):
     entered_at = _entered_at(rng, held_on, today)
     lateness = working_days_between(held_on, timezone.localdate(entered_at))
     expected = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, start_time=time(14, 30) if rng.random() < 0.5 else time(9, 0),
         place="党员活动室", topic=rng.choice(TOPICS[types[0]]), host="支部书记", recorder="组织委员",
-        lecturer="支部书记" if MeetingType.PARTY_LECTURE in types else "", submit_token=uuid.uuid4().hex,
+        lecturer=_lecturer(rng, types, secretaries, held_on), submit_token=uuid.uuid4().hex,
         content="传达学习有关精神，结合实际开展讨论，党员逐一发言。", lateness_days=lateness,
         is_backfill=lateness > services.BACKFILL_WORKING_DAYS,
         backfill_reason="会议记录本遗失后据签到表补录" if lateness > services.BACKFILL_WORKING_DAYS else "",
@@ -124,12 +141,17 @@ def seed(*, root, seed=2026, today):
         has_committee = branch.terms.filter(positions__position="organisation").exists()
         members = list(branch.members.filter(category="full").values_list("pk", flat=True))
         chronic = set(rng.sample(members, 1)) if len(members) > 20 and rng.random() < 0.4 else set()
+        secretaries = list(
+            CommitteePosition.objects.filter(
+                term__organisation=branch, position=Position.SECRETARY
+            ).values_list("holder_name", "started_on", "ended_on")
+        )
         for month in _months(today):
             if month.month in SKIPPING.get(branch.name, ()):
                 continue
             for types, group, held_on in _plan(branch, groups, month, has_committee):
                 if held_on <= today and rng.random() > 0.03:
-                    created.append(_meeting(rng, branch, types, group, held_on, today, chronic))
+                    created.append(_meeting(rng, branch, types, group, held_on, today, chronic, secretaries))
     _save(created)
     _special_cases(branches, today, rng)
     return {"meetings": len(created)}
@@ -182,17 +204,40 @@ def _special_cases(branches, today, rng):
             rectifications=[{"problem": "理论学习形式单一", "measure": "每季度开展一次现场教学", "owner": "宣传委员", "due_on": held_on + timedelta(days=180)}],
         )  # fmt: skip
         RectificationItem.objects.filter(meeting=meeting).update(done_on=held_on + timedelta(days=120))
-    _talks(first, today, rng)
+    _talks(branches, today, rng)
 
 
-def _talks(branch, today, rng):
-    members = list(branch.members.filter(on_roster=True)[:12])
-    talks = [
-        Talk(branch=branch, talked_on=today - timedelta(days=rng.randint(10, 200)), initiator=members[0],
-             counterpart=other, topic="思想工作情况交流")
-        for other in members[1:]
-    ]  # fmt: skip
-    bulk_create_with_history(talks, Talk)
+def _talks(branches, today, rng):
+    """谈心谈话: most branches covered every committee pair and every member last year; this year
+    about half have, the others are part-way."""
+    talks = []
+    for branch in branches:
+        roster = list(
+            branch.members.filter(on_roster=True, status="normal", category__in=PARTY_CATEGORIES)
+            .order_by("pk")
+            .values_list("pk", "name")
+        )
+        term = branch.terms.order_by("-elected_on").first()
+        names = (
+            set(term.positions.filter(ended_on__isnull=True).values_list("holder_name", flat=True))
+            if term
+            else set()
+        )
+        committee = [pk for pk, name in roster if name in names]
+        if not committee:
+            continue
+        for year in (today.year - 1, today.year):
+            pairs = [(a, b) for i, a in enumerate(committee) for b in committee[i + 1 :]]
+            pairs += [(rng.choice(committee), pk) for pk, _name in roster if pk not in committee]
+            if rng.random() > (0.85 if year < today.year else 0.5):
+                pairs = pairs[: len(pairs) * 7 // 10]
+            first, last = date(year, 1, 10), min(date(year, 12, 20), today - timedelta(days=1))
+            talks += [
+                Talk(branch=branch, talked_on=first + timedelta(days=rng.randint(0, (last - first).days)),
+                     initiator_id=a, counterpart_id=b, topic=rng.choice(TALK_TOPICS))
+                for a, b in pairs
+            ]  # fmt: skip
+    bulk_create_with_history(talks, Talk, batch_size=1000)
 
 
 @transaction.atomic

@@ -436,3 +436,23 @@ def test_talk_coverage_flags_until_every_pair_and_member_is_covered(branch):
     assert Flag.objects.filter(
         rule="talk_coverage", period_start=date(2025, 1, 1), resolved_on=AS_OF
     ).exists()
+
+
+def test_member_review_is_met_by_a_closed_campaign_and_low_grades_need_follow_up(branch):
+    from evaluations import services as review_services
+    from tests.conftest import make_campaign
+
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert ("member_review", "2025-01-01", "overdue") in open_keys("member_review", branch=branch)
+    grades = {branch.people[3]: ("basic", "长期不参加组织生活")}
+    campaign = make_campaign(branch, year=2025, campaign_on=date(2025, 12, 1), grades=grades, close=True)
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    assert ("member_review", "2025-01-01", "overdue") not in open_keys("member_review", branch=branch)
+    followup = Flag.objects.get(rule="review_followup", branch=branch, resolved_on=None)
+    assert followup.member == branch.people[3] and "尚未登记" in followup.message
+    participant = campaign.participants.get(member=branch.people[3])
+    review_services.add_followup(participant=participant, kind="rectify", proposed_on=date(2026, 1, 5), today=AS_OF,
+                                 deadline_on=date(2026, 3, 31), note="限期三个月")  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    overdue = Flag.objects.get(rule="review_followup", branch=branch, resolved_on=None)
+    assert overdue.state == "overdue" and "期限2026-03-31" in overdue.message
