@@ -357,7 +357,7 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None):
     meetings = year_meetings(branch, year)
     cells = year_cells([branch.pk], year, as_of)
     ctx.meetings, ctx.cells = meetings, cells
-    parent = branch.get_parent()
+    parent = Organisation.objects.get_parent(branch)
     cover = [
         ("党支部", branch.name),
         ("上级党组织", parent.name if parent else ""),

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from branches import services
 from branches.models import Organisation, Role
+from ledgers.models import LedgerExport
 from meetings.models import Meeting, YearLock
 from members.models import Member, RosterImport, ThoughtReport
 from tests.conftest import PERSONA_HOMES, make_meeting, make_member
@@ -82,6 +84,17 @@ MEETING_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Rol
 MEETING_CREATE = {**RECORD_ANYWHERE, Role.GROUP_LEADER: 200}
 MEETING_REVIEW = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, Role.INSTRUCTOR: 302, "superuser": 302}
 BRANCH_MANAGE_POST = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, "superuser": 302, Role.GROUP_LEADER: 404}
+# Ledgers: roles with Action.EXPORT; a group leader cannot see the branch, a committee member may not export.
+EXPORT_BRANCH = {**BRANCH_VIEW, Role.COMMITTEE_MEMBER: 403}
+# The township's summary: only roles placed on the township itself see it.
+EXPORT_TOWNSHIP = {
+    **dict.fromkeys(ROLES, 404),
+    Role.TOWNSHIP_ADMIN: 200,
+    Role.TOWNSHIP_LEADER: 200,
+    "superuser": 200,
+}
+# An export is served to the user who asked for it, while they may still export that organisation.
+OWN_EXPORT = {**dict.fromkeys(ROLES, 404), **dict.fromkeys((Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR, Role.SECRETARY, "superuser"), 200)}  # fmt: skip
 
 ROUTES = {
     "home": Route(None, HOME),
@@ -123,6 +136,12 @@ ROUTES = {
     "meetings:year_lock": Route(
         "branch", BRANCH_MANAGE_POST, write=True, post={"year": "2025", "locked": "1"}
     ),
+    "ledgers:list": Route(None, EVERYONE_OK),
+    "ledgers:branch_export": Route("branch", EXPORT_BRANCH, write=True),
+    "ledgers:township_export": Route("township", EXPORT_TOWNSHIP, write=True),
+    "ledgers:detail": Route("export", OWN_EXPORT),
+    "ledgers:status": Route("export", OWN_EXPORT),
+    "ledgers:download": Route("export", OWN_EXPORT),
 }
 PUBLIC = {"login"}
 
@@ -159,11 +178,26 @@ def world(personas, tree):
         key: RosterImport.objects.create(uploaded_by=user, filename="名册.xlsx", rows=[])
         for key, user in personas.items()
     }
+    for user in personas.values():  # every persona once asked for a1's ledger; someone asked for b1's
+        _done_export(user, tree.a1)
+    _done_export(personas["superuser"], tree.b1)
     meetings = {
         "a1": make_meeting(tree.a1, tree.g1, [people["a1"]]),
         "b1": make_meeting(tree.b1, None, [people["b1"]], types=["theme_day"]),
     }
     return personas, tree, people, imports, meetings
+
+
+def _done_export(user, organisation):
+    export = LedgerExport.objects.create(
+        created_by=user,
+        kind="branch",
+        organisation=organisation,
+        year=2026,
+        status="done",
+        filename="台账.xlsx",
+    )
+    export.file.save("t.xlsx", ContentFile(b"PK"), save=True)
 
 
 def _org_target(role, tree, in_scope):
@@ -192,6 +226,12 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": (tree.a1 if in_scope else tree.b1).terms.get().pk}
     if route.target == "branch":
         return {"branch_pk": (tree.a1 if in_scope else tree.b1).pk}
+    if route.target == "township":
+        return {"pk": (tree.township if in_scope else tree.other_township).pk}
+    if route.target == "export":
+        if in_scope:
+            return {"pk": LedgerExport.objects.get(created_by=personas[role], organisation=tree.a1).pk}
+        return {"pk": LedgerExport.objects.get(organisation=tree.b1).pk}
     if route.target == "import":
         owner = role if in_scope else (Role.SECRETARY if role != Role.SECRETARY else Role.TOWNSHIP_ADMIN)
         return {"pk": imports[owner].pk}
