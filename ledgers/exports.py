@@ -438,7 +438,7 @@ def summary_rows(branches, cells):
     for b in branches:
         for code, name in rules.items():
             t = by_branch_rule.get((b.pk, code))
-            if t is None:
+            if t is None or not t.applicable:  # a rule that does not apply to the branch at all
                 continue
             index += 1
             yield [index, b.name, name, *_tally_row(t)]
@@ -462,10 +462,15 @@ def overdue_rows(cells):
                c.obligation.required, c.obligation.held]  # fmt: skip
 
 
+# Member flags that are reminders, not concerns: left off the watch-list.
+NOT_WATCHED = ("political_birthday",)
+
+
 def watch_rows(branch_ids):
     """Members who need attention: open member-level flags (absence ladder, dues, reports, 外出 …)."""
     flags = (
         Flag.objects.filter(branch_id__in=branch_ids, member__isnull=False, resolved_on__isnull=True)
+        .exclude(rule__in=NOT_WATCHED)
         .select_related("branch", "member")
         .order_by("branch__path", "rule", "member__name_initials", "pk")
     )
