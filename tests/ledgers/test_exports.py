@@ -138,7 +138,7 @@ def test_summary_workbook_counts_like_the_branch_ledgers(ledger_branch, personas
     Flag.objects.create(key="x", rule="dues_arrears", state="warning", branch=tree.a1,
                         member=ledger_branch.people[1], message="连续3个月未交纳党费", raised_on=AS_OF)  # fmt: skip
     Flag.objects.create(key="y", rule="political_birthday", state="warning", branch=tree.a1,
-                        member=ledger_branch.people[2], message="政治生日", raised_on=AS_OF)  # a reminder only
+                        member=ledger_branch.people[2], message="政治生日", raised_on=AS_OF)  # fmt: skip
     buffer = BytesIO()
     xlsx.render(exports.summary_book(tree.township, year=YEAR, user=personas[Role.TOWNSHIP_ADMIN], as_of=AS_OF),
                 buffer)  # fmt: skip

@@ -74,9 +74,13 @@ def measure(*, throughput_rows=THROUGHPUT_ROWS, memory_rows=MEMORY_ROWS, zip_sco
         folder = Path(folder)
         _raw(sample, 1000, folder / "warm.xlsx")  # first-use costs out of both timings
         _ours(sample, 1000, folder / "warm.xlsx")
-        # Interleave two runs of each so that machine noise hits both alike; keep each one's best.
-        raw = min(_timed(_raw, sample, throughput_rows, folder / "raw.xlsx") for _ in range(2))
-        ours = min(_timed(_ours, sample, throughput_rows, folder / "ours.xlsx") for _ in range(2))
+        # Alternate runs (each writer goes first twice) so that noise hits both alike; keep each one's best.
+        raws, ourss = [], []
+        for turn in range(4):  # each goes first twice
+            pair = [(raws, _raw, "raw.xlsx"), (ourss, _ours, "ours.xlsx")]
+            for times, writer, name in pair[:: -1 if turn % 2 else 1]:
+                times.append(_timed(writer, sample, throughput_rows, folder / name))
+        raw, ours = min(raws), min(ourss)
         figures += [
             ("raw openpyxl write-only, rows/s", round(throughput_rows / raw), ""),
             ("ledgers.xlsx renderer, rows/s", round(throughput_rows / ours), ""),
