@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) manage.py bench_import --rows 5000
 	$(PY) manage.py seed_demo
 	$(PY) manage.py bench_compliance
+	$(PY) manage.py bench_ledger
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from compliance.selectors import by_priority, open_flags
+from ledgers.forms import year_choices
 from meetings.selectors import returned_meetings
 
 from . import selectors, services
@@ -56,6 +57,9 @@ def organisation_detail(request, pk):
     context = selectors.organisation_detail(organisation, request.user)
     context["can_manage"] = can(request.user, organisation, Action.MANAGE)
     context["can_record"] = organisation.is_active and can(request.user, organisation, Action.RECORD)
+    context["can_export"] = can(request.user, organisation, Action.EXPORT)
+    if context["can_export"]:
+        context["export_years"] = year_choices(organisation)
     if organisation.level == OrgLevel.BRANCH:
         # The secretary's landing page: records the township office returned for correction.
         context["returned"] = list(returned_meetings(request.user).filter(branch=organisation)[:10])

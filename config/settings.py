@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "meetings",
     "compliance",
     "evaluations",
+    "ledgers",
 ]
 
 MIDDLEWARE = [

@@ -19,5 +19,6 @@ urlpatterns = [
     path("meetings/", include("meetings.urls")),
     path("todo/", include("compliance.urls")),
     path("reviews/", include("evaluations.urls")),
+    path("ledgers/", include("ledgers.urls")),
     path("admin/", admin.site.urls),
 ]

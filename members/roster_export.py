@@ -1,15 +1,12 @@
-"""The roster as an .xlsx download: rows built here, written with openpyxl's write-only mode."""
+"""The roster as an .xlsx download: the 党员名册 rows are defined here (the 台账 uses them too) and
+written by ledgers.xlsx, the one renderer of every workbook."""
 
 from io import BytesIO
 from urllib.parse import quote
 
 from django.http import HttpResponse
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
-from openpyxl.worksheet.worksheet import Worksheet
+
+from ledgers.xlsx import Book, Column, Sheet, render
 
 HEADERS = [
     ("序号", 6),
@@ -29,7 +26,6 @@ HEADERS = [
     ("党籍状态", 10),
     ("备注", 20),
 ]
-DATE_FORMAT = "yyyy-mm-dd"
 
 
 def roster_rows(members):
@@ -55,36 +51,13 @@ def roster_rows(members):
         ]
 
 
-def _cell(sheet, value, font=None):
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        # Text such as "=1+1" typed into a name must stay text, never become a formula.
-        cell.data_type = "s"
-    elif hasattr(value, "year"):
-        cell.number_format = DATE_FORMAT
-    if font:
-        cell.font = font
-    return cell
-
-
 def roster_workbook(members):
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("党员名册")
-    for index, (_title, width) in enumerate(HEADERS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.print_title_rows = "1:1"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    bold = Font(bold=True)
-    sheet.append([_cell(sheet, title, bold) for title, _width in HEADERS])
-    for row in roster_rows(members):
-        sheet.append([_cell(sheet, value) for value in row])
+    """The roster as one sheet, written by the ledgers' renderer (the same print setup and text safety)."""
     buffer = BytesIO()
-    workbook.save(buffer)
+    render(
+        Book([Sheet("党员名册", [Column(title, width) for title, width in HEADERS], roster_rows(members))]),
+        buffer,
+    )
     return buffer.getvalue()
 
 

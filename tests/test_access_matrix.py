@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -14,6 +15,7 @@ from branches import services
 from branches.models import Organisation, Role
 from evaluations import services as review_services
 from evaluations.models import Campaign, FollowUp, Participant
+from ledgers.models import LedgerExport
 from meetings.models import Meeting, YearLock
 from members.models import Member, RosterImport, ThoughtReport
 from tests.conftest import PERSONA_HOMES, make_campaign, make_meeting, make_member
@@ -88,6 +90,17 @@ BRANCH_MANAGE_POST = {**MANAGE, Role.TOWNSHIP_ADMIN: 302, "superuser": 302, Role
 BRANCH_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Role.GROUP_LEADER: 404}
 BRANCH_RECORD_POST = {**BRANCH_RECORD, **{r: 302 for r, code in BRANCH_RECORD.items() if code == 200}}
 BRANCH_REVIEW = {**MANAGE, Role.INSTRUCTOR: 200, Role.GROUP_LEADER: 404}
+# Ledgers: roles with Action.EXPORT; a group leader cannot see the branch, a committee member may not export.
+EXPORT_BRANCH = {**BRANCH_VIEW, Role.COMMITTEE_MEMBER: 403}
+# The township's summary: only roles placed on the township itself see it.
+EXPORT_TOWNSHIP = {
+    **dict.fromkeys(ROLES, 404),
+    Role.TOWNSHIP_ADMIN: 200,
+    Role.TOWNSHIP_LEADER: 200,
+    "superuser": 200,
+}
+# An export is served to the user who asked for it, while they may still export that organisation.
+OWN_EXPORT = {**dict.fromkeys(ROLES, 404), **dict.fromkeys((Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR, Role.SECRETARY, "superuser"), 200)}  # fmt: skip
 
 ROUTES = {
     "home": Route(None, HOME),
@@ -142,6 +155,12 @@ ROUTES = {
     "reviews:void": Route("campaign", BRANCH_RECORD, write=True),
     "reviews:followup_add": Route("participant", BRANCH_RECORD, write=True),
     "reviews:followup_close": Route("followup", BRANCH_RECORD, write=True),
+    "ledgers:list": Route(None, EVERYONE_OK),
+    "ledgers:branch_export": Route("branch", EXPORT_BRANCH, write=True),
+    "ledgers:township_export": Route("township", EXPORT_TOWNSHIP, write=True),
+    "ledgers:detail": Route("export", OWN_EXPORT),
+    "ledgers:status": Route("export", OWN_EXPORT),
+    "ledgers:download": Route("export", OWN_EXPORT),
 }
 PUBLIC = {"login"}
 
@@ -178,6 +197,9 @@ def world(personas, tree):
         key: RosterImport.objects.create(uploaded_by=user, filename="名册.xlsx", rows=[])
         for key, user in personas.items()
     }
+    for user in personas.values():  # every persona once asked for a1's ledger; someone asked for b1's
+        _done_export(user, tree.a1)
+    _done_export(personas["superuser"], tree.b1)
     meetings = {
         "a1": make_meeting(tree.a1, tree.g1, [people["a1"]]),
         "b1": make_meeting(tree.b1, None, [people["b1"]], types=["theme_day"]),
@@ -192,6 +214,18 @@ def world(personas, tree):
             deadline_on=date(2027, 2, 1),
         )
     return personas, tree, people, imports, meetings
+
+
+def _done_export(user, organisation):
+    export = LedgerExport.objects.create(
+        created_by=user,
+        kind="branch",
+        organisation=organisation,
+        year=2026,
+        status="done",
+        filename="台账.xlsx",
+    )
+    export.file.save("t.xlsx", ContentFile(b"PK"), save=True)
 
 
 def _org_target(role, tree, in_scope):
@@ -227,6 +261,12 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": campaign.pk, "participant_pk": campaign.participants.get(grade="basic").pk}
     if route.target == "followup":
         return {"pk": FollowUp.objects.get(participant__campaign=campaign).pk}
+    if route.target == "township":
+        return {"pk": (tree.township if in_scope else tree.other_township).pk}
+    if route.target == "export":
+        if in_scope:
+            return {"pk": LedgerExport.objects.get(created_by=personas[role], organisation=tree.a1).pk}
+        return {"pk": LedgerExport.objects.get(organisation=tree.b1).pk}
     if route.target == "import":
         owner = role if in_scope else (Role.SECRETARY if role != Role.SECRETARY else Role.TOWNSHIP_ADMIN)
         return {"pk": imports[owner].pk}

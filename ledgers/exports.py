@@ -1,0 +1,519 @@
+"""The rows of every 台账: plain Python values read from the apps' models and selectors, no Excel here.
+
+A branch ledger is a list of sheets (data: BRANCH_SHEETS); each sheet's rows are built when the
+renderer asks for them, in a fixed number of queries whatever the size of the branch. The 合规情况
+sheet and the township summary take their figures from compliance.grid (obligation_grid and tally),
+the same functions the checklist and the dashboard count with, so every page and workbook agrees.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from branches.models import CommitteePosition, Organisation, OrgLevel, Position
+from compliance.checklist import _records as records_meeting
+from compliance.grid import obligation_grid, tally, tally_by
+from compliance.models import Flag
+from compliance.periods import STATE_LABELS, State
+from compliance.rules import CATALOGUE
+from evaluations.models import Campaign
+from evaluations.selectors import results_rows
+from meetings.models import Attendance, AttendanceStatus, Meeting, MeetingType, MeetingTypeTag, Talk
+from meetings.services import fixed_theme_day
+from members import selectors as member_selectors
+from members.masking import mask_id_number, mask_phone
+from members.models import (
+    PARTY_MEMBER_CATEGORIES,
+    Category,
+    DuesPayment,
+    Member,
+    PipelineEvent,
+    ThoughtReport,
+)
+from members.roster_export import HEADERS as ROSTER_HEADERS
+from members.roster_export import roster_rows
+
+from .xlsx import Book, Column, Sheet
+
+THREE_MEETINGS_ONE_LECTURE = (
+    MeetingType.GENERAL_MEETING,
+    MeetingType.COMMITTEE_MEETING,
+    MeetingType.GROUP_MEETING,
+    MeetingType.PARTY_LECTURE,
+)
+TYPE_ORDER = {code: i for i, code in enumerate(MeetingType.values)}
+NO_REVIEW_NOTE = "本年度无民主评议记录"
+REVIEW_COLUMNS = [("序号", 6), "姓名", "人员类别", ("优秀票", 8), ("合格票", 8), ("基本合格票", 10),
+                  ("不合格票", 9), "评议等次", Column("等次理由/不参评原因", wrap=True),
+                  Column("后续处置", wrap=True), "状态"]  # fmt: skip
+
+
+@dataclass
+class Context:
+    """What every sheet of one branch ledger shares: the branch, the year, who exports, as of when."""
+
+    branch: Organisation
+    year: int
+    user: object
+    as_of: date
+
+    @property
+    def start(self):
+        return date(self.year, 1, 1)
+
+    @property
+    def end(self):
+        return date(self.year, 12, 31)
+
+    @property
+    def on(self):
+        """The roster date of the ledger: the year's last day, or today for the current year."""
+        return min(self.end, self.as_of)
+
+
+def _join(names):
+    return "、".join(names)
+
+
+def _yes(flag):
+    return "是" if flag else ""
+
+
+# ---------------------------------------------------------------- 党员名册
+
+
+def roster_members(branch, user):
+    """The branch's members on the roster, as the 党员名册 page shows them to this user (IDs masked)."""
+    members = list(
+        Member.objects.filter(branch=branch, on_roster=True)
+        .select_related("branch", "group")
+        .order_by("name_initials", "name", "pk")
+    )
+    if user is None:  # the command line without --user: masked, like any role without the right
+        for m in members:
+            m.shown_id_number, m.shown_phone = mask_id_number(m.id_number), mask_phone(m.phone)
+        return members
+    return member_selectors.present(user, members)
+
+
+def roster_sheet(ctx):
+    return Sheet("党员名册", [Column(t, w) for t, w in ROSTER_HEADERS],
+                 lambda: roster_rows(roster_members(ctx.branch, ctx.user)), note="本支部暂无在册党员")  # fmt: skip
+
+
+# ---------------------------------------------------------------- meetings
+
+
+def year_meetings(branch, year):
+    """The branch's meetings held in the year, and 组织生活会 held for it; types and attendance loaded."""
+    return list(
+        Meeting.objects.filter(branch=branch, voided_at__isnull=True)
+        .filter(Q(held_on__year=year) | Q(for_year=year))
+        .select_related("group")
+        .prefetch_related(
+            Prefetch("types", queryset=MeetingTypeTag.objects.order_by("pk")),
+            Prefetch(
+                "attendance",
+                queryset=Attendance.objects.select_related("member").order_by(
+                    "member__name_initials", "member__name"
+                ),
+            ),
+            "rectifications",
+        )
+        .order_by("held_on", "pk")
+    )
+
+
+def _types(meeting):
+    return sorted((t.type for t in meeting.types.all()), key=TYPE_ORDER.get)
+
+
+def _attendance(meeting):
+    by_status = {status: [] for status in AttendanceStatus.values}
+    for row in meeting.attendance.all():
+        name = row.member.name
+        if row.status == AttendanceStatus.LEAVE and row.leave_reason:
+            name = f"{name}（{row.leave_reason}）"
+        by_status[row.status].append(name)
+    return by_status
+
+
+def _counts(by_status):
+    expected = sum(len(v) for v in by_status.values())
+    return [expected, len(by_status["present"]), len(by_status["leave"]), len(by_status["absent"]),
+            len(by_status["away"])]  # fmt: skip
+
+
+MEETING_COLUMNS = [("序号", 6), ("召开日期", 12), "会议类型", "党小组", Column("会议主题", wrap=True), "地点",
+                   "主持人", "主讲人", "记录人", ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6), ("外出", 6),
+                   Column("出席人员", wrap=True), Column("请假人员（事由）", wrap=True), Column("缺席人员", wrap=True),
+                   Column("外出人员", wrap=True), ("补录", 6), "补录原因", ("到会未过半", 10), "审核状态"]  # fmt: skip
+
+
+def meeting_rows(meetings, year):
+    index = 0
+    for m in meetings:
+        types = _types(m)
+        if m.held_on.year != year or not set(types) & set(THREE_MEETINGS_ONE_LECTURE):
+            continue
+        index += 1
+        people = _attendance(m)
+        yield [index, m.held_on, _join(MeetingType(t).label for t in types), m.group.name if m.group else "",
+               m.topic, m.place, m.host, m.lecturer, m.recorder, *_counts(people), _join(people["present"]),
+               _join(people["leave"]), _join(people["absent"]), _join(people["away"]), _yes(m.is_backfill),
+               m.backfill_reason, _yes(m.low_quorum), m.get_review_state_display()]  # fmt: skip
+
+
+THEME_DAY_COLUMNS = [("序号", 6), ("召开日期", 12), ("固定日期", 12), "改期批准人", ("改期批准日期", 12),
+                     Column("主题", wrap=True), "地点", "主持人", ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6),
+                     ("外出", 6), Column("出席人员", wrap=True), Column("请假人员（事由）", wrap=True),
+                     Column("缺席人员", wrap=True), ("补录", 6), "审核状态"]  # fmt: skip
+
+
+def theme_day_rows(branch, meetings, year):
+    index = 0
+    for m in meetings:
+        if m.held_on.year != year or MeetingType.THEME_DAY not in _types(m):
+            continue
+        index += 1
+        people = _attendance(m)
+        yield [index, m.held_on, fixed_theme_day(branch, m.held_on), m.off_day_approved_by, m.off_day_approved_on,
+               m.topic, m.place, m.host, *_counts(people), _join(people["present"]), _join(people["leave"]),
+               _join(people["absent"]), _yes(m.is_backfill), m.get_review_state_display()]  # fmt: skip
+
+
+ORG_LIFE_COLUMNS = [("序号", 6), ("所属年度", 8), ("召开日期", 12), Column("主题", wrap=True), "主持人",
+                    ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6), Column("会前征求意见", wrap=True),
+                    Column("会前谈心谈话", wrap=True), Column("对照检查材料", wrap=True),
+                    Column("批评与自我批评", wrap=True), Column("整改清单（问题／措施／责任人／期限／完成）", wrap=True),
+                    ("整改事项", 8), ("已完成", 8), ("报告上级日期", 12), ("补录", 6)]  # fmt: skip
+
+
+def _rectifications(meeting):
+    items = sorted(meeting.rectifications.all(), key=lambda r: (r.due_on, r.pk))
+    lines = [
+        f"{i}. {r.problem}／{r.measure or '—'}／{r.owner}／{r.due_on:%Y-%m-%d}／"
+        f"{f'{r.done_on:%Y-%m-%d}完成' if r.done_on else '未完成'}"
+        for i, r in enumerate(items, start=1)
+    ]
+    return "\n".join(lines), len(items), sum(1 for r in items if r.done_on)
+
+
+def org_life_rows(meetings, year):
+    index = 0
+    for m in meetings:
+        if m.for_year != year or MeetingType.ORG_LIFE_MEETING not in _types(m):
+            continue
+        index += 1
+        counts = _counts(_attendance(m))[:4]
+        text, total, done = _rectifications(m)
+        yield [index, m.for_year, m.held_on, m.topic, m.host, *counts, m.opinions, m.talks_summary,
+               m.self_examination, m.criticism, text, total, done, m.reported_on, _yes(m.is_backfill)]  # fmt: skip
+
+
+# ---------------------------------------------------------------- talks, reviews, dues, reports, pipeline
+
+TALK_COLUMNS = [("序号", 6), ("谈话日期", 12), "谈话人", "谈话对象", Column("主要内容", wrap=True)]
+
+
+def talk_rows(branch, year):
+    talks = (
+        Talk.objects.filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
+        .select_related("initiator", "counterpart")
+        .order_by("talked_on", "pk")
+    )
+    for index, t in enumerate(talks, start=1):
+        yield [index, t.talked_on, t.initiator.name, t.counterpart.name, t.topic]
+
+
+def review_rows(branch, year):
+    """The year's 民主评议 results (the campaign not voided), graded members first."""
+    campaign = Campaign.objects.filter(branch=branch, year=year, voided_at__isnull=True).first()
+    if campaign is None:
+        return []
+    status = campaign.get_status_display()
+    return [
+        [index, r["name"], r["category"], r["votes_excellent"], r["votes_qualified"], r["votes_basic"],
+         r["votes_unqualified"], r["grade"], r["grade_reason"] or r["exempt_reason"], r["followup"], status]
+        for index, r in enumerate(results_rows(campaign), start=1)
+    ]  # fmt: skip
+
+
+def review_sheet(ctx):
+    return Sheet("民主评议", REVIEW_COLUMNS, review_rows(ctx.branch, ctx.year), note=NO_REVIEW_NOTE)
+
+
+MONTHS = range(1, 13)
+DUES_COLUMNS = [("序号", 6), "姓名", "人员类别", "党费类别", ("月应缴（元）", 12),
+                *((f"{m}月", 8) for m in MONTHS), ("已缴月数", 9), ("合计（元）", 11)]  # fmt: skip
+
+
+def dues_rows(branch, year):
+    """Member × month: the amount paid for each month of the year (blank when unpaid)."""
+    members = list(
+        Member.objects.filter(branch=branch, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES).order_by(
+            "name_initials", "name", "pk"
+        )
+    )
+    paid = defaultdict(dict)
+    for p in DuesPayment.objects.filter(member__in=members, month__year=year, voided_at__isnull=True).only(
+        "member_id", "month", "amount"
+    ):
+        paid[p.member_id][p.month.month] = p.amount
+    for index, m in enumerate(members, start=1):
+        months = paid.get(m.pk, {})
+        yield [index, m.name, m.get_category_display(), m.get_dues_kind_display(), m.monthly_dues,
+               *(months.get(month) for month in MONTHS), len(months), sum(months.values()) if months else 0]  # fmt: skip
+
+
+REPORT_COLUMNS = [("序号", 6), "姓名", "人员类别", ("收到日期", 12), Column("标题/主要内容", wrap=True)]
+
+
+def report_rows(branch, year):
+    reports = (
+        ThoughtReport.objects.filter(member__branch=branch, received_on__year=year, voided_at__isnull=True)
+        .select_related("member")
+        .order_by("received_on", "member__name_initials", "pk")
+    )
+    for index, r in enumerate(reports, start=1):
+        yield [index, r.member.name, r.member.get_category_display(), r.received_on, r.title]
+
+
+PIPELINE_COLUMNS = [("序号", 6), "姓名", "当前类别", ("递交申请", 12), ("确定积极分子", 12), ("确定发展对象", 12),
+                    ("接收预备党员", 12), ("转正", 12), Column("发展事项（日期 事项）", wrap=True)]  # fmt: skip
+IN_PIPELINE = (Category.APPLICANT, Category.ACTIVIST, Category.CANDIDATE, Category.PROBATIONARY)
+
+
+def pipeline_rows(branch, year):
+    """Everyone on the way in (申请人 to 预备党员), and those who joined or were confirmed in the year."""
+    members = (
+        Member.objects.filter(branch=branch, on_roster=True)
+        .filter(Q(category__in=IN_PIPELINE) | Q(joined_on__year=year) | Q(confirmed_on__year=year))
+        .prefetch_related(
+            Prefetch("pipeline_events", queryset=PipelineEvent.objects.order_by("happened_on", "pk"))
+        )
+        .order_by("applied_on", "name_initials", "pk")
+    )
+    for index, m in enumerate(members, start=1):
+        events = "\n".join(
+            f"{e.happened_on:%Y-%m-%d} {e.get_kind_display()}" + (f" {e.hours}学时" if e.hours else "")
+            for e in m.pipeline_events.all()
+        )
+        yield [index, m.name, m.get_category_display(), m.applied_on, m.activist_on, m.candidate_on, m.joined_on,
+               m.confirmed_on, events]  # fmt: skip
+
+
+# ---------------------------------------------------------------- 合规情况 (compliance.grid)
+
+COMPLIANCE_COLUMNS = [("序号", 6), "规则", "对象", "周期", ("开始", 12), ("结束", 12), ("应完成", 8), ("已完成", 8),
+                      "状态", Column("完成记录", wrap=True), Column("说明", wrap=True)]  # fmt: skip
+
+
+RULE_ORDER = {code: i for i, code in enumerate(CATALOGUE)}
+
+
+def _cell_order(cell):
+    return RULE_ORDER.get(cell.rule.code, len(RULE_ORDER)), cell.group_id or 0, cell.period.start
+
+
+def year_cells(branch_ids, year, as_of):
+    """Every obligation of the branches for periods starting in the year, judged as of as_of (as the
+    checklist and the dashboard judge them), in catalogue order of the rules, then unit and period."""
+    cells = [
+        c
+        for c in obligation_grid(branch_ids, since=date(year, 1, 1), as_of=as_of)
+        if c.period.start.year == year
+    ]
+    return sorted(cells, key=_cell_order)
+
+
+def compliance_rows(cells, meetings):
+    for index, cell in enumerate(cells, start=1):
+        records = records_meeting(meetings, cell.rule, cell.obligation, cell.group_id)
+        shown = _join(f"{m.held_on:%Y-%m-%d} {m.topic}" for m in records)
+        yield [index, cell.rule.name, cell.unit_name, cell.period.label, cell.period.start, cell.period.end,
+               cell.obligation.required, cell.obligation.held, STATE_LABELS[cell.state], shown,
+               cell.obligation.reason]  # fmt: skip
+
+
+def _rate_text(t):
+    return f"{t.met}/{t.applicable}（{t.rate}%）" if t.applicable else "无适用事项"
+
+
+# ---------------------------------------------------------------- the branch ledger
+
+
+def secretary_name(branch, on):
+    position = (
+        CommitteePosition.objects.filter(
+            term__organisation=branch,
+            term__elected_on__lte=on,
+            position=Position.SECRETARY,
+            started_on__lte=on,
+        )
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+        .order_by("-term__elected_on", "-started_on")
+        .first()
+    )
+    return position.holder_name if position else "（未录入）"
+
+
+def branch_book(branch, *, year, user, as_of=None, generated_at=None):
+    """The branch's 台账 for the year: a cover and the sheets of BRANCH_SHEETS, rows built on write."""
+    as_of = as_of or timezone.localdate()
+    ctx = Context(branch, year, user, as_of)
+    meetings = year_meetings(branch, year)
+    cells = year_cells([branch.pk], year, as_of)
+    ctx.meetings, ctx.cells = meetings, cells
+    parent = Organisation.objects.get_parent(branch)
+    cover = [
+        ("党支部", branch.name),
+        ("上级党组织", parent.name if parent else ""),
+        ("年度", f"{year}年"),
+        ("支部书记", secretary_name(branch, ctx.on)),
+        (
+            "在册党员",
+            Member.objects.filter(
+                branch=branch, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
+            ).count(),
+        ),
+        ("合规完成率", _rate_text(tally(cells))),
+        ("统计截至", as_of),
+        ("生成时间", generated_at or timezone.now()),
+        ("导出人", getattr(user, "username", "") or "命令行"),
+        ("说明", "党员名册为导出时在册人员；合规情况与“本期事项”、工作台按同一规则计算。"),
+    ]
+    return Book(
+        [build(ctx) for _title, build in BRANCH_SHEETS], f"{branch.name} {year}年度组织生活台账", cover
+    )
+
+
+# The sheets of a branch ledger, in order: (title, builder(ctx) -> Sheet). Data, so a sheet is added here.
+BRANCH_SHEETS = [
+    ("党员名册", roster_sheet),
+    ("三会一课记录", lambda c: Sheet("三会一课记录", MEETING_COLUMNS, lambda: meeting_rows(c.meetings, c.year),
+                                      note="本年度无三会一课记录")),
+    ("主题党日", lambda c: Sheet("主题党日", THEME_DAY_COLUMNS, lambda: theme_day_rows(c.branch, c.meetings, c.year),
+                                  note="本年度无主题党日记录")),
+    ("组织生活会", lambda c: Sheet("组织生活会", ORG_LIFE_COLUMNS, lambda: org_life_rows(c.meetings, c.year),
+                                    note="本年度组织生活会尚未召开或未录入")),
+    ("谈心谈话", lambda c: Sheet("谈心谈话", TALK_COLUMNS, lambda: talk_rows(c.branch, c.year), note="本年度无谈心谈话记录")),
+    ("民主评议", review_sheet),
+    ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.branch, c.year), note="本支部暂无党员")),
+    ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.branch, c.year),
+                                  note="本年度无思想汇报记录")),
+    ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.branch, c.year),
+                                  note="本年度无发展党员工作记录")),
+    ("合规情况", lambda c: Sheet("合规情况", COMPLIANCE_COLUMNS, lambda: compliance_rows(c.cells, c.meetings),
+                                  note="本年度无应完成事项")),
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the township summary
+
+
+def subtree_branches(organisation, year):
+    """Branches under the organisation that existed at some point of the year, in tree order."""
+    return list(
+        Organisation.objects.filter(path__startswith=organisation.path, level=OrgLevel.BRANCH)
+        .filter(founded_on__lte=date(year, 12, 31))
+        .filter(Q(dissolved_on__isnull=True) | Q(dissolved_on__gte=date(year, 1, 1)))
+        .order_by("path")
+    )
+
+
+SUMMARY_COLUMNS = [("序号", 6), "党支部", "规则", ("应完成事项", 10), ("已完成", 8), ("逾期", 8), ("即将到期", 10),
+                   ("待完成", 8), ("不适用", 8), ("完成率（%）", 11)]  # fmt: skip
+GRID_COLUMNS = [("序号", 6), "党支部", "对象", "规则", "周期", ("开始", 12), ("结束", 12), ("应完成", 8),
+                ("已完成", 8), "状态", Column("说明", wrap=True)]  # fmt: skip
+OVERDUE_COLUMNS = [("序号", 6), "党支部", "对象", "规则", "周期", ("结束", 12), ("应完成", 8), ("已完成", 8)]
+WATCH_COLUMNS = [("序号", 6), "党支部", "党员", "事项", "状态", Column("说明", wrap=True), ("发现日期", 12)]
+TOTAL = "合计"
+
+
+def _tally_row(t):
+    return [t.applicable, t.met, t.overdue, t.due_soon, t.due, t.not_applicable, t.rate]
+
+
+def summary_rows(branches, cells):
+    """Branch × rule, each branch closed by its 合计; the township's 合计 last."""
+    by_branch_rule = tally_by(cells, lambda c: (c.branch_id, c.rule.code))
+    by_branch = tally_by(cells, lambda c: c.branch_id)
+    rules = {}
+    for c in cells:
+        rules.setdefault(c.rule.code, c.rule.name)
+    index = 0
+    for b in branches:
+        for code, name in rules.items():
+            t = by_branch_rule.get((b.pk, code))
+            if t is None or not t.applicable:  # a rule that does not apply to the branch at all
+                continue
+            index += 1
+            yield [index, b.name, name, *_tally_row(t)]
+        if b.pk in by_branch:
+            index += 1
+            yield [index, b.name, TOTAL, *_tally_row(by_branch[b.pk])]
+    index += 1
+    yield [index, TOTAL, TOTAL, *_tally_row(tally(cells))]
+
+
+def grid_rows(cells):
+    for index, c in enumerate(cells, start=1):
+        yield [index, c.branch_name, c.unit_name, c.rule.name, c.period.label, c.period.start, c.period.end,
+               c.obligation.required, c.obligation.held, STATE_LABELS[c.state], c.obligation.reason]  # fmt: skip
+
+
+def overdue_rows(cells):
+    overdue = (c for c in cells if c.state == State.OVERDUE)
+    for index, c in enumerate(overdue, start=1):
+        yield [index, c.branch_name, c.unit_name, c.rule.name, c.period.label, c.period.end,
+               c.obligation.required, c.obligation.held]  # fmt: skip
+
+
+# Member flags that are reminders, not concerns: left off the watch-list.
+NOT_WATCHED = ("political_birthday",)
+
+
+def watch_rows(branch_ids):
+    """Members who need attention: open member-level flags (absence ladder, dues, reports, 外出 …)."""
+    flags = (
+        Flag.objects.filter(branch_id__in=branch_ids, member__isnull=False, resolved_on__isnull=True)
+        .exclude(rule__in=NOT_WATCHED)
+        .select_related("branch", "member")
+        .order_by("branch__path", "rule", "member__name_initials", "pk")
+    )
+    for index, f in enumerate(flags, start=1):
+        yield [index, f.branch.name, f.member.name, f.get_rule_display(), f.get_state_display(), f.message,
+               f.raised_on]  # fmt: skip
+
+
+def summary_book(organisation, *, year, user, as_of=None, generated_at=None):
+    as_of = as_of or timezone.localdate()
+    branches = subtree_branches(organisation, year)
+    ids = [b.pk for b in branches]
+    order = {b.pk: i for i, b in enumerate(branches)}
+    cells = sorted(year_cells(ids, year, as_of), key=lambda c: (order[c.branch_id], *_cell_order(c)))
+    total = tally(cells)
+    cover = [
+        ("党组织", organisation.name),
+        ("年度", f"{year}年"),
+        ("党支部数", len(branches)),
+        ("合规完成率", _rate_text(total)),
+        ("逾期事项", total.overdue),
+        ("统计截至", as_of),
+        ("生成时间", generated_at or timezone.now()),
+        ("导出人", getattr(user, "username", "") or "命令行"),
+        ("说明", "完成率＝已完成÷应完成（不含不适用）；与工作台、本期事项按同一规则计算。"),
+    ]
+    sheets = [
+        Sheet(
+            "完成率汇总", SUMMARY_COLUMNS, lambda: summary_rows(branches, cells), note="本年度无应完成事项"
+        ),
+        Sheet("合规明细", GRID_COLUMNS, lambda: grid_rows(cells), note="本年度无应完成事项"),
+        Sheet("逾期清单", OVERDUE_COLUMNS, lambda: overdue_rows(cells), note="无逾期事项"),
+        Sheet("重点关注党员", WATCH_COLUMNS, lambda: watch_rows(ids), note="暂无需要关注的党员"),
+    ]
+    return Book(sheets, f"{organisation.name} {year}年度组织生活情况汇总", cover)

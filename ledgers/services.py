@@ -1,0 +1,166 @@
+"""Writes of the ledger exports: request one (reusing a running one), run it with progress, fail it cleanly.
+
+The export row is also the log of who exported what, when (kept; files are the only thing that may
+be cleaned up later).
+"""
+
+import logging
+import tempfile
+import uuid
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from branches.access import ID_NUMBER_ROLES, may_see_personal
+
+from . import exports, xlsx
+from .models import ACTIVE_STATUSES, ExportKind, ExportStatus, LedgerExport
+
+logger = logging.getLogger(__name__)
+# An export still queued or running after this long is taken as lost (a worker died) and replaced.
+STALE_AFTER = timedelta(minutes=30)
+XLSX = ".xlsx"
+
+
+def download_name(kind, organisation, year):
+    if kind == ExportKind.BRANCH:
+        return f"{organisation.name}-{year}年度台账{XLSX}"
+    if kind == ExportKind.SUMMARY:
+        return f"{organisation.name}-{year}年度汇总台账{XLSX}"
+    return f"{organisation.name}-{year}年度全部支部台账.zip"
+
+
+def request_export(*, user, kind, organisation, year, now=None):
+    """The user's export of this scope and year: the one already queued or running, or a new one.
+
+    Returns (export, created). A double click, or two tabs, get the same export.
+    """
+    now = now or timezone.now()
+    active = LedgerExport.objects.filter(
+        created_by=user, kind=kind, organisation=organisation, year=year, status__in=ACTIVE_STATUSES
+    )
+    active.filter(created_at__lt=now - STALE_AFTER).update(
+        status=ExportStatus.FAILED, error="超时未完成（后台任务中断），已重新生成。", finished_at=now
+    )
+    existing = active.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            export = LedgerExport.objects.create(
+                created_by=user, kind=kind, organisation=organisation, year=year,
+                full_id_numbers=kind != ExportKind.SUMMARY and may_see_personal(user, organisation, ID_NUMBER_ROLES),
+                filename=download_name(kind, organisation, year),
+            )  # fmt: skip
+    except IntegrityError:  # the other click won the race
+        return active.get(), False
+    logger.info("台账导出：%s 申请 %s（%s 年，%s）", user, organisation, year, export.get_kind_display())
+    return export, True
+
+
+def dispatch(export):
+    """Hand the export to Celery; if the broker is unreachable, generate it here and now.
+
+    Returns True when it ran in this process."""
+    from .tasks import run_export_task
+
+    try:
+        run_export_task.delay(export.pk)
+        return False
+    except (OperationalError, OSError):
+        logger.warning("消息队列不可用，台账导出 %s 改为在本进程内生成", export.pk)
+        LedgerExport.objects.filter(pk=export.pk).update(ran_inline=True)
+        run_export(export_id=export.pk)
+        return True
+
+
+class _Progress:
+    """Writes done/total to the row in batches: only when the figure moved."""
+
+    def __init__(self, export_id):
+        self.export_id = export_id
+        self.last = None
+
+    def __call__(self, done, total):
+        if (done, total) != self.last:
+            LedgerExport.objects.filter(pk=self.export_id).update(done=done, total=total)
+            self.last = (done, total)
+
+
+def run_export(*, export_id, now=None):
+    """Build the workbook (or zip) of a queued export, reporting progress; mark it done or failed.
+
+    Claims the export with a conditional UPDATE, so a redelivered task never builds it twice."""
+    claimed = LedgerExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
+        status=ExportStatus.RUNNING, started_at=now or timezone.now()
+    )
+    if not claimed:
+        return None
+    export = LedgerExport.objects.select_related("organisation", "created_by").get(pk=export_id)
+    progress = _Progress(export.pk)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ledger-") as folder:
+            path = Path(folder) / "out"
+            rows = build(export, path, progress=progress)
+            suffix = ".zip" if export.kind == ExportKind.ZIP else XLSX
+            with path.open("rb") as handle:
+                export.file.save(f"{uuid.uuid4().hex}{suffix}", File(handle), save=False)
+    except Exception as error:
+        logger.exception("台账导出 %s 失败", export.pk)
+        LedgerExport.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED,
+            error=f"生成失败：{type(error).__name__}"[:300],
+            finished_at=timezone.now(),
+        )
+        return None
+    LedgerExport.objects.filter(pk=export.pk).update(
+        status=ExportStatus.DONE, file=export.file.name, rows=rows, done=progress.last[0] if progress.last else 0,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    logger.info("台账导出 %s 完成：%s 行", export.pk, rows)
+    return export.pk
+
+
+def build(export, path, *, progress=None, as_of=None):
+    """Write the export's file to path; returns the number of data rows."""
+    user, org, year = export.created_by, export.organisation, export.year
+    if export.kind == ExportKind.BRANCH:
+        book = exports.branch_book(org, year=year, user=user, as_of=as_of)
+        return sum(xlsx.render(book, path, progress=progress).values())
+    if export.kind == ExportKind.SUMMARY:
+        book = exports.summary_book(org, year=year, user=user, as_of=as_of)
+        return sum(xlsx.render(book, path, progress=progress).values())
+    return write_zip(org, year=year, user=user, path=path, progress=progress, as_of=as_of)
+
+
+def write_zip(organisation, *, year, user, path, progress=None, as_of=None):
+    """One workbook per branch of the subtree, in one zip. Progress counts sheets over all branches."""
+    branches = exports.subtree_branches(organisation, year)
+    per_branch = len(exports.BRANCH_SHEETS)
+    total = max(len(branches) * per_branch, 1)
+    rows = 0
+    used = set()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for index, branch in enumerate(branches):
+            book = exports.branch_book(branch, year=year, user=user, as_of=as_of)
+            inner = path.with_name(f"branch-{index}{XLSX}")
+
+            def report(done, _total, index=index):
+                if progress is not None:
+                    progress(index * per_branch + done, total)
+
+            rows += sum(xlsx.render(book, inner, progress=report).values())
+            name = download_name(ExportKind.BRANCH, branch, year)
+            if name in used:  # two branches of the same name under different parents
+                name = f"{branch.pk}-{name}"
+            used.add(name)
+            archive.write(inner, arcname=name)
+            inner.unlink()
+    if progress is not None:
+        progress(total, total)
+    return rows
