@@ -209,6 +209,10 @@ class Unit:
     merged_group: bool = False
     size: int = 0
     weak: bool = False
+    busy: float = 0.0
+    extra_lectures: float = 0.0
+    extra_general: float = 0.0
+    secretary: str = ""
     dissolved_on: date | None = None
     groups: list = field(default_factory=list)
     terms: list = field(default_factory=list)  # [(elected_on, ends_on, [(position, name)])]
@@ -258,8 +262,10 @@ class Generator:
     def build_tree(self):
         spec, rng = self.spec, self.rng
         places = [a + b for a in PLACE_A for b in PLACE_B]
+        longer = [a + c + b for a in PLACE_A for c in PLACE_A if c != a for b in PLACE_B]
         rng.shuffle(places)
-        self._places = iter(places)
+        rng.shuffle(longer)
+        self._places = iter(places + longer)
         if spec.townships == 0:
             root = Unit(0, f"{next(self._places)}镇党委", L.PARTY_COMMITTEE, K.TOWNSHIP, date(1983, 10, 1))
             townships = [(root, spec.branches)]
@@ -307,6 +313,9 @@ class Generator:
             branch = Unit(0, self._branch_name(kind, town_name, names), L.BRANCH, kind, founded)
             branch.size = max(3, round(rng.randint(low, high) * factor))
             branch.weak = rng.random() < 0.1
+            branch.busy = 0 if branch.weak else rng.choice((0, 0.2, 0.4, 0.6))
+            branch.extra_lectures = rng.choice((0, 0.2, 0.35, 0.5))
+            branch.extra_general = rng.choice((0, 0.3, 0.5))
             if kind in (K.GOVERNMENT, K.PUBLIC_INSTITUTION):
                 if office is None:
                     office = Unit(
@@ -372,6 +381,8 @@ class Generator:
                 K.PRIVATE_ENTERPRISE: f"{place}{rng.choice(COMPANY)}党支部",
                 K.SOCIAL_ORGANISATION: f"{town}{rng.choice(SOCIAL)}党支部",
             }[kind]
+            if attempt >= 10 and kind not in (K.VILLAGE, K.COMMUNITY, K.RETIRED, K.PRIVATE_ENTERPRISE):
+                name = name.replace(town, f"{town}{place}", 1)
             if name not in names:
                 names.add(name)
                 return name
@@ -537,7 +548,10 @@ class Generator:
                 if rng.random() < 0.006:
                     person.chronic_from = self.today - timedelta(days=rng.randint(45, 250))
                 continue
-            on = self._day(lo, hi)
+            earliest = max(lo, stint.start + timedelta(days=30))
+            if earliest >= hi:
+                continue
+            on = self._day(earliest, hi)
             if event in ("deceased", "left"):
                 stint.end, stint.end_reason = on, Status(event).label
                 person.left = (event, on)
@@ -870,9 +884,9 @@ class Generator:
             quarter_first, quarter_last = month.month % 3 == 1, month.month % 3 == 0
             theme_types = [MT.THEME_DAY]
             separate = []
-            if quarter_last:
-                (theme_types if rng.random() < 0.3 else separate).append(MT.PARTY_LECTURE)
-            if branch.merged_group or quarter_first:
+            if quarter_last or rng.random() < branch.extra_lectures:
+                (theme_types if rng.random() < 0.2 else separate).append(MT.PARTY_LECTURE)
+            if branch.merged_group or quarter_first or rng.random() < branch.extra_general:
                 (theme_types if rng.random() < (0.6 if branch.merged_group else 0.3) else separate).append(
                     MT.GENERAL_MEETING
                 )
@@ -881,9 +895,13 @@ class Generator:
             term = self._term_on(branch, month)
             if term and term[3] and rng.random() > (0.3 if branch.weak else 0.05):
                 plan.append(([MT.COMMITTEE_MEETING], None, month + timedelta(days=rng.randint(2, 7)), None))
+                if rng.random() < branch.busy:  # a second 支委会 (发展党员, 评先评优 …)
+                    plan.append(([MT.COMMITTEE_MEETING], None, month + timedelta(days=rng.randint(12, 18)), None))
             for group in branch.groups:
                 if rng.random() > 0.05:
-                    plan.append(([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(9, 24)), None))
+                    plan.append(([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(9, 16)), None))
+                if rng.random() < branch.busy:  # a second 党小组会 (学习 + 讨论)
+                    plan.append(([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(17, 24)), None))
             if month.month in (1, 12) and rng.random() < (0.95 if month.month == 1 else 0.2):
                 for_year = month.year - 1 if month.month == 1 else month.year
                 if (branch.id, for_year) not in self._org_life:

@@ -64,6 +64,11 @@ class Table:
     def flush(self):
         if not self.rows:
             return
+        # Tables are declared parents first: write those rows before any row that points at them.
+        for table in self.writer.tables.values():
+            if table is self:
+                break
+            table.flush()
         self.writer.write(self, self.rows)
         self.written += len(self.rows)
         self.rows = []
