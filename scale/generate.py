@@ -896,12 +896,16 @@ class Generator:
             if term and term[3] and rng.random() > (0.3 if branch.weak else 0.05):
                 plan.append(([MT.COMMITTEE_MEETING], None, month + timedelta(days=rng.randint(2, 7)), None))
                 if rng.random() < branch.busy:  # a second 支委会 (发展党员, 评先评优 …)
-                    plan.append(([MT.COMMITTEE_MEETING], None, month + timedelta(days=rng.randint(12, 18)), None))
+                    plan.append(
+                        ([MT.COMMITTEE_MEETING], None, month + timedelta(days=rng.randint(12, 18)), None)
+                    )
             for group in branch.groups:
                 if rng.random() > 0.05:
                     plan.append(([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(9, 16)), None))
                 if rng.random() < branch.busy:  # a second 党小组会 (学习 + 讨论)
-                    plan.append(([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(17, 24)), None))
+                    plan.append(
+                        ([MT.GROUP_MEETING], group, month + timedelta(days=rng.randint(17, 24)), None)
+                    )
             if month.month in (1, 12) and rng.random() < (0.95 if month.month == 1 else 0.2):
                 for_year = month.year - 1 if month.month == 1 else month.year
                 if (branch.id, for_year) not in self._org_life:

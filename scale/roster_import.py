@@ -141,6 +141,7 @@ def _tree():
         branches.append(branch)
     return branches
 
+
 def _floor(path):
     started = time.perf_counter()
     workbook = load_workbook(path, read_only=True)
