@@ -45,14 +45,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-# Benchmarks print figures and their targets; they run against DATABASE_URL (SQLite by default)
-# and roll back everything they create.
+# The benchmark prints one table of figures and their targets, measured in one run on generated data
+# in a database of its own (PostgreSQL zhibu_bench_<scale> next to DATABASE_URL's, or var/bench-<scale>.sqlite3),
+# made on the first run and reused; also written to bench/results.json. SCALE=M or L by hand.
+SCALE ?= S
 bench: $(STAMP)
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py bench_import --rows 5000
-	$(PY) manage.py seed_demo
-	$(PY) manage.py bench_compliance
-	$(PY) manage.py bench_ledger
+	$(PY) manage.py bench --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) var staticfiles

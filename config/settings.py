@@ -167,6 +167,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Run tasks in the web process itself (the benchmark's load test; a deployment without a worker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,3 +1,5 @@
+import time
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -7,6 +9,7 @@ from compliance.models import Flag
 from evaluations import demo as evaluations_demo
 from meetings import demo as meetings_demo
 from members import demo as members_demo
+from scale.generate import SCALES, generate, read_marker
 
 
 class Command(BaseCommand):
@@ -17,8 +20,15 @@ class Command(BaseCommand):
             "--reset", action="store_true", help="先删除演示镇及演示账号，再重新生成（仅用于开发环境）。"
         )
         parser.add_argument("--seed", type=int, default=2026, help="随机种子，相同种子生成相同数据。")
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            help="批量生成规模数据（直接写表）：S 一个乡镇，M 一个县，L 一个大区；T 仅供测试。不加此项则载入青溪镇演示数据。",
+        )
 
-    def handle(self, *args, reset=False, seed=2026, **options):
+    def handle(self, *args, reset=False, seed=2026, scale=None, **options):
+        if scale:
+            return self._scale(scale, seed)
         if reset:
             existing = demo.find_root()
             if existing is not None:
@@ -42,3 +52,19 @@ class Command(BaseCommand):
                 f"待办提醒 {flags['open']} 条）。"
             )
         )
+
+    def _scale(self, scale, seed):
+        done = [row for row in read_marker() if row[0] == scale and row[1] == seed]
+        if done:
+            self.stdout.write(f"规模数据 {scale}（种子 {seed}）已于 {done[0][2]} 生成，未重复生成。")
+            return
+        started = time.perf_counter()
+        _generator, counts = generate(scale=scale, seed=seed, progress=self.stdout.write)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"规模数据 {scale}（{SCALES[scale].label}，种子 {seed}）生成完毕，用时 {elapsed:.0f} 秒："
+            )
+        )
+        for label, count in counts.items():
+            self.stdout.write(f"  {label:<40}{count:>12,}")
