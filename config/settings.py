@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "members",
     "meetings",
     "compliance",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

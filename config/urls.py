@@ -18,5 +18,6 @@ urlpatterns = [
     path("members/", include("members.urls")),
     path("meetings/", include("meetings.urls")),
     path("todo/", include("compliance.urls")),
+    path("dashboard/", include("dashboards.urls")),
     path("admin/", admin.site.urls),
 ]
