@@ -112,12 +112,16 @@ def make_member(branch, group, id_number, *, name="测试党员", user=None, cat
 def make_meeting(branch, group, present, *, types=("group_meeting",), held_on=None, attachment=True, **extra):
     """A meeting recorded through the service; `present` members attend, the rest of 应到 are absent."""
     import uuid
+    from datetime import datetime, time
 
     from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
 
     from meetings import services as meeting_services
 
     held_on = held_on or date(2026, 11, 20)
+    # Entered the evening it was held, whatever today is (otherwise it becomes 补录 as the calendar moves on).
+    extra.setdefault("now", timezone.make_aware(datetime.combine(held_on, time(20))))
     expected = meeting_services.attendance_list(
         branch=branch, types=list(types), held_on=held_on, group=group
     )
