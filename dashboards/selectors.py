@@ -235,7 +235,9 @@ def obligation_list(scope, *, period, as_of, rule=None, state=None):
                           period.start, period.end)  # fmt: skip
     if rule:
         cells = [c for c in cells if c.rule.code == rule]
-    if state == "open":
+    if state == "applicable":
+        cells = [c for c in cells if c.state != State.NOT_APPLICABLE]
+    elif state == "open":
         cells = [c for c in cells if c.state in (State.DUE, State.DUE_SOON)]
     elif state:
         cells = [c for c in cells if c.state == state]

@@ -18,7 +18,15 @@ from meetings.selectors import returned_meetings
 from . import selectors
 
 PAGE_SIZE = 50
-STATE_FILTERS = {**{s.value: label for s, label in STATE_LABELS.items()}, "open": "进行中"}
+STATE_FILTERS = {
+    "applicable": "应完成（不含不适用）",
+    **{s.value: label for s, label in STATE_LABELS.items()},
+    "open": "进行中",
+}
+
+
+def _today():
+    return timezone.localdate()
 
 
 def _org_param(request):
@@ -37,7 +45,7 @@ def _context(request):
     """Scope, period and the query string every drill-down link carries."""
     user = request.user
     scope = selectors.resolve_scope(user, _org_param(request))
-    as_of = timezone.localdate()
+    as_of = _today()
     period = selectors.chosen_period(request.GET.get("kind"), _date_param(request, "on", as_of))
     params = {"kind": period.kind.value, "on": period.start.isoformat()}
     if scope.org is not None:
@@ -148,7 +156,7 @@ def branch_home(request, branch_pk):
     """The secretary's and committee's home: this period's checklist and what needs attention."""
     user = request.user
     branch = get_branch_for(user, branch_pk)
-    today = timezone.localdate()
+    today = _today()
     rows = checklist.branch_checklist(branch, on=today)
     flags = open_flags(user)
     return render(request, "dashboards/branch.html", {
