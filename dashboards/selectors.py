@@ -168,7 +168,8 @@ def heat_state(t):
 
 def overview(scope, *, period, as_of, rule=None):
     """The figures of the overview: everything on the page except the member lists."""
-    trend_months = [Period(date(as_of.year, as_of.month, 1), PeriodKind.MONTH)]
+    # The trend shows complete months: the month in progress is the headline's, not a dip in the line.
+    trend_months = [Period(date(as_of.year, as_of.month, 1), PeriodKind.MONTH).previous()]
     for _ in range(TREND_MONTHS - 1):
         trend_months.insert(0, trend_months[0].previous())
     year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
@@ -190,6 +191,7 @@ def overview(scope, *, period, as_of, rule=None):
         (row, [_heat_cell(m, by_row_month.get((row.pk, m.start.month))) for m in months])
         for row in scope.rows
     ]
+    heatmap = [(row, row_cells) for row, row_cells in heatmap if any(c.state for c in row_cells)]
 
     trend_tallies = tally_by(ending_within(cells, trend_months[0].start, trend_months[-1].end),
                              lambda c: (c.period.end.year, c.period.end.month))  # fmt: skip

@@ -94,6 +94,9 @@ def township(request):
             for m, t in context["trend"]
         ],  # fmt: skip
         branch_count=sum(1 for b in scope.branches if b.dissolved_on is None),
+        # Reversed once: the heatmap links every cell.
+        township_url=reverse("dashboards:township"),
+        obligations_url=reverse("dashboards:obligations"),
     )
     return render(request, "dashboards/township.html", context)
 
