@@ -16,4 +16,6 @@ def navigation(request):
         "nav_role_labels": [Role(r).label for r in sorted(roles)]
         or (["系统管理员"] if user.is_superuser else []),
         "nav_show_tree": show_work,
+        # The overview needs a 党委, 党总支 or 党支部 in scope (a 党小组长's scope is one group).
+        "nav_show_dashboard": user.is_superuser or bool(roles - {Role.MEMBER, Role.GROUP_LEADER}),
     }

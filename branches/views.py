@@ -30,9 +30,13 @@ def home(request):
     user = request.user
     roles = roles_of(user)
     if user.is_superuser or roles & OFFICE_ROLES:
-        return redirect("branches:tree")
+        return redirect("dashboards:township")
     if roles & set(BRANCH_WORK_ROLES):
         top = scope_roots(user)[0]
+        if top.level == OrgLevel.BRANCH and roles & {Role.SECRETARY, Role.COMMITTEE_MEMBER}:
+            return redirect("dashboards:branch", branch_pk=top.pk)
+        if top.level in (OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH):
+            return redirect("dashboards:township")
         return redirect("branches:detail", pk=top.pk)
     own = getattr(user, "member", None)  # the reverse one-to-one raises AttributeError when absent
     if own is not None:

@@ -107,7 +107,7 @@ def _groups(branches, since):
         Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=since)
     )
     groups = []
-    for group in qs.only("pk", "path", "name", "founded_on", "dissolved_on"):
+    for group in qs.only("pk", "path", "name", "founded_on", "dissolved_on", "merged_group"):
         parent = by_path.get(group.path[: -group.steplen])
         if parent is not None:
             group.branch = parent

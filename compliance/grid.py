@@ -92,3 +92,19 @@ def tally_by(cells, key):
     for cell in cells:
         groups.setdefault(key(cell), []).append(cell)
     return {k: tally(v) for k, v in groups.items()}
+
+
+def ending_within(cells, start, end):
+    """The cells whose period ends between start and end (inclusive).
+
+    Every obligation belongs to the one month its period ends in, so month, quarter and year
+    figures add up: a year's tally is the sum of its months' (a quarterly 党员大会 counts in the
+    quarter's last month, a yearly 组织生活会 in December). Dashboards and ledgers select periods
+    with this one function."""
+    return [cell for cell in cells if start <= cell.period.end <= end]
+
+
+def grid_since(start):
+    """The `since` that obligation_grid needs for every period ending on or after `start`: 1 January
+    of its year (a yearly period ending later counts meetings from its first day)."""
+    return start.replace(month=1, day=1)

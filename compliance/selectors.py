@@ -15,6 +15,17 @@ PRIORITY = Case(
 )
 
 
+# Member flags that put a member on the watch-list (关注党员); reminders such as 政治生日 do not.
+WATCH_RULES = (
+    "absence_ladder",
+    "dues_arrears",
+    "mobile_member",
+    "thought_report",
+    "pipeline",
+    "lost_contact",
+)
+
+
 def by_priority(queryset):
     return queryset.annotate(priority=PRIORITY).order_by("priority", "branch__path", "-period_start", "pk")
 
@@ -23,12 +34,17 @@ def open_flags(user):
     return scoped(Flag.objects.filter(resolved_on__isnull=True), user, Action.VIEW, via=("branch", "group"))
 
 
-def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=False):
+def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=False, within=None, watch=False):
+    """within: an organisation whose subtree the list keeps to; watch: only the watch-list's member flags."""
     qs = scoped(Flag.objects.all(), user, Action.VIEW, via=("branch", "group"))
     if not include_resolved:
         qs = qs.filter(resolved_on__isnull=True)
     if branch:
         qs = qs.filter(branch=branch)
+    if within:
+        qs = qs.filter(branch__path__startswith=within.path)
+    if watch:
+        qs = qs.filter(rule__in=WATCH_RULES, member__isnull=False)
     if rule:
         qs = qs.filter(rule=rule)
     if state:

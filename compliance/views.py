@@ -26,11 +26,14 @@ def flag_list(request):
     branch = branches.filter(pk=branch_pk).first() if branch_pk.isdigit() else None
     rule = request.GET.get("rule") if request.GET.get("rule") in dict(RULE_CHOICES) else None
     state = request.GET.get("state") if request.GET.get("state") in FlagState.values else None
-    flags = selectors.flag_list(user, branch=branch, rule=rule, state=state,
+    org_pk = request.GET.get("org", "")
+    within = organisations_for(user).filter(pk=org_pk).first() if org_pk.isdigit() else None
+    watch = request.GET.get("watch") == "1"
+    flags = selectors.flag_list(user, branch=branch, rule=rule, state=state, within=within, watch=watch,
                                 include_resolved=request.GET.get("resolved") == "1")  # fmt: skip
     return render(request, "compliance/flags.html", {
         "page": Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page")), "branches": branches,
-        "branch": branch, "rule": rule, "state": state, "rules": RULE_CHOICES, "states": FlagState.choices,
+        "branch": branch, "rule": rule, "state": state, "within": within, "watch": watch, "rules": RULE_CHOICES, "states": FlagState.choices,
         "include_resolved": request.GET.get("resolved") == "1",
         "can_set_rules": organisations_for(user, Action.MANAGE).exists(),
     })  # fmt: skip

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "compliance",
     "evaluations",
     "ledgers",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

@@ -20,5 +20,6 @@ urlpatterns = [
     path("todo/", include("compliance.urls")),
     path("reviews/", include("evaluations.urls")),
     path("ledgers/", include("ledgers.urls")),
+    path("dashboard/", include("dashboards.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
 from compliance.checklist import _records as records_meeting
-from compliance.grid import obligation_grid, tally, tally_by
+from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
 from compliance.rules import CATALOGUE
@@ -320,13 +320,10 @@ def _cell_order(cell):
 
 
 def year_cells(branch_ids, year, as_of):
-    """Every obligation of the branches for periods starting in the year, judged as of as_of (as the
-    checklist and the dashboard judge them), in catalogue order of the rules, then unit and period."""
-    cells = [
-        c
-        for c in obligation_grid(branch_ids, since=date(year, 1, 1), as_of=as_of)
-        if c.period.start.year == year
-    ]
+    """Every obligation of the branches for periods of the year, judged as of as_of, selected as the
+    dashboard selects them; in catalogue order of the rules, then unit and period."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    cells = ending_within(obligation_grid(branch_ids, since=grid_since(start), as_of=as_of), start, end)
     return sorted(cells, key=_cell_order)
 
 

@@ -14,12 +14,23 @@ def meetings_for(user, action=Action.VIEW):
     return scoped(Meeting.objects.all(), user, action, via=MEETING_VIA)
 
 
-def meeting_list(user, *, branch=None, year=None, type=None, state=None, include_void=False):
+def meeting_list(user, *, branch=None, year=None, type=None, state=None, include_void=False, within=None,
+                 since=None, until=None, backfill=False):  # fmt: skip
+    """within: an organisation whose subtree the list keeps to; since / until: held between (inclusive);
+    backfill: only records entered late (补录)."""
     qs = meetings_for(user).select_related("branch", "group").prefetch_related("types")
     if branch:
         qs = qs.filter(branch=branch)
+    if within:
+        qs = qs.filter(branch__path__startswith=within.path)
     if year:
         qs = qs.filter(held_on__year=year)
+    if since:
+        qs = qs.filter(held_on__gte=since)
+    if until:
+        qs = qs.filter(held_on__lte=until)
+    if backfill:
+        qs = qs.filter(is_backfill=True)
     if type:
         qs = qs.filter(types__type=type)
     if state:

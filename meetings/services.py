@@ -171,6 +171,10 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     except IntegrityError:
         # The same form arrived twice at once: the other request saved it.
         return Meeting.objects.get(submit_token=token)
+    if meeting.entered_at != now:
+        # entered_at is auto_now_add; lateness was judged at `now`, so later corrections must measure from it too.
+        Meeting.objects.filter(pk=meeting.pk).update(entered_at=now)
+        meeting.entered_at = now
     MeetingTypeTag.objects.bulk_create(MeetingTypeTag(meeting=meeting, type=t) for t in types)
     bulk_create_with_history(rows, Attendance)
     _save_rectifications(meeting, rectifications)

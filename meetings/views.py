@@ -33,20 +33,36 @@ def meeting_list(request):
         if request.GET.get("branch", "").isdigit()
         else None
     )
+    # Drill-down from the dashboards: a subtree, a stretch of dates instead of a year, late records only.
+    org_pk = request.GET.get("org", "")
+    within = organisations_for(user).filter(pk=org_pk).first() if org_pk.isdigit() else None
+    since, until = _date_param(request, "since"), _date_param(request, "until")
+    backfill = request.GET.get("backfill") == "1"
     year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+    if (since or until) and not request.GET.get("year"):
+        year = None
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
     state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
-    meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state,
+    meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state, within=within,
+                                      since=since, until=until, backfill=backfill,
                                       include_void=request.GET.get("void") == "1")  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "meetings/list.html", {
+        "within": within, "since": since, "until": until, "backfill": backfill,
         "page": page, "branches": branches, "branch": branch, "year": year, "type": type_, "state": state,
         "types": MeetingType.choices, "states": ReviewState.choices,
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
         "can_record": organisations_for(user, Action.RECORD).exists(),
-        "can_lock": bool(branch) and can(user, branch, Action.MANAGE),
-        "locked": bool(branch) and services.is_year_locked(branch, year),
+        "can_lock": bool(branch and year) and can(user, branch, Action.MANAGE),
+        "locked": bool(branch and year) and services.is_year_locked(branch, year),
     })  # fmt: skip
+
+
+def _date_param(request, name):
+    try:
+        return date.fromisoformat(request.GET.get(name, ""))
+    except ValueError:
+        return None
 
 
 def _recording_target(request):

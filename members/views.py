@@ -81,6 +81,7 @@ def _filtered_roster(request):
         queryset=selectors.roster(user, include_off_roster=True),
         branches=_branches(user, Action.VIEW),
         groups=_groups(user, Action.VIEW),
+        organisations=organisations_for(user, Action.VIEW),
     )
 
 

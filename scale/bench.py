@@ -251,7 +251,12 @@ LEDGER_CHECKS = {"≥ 0.8": lambda v: v >= 0.8, "≤ 150": lambda v: v <= 150}
 
 def measure_ledger_export(ctx):
     return [
-        Line(f"台账导出：{name}", f"{value:,}", target, LEDGER_CHECKS[target](value) if target in LEDGER_CHECKS else None)
+        Line(
+            f"台账导出：{name}",
+            f"{value:,}",
+            target,
+            LEDGER_CHECKS[target](value) if target in LEDGER_CHECKS else None,
+        )
         for name, value, target in ledger_measure(
             throughput_rows=ctx.ledger_rows, memory_rows=ctx.ledger_memory_rows
         )

@@ -131,6 +131,10 @@ ROUTES = {
     "compliance:settings": Route(
         None, {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}, write=True
     ),
+    "dashboards:township": Route("org_query", BRANCH_VIEW),
+    "dashboards:obligations": Route("org_query", BRANCH_VIEW),
+    "dashboards:pipeline": Route("org_query", BRANCH_VIEW),
+    "dashboards:branch": Route("branch", BRANCH_VIEW),
     "meetings:list": Route(None, EVERYONE_OK),
     "meetings:create": Route(None, MEETING_CREATE, write=True),
     "meetings:detail": Route("meeting", VIEW),
@@ -281,6 +285,10 @@ def _kwargs(route, role, world, *, in_scope):
 def _url(name, route, role, world, *, in_scope):
     if route.target is None:
         return reverse(name)
+    if route.target == "org_query":  # the organisation is a query parameter (?org=): the role's home
+        tree = world[1]
+        org = getattr(tree, PERSONA_HOMES.get(role, "township")) if in_scope else tree.b1
+        return f"{reverse(name)}?org={org.pk}"
     return reverse(name, kwargs=_kwargs(route, role, world, in_scope=in_scope))
 
 

@@ -31,7 +31,7 @@ def test_correct_password_logs_in_and_lands_on_home(tree, client):
     response = _attempt(client, "shuji", "pw-Testing-123")
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    assert client.get(reverse("home"))["Location"] == reverse("branches:detail", args=[tree.a1.pk])
+    assert client.get(reverse("home"))["Location"] == reverse("dashboards:branch", args=[tree.a1.pk])
 
 
 def test_wrong_password_shows_chinese_error(tree, client):

@@ -232,17 +232,24 @@ def test_secretary_post_to_dissolve_changes_nothing(client, personas, tree):
 # --- home ---------------------------------------------------------------------------------------
 
 
-def test_home_sends_the_township_office_to_the_tree(client, personas):
-    client.force_login(personas[Role.TOWNSHIP_ADMIN])
-    response = client.get("/")
-    assert response.status_code == 302 and response["Location"] == reverse("branches:tree")
+def test_home_sends_the_township_office_to_the_dashboard(client, personas):
+    for role in (Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR, "superuser"):
+        client.force_login(personas[role])
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"] == reverse("dashboards:township")
 
 
-def test_home_sends_a_secretary_to_their_branch(client, personas, tree):
-    client.force_login(personas[Role.SECRETARY])
-    response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"] == reverse("branches:detail", args=[tree.a1.pk])
+def test_home_sends_a_secretary_and_the_committee_to_their_branch_home(client, personas, tree):
+    for role in (Role.SECRETARY, Role.COMMITTEE_MEMBER):
+        client.force_login(personas[role])
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response["Location"] == reverse("dashboards:branch", args=[tree.a1.pk])
+
+
+def test_home_sends_a_group_leader_to_their_group(client, personas, tree):
+    client.force_login(personas[Role.GROUP_LEADER])
+    assert client.get("/")["Location"] == reverse("branches:detail", args=[tree.g1.pk])
 
 
 def test_home_shows_a_member_their_branch(client, personas):

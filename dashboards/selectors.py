@@ -1,0 +1,351 @@
+"""Reads behind the township overview and the branch home. Scoped through branches.access; the
+number of queries does not depend on the number of branches or members.
+
+Rule figures come from compliance.grid only (obligation_grid → ending_within → tally), the same
+functions the 台账 export counts with: an obligation belongs to the month its period ends in, so a
+quarter's or a year's figures are the sums of its months'.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+
+from branches.access import get_organisation_for, scope_roots, visible_branches
+from branches.models import Organisation, OrgLevel
+from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
+from compliance.models import Flag
+from compliance.periods import STATE_LABELS, Period, PeriodKind, State, period_containing
+from compliance.rules import CATALOGUE
+from compliance.selectors import WATCH_RULES, by_priority
+from meetings.models import Meeting
+from meetings.services import fixed_theme_day
+from members import pipeline
+from members.models import Category, Member, PipelineEvent
+
+SCOPE_LEVELS = (OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH)
+PERIOD_KINDS = {PeriodKind.MONTH: "月度", PeriodKind.QUARTER: "季度", PeriodKind.YEAR: "年度"}
+TREND_MONTHS = 12
+PIPELINE_DAYS = 30
+LIST_LENGTH = 8
+
+# Member lists of the overview: the open flags of these rules, in the work list (/todo/).
+MEMBER_LISTS = (
+    ("absence_ladder", "无故不参加组织生活"),
+    ("dues_arrears", "党费欠缴"),
+    ("mobile_member", "流动党员（外出满3个月未开证明、满6个月）"),
+)
+# What a branch home lists under 需要关注的党员 (the birthdays are greetings, not problems).
+BRANCH_MEMBER_RULES = (*WATCH_RULES, "political_birthday")
+
+
+# ---------------------------------------------------------------- scope and period
+
+
+@dataclass
+class Scope:
+    """What an overview covers: the user's chosen organisation, or their whole view scope."""
+
+    roots: list
+    org: Organisation | None  # the organisation asked for (None: the user's whole scope)
+    rows: list = field(default_factory=list)  # units the overview breaks down by (children or roots)
+    branches: list = field(default_factory=list)
+
+    @property
+    def title(self):
+        return "、".join(r.name for r in self.roots) if self.roots else "（无）"
+
+    @property
+    def branch_ids(self):
+        return [b.pk for b in self.branches]
+
+    @property
+    def is_branch(self):
+        return len(self.roots) == 1 and self.roots[0].level == OrgLevel.BRANCH
+
+    def under(self, lookup="branch__path"):
+        """Q for rows whose organisation (through `lookup`) lies in the scope."""
+        condition = Q(pk__in=[])
+        for root in self.roots:
+            condition |= Q(**{f"{lookup}__startswith": root.path})
+        return condition
+
+    def row_of(self, path):
+        for row in self.rows:
+            if path.startswith(row.path):
+                return row
+        return None
+
+
+def resolve_scope(user, org_pk=None):
+    """The scope of an overview. An organisation outside the user's scope is a 404 (get_organisation_for);
+    a user whose scope holds no 党委, 党总支 or 党支部 (a 党小组长, a 党员) may not have one (403)."""
+    if org_pk is not None:
+        roots = [get_organisation_for(user, org_pk, levels=SCOPE_LEVELS)]
+        org = roots[0]
+    else:
+        roots = sorted((r for r in scope_roots(user) if r.level in SCOPE_LEVELS), key=lambda r: r.path)
+        org = None
+        if not roots and not user.is_superuser:  # a superuser on a fresh install sees the empty state
+            raise PermissionDenied("您的角色没有可查看的党组织概况。")
+    scope = Scope(roots=roots, org=org)
+    if len(roots) == 1 and roots[0].level != OrgLevel.BRANCH:
+        scope.rows = list(
+            Organisation.objects.get_children(roots[0]).filter(level__in=SCOPE_LEVELS).order_by("path")
+        )
+    else:
+        scope.rows = roots
+    scope.branches = list(
+        visible_branches(user)
+        .filter(scope.under("path"))
+        .only("pk", "path", "name", "dissolved_on")
+        .order_by("path")
+    )
+    used = {scope.row_of(b.path).pk for b in scope.branches if scope.row_of(b.path)}
+    scope.rows = [r for r in scope.rows if r.pk in used]
+    return scope
+
+
+def chosen_period(kind, on):
+    kind = kind if kind in PERIOD_KINDS else PeriodKind.MONTH
+    return period_containing(kind, on)
+
+
+def months_of(period):
+    months, month = [], Period(period.start, PeriodKind.MONTH)
+    while month.start <= period.end:
+        months.append(month)
+        month = month.next()
+    return months
+
+
+# ---------------------------------------------------------------- the township overview
+
+
+@dataclass
+class RuleFigure:
+    rule: object
+    tally: object
+
+
+# Shapes as well as colours, so that no reader depends on telling colours apart.
+SYMBOLS = {State.MET: "✓", State.DUE: "○", State.DUE_SOON: "!", State.OVERDUE: "×", State.NOT_APPLICABLE: "–"}
+
+
+@dataclass
+class HeatCell:
+    month: Period
+    state: str  # a State value, or "" when no obligation ends in that month
+    met: int = 0
+    applicable: int = 0
+    overdue: int = 0
+
+    @property
+    def symbol(self):
+        return SYMBOLS.get(self.state, "")
+
+    @property
+    def label(self):
+        return STATE_LABELS.get(self.state, "")
+
+
+def heat_state(t):
+    """One state for a cell holding several obligations: overdue wins, then open, then met."""
+    if t is None:
+        return ""
+    if t.overdue:
+        return State.OVERDUE
+    if t.due_soon:
+        return State.DUE_SOON
+    if t.due:
+        return State.DUE
+    if t.met:
+        return State.MET
+    return State.NOT_APPLICABLE
+
+
+def overview(scope, *, period, as_of, rule=None):
+    """The figures of the overview: everything on the page except the member lists."""
+    # The trend shows complete months: the month in progress is the headline's, not a dip in the line.
+    trend_months = [Period(date(as_of.year, as_of.month, 1), PeriodKind.MONTH).previous()]
+    for _ in range(TREND_MONTHS - 1):
+        trend_months.insert(0, trend_months[0].previous())
+    year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
+    since = grid_since(min(period.start, trend_months[0].start, year.start))
+    cells = obligation_grid(scope.branch_ids, since=since, as_of=as_of)
+    in_period = ending_within(cells, period.start, period.end)
+
+    by_rule = tally_by(in_period, lambda c: c.rule.code)
+    rules_seen = {c.rule.code for c in cells}
+    rule = rule if rule in rules_seen else None
+    figures = [RuleFigure(CATALOGUE[code], by_rule[code]) for code in CATALOGUE if code in by_rule]
+
+    row_by_branch = {b.pk: scope.row_of(b.path) for b in scope.branches}
+    chosen = [c for c in cells if rule is None or c.rule.code == rule]
+    year_cells = ending_within(chosen, year.start, year.end)
+    by_row_month = tally_by(year_cells, lambda c: (row_by_branch[c.branch_id].pk, c.period.end.month))
+    months = months_of(year)
+    heatmap = [
+        (row, [_heat_cell(m, by_row_month.get((row.pk, m.start.month))) for m in months])
+        for row in scope.rows
+    ]
+    heatmap = [(row, row_cells) for row, row_cells in heatmap if any(c.state for c in row_cells)]
+
+    trend_tallies = tally_by(ending_within(cells, trend_months[0].start, trend_months[-1].end),
+                             lambda c: (c.period.end.year, c.period.end.month))  # fmt: skip
+    trend = [(m, trend_tallies.get((m.start.year, m.start.month), tally([]))) for m in trend_months]
+
+    by_branch = tally_by(in_period, lambda c: c.branch_id)
+    names = {b.pk: b for b in scope.branches}
+    most_overdue = sorted(
+        ((names[pk], t) for pk, t in by_branch.items() if t.overdue),
+        key=lambda item: (-item[1].overdue, item[0].path),
+    )
+    return {
+        "total": tally(in_period),
+        "figures": figures,
+        "rule": rule,
+        "rules": [CATALOGUE[code] for code in CATALOGUE if code in rules_seen],
+        "year": year,
+        "months": months,
+        "heatmap": heatmap,
+        "trend": trend,
+        "most_overdue": most_overdue[:LIST_LENGTH],
+        "most_overdue_count": len(most_overdue),
+    }
+
+
+@dataclass(frozen=True)
+class ObligationRow:
+    cell: object
+    look_on: date  # the day whose 本期事项 page shows this obligation and its records
+
+    @property
+    def symbol(self):
+        return SYMBOLS[self.cell.state]
+
+    @property
+    def label(self):
+        return STATE_LABELS[self.cell.state]
+
+
+def obligation_list(scope, *, period, as_of, rule=None, state=None):
+    """The obligations behind an overview figure (same grid, same period selection)."""
+    cells = ending_within(obligation_grid(scope.branch_ids, since=grid_since(period.start), as_of=as_of),
+                          period.start, period.end)  # fmt: skip
+    if rule:
+        cells = [c for c in cells if c.rule.code == rule]
+    if state == "applicable":
+        cells = [c for c in cells if c.state != State.NOT_APPLICABLE]
+    elif state == "open":
+        cells = [c for c in cells if c.state in (State.DUE, State.DUE_SOON)]
+    elif state:
+        cells = [c for c in cells if c.state == state]
+    return [ObligationRow(c, min(c.period.end, as_of)) for c in cells]
+
+
+def _heat_cell(month, t):
+    if t is None:
+        return HeatCell(month, "")
+    return HeatCell(month, heat_state(t), t.met, t.applicable, t.overdue)
+
+
+def members_by_category(scope):
+    rows = (
+        Member.objects.filter(scope.under(), on_roster=True)
+        .values("category")
+        .annotate(n=Count("pk"))
+        .values_list("category", "n")
+    )
+    counts = dict(rows)
+    return [(value, label, counts.get(value, 0)) for value, label in Category.choices]
+
+
+def backfill_figures(scope, *, period):
+    """Records held in the period, and how many were entered late (补录)."""
+    return Meeting.objects.filter(
+        scope.under(), voided_at__isnull=True, held_on__gte=period.start, held_on__lte=period.end
+    ).aggregate(held=Count("pk"), backfill=Count("pk", filter=Q(is_backfill=True)))
+
+
+def open_member_flags(scope):
+    return Flag.objects.filter(scope.under(), resolved_on__isnull=True)
+
+
+def member_lists(scope):
+    """{rule: (count, first flags)} for the overview's lists, plus the watch-list and committee terms."""
+    flags = open_member_flags(scope)
+    counts = dict(
+        flags.filter(rule__in=[r for r, _ in MEMBER_LISTS] + ["committee_term"])
+        .values("rule")
+        .annotate(n=Count("pk"))
+        .values_list("rule", "n")
+    )
+    lists = []
+    for code, label in (*MEMBER_LISTS, ("committee_term", "支委会届满或即将届满")):
+        first = list(by_priority(flags.filter(rule=code)).select_related("branch", "member")[:LIST_LENGTH])
+        lists.append({"rule": code, "label": label, "count": counts.get(code, 0), "flags": first})
+    watch = flags.filter(rule__in=WATCH_RULES, member__isnull=False).aggregate(
+        members=Count("member", distinct=True), flags=Count("pk")
+    )
+    return lists, watch
+
+
+@dataclass(frozen=True)
+class PipelineItem:
+    member: Member
+    deadline: pipeline.Deadline
+    overdue: bool
+
+
+def pipeline_deadlines(scope, *, as_of, days=PIPELINE_DAYS):
+    """Development deadlines not yet met that fall due within `days` (or already passed), soonest first."""
+    people = list(
+        Member.objects.filter(scope.under(), on_roster=True, status="normal",
+                              category__in=[Category.APPLICANT, Category.PROBATIONARY])
+        .select_related("branch")
+        .order_by("pk")
+    )  # fmt: skip
+    events = defaultdict(dict)
+    for member_id, kind, happened_on in (
+        PipelineEvent.objects.filter(member__in=[p.pk for p in people])
+        .order_by("happened_on")
+        .values_list("member_id", "kind", "happened_on")
+    ):
+        events[member_id].setdefault(kind, happened_on)
+    horizon = as_of + timedelta(days=days)
+    items = []
+    for person in people:
+        for deadline in pipeline.deadlines(
+            category=person.category, applied_on=person.applied_on, talked_on=events[person.pk].get("talk"),
+            activist_on=person.activist_on, joined_on=person.joined_on,
+            approved_on=events[person.pk].get("approval"), confirmed_on=person.confirmed_on,
+        ):  # fmt: skip
+            if not deadline.is_met and deadline.code != "activist_year" and deadline.due_on <= horizon:
+                items.append(PipelineItem(person, deadline, deadline.due_on < as_of))
+    return sorted(items, key=lambda item: (item.deadline.due_on, item.member.name))
+
+
+# ---------------------------------------------------------------- the branch home
+
+
+def next_theme_day(branch, *, on):
+    """The branch's next fixed 主题党日 on or after `on`."""
+    day = fixed_theme_day(branch, on)
+    if day < on:
+        first_next = (on.replace(day=1) + timedelta(days=32)).replace(day=1)
+        day = fixed_theme_day(branch, first_next)
+    return day
+
+
+def members_needing_attention(user_flags, branch):
+    """[(member, [flags])] of the branch's open member flags, the most pressing members first."""
+    flags = by_priority(
+        user_flags.filter(branch=branch, member__isnull=False, rule__in=BRANCH_MEMBER_RULES)
+    ).select_related("member")
+    grouped = {}
+    for flag in flags:
+        grouped.setdefault(flag.member_id, (flag.member, []))[1].append(flag)
+    return list(grouped.values())
