@@ -202,15 +202,16 @@ def _page(client, url, count):
 
 def measure_pages(ctx):
     users = _users()
-    lines = [Line("乡镇看板（township dashboard）", "未实现 (issue F)", "p95 ≤ 300 ms")]
+    lines = []
     if "office" not in users:
-        return [*lines, Line("页面", "没有党委管理员账号：请先生成数据")]
+        return [Line("页面", "没有党委管理员账号：请先生成数据")]
     office = users["office"]
     client = Client()
     client.force_login(office.user)
     _q, empty_p50, empty_p95 = _page(client, reverse("password_change_done"), ctx.requests)
     lines.append(Line("空页面（基线） p50 / p95", f"{_ms(empty_p50)} / {_ms(empty_p95)}"))
     pages = [
+        ("乡镇看板", client, reverse("dashboards:township"), office.organisation.name),
         ("会议列表", client, reverse("meetings:list"), office.organisation.name),
         ("党员列表", client, reverse("members:list"), office.organisation.name),
     ]
@@ -220,13 +221,14 @@ def measure_pages(ctx):
         branch_client.force_login(secretary.user)
         pages.insert(
             0,
-            ("支部首页（本期事项）", branch_client,
-             reverse("compliance:checklist", args=[secretary.organisation_id]), secretary.organisation.name),
+            ("支部首页", branch_client,
+             reverse("dashboards:branch", args=[secretary.organisation_id]), secretary.organisation.name),
         )  # fmt: skip
     if "county" in users:
         county = Client()
         county.force_login(users["county"].user)
         pages += [
+            ("县级看板", county, reverse("dashboards:township"), users["county"].organisation.name),
             ("会议列表（全县）", county, reverse("meetings:list"), users["county"].organisation.name),
             ("党员列表（全县）", county, reverse("members:list"), users["county"].organisation.name),
         ]

@@ -341,3 +341,32 @@ def test_branch_home_of_a_branch_out_of_scope_is_404(client, township, personas)
 def test_next_theme_day_is_the_last_friday():
     assert selectors.next_theme_day(None, on=date(2026, 10, 1)) == date(2026, 10, 30)
     assert selectors.next_theme_day(None, on=date(2026, 10, 31)) == date(2026, 11, 27)
+
+
+def test_the_year_on_the_dashboard_equals_the_township_ledger_and_the_todo_list(client, township, personas):
+    """The three places a township office reads its year: the overview, the summary workbook, the flags."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from compliance import engine
+    from compliance.models import Flag
+    from ledgers import exports, xlsx
+
+    office = personas[Role.TOWNSHIP_ADMIN]
+    year = Period(date(2026, 1, 1), PeriodKind.YEAR)
+    dashboard = selectors.overview(_scope(office), period=year, as_of=AS_OF)["total"]
+    buffer = BytesIO()
+    xlsx.render(exports.summary_book(township.township, year=2026, user=office, as_of=AS_OF), buffer)
+    buffer.seek(0)
+    rows = list(load_workbook(buffer)["完成率汇总"].iter_rows(min_row=2, values_only=True))
+    ledger_total = rows[-1]
+    assert ledger_total[1:3] == ("合计", "合计")
+    assert list(ledger_total[3:9]) == [dashboard.applicable, dashboard.met, dashboard.overdue,
+                                       dashboard.due_soon, dashboard.due, dashboard.not_applicable]  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    overdue_flags = Flag.objects.filter(
+        resolved_on__isnull=True, state="overdue", period_start__year=2026, period_end__lte=date(2026, 12, 31),
+        branch__path__startswith=township.township.path, member__isnull=True, meeting__isnull=True,
+    ).exclude(rule="committee_term")  # fmt: skip
+    assert dashboard.overdue > 0 and overdue_flags.count() == dashboard.overdue

@@ -39,11 +39,11 @@ def test_every_line_is_printed(db, tmp_path):
     ):
         assert figure in printed, figure
     # Nothing invented for what does not exist yet.
-    assert "未实现" not in printed.replace("未实现 (issue F)", "")  # only the dashboard line is still missing
+    assert "未实现" not in printed
     rerun = next(line for line in lines if line.figure.startswith("合规：重跑"))
     assert rerun.ok, rerun
     pages = [line for line in lines if "查询数 / p50" in line.figure]
-    assert len(pages) == 3 and all(not line.value.startswith("0 /") for line in pages)
+    assert len(pages) == 4 and all(not line.value.startswith("0 /") for line in pages)
     results = tmp_path / "results.json"
     bench.write_results(results, scale="T", seed=5, lines=lines, generation={"seconds": 1})
     saved = json.loads(results.read_text(encoding="utf-8"))["T"]
