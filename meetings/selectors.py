@@ -37,10 +37,27 @@ def meeting_list(user, *, branch=None, year=None, type=None, state=None, include
         qs = qs.filter(review_state=state)
     if not include_void:
         qs = qs.filter(voided_at__isnull=True)
-    return qs.annotate(
-        expected=Count("attendance", distinct=True),
-        present=Count("attendance", filter=Q(attendance__status=AttendanceStatus.PRESENT), distinct=True),
-    ).order_by("-held_on", "-pk")
+    return qs.order_by("-held_on", "-pk")
+
+
+def with_attendance_counts(meetings):
+    """Set expected / present on the meetings of one page, in one aggregate query.
+
+    Counting in the list's own query would count attendance for every meeting of the list (a
+    county's year) just to show thirty of them.
+    """
+    meetings = list(meetings)
+    counts = {
+        row["meeting_id"]: row
+        for row in Attendance.objects.filter(meeting_id__in=[m.pk for m in meetings])
+        .order_by()
+        .values("meeting_id")
+        .annotate(expected=Count("pk"), present=Count("pk", filter=Q(status=AttendanceStatus.PRESENT)))
+    }
+    for meeting in meetings:
+        row = counts.get(meeting.pk, {})
+        meeting.expected, meeting.present = row.get("expected", 0), row.get("present", 0)
+    return meetings
 
 
 def get_meeting_for(user, pk, action=Action.VIEW):

@@ -47,6 +47,7 @@ def meeting_list(request):
                                       since=since, until=until, backfill=backfill,
                                       include_void=request.GET.get("void") == "1")  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
         "within": within, "since": since, "until": until, "backfill": backfill,
         "page": page, "branches": branches, "branch": branch, "year": year, "type": type_, "state": state,

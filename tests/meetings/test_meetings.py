@@ -338,6 +338,10 @@ def test_list_and_detail_queries_do_not_grow(client, personas, tree, people):
         response = client.get(reverse("meetings:list"), {"year": 2026})
     assert response.context["page"].paginator.count == 15
     assert len(many) == len(few)
+    listed = {m.pk: (m.expected, m.present) for m in response.context["page"].object_list}
+    first = Meeting.objects.filter(topic="学习讨论").first()
+    assert listed[first.pk] == (first.attendance.count(), first.attendance.filter(status="present").count())
+    assert f"应到 {first.attendance.count()} 实到" in response.content.decode()
 
     small = make_meeting(
         tree.a1, None, people, types=("theme_day",), held_on=date(2026, 9, 25), now=at(date(2026, 9, 25))
