@@ -15,14 +15,25 @@ LEASE_NAME = "nightly_refresh"
 LEASE_LENGTH = timedelta(hours=1)
 
 
-def take_lease(name, *, now=None):
+# A branch's on-write refresh is debounced: the first write schedules it a moment later and holds
+# this lease until the refresh starts, so a burst of writes (a meeting and its 40 attendance rows,
+# a roster import) costs one refresh. A lost task only delays the next one by the lease's length.
+DEBOUNCE_SECONDS = 1
+PENDING_LENGTH = timedelta(minutes=5)
+
+
+def take_lease(name, *, now=None, length=LEASE_LENGTH):
     """True if this caller now holds the lease: one conditional UPDATE, safe across processes."""
     now = now or timezone.now()
     Lease.objects.get_or_create(name=name)
     taken = Lease.objects.filter(Q(held_until__isnull=True) | Q(held_until__lt=now), name=name).update(
-        held_until=now + LEASE_LENGTH
+        held_until=now + length
     )
     return taken == 1
+
+
+def pending_refresh(branch_id):
+    return f"refresh:b{branch_id}"
 
 
 def release_lease(name):

@@ -6,6 +6,8 @@ from . import engine, services
 
 @shared_task(acks_late=True)
 def refresh_branch(branch_id):
+    # Released before reading, so a write that commits during the refresh schedules the next one.
+    services.release_lease(services.pending_refresh(branch_id))
     return engine.refresh(as_of=timezone.localdate(), branch_ids=[branch_id])
 
 

@@ -135,11 +135,41 @@ def test_the_write_succeeds_and_refreshes_in_process_when_the_broker_is_down(bra
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker unreachable")
 
-    monkeypatch.setattr(tasks.refresh_branch, "delay", broker_down)
+    monkeypatch.setattr(tasks.refresh_branch, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         meeting = hold(branch, ["theme_day"], timezone.localdate(), entered=timezone.localdate())
     assert meeting.pk
     assert Flag.objects.filter(branch=branch).exists()  # the in-process refresh ran
+
+
+def test_a_burst_of_writes_schedules_one_refresh_of_the_branch(branch, monkeypatch,
+                                                               django_capture_on_commit_callbacks):  # fmt: skip
+    from compliance import tasks
+
+    scheduled = []
+    monkeypatch.setattr(
+        tasks.refresh_branch, "apply_async", lambda args, countdown: scheduled.append((args, countdown))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        for day in (3, 4, 5):
+            hold(branch, ["theme_day"], date(2026, 11, day))
+    assert scheduled == [((branch.pk,), services.DEBOUNCE_SECONDS)]
+    tasks.refresh_branch.run(branch.pk)  # the worker runs it: the next write schedules again
+    with django_capture_on_commit_callbacks(execute=True):
+        hold(branch, ["general_meeting"], date(2026, 11, 6))
+    assert len(scheduled) == 2
+
+
+def test_a_lost_refresh_does_not_stop_later_ones(branch, monkeypatch, django_capture_on_commit_callbacks):
+    from compliance import tasks
+
+    scheduled = []
+    monkeypatch.setattr(tasks.refresh_branch, "apply_async", lambda args, countdown: scheduled.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        hold(branch, ["theme_day"], date(2026, 11, 3))
+    later = timezone.now() + services.PENDING_LENGTH + timedelta(seconds=1)
+    assert services.take_lease(services.pending_refresh(branch.pk), now=later, length=services.PENDING_LENGTH)
+    assert len(scheduled) == 1
 
 
 def test_term_flags(tree):
@@ -360,7 +390,7 @@ def test_a_failing_refresh_never_fails_the_users_write(
     def refresh_fails(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(tasks.refresh_branch, "delay", broker_down)
+    monkeypatch.setattr(tasks.refresh_branch, "apply_async", broker_down)
     monkeypatch.setattr(tasks.refresh_branch, "run", refresh_fails)
     with django_capture_on_commit_callbacks(execute=True):
         meeting = hold(branch, ["theme_day"], timezone.localdate())
