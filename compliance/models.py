@@ -114,3 +114,21 @@ class Lease(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DigestSubscription(models.Model):
+    """A user's choice to receive the daily email of what is due or overdue in their scope."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE, related_name="digest"
+    )
+    enabled = models.BooleanField("接收每日提醒邮件", default=False)
+    last_sent_on = models.DateField("上次发送", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "提醒邮件订阅"
+        verbose_name_plural = "提醒邮件订阅"
+
+    def __str__(self):
+        return f"{self.user} {'接收' if self.enabled else '不接收'}"

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -8,7 +9,7 @@ from django.utils import timezone
 from branches.models import Organisation, OrgLevel
 
 from . import engine
-from .models import Lease, RuleSetting
+from .models import DigestSubscription, FlagState, Lease, RuleSetting
 from .rules import MEETING_RULES
 
 LEASE_NAME = "nightly_refresh"
@@ -71,3 +72,56 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
     )
     transaction.on_commit(lambda: engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids))
     return setting
+
+
+DIGEST_ITEMS = 30
+
+
+def set_digest(*, user, enabled):
+    subscription, _created = DigestSubscription.objects.get_or_create(user=user)
+    if subscription.enabled != enabled:
+        subscription.enabled = enabled
+        subscription.save()
+    return subscription
+
+
+def send_digests(*, today):
+    """Email each subscriber (with an address) what is overdue or due soon in their scope, once a day.
+
+    Nothing is sent to someone with nothing open, and a rerun the same day sends nothing twice.
+    Returns the number of emails sent.
+    """
+    from .selectors import by_priority, open_flags
+
+    sent = 0
+    subscriptions = (
+        DigestSubscription.objects.filter(enabled=True, user__is_active=True)
+        .exclude(user__email="")
+        .exclude(last_sent_on=today)
+        .select_related("user")
+    )
+    for subscription in subscriptions:
+        user = subscription.user
+        flags = by_priority(open_flags(user).exclude(state=FlagState.WARNING).select_related("branch"))
+        items = list(flags[:DIGEST_ITEMS])
+        if items:
+            total = flags.count()
+            send_mail(
+                subject=f"支部组织生活管理：{today:%Y-%m-%d} 有{total}项待办提醒",
+                message=_digest_text(user, items, total, today),
+                from_email=None,
+                recipient_list=[user.email],
+            )
+            sent += 1
+        DigestSubscription.objects.filter(pk=subscription.pk).update(last_sent_on=today)
+    return sent
+
+
+def _digest_text(user, items, total, today):
+    lines = [f"{user.get_full_name() or user.username}，您好：", "",
+             f"截至{today:%Y年%m月%d日}，您负责的范围内有{total}项逾期或即将到期的事项：", ""]  # fmt: skip
+    lines += [f"【{flag.get_state_display()}】{flag.message}" for flag in items]
+    if total > len(items):
+        lines.append(f"……另有{total - len(items)}项，请登录系统查看“待办提醒”。")
+    lines += ["", "如不需要此邮件，可在“待办提醒”页面取消订阅。"]
+    return "\n".join(lines)

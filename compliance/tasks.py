@@ -15,3 +15,9 @@ def refresh_branch(branch_id):
 def nightly_refresh():
     """Time passing raises flags with no write: a month ends, a term expires. One run at a time."""
     return services.refresh_all_with_lease(as_of=timezone.localdate())
+
+
+@shared_task(acks_late=True)
+def send_digests():
+    """The daily reminder email to those who asked for it (idempotent per day)."""
+    return services.send_digests(today=timezone.localdate())

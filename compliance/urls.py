@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.flag_list, name="flags"),
     path("branch/<int:branch_pk>/", views.branch_checklist, name="checklist"),
     path("settings/", views.rule_settings, name="settings"),
+    path("digest/", views.digest, name="digest"),
 ]

@@ -1,10 +1,11 @@
 from datetime import date
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for, organisations_for, scoped
 from branches.forms import submit_form
@@ -12,7 +13,7 @@ from branches.models import OrgLevel
 
 from . import checklist, selectors, services
 from .forms import RuleSettingForm
-from .models import RULE_CHOICES, FlagState, RuleSetting
+from .models import RULE_CHOICES, DigestSubscription, FlagState, RuleSetting
 from .rules import CATALOGUE
 
 PAGE_SIZE = 50
@@ -36,7 +37,20 @@ def flag_list(request):
         "branch": branch, "rule": rule, "state": state, "within": within, "watch": watch, "rules": RULE_CHOICES, "states": FlagState.choices,
         "include_resolved": request.GET.get("resolved") == "1",
         "can_set_rules": organisations_for(user, Action.MANAGE).exists(),
+        "digest": DigestSubscription.objects.filter(user=user, enabled=True).exists(),
     })  # fmt: skip
+
+
+@require_POST
+def digest(request):
+    """Subscribe to (or leave) the daily reminder email; the user's own choice, so no scope applies."""
+    enabled = request.POST.get("enabled") == "1"
+    if enabled and not request.user.email:
+        messages.error(request, "您的账号没有登记电子邮箱，请联系管理员登记后再订阅。")
+    else:
+        services.set_digest(user=request.user, enabled=enabled)
+        messages.success(request, "已订阅每日提醒邮件。" if enabled else "已取消每日提醒邮件。")
+    return redirect("compliance:flags")
 
 
 def branch_checklist(request, branch_pk):

@@ -17,6 +17,11 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.nightly_refresh",
         "schedule": crontab(hour=1, minute=30),
     },
+    # The reminder email for those who subscribed, after the nightly refresh.
+    "compliance-daily-digest": {
+        "task": "compliance.tasks.send_digests",
+        "schedule": crontab(hour=7, minute=30),
+    },
     # Sessions live in the database; without this the table only grows.
     "clear-expired-sessions": {
         "task": "config.celery.clear_expired_sessions",

@@ -127,6 +127,8 @@ ROUTES = {
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
     "compliance:flags": Route(None, EVERYONE_OK),
+    # One's own email subscription: every signed-in user, nothing to scope.
+    "compliance:digest": Route(None, dict.fromkeys(ROLES, 302), write=True, post={"enabled": "0"}),
     "compliance:checklist": Route("branch", BRANCH_VIEW),
     "compliance:settings": Route(
         None, {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}, write=True
