@@ -13,6 +13,16 @@ class NoDeleteMixin:
         return False
 
 
+class ReadOnlyMixin(NoDeleteMixin):
+    """Records that only the application writes (flags, exports, campaigns): shown, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
     form = movenodeform_factory(Organisation)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from branches.admin import ReadOnlyMixin
+
 from .models import Flag, RuleSetting
 
 
@@ -15,18 +17,9 @@ class RuleSettingAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Flag)
-class FlagAdmin(admin.ModelAdmin):
+class FlagAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Flags are the engine's: readable here, never edited or deleted by hand."""
 
     list_display = ["message", "rule", "state", "branch", "raised_on", "resolved_on"]
     list_filter = ["rule", "state"]
     search_fields = ["message", "branch__name"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from branches.admin import ReadOnlyMixin
+
 from .models import LedgerExport
 
 
 @admin.register(LedgerExport)
-class LedgerExportAdmin(admin.ModelAdmin):
+class LedgerExportAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """The export log, read-only: who exported what, when."""
 
     list_display = [
@@ -20,12 +22,3 @@ class LedgerExportAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status"]
     search_fields = ["organisation__name", "created_by__username"]
     exclude = ["file"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
