@@ -91,7 +91,7 @@ def _wait_for_http(url, process, timeout=60):
         if process.poll() is not None:
             raise RuntimeError(f"runserver exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own 127.0.0.1 server)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError):
@@ -120,9 +120,11 @@ def live_url():
     server = None
     try:
         for args in (["migrate", "--noinput", "-v0"], ["seed_demo"], ["collectstatic", "--noinput", "-v0"]):
-            subprocess.run([*manage, *args], env=env, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
+            subprocess.run(
+                [*manage, *args], env=env, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT
+            )
         port = _free_port()
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -141,7 +143,9 @@ def live_url():
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium fonts-wqy-microhei` (make e2e does it)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `apt-get install -y chromium fonts-wqy-microhei` (make e2e does it)"
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -177,7 +181,9 @@ class Watch:
         context.on("page", self.watch_page)
 
     def watch_page(self, page):
-        page.on("console", lambda m: m.type == "error" and self.console_errors.append(f"{page.url}: {m.text}"))
+        page.on(
+            "console", lambda m: m.type == "error" and self.console_errors.append(f"{page.url}: {m.text}")
+        )
         page.on("pageerror", lambda e: self.page_errors.append(f"{page.url}: {e}"))
 
     def assert_clean(self):

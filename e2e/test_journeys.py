@@ -55,10 +55,12 @@ def test_secretary_records_theme_day_on_phone(open_browser, login, shot):
     submit.scroll_into_view_if_needed()
     box = submit.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    with page.expect_request(lambda r: r.method == "POST" and "/meetings/new/" in r.url) as posted:
-        with page.expect_navigation(url=re.compile(r"/meetings/\d+/$")):
-            page.touchscreen.tap(x, y)
-            page.touchscreen.tap(x, y)
+    with (
+        page.expect_request(lambda r: r.method == "POST" and "/meetings/new/" in r.url) as posted,
+        page.expect_navigation(url=re.compile(r"/meetings/\d+/$")),
+    ):
+        page.touchscreen.tap(x, y)
+        page.touchscreen.tap(x, y)
     expect(page.locator("h1")).to_contain_text(topic)
     expect(page.get_by_text("在外地照顾病人")).to_be_visible()
     shot(page, "record-saved")
