@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench e2e clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,6 +51,17 @@ lint: $(STAMP)
 SCALE ?= S
 bench: $(STAMP)
 	$(PY) manage.py bench --scale $(SCALE)
+
+# Real-browser journeys (e2e/): Playwright drives Debian's chromium (no browser download) against a
+# runserver on a seeded scratch database (SQLite, or PostgreSQL next to DATABASE_URL's). Screenshots: e2e-artifacts/.
+E2E_STAMP := $(VENV)/.installed-e2e
+$(E2E_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,e2e]'
+	touch $(E2E_STAMP)
+
+e2e: $(E2E_STAMP)
+	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }
+	$(PY) -m pytest e2e -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var staticfiles

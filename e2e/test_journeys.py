@@ -1,0 +1,203 @@
+"""The three journeys users make, in a real Chromium: the secretary on a phone, the township office on a
+desktop. Each main step leaves a screenshot in e2e-artifacts/."""
+
+import json
+import re
+import uuid
+
+import openpyxl
+from playwright.sync_api import expect
+
+PHONE = (375, 812)
+DESKTOP = (1440, 900)
+BRANCH = "幸福里社区第一党支部"
+COMMUNITY = "幸福里社区党委"
+BRANCH_SHEETS = ["党员名册", "三会一课记录", "主题党日", "组织生活会", "谈心谈话", "民主评议", "党费收缴", "思想汇报",
+                 "发展党员", "合规情况"]  # fmt: skip
+
+
+def checklist_item(page, rule_name):
+    """The 本期事项 row of a branch-level rule (not a group's row)."""
+    return page.locator("section[aria-labelledby=h-checklist] li.list-group-item").filter(
+        has=page.locator("span.fw-semibold", has_text=re.compile(f"^{rule_name}$"))
+    ).filter(has_not_text="党小组")  # fmt: skip
+
+
+def test_secretary_records_theme_day_on_phone(open_browser, login, shot):
+    page = open_browser(PHONE, phone=True)
+    login(page, "secretary")
+    expect(page).to_have_url(re.compile(r"/dashboard/branch/\d+/$"))
+    expect(page.locator("h1")).to_have_text(BRANCH)
+    for rule in ("主题党日", "党课"):
+        expect(checklist_item(page, rule).locator(".badge").first).to_contain_text("待完成")
+    shot(page, "checklist-before")
+
+    # From the 主题党日 card; then the same record also carries 党课.
+    page.get_by_role("link", name="记录主题党日").tap()
+    expect(page.locator("h1")).to_have_text(re.compile("记录"))
+    expect(page.get_by_role("checkbox", name="主题党日")).to_be_checked()
+    page.get_by_role("checkbox", name="党课", exact=True).check()
+    topic = f"学习党章 主题党日暨党课 {uuid.uuid4().hex[:6]}"
+    page.get_by_role("textbox", name=re.compile(r"^主题\*?$")).fill(topic)
+    page.get_by_label("主讲人（党课）").fill("王书记")
+    page.get_by_label("地点").fill("社区党群服务中心")
+    # Someone who cannot come: 请假, with the reason the form asks for.
+    first = page.locator("#meeting-form [role=group][aria-label$=出勤]").first
+    name = first.get_attribute("aria-label").removesuffix("出勤")
+    first.locator("label", has_text="请假").tap()
+    reason = page.get_by_label(f"{name}请假事由")
+    expect(reason).to_be_visible()
+    reason.fill("在外地照顾病人")
+    shot(page, "form-filled")
+
+    # Two quick taps on 提交: the first sends the form, the second must not make a second record.
+    submit = page.locator("#meeting-form button[type=submit]:not([name])")
+    submit.scroll_into_view_if_needed()
+    box = submit.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with (
+        page.expect_request(lambda r: r.method == "POST" and "/meetings/new/" in r.url) as posted,
+        page.expect_navigation(url=re.compile(r"/meetings/\d+/$")),
+    ):
+        page.touchscreen.tap(x, y)
+        page.touchscreen.tap(x, y)
+    expect(page.locator("h1")).to_contain_text(topic)
+    expect(page.get_by_text("在外地照顾病人")).to_be_visible()
+    shot(page, "record-saved")
+
+    # The same form posted again (a replay over a flaky connection) records nothing new.
+    replay = page.request.post(posted.value.url, headers={"Content-Type": posted.value.headers["content-type"],
+                                                          "Referer": posted.value.url},
+                               data=posted.value.post_data_buffer)  # fmt: skip
+    assert replay.ok
+    page.goto(f"/meetings/?q={topic}")
+    expect(page.get_by_text(topic)).to_have_count(1)
+    shot(page, "one-record")
+
+    page.goto("/")
+    for rule in ("主题党日", "党课"):
+        item = checklist_item(page, rule)
+        expect(item.locator(".badge").first).to_contain_text("已完成")
+        expect(item).to_contain_text(topic)
+    shot(page, "checklist-met")
+
+
+def test_office_drills_from_heatmap_and_returns_a_record(open_browser, login, shot):
+    page = open_browser(DESKTOP)
+    login(page, "office")
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    chart = page.locator("#heat-chart")
+    expect(chart).to_be_visible()
+    # ECharts draws the heatmap (SVG renderer): one filled rectangle per cell, not an empty canvas.
+    heat = json.loads(page.locator("#heat-data").text_content())
+    expect(chart.locator("svg path[fill='#d55e00']").first).to_be_attached()
+    assert chart.locator("svg path").count() >= len(heat["cells"])
+    shot(page, "dashboard")
+
+    # An overdue month of 幸福里社区党委 in which 幸福里社区第一党支部 missed something.
+    row = heat["rows"].index(COMMUNITY)
+    cell = next(
+        c for c in heat["cells"]
+        if c["y"] == row and c["s"] == "overdue"
+        and BRANCH in page.request.get(c["url"] + "&state=overdue").text()
+    )  # fmt: skip
+    x, y = page.evaluate(
+        "([x, y]) => echarts.getInstanceByDom(document.getElementById('heat-chart'))"
+        ".convertToPixel({seriesIndex: 0}, [x, y])",
+        [cell["x"], cell["y"]],
+    )
+    # Bring the cell to the middle of the window, then click it like a user would.
+    box = chart.bounding_box()
+    page.evaluate("d => window.scrollBy(0, d)", box["y"] + y - DESKTOP[1] / 2)
+    box = chart.bounding_box()
+    assert 0 < box["y"] + y < DESKTOP[1]
+    with page.expect_navigation(url=re.compile(r"/dashboard/obligations/")):
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    assert page.url.endswith(cell["url"])
+
+    # Only what is overdue.
+    page.get_by_label("状态").select_option("overdue")
+    with page.expect_navigation():
+        page.get_by_role("button", name="筛选").click()
+    missing = page.locator(".list-group-item").filter(has_text=BRANCH).filter(has_text="逾期未完成").first
+    expect(missing).to_be_visible()
+    rule_name = missing.locator("span.fw-semibold").inner_text()
+    heading = missing.locator("span").first.inner_text()
+    unit = heading.split(f"{BRANCH} · ", 1)[1].strip() if f"{BRANCH} · " in heading else None
+    shot(page, "overdue-obligations")
+
+    with page.expect_navigation(url=re.compile(r"/todo/")):
+        missing.get_by_role("link", name="查看").click()
+    expect(page.get_by_role("heading", name=re.compile(BRANCH))).to_be_visible()
+    # The missing obligation, not met (the page judges it as of its period's last day: see the report).
+    row = page.locator(".list-group-item").filter(has=page.locator("span.fw-semibold", has_text=rule_name))
+    if unit:
+        row = row.filter(has_text=unit)
+    expect(row).to_have_count(1)
+    expect(row.locator(".badge").first).not_to_contain_text("已完成")
+    expect(row).to_contain_text("已 0 次")
+    shot(page, "branch-checklist")
+
+    # A record of that branch (one of those that met another obligation), returned for correction.
+    record = page.locator(".list-group-item a").filter(has_text=re.compile(r"^\d\d-\d\d ")).first
+    with page.expect_navigation(url=re.compile(r"/meetings/\d+/$")):
+        record.click()
+    topic = page.locator("h1").inner_text()
+    page.get_by_label("退回修改").check()
+    comment = f"出勤人数与签到表不符，请核对后修改（{uuid.uuid4().hex[:4]}）"
+    page.get_by_label("审核意见").fill(comment)
+    with page.expect_navigation():
+        page.get_by_role("button", name="提交审核").click()
+    expect(page.locator(".alert-danger", has_text=comment)).to_be_visible()
+    shot(page, "record-returned")
+
+    # The secretary, on a phone, finds it on the home page.
+    phone = open_browser(PHONE, phone=True)
+    login(phone, "secretary")
+    returned = phone.locator("section[aria-labelledby=h-returned]")
+    expect(returned).to_contain_text(comment)
+    expect(returned.get_by_role("link")).to_contain_text([topic.split()[-1]])
+    shot(phone, "secretary-sees-return")
+
+
+def test_office_exports_branch_ledger(open_browser, login, shot, tmp_path):
+    page = open_browser(DESKTOP)
+    login(page, "office")
+    page.goto("/orgs/")
+    page.get_by_role("link", name=BRANCH, exact=True).first.click()
+    expect(page.locator("h1")).to_contain_text(BRANCH)
+    year = page.get_by_label("台账年度")
+    year_value = year.locator("option").first.get_attribute("value")
+    year.select_option(year_value)
+    shot(page, "branch-page")
+
+    with page.expect_navigation(url=re.compile(r"/ledgers/\d+/$")):
+        page.get_by_role("button", name="导出台账").click()
+    progress = page.get_by_role("progressbar", name="导出进度")
+    expect(progress).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("#ledger-bar")).not_to_have_class(re.compile("progress-bar-animated"))
+    download_link = page.locator("#ledger-download")
+    expect(download_link).to_be_visible()
+    shot(page, "export-ready")
+
+    with page.expect_download() as info:
+        download_link.click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    assert BRANCH in download.suggested_filename
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+
+    workbook = openpyxl.load_workbook(target, read_only=True)
+    sheets = workbook.sheetnames
+    assert sheets[1:] == BRANCH_SHEETS
+    cover = [[v for v in row if v is not None] for row in workbook[sheets[0]].iter_rows(values_only=True)]
+    assert any(BRANCH in str(v) for row in cover for v in row)
+    assert any(f"{year_value}年" in str(v) for row in cover for v in row)
+    meetings = list(workbook["三会一课记录"].iter_rows(values_only=True))
+    assert len(meetings) > 1, "the year's meetings are listed under the header"
+    workbook.close()
+    page.goto("/ledgers/")
+    logged = page.get_by_role("row").filter(has_text=BRANCH).filter(has_text=f"{year_value}").first
+    expect(logged).to_contain_text("已完成")
+    shot(page, "export-log")
