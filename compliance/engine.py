@@ -202,11 +202,7 @@ def held_records(branch_ids, terms, since, as_of):
 
 def _secretary_lectures(branch_ids, since, as_of):
     """{(branch_id, month start): n} of 党课 whose 主讲人 was the branch's sitting secretary that day."""
-    secretaries = defaultdict(list)
-    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
-        term__organisation_id__in=branch_ids, position=Position.SECRETARY
-    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
-        secretaries[branch_id].append((name, started_on, ended_on))
+    secretaries = secretaries_of(branch_ids)
     lectures = (
         Meeting.objects.filter(branch_id__in=branch_ids, voided_at__isnull=True, held_on__gte=since,
                                held_on__lte=as_of, types__type=MeetingType.PARTY_LECTURE)
@@ -215,12 +211,27 @@ def _secretary_lectures(branch_ids, since, as_of):
     )  # fmt: skip
     counts = defaultdict(int)
     for branch_id, held_on, lecturer in lectures:
-        if any(
-            lecturer_is(lecturer, name) and started_on <= held_on and (ended_on is None or held_on < ended_on)
-            for name, started_on, ended_on in secretaries[branch_id]
-        ):
+        if given_by_secretary(lecturer, held_on, secretaries[branch_id]):
             counts[(branch_id, held_on.replace(day=1))] += 1
     return counts
+
+
+def secretaries_of(branch_ids):
+    """{branch_id: [(name, started_on, ended_on)]} of every secretary the branches have had."""
+    secretaries = defaultdict(list)
+    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
+        term__organisation_id__in=branch_ids, position=Position.SECRETARY
+    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
+        secretaries[branch_id].append((name, started_on, ended_on))
+    return secretaries
+
+
+def given_by_secretary(lecturer, held_on, secretaries):
+    """Whether the 主讲人 names the secretary in office on the day."""
+    return any(
+        lecturer_is(lecturer, name) and started_on <= held_on and (ended_on is None or held_on < ended_on)
+        for name, started_on, ended_on in secretaries
+    )
 
 
 def _talk_coverage(branch_ids, terms, since, as_of):

@@ -53,15 +53,22 @@ def digest(request):
     return redirect("compliance:flags")
 
 
+def _date_param(request, name):
+    try:
+        return date.fromisoformat(request.GET.get(name, ""))
+    except ValueError:
+        return None
+
+
 def branch_checklist(request, branch_pk):
     """本期事项: every meeting rule for the period containing a date, with the records that met it."""
     branch = get_branch_for(request.user, branch_pk)
-    try:
-        on = date.fromisoformat(request.GET.get("on", ""))
-    except ValueError:
-        on = timezone.localdate()
+    on = _date_param(request, "on") or timezone.localdate()
+    # From a dashboard's drill-down: a past period, judged as of today (how it ended, not how it stood).
+    as_of = _date_param(request, "as_of")
     return render(request, "compliance/checklist.html", {
-        "branch": branch, "on": on, "rows": checklist.branch_checklist(branch, on=on),
+        "branch": branch, "on": on, "as_of": as_of if as_of and as_of > on else None,
+        "rows": checklist.branch_checklist(branch, on=on, as_of=as_of),
         "can_record": can(request.user, branch, Action.RECORD),
     })  # fmt: skip
 

@@ -14,7 +14,8 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
-from compliance.checklist import _records as records_meeting
+from compliance.checklist import met_by
+from compliance.engine import secretaries_of
 from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
@@ -328,8 +329,9 @@ def year_cells(branch_ids, year, as_of):
 
 
 def compliance_rows(cells, meetings):
+    secretaries = secretaries_of({c.branch_id for c in cells})
     for index, cell in enumerate(cells, start=1):
-        records = records_meeting(meetings, cell.rule, cell.obligation, cell.group_id)
+        records = met_by(meetings, cell.rule, cell.obligation, cell.group_id, secretaries[cell.branch_id])
         shown = _join(f"{m.held_on:%Y-%m-%d} {m.topic}" for m in records)
         yield [index, cell.rule.name, cell.unit_name, cell.period.label, cell.period.start, cell.period.end,
                cell.obligation.required, cell.obligation.held, STATE_LABELS[cell.state], shown,

@@ -486,3 +486,22 @@ def test_member_review_is_met_by_a_closed_campaign_and_low_grades_need_follow_up
     engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
     overdue = Flag.objects.get(rule="review_followup", branch=branch, resolved_on=None)
     assert overdue.state == "overdue" and "期限2026-03-31" in overdue.message
+
+
+def test_a_past_period_judged_as_of_today_shows_how_it_ended(client, personas, branch, tree):
+    lecture = hold(branch, ["party_lecture"], date(2026, 3, 10), lecturer="宣传委员")
+    by_secretary = hold(branch, ["party_lecture"], date(2026, 3, 20), lecturer="书记 党员0")
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("compliance:checklist", args=[tree.a1.pk])
+    then = {
+        r.rule.code: r for r in client.get(url, {"on": "2026-03-28"}).context["rows"] if r.group_id is None
+    }
+    assert then["theme_day"].obligation.state == "due_soon"  # on 28 March there were days left
+    response = client.get(url, {"on": "2026-03-28", "as_of": "2026-11-25"})
+    later = {r.rule.code: r for r in response.context["rows"] if r.group_id is None}
+    assert (
+        later["theme_day"].obligation.state == "overdue"
+        and "状态截至2026年11月25日" in response.content.decode()
+    )
+    assert then["party_lecture"].records == [lecture, by_secretary]
+    assert then["secretary_lecture"].records == [by_secretary]  # only the secretary's lecture counts for it
