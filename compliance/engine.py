@@ -21,8 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncMonth
 
 from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
@@ -37,6 +38,7 @@ from members.models import (
     Mobility,
     PipelineEvent,
     Status,
+    StatusChange,
     ThoughtReport,
 )
 
@@ -565,6 +567,39 @@ def _roster_flags(branch_ids, as_of):
         wanted += _pipeline_flags(person, events[person["pk"]], as_of)
         wanted += _birthday_flag(person, as_of)
     wanted += _mobile_flags(ids, as_of)
+    wanted += _lost_contact_flags(branch_ids, as_of)
+    return wanted
+
+
+LOST_CONTACT_DAYS = 183  # 失联满6个月: 停止党籍 (教育管理条例 第二十四条)
+SUSPENDED_YEARS = 2  # 停止党籍满2年仍无下落: 除名
+
+
+def _lost_contact_flags(branch_ids, as_of):
+    """失联党员: six months out of contact → the 停止党籍 procedure; two years after 停止党籍 → 除名.
+    Both are decisions for the branch and the 党委; the flag only says the time has come."""
+    people = list(
+        Member.objects.filter(branch_id__in=branch_ids, on_roster=True, lost_contact_on__lte=as_of)
+        .values("pk", "name", "branch_id", "status", "lost_contact_on")
+    )  # fmt: skip
+    suspended_on = dict(
+        StatusChange.objects.filter(member_id__in=[p["pk"] for p in people], status=Status.SUSPENDED)
+        .values("member_id").annotate(on=Max("changed_on")).values_list("member_id", "on")
+    )  # fmt: skip
+    wanted = []
+    for person in people:
+        lost = person["lost_contact_on"]
+        since = suspended_on.get(person["pk"])
+        if person["status"] == Status.NORMAL and (as_of - lost).days >= LOST_CONTACT_DAYS:
+            wanted.append(_member_wanted(person, "lost_contact", "suspend", FlagState.OVERDUE,
+                                         f"自{lost:%Y-%m-%d}起失去联系已满6个月：应按规定停止其党籍"))  # fmt: skip
+        elif (
+            person["status"] == Status.SUSPENDED
+            and since
+            and as_of >= since + relativedelta(years=SUSPENDED_YEARS)
+        ):
+            wanted.append(_member_wanted(person, "lost_contact", "remove", FlagState.OVERDUE,
+                                         f"{since:%Y-%m-%d}停止党籍已满2年仍无下落：应予除名"))  # fmt: skip
     return wanted
 
 

@@ -356,6 +356,9 @@ def _transfers_and_status(by_branch, rng, today):
     services.change_status(
         member=deceased, status=Status.DECEASED, on=today - timedelta(days=20), reason="病故"
     )
+    # 失联: one member out of contact for eight months, so the 停止党籍 reminder is due.
+    lost = next(m for m in reversed(by_branch[3 % len(by_branch)]) if m.category == pipeline.FULL)
+    services.update_member(member=lost, lost_contact_on=today - timedelta(days=240), today=today)
 
 
 @transaction.atomic

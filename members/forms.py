@@ -110,8 +110,10 @@ class MemberEditForm(forms.ModelForm):
             "work_unit",
             "dues_kind",
             "dues_base",
+            "lost_contact_on",
             "note",
         ]
+        widgets = {"lost_contact_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def _post_clean(self):
         pass

@@ -59,6 +59,10 @@ class Member(models.Model):
     education = models.CharField("学历", max_length=30, blank=True)
     phone = models.CharField("联系电话", max_length=20, blank=True)
     work_unit = models.CharField("工作单位及职务", max_length=100, blank=True)
+    lost_contact_on = models.DateField(
+        "失去联系日期", null=True, blank=True,
+        help_text="与党组织失去联系、经多方查找仍无下落时填写；取得联系后清空。",
+    )  # fmt: skip
     note = models.CharField("备注", max_length=200, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

@@ -169,6 +169,10 @@ def bulk_register(members, *, today, start_reason):
 def update_member(*, member, id_number=None, today=None, **values):
     """Correct personal details and dues settings; the pipeline dates change only through advance_category."""
     today = _today(today)
+    lost_contact_on = values.get("lost_contact_on", member.lost_contact_on)
+    if lost_contact_on and lost_contact_on > today:
+        raise ValidationError({"lost_contact_on": "失去联系日期不能晚于今天。"})
+    member.lost_contact_on = lost_contact_on
     changes = {k: v for k, v in values.items() if k in PERSONAL_FIELDS}
     facts = {f: getattr(member, f) for f in MemberFacts.__dataclass_fields__}
     facts.update(changes)

@@ -505,3 +505,29 @@ def test_a_past_period_judged_as_of_today_shows_how_it_ended(client, personas, b
     )
     assert then["party_lecture"].records == [lecture, by_secretary]
     assert then["secretary_lecture"].records == [by_secretary]  # only the secretary's lecture counts for it
+
+
+def test_lost_contact_six_months_then_two_years_after_suspension(branch, client, personas):
+    from members import services as member_services
+
+    person = branch.people[3]
+    client.force_login(personas[Role.SECRETARY])
+    edit = reverse("members:edit", args=[person.pk])
+    fields = {"name": person.name, "id_number": person.id_number, "dues_kind": person.dues_kind,
+              "ethnicity": person.ethnicity}  # fmt: skip
+    page = client.post(edit, {**fields, "lost_contact_on": "2099-01-01"}).content.decode()
+    assert "失去联系日期不能晚于今天" in page
+    client.post(edit, {**fields, "lost_contact_on": "2026-03-01"})
+    person.refresh_from_db()
+    assert person.lost_contact_on == date(2026, 3, 1)
+    engine.refresh(as_of=date(2026, 8, 30), since=date(2026, 1, 1))
+    assert not Flag.objects.filter(rule="lost_contact", resolved_on=None).exists()  # not yet six months
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    flag = Flag.objects.get(rule="lost_contact", resolved_on=None)
+    assert flag.member == person and "停止其党籍" in flag.message
+    member_services.change_status(member=person, status="suspended", on=date(2026, 11, 1), reason="失联",
+                                  today=AS_OF)  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    assert not Flag.objects.filter(rule="lost_contact", resolved_on=None).exists()
+    engine.refresh(as_of=date(2028, 11, 2), since=date(2028, 1, 1))
+    assert "应予除名" in Flag.objects.get(rule="lost_contact", resolved_on=None).message
