@@ -296,6 +296,8 @@ def _talk_coverage(branch_ids, terms, since, as_of):
 
 
 def _bucket(counts, kind):
+    if kind == PeriodKind.MONTH:
+        return counts  # already by month start
     buckets = defaultdict(int)
     for month, n in counts.items():
         buckets[period_containing(kind, month).start] += n
@@ -700,7 +702,8 @@ def _mobile_flags(on_roster, as_of):
 def refresh(*, as_of, branch_ids=None, since=None):
     """Bring the open flags of the scope in line with the data as of a date. Returns what changed."""
     since = since or default_since(as_of)
-    _no_jit()
+    if branch_ids is None:
+        _no_jit()
     branches = _branches(branch_ids, since)
     ids = branch_scope(branches, branch_ids, since)
     groups = _groups(branches, since)
@@ -716,11 +719,14 @@ def refresh(*, as_of, branch_ids=None, since=None):
     return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since)
 
 
-def _no_jit():
-    """PostgreSQL's JIT compiles each big statement anew (0.1-0.3 s apiece), more than it saves here."""
+def _no_jit():  # for a refresh of everything (one branch reads too little for it to matter)
+    """For this transaction only: PostgreSQL's JIT compiles each big statement anew (0.1-0.3 s apiece),
+    more than it saves here; and the aggregates over a county's meetings sort on disk in the default
+    4 MB of work memory."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 def _write(wanted, branch_ids, *, as_of, since):
