@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.contrib.postgres.aggregates import BitOr
 from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Cast, ExtractMonth, ExtractYear, TruncMonth
@@ -536,8 +537,8 @@ def _ladder_months(branch_ids, window, as_of):
     """{member_id: (present, absent)}: bitmaps of the months since `window` (bit 0) in which the member
     has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日.
 
-    One row per member: each month is a power of two, so the sum of the distinct bits is their OR
-    (and a meeting joined twice through two of its types counts once)."""
+    One row per member: each month is a power of two, OR-ed together (a meeting joined twice through
+    two of its types counts once)."""
     month = Cast(ExtractYear("meeting__held_on"), IntegerField()) * 12 + Cast(
         ExtractMonth("meeting__held_on"), IntegerField()
     )
@@ -549,12 +550,20 @@ def _ladder_months(branch_ids, window, as_of):
         )
         .values("member_id")
         .annotate(
-            present=Sum(Case(When(status="present", then=bit), default=0), distinct=True),
-            absent=Sum(Case(When(status="absent", then=bit), default=0), distinct=True),
+            present=_bits_or(Case(When(status="present", then=bit), default=0)),
+            absent=_bits_or(Case(When(status="absent", then=bit), default=0)),
         )
         .values_list("member_id", "present", "absent")
     )  # fmt: skip
     return {member_id: (present, absent) for member_id, present, absent in rows}
+
+
+def _bits_or(expression):
+    """The OR of month bits: bit_or on PostgreSQL (aggregated in parallel, no sort), else the sum of
+    the distinct bits, which is the same number."""
+    if connection.vendor == "postgresql":
+        return BitOr(expression)
+    return Sum(expression, distinct=True)
 
 
 def ladder_run(present, absent):
