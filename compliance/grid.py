@@ -36,7 +36,7 @@ def obligation_grid(branch_ids, *, since, as_of):
     """Every meeting-rule obligation of the branches (and their groups) for periods ending on or after
     `since`, judged as of `as_of`. branch_ids=None means every branch."""
     branches = engine._branches(branch_ids, since)
-    ids = [b.pk for b in branches]
+    ids = engine.branch_scope(branches, branch_ids, since)
     groups = engine._groups(branches, since)
     terms = engine._current_terms(ids, as_of)
     settings = engine.settings_in_force(as_of)

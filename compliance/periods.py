@@ -9,6 +9,7 @@ a period counts only if the unit existed on every day of it.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -63,7 +64,7 @@ class Period:
     @property
     def end(self):
         """The last day of the period (inclusive)."""
-        return _add_months(self.start, MONTHS_IN[self.kind]) - timedelta(days=1)
+        return _end(self.start, self.kind)
 
     @property
     def label(self):
@@ -80,12 +81,25 @@ class Period:
         return self.start <= day <= self.end
 
     def next(self):
-        return Period(_add_months(self.start, MONTHS_IN[self.kind]), self.kind)
+        return _next(self.start, self.kind)
 
     def previous(self):
         return Period(_add_months(self.start, -MONTHS_IN[self.kind]), self.kind)
 
 
+# Periods are immutable and a refresh asks for the same few hundred of them hundreds of thousands
+# of times: these are cached.
+@lru_cache(maxsize=8192)
+def _end(start, kind):
+    return _add_months(start, MONTHS_IN[kind]) - timedelta(days=1)
+
+
+@lru_cache(maxsize=8192)
+def _next(start, kind):
+    return Period(_add_months(start, MONTHS_IN[kind]), kind)
+
+
+@lru_cache(maxsize=65536)
 def period_containing(kind, day):
     kind = PeriodKind(kind)
     months = MONTHS_IN[kind]

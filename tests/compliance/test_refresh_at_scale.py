@@ -1,0 +1,87 @@
+"""What the faster refresh must keep: the same flags whether it reads everything or one branch at a time,
+the same absence runs from month bitmaps as from month lists, and no duplicate open flag on a race."""
+
+import itertools
+import uuid
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from compliance import engine
+from compliance.models import Flag, FlagState
+from compliance.rules import MemberMonth, absence_run
+from meetings import services as meeting_services
+from tests.compliance.conftest import hold
+
+AS_OF = date(2026, 11, 23)
+
+# One month of a member, as the ladder query sees it: (present row, absent row) and as MemberMonth.
+MONTHS = {
+    "attended": ((True, False), MemberMonth(held=True, attended=True)),
+    "absent": ((False, True), MemberMonth(held=True, attended=False)),
+    "attended and absent": ((True, True), MemberMonth(held=True, attended=True)),
+    "on leave or away": ((False, False), MemberMonth(held=True, attended=False, excused=True)),
+    "no meeting": ((False, False), MemberMonth(held=False, attended=False)),
+}
+
+
+def test_the_bitmap_run_is_the_absence_run_for_every_sequence_of_six_months():
+    for sequence in itertools.product(MONTHS.values(), repeat=6):
+        present = sum(1 << i for i, ((p, _a), _m) in enumerate(sequence) if p)
+        absent = sum(1 << i for i, ((_p, a), _m) in enumerate(sequence) if a)
+        assert engine.ladder_run(present, absent) == absence_run([m for _bits, m in sequence]), sequence
+
+
+def _open_flags():
+    return set(
+        Flag.objects.filter(resolved_on__isnull=True).values_list("key", "state", "branch_id", "message")
+    )
+
+
+def _miss_theme_days(branch, member, months):
+    for month in months:
+        expected = meeting_services.attendance_list(
+            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
+        )
+        attendance = {
+            r.member_id: ("absent" if r.member_id == member.pk else "present", "") for r in expected
+        }
+        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
+                                        attendance=attendance, token=uuid.uuid4().hex,
+                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
+
+
+def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, tree):
+    _miss_theme_days(branch, branch.people[0], range(6, 11))
+    hold(tree.a2, ["general_meeting"], date(2026, 3, 5), backfill_reason="补录", entered=date(2026, 3, 30))
+    # A branch dissolved before the window: neither way of refreshing reads it (its backfilled
+    # record would be flagged if it did).
+    hold(tree.b1, ["theme_day"], date(2026, 5, 29), backfill_reason="补录", entered=date(2026, 6, 30))
+    dissolved = tree.b1
+    type(dissolved).objects.filter(pk=dissolved.pk).update(dissolved_on=date(2024, 6, 30))
+
+    engine.refresh(as_of=AS_OF)
+    everything = _open_flags()
+    Flag.objects.all().delete()
+    for branch_id in (branch.pk, tree.a2.pk, dissolved.pk):
+        engine.refresh(as_of=AS_OF, branch_ids=[branch_id])
+    one_by_one = _open_flags()
+
+    assert everything == one_by_one
+    assert set(Flag.objects.values_list("rule", flat=True)) >= {"absence_ladder", "backfill"}
+    assert not Flag.objects.filter(branch=dissolved).exists()
+
+
+def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch):
+    wanted = engine.Wanted(key="theme_day:b1:2026-10-01:overdue", rule="theme_day", state=FlagState.OVERDUE,
+                           branch_id=branch.pk, message="2026年10月主题党日未召开", period_start=date(2026, 10, 1),
+                           period_end=date(2026, 10, 31))  # fmt: skip
+    engine._insert([wanted], AS_OF)
+    engine._insert([wanted], AS_OF)  # the racing refresh: dropped, not an error
+    flag = Flag.objects.get()
+    assert (flag.key, flag.raised_on, flag.period_end, flag.resolved_on) == (
+        wanted.key,
+        AS_OF,
+        date(2026, 10, 31),
+        None,
+    )
