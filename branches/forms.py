@@ -1,3 +1,5 @@
+from datetime import date
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -103,3 +105,11 @@ def submit_form(request, form, perform, *, success):
         return None
     messages.success(request, success(result) if callable(success) else success)
     return result
+
+
+def date_param(request, name, default=None):
+    """A yyyy-mm-dd query parameter as a date; `default` when it is missing or malformed."""
+    try:
+        return date.fromisoformat(request.GET.get(name, ""))
+    except ValueError:
+        return default

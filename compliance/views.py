@@ -1,5 +1,3 @@
-from datetime import date
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -8,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for, organisations_for, scoped
-from branches.forms import submit_form
+from branches.forms import date_param, submit_form
 from branches.models import OrgLevel
 
 from . import checklist, selectors, services
@@ -53,19 +51,12 @@ def digest(request):
     return redirect("compliance:flags")
 
 
-def _date_param(request, name):
-    try:
-        return date.fromisoformat(request.GET.get(name, ""))
-    except ValueError:
-        return None
-
-
 def branch_checklist(request, branch_pk):
     """本期事项: every meeting rule for the period containing a date, with the records that met it."""
     branch = get_branch_for(request.user, branch_pk)
-    on = _date_param(request, "on") or timezone.localdate()
+    on = date_param(request, "on") or timezone.localdate()
     # From a dashboard's drill-down: a past period, judged as of today (how it ended, not how it stood).
-    as_of = _date_param(request, "as_of")
+    as_of = date_param(request, "as_of")
     return render(request, "compliance/checklist.html", {
         "branch": branch, "on": on, "as_of": as_of if as_of and as_of > on else None,
         "rows": checklist.branch_checklist(branch, on=on, as_of=as_of),

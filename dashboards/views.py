@@ -1,6 +1,5 @@
 """工作概况: the township office's overview with drill-down, and the branch secretary's home."""
 
-from datetime import date
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -9,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from branches.access import Action, can, get_branch_for
+from branches.forms import date_param
 from branches.selectors import ancestors_of
 from compliance import checklist
 from compliance.periods import STATE_LABELS, State
@@ -34,19 +34,12 @@ def _org_param(request):
     return int(value) if value.isdigit() else None
 
 
-def _date_param(request, name, default):
-    try:
-        return date.fromisoformat(request.GET.get(name, ""))
-    except ValueError:
-        return default
-
-
 def _context(request):
     """Scope, period and the query string every drill-down link carries."""
     user = request.user
     scope = selectors.resolve_scope(user, _org_param(request))
     as_of = _today()
-    period = selectors.chosen_period(request.GET.get("kind"), _date_param(request, "on", as_of))
+    period = selectors.chosen_period(request.GET.get("kind"), date_param(request, "on", as_of))
     params = {"kind": period.kind.value, "on": period.start.isoformat()}
     if scope.org is not None:
         params = {"org": scope.org.pk, **params}

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
-from branches.forms import add_service_errors, submit_form
+from branches.forms import add_service_errors, date_param, submit_form
 from branches.models import Organisation, OrgLevel
 from members.models import Member
 
@@ -36,7 +36,7 @@ def meeting_list(request):
     # Drill-down from the dashboards: a subtree, a stretch of dates instead of a year, late records only.
     org_pk = request.GET.get("org", "")
     within = organisations_for(user).filter(pk=org_pk).first() if org_pk.isdigit() else None
-    since, until = _date_param(request, "since"), _date_param(request, "until")
+    since, until = date_param(request, "since"), date_param(request, "until")
     backfill = request.GET.get("backfill") == "1"
     year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
     if (since or until) and not request.GET.get("year"):
@@ -57,13 +57,6 @@ def meeting_list(request):
         "can_lock": bool(branch and year) and can(user, branch, Action.MANAGE),
         "locked": bool(branch and year) and services.is_year_locked(branch, year),
     })  # fmt: skip
-
-
-def _date_param(request, name):
-    try:
-        return date.fromisoformat(request.GET.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _recording_target(request):
