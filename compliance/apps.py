@@ -6,4 +6,4 @@ class ComplianceConfig(AppConfig):
     verbose_name = "合规检查"
 
     def ready(self):
-        from . import handlers  # noqa: F401  (connects to records_changed)
+        from . import handlers, stamps  # noqa: F401  (connect to records_changed and the row writes)

@@ -6,10 +6,12 @@ set-based reads), then evaluates the pure rules in memory. `tally` turns cells i
 a dashboard or a ledger prints, so that every page and every workbook counts the same way.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from . import engine
+from django.core.cache import cache
+
+from . import engine, stamps
 from .periods import State
 from .rules import Obligation, Rule
 
@@ -74,16 +76,22 @@ class Tally:
         """Share met among the applicable ones, in percent (None when nothing applies)."""
         return round(100 * self.met / self.applicable, 1) if self.applicable else None
 
+    @property
+    def counts(self):
+        return (self.met, self.due, self.due_soon, self.overdue, self.not_applicable)
+
+
+STATE_ORDER = (State.MET, State.DUE, State.DUE_SOON, State.OVERDUE, State.NOT_APPLICABLE)
+
 
 def tally(cells):
     counts = Counter(cell.state for cell in cells)
-    return Tally(
-        met=counts[State.MET],
-        due=counts[State.DUE],
-        due_soon=counts[State.DUE_SOON],
-        overdue=counts[State.OVERDUE],
-        not_applicable=counts[State.NOT_APPLICABLE],
-    )
+    return Tally(*(counts[state] for state in STATE_ORDER))
+
+
+def summed(count_tuples):
+    """The Tally of many Tally.counts tuples (summed column by column)."""
+    return Tally(*map(sum, zip(*count_tuples, strict=True))) if count_tuples else Tally()
 
 
 def tally_by(cells, key):
@@ -108,3 +116,37 @@ def grid_since(start):
     """The `since` that obligation_grid needs for every period ending on or after `start`: 1 January
     of its year (a yearly period ending later counts meetings from its first day)."""
     return start.replace(month=1, day=1)
+
+
+# ---------------------------------------------------------------- counted, and cached per branch
+
+# Keys carry the day judged (as_of), so yesterday's entries are never read again and age out.
+COUNTS_TIMEOUT = 36 * 3600
+
+
+def count_cells(cells):
+    """{branch_id: {(rule_code, year, month): Tally.counts}}: the cells counted by the month their period
+    ends in, which is all that the overview's figures select on (see ending_within)."""
+    grouped = defaultdict(lambda: defaultdict(Counter))
+    for cell in cells:
+        end = cell.period.end
+        grouped[cell.branch_id][(cell.rule.code, end.year, end.month)][cell.state] += 1
+    return {
+        branch_id: {key: tuple(c[state] for state in STATE_ORDER) for key, c in by_key.items()}
+        for branch_id, by_key in grouped.items()
+    }
+
+
+def counts_by_branch(branch_ids, *, since, as_of):
+    """count_cells(obligation_grid(branch_ids, …)), each branch's part cached under its GridStamp token:
+    after a write only the written branch is evaluated again, whatever the size of the scope."""
+    every, own = stamps.tokens(branch_ids)
+    keys = {pk: f"grid:{pk}:{own.get(pk, 0)}:{every}:{since:%Y%m%d}:{as_of:%Y%m%d}" for pk in branch_ids}
+    found = cache.get_many(list(keys.values()))
+    missing = [pk for pk, key in keys.items() if key not in found]
+    if missing:
+        computed = count_cells(obligation_grid(missing, since=since, as_of=as_of))
+        fresh = {keys[pk]: computed.get(pk, {}) for pk in missing}
+        cache.set_many(fresh, COUNTS_TIMEOUT)
+        found.update(fresh)
+    return {pk: found[keys[pk]] for pk in branch_ids}

@@ -132,3 +132,21 @@ class DigestSubscription(models.Model):
 
     def __str__(self):
         return f"{self.user} {'接收' if self.enabled else '不接收'}"
+
+
+class GridStamp(models.Model):
+    """A token that changes whenever the inputs of a branch's obligations change (branch 0: every branch's).
+
+    The dashboards cache each branch's obligation counts under its token, so a write makes only its
+    own branch's counts be computed again. A random token rather than a counter: a restored backup
+    or a rolled-back transaction can never bring back a token that named other data."""
+
+    branch_id = models.PositiveIntegerField(primary_key=True)
+    token = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "统计版本"
+        verbose_name_plural = "统计版本"
+
+    def __str__(self):
+        return f"{self.branch_id}:{self.token}"

@@ -115,6 +115,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# The dashboards keep each branch's obligation counts here (compliance.grid.counts_by_branch); a county
+# has a few thousand branches, so the local-memory default of 300 entries would cull them. Each process
+# keeps its own; the keys carry tokens from the database, so no process serves counts another has outdated.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "zhibu",
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+}
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 
 from branches.access import get_organisation_for, scope_roots, visible_branches
 from branches.models import Organisation, OrgLevel
-from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
+from compliance.grid import counts_by_branch, ending_within, grid_since, obligation_grid, summed
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, Period, PeriodKind, State, period_containing
 from compliance.rules import CATALOGUE
@@ -174,37 +174,48 @@ def overview(scope, *, period, as_of, rule=None):
         trend_months.insert(0, trend_months[0].previous())
     year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
     since = grid_since(min(period.start, trend_months[0].start, year.start))
-    cells = obligation_grid(scope.branch_ids, since=since, as_of=as_of)
-    in_period = ending_within(cells, period.start, period.end)
-
-    by_rule = tally_by(in_period, lambda c: c.rule.code)
-    rules_seen = {c.rule.code for c in cells}
+    counts = counts_by_branch(scope.branch_ids, since=since, as_of=as_of)
+    row_by_branch = {b.pk: scope.row_of(b.path).pk for b in scope.branches}
+    in_period = {(m.start.year, m.start.month) for m in months_of(period)}
+    in_trend = {(m.start.year, m.start.month) for m in trend_months}
+    by_rule, by_branch, by_trend = defaultdict(list), defaultdict(list), defaultdict(list)
+    by_row_month = defaultdict(list)  # (row, month, rule) -> counts of the chosen year
+    for branch_id, by_key in counts.items():
+        row = row_by_branch[branch_id]
+        for (code, year_number, month_number), n in by_key.items():
+            month = (year_number, month_number)
+            if month in in_period:
+                by_rule[code].append(n)
+                by_branch[branch_id].append(n)
+            if year_number == year.start.year:
+                by_row_month[(row, month_number, code)].append(n)
+            if month in in_trend:
+                by_trend[month].append(n)
+    rules_seen = {code for by_key in counts.values() for code, _y, _m in by_key}
     rule = rule if rule in rules_seen else None
-    figures = [RuleFigure(CATALOGUE[code], by_rule[code]) for code in CATALOGUE if code in by_rule]
+    figures = [RuleFigure(CATALOGUE[code], summed(by_rule[code])) for code in CATALOGUE if code in by_rule]
 
-    row_by_branch = {b.pk: scope.row_of(b.path) for b in scope.branches}
-    chosen = [c for c in cells if rule is None or c.rule.code == rule]
-    year_cells = ending_within(chosen, year.start, year.end)
-    by_row_month = tally_by(year_cells, lambda c: (row_by_branch[c.branch_id].pk, c.period.end.month))
+    heat = defaultdict(list)
+    for (row, month_number, code), tuples in by_row_month.items():
+        if rule is None or code == rule:
+            heat[(row, month_number)] += tuples
     months = months_of(year)
     heatmap = [
-        (row, [_heat_cell(m, by_row_month.get((row.pk, m.start.month))) for m in months])
+        (row, [_heat_cell(m, summed(heat[(row.pk, m.start.month)]) if (row.pk, m.start.month) in heat else None)
+               for m in months])
         for row in scope.rows
-    ]
+    ]  # fmt: skip
     heatmap = [(row, row_cells) for row, row_cells in heatmap if any(c.state for c in row_cells)]
+    trend = [(m, summed(by_trend.get((m.start.year, m.start.month), []))) for m in trend_months]
 
-    trend_tallies = tally_by(ending_within(cells, trend_months[0].start, trend_months[-1].end),
-                             lambda c: (c.period.end.year, c.period.end.month))  # fmt: skip
-    trend = [(m, trend_tallies.get((m.start.year, m.start.month), tally([]))) for m in trend_months]
-
-    by_branch = tally_by(in_period, lambda c: c.branch_id)
+    by_branch = {pk: summed(tuples) for pk, tuples in by_branch.items()}
     names = {b.pk: b for b in scope.branches}
     most_overdue = sorted(
         ((names[pk], t) for pk, t in by_branch.items() if t.overdue),
         key=lambda item: (-item[1].overdue, item[0].path),
     )
     return {
-        "total": tally(in_period),
+        "total": summed([n for tuples in by_rule.values() for n in tuples]),
         "figures": figures,
         "rule": rule,
         "rules": [CATALOGUE[code] for code in CATALOGUE if code in rules_seen],

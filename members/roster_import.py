@@ -20,6 +20,7 @@ from .idcard import normalise_id_number
 from .models import Gender, Member
 from .normalise import clean_text, parse_roster_date
 from .services import bulk_register, name_initials
+from .signals import roster_changed
 from .validation import MemberFacts, check_member
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -345,6 +346,7 @@ def _update_existing(results):
         members.append(existing)
     if members:
         bulk_update_with_history(members, Member, PERSONAL_UPDATE_FIELDS, batch_size=500)
+        roster_changed.send(sender=Member, branch_ids={m.branch_id for m in members})
     return len(members)
 
 

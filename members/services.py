@@ -28,6 +28,7 @@ from .models import (
     Transfer,
     TransferDirection,
 )
+from .signals import roster_changed
 from .validation import DATE_ORDER, MemberFacts, check_member
 
 # The category each pipeline date starts.
@@ -162,6 +163,7 @@ def bulk_register(members, *, today, start_reason):
     bulk_create_with_history(memberships, Membership, batch_size=500)
     CategoryChange.objects.bulk_create(changes, batch_size=1000)
     StatusChange.objects.bulk_create(statuses, batch_size=1000)
+    roster_changed.send(sender=Member, branch_ids={m.branch_id for m in created})
     return created
 
 

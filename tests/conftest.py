@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.utils import timezone
 
 from branches import services
@@ -20,6 +21,8 @@ def _tasks_run_inline():
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
+    # Each test's database starts empty again; counts cached by an earlier test must not be read.
+    cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Production serves hashed names from collectstatic's manifest; tests render without collecting.
