@@ -18,7 +18,7 @@ from members.services import build_member
 from tests.compliance.conftest import hold, idn
 from tests.conftest import make_member
 
-from .test_dashboards import AS_OF, OCTOBER, township  # noqa: F401  (the scripted township)
+from .test_dashboards import AS_OF, OCTOBER
 
 SINCE = date(2025, 1, 1)
 
