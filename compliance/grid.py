@@ -124,28 +124,36 @@ def grid_since(start):
 COUNTS_TIMEOUT = 36 * 3600
 
 
-def count_cells(cells):
-    """{branch_id: {(rule_code, year, month): Tally.counts}}: the cells counted by the month their period
-    ends in, which is all that the overview's figures select on (see ending_within)."""
-    grouped = defaultdict(lambda: defaultdict(Counter))
+def count_cells(cells, *, ending_from=None):
+    """{branch_id: {(year, month): {rule_code: Tally.counts}}}: the cells counted by the month their period
+    ends in, which is all that the overview's figures select on (see ending_within). Cells whose period
+    ends before `ending_from` are left out."""
+    grouped = defaultdict(lambda: defaultdict(lambda: defaultdict(Counter)))
     for cell in cells:
         end = cell.period.end
-        grouped[cell.branch_id][(cell.rule.code, end.year, end.month)][cell.state] += 1
+        if ending_from is None or end >= ending_from:
+            grouped[cell.branch_id][(end.year, end.month)][cell.rule.code][cell.state] += 1
     return {
-        branch_id: {key: tuple(c[state] for state in STATE_ORDER) for key, c in by_key.items()}
-        for branch_id, by_key in grouped.items()
+        branch_id: {
+            month: {code: tuple(c[state] for state in STATE_ORDER) for code, c in by_code.items()}
+            for month, by_code in by_month.items()
+        }
+        for branch_id, by_month in grouped.items()
     }
 
 
-def counts_by_branch(branch_ids, *, since, as_of):
+def counts_by_branch(branch_ids, *, since, as_of, ending_from=None, tokens=None):
     """count_cells(obligation_grid(branch_ids, …)), each branch's part cached under its GridStamp token:
-    after a write only the written branch is evaluated again, whatever the size of the scope."""
-    every, own = stamps.tokens(branch_ids)
-    keys = {pk: f"grid:{pk}:{own.get(pk, 0)}:{every}:{since:%Y%m%d}:{as_of:%Y%m%d}" for pk in branch_ids}
+    after a write only the written branch is evaluated again, whatever the size of the scope.
+    `tokens`: stamps.tokens(branch_ids) when the caller has read them already."""
+    every, own = tokens or stamps.tokens(branch_ids)
+    span = f"{since:%Y%m%d}:{ending_from or since:%Y%m%d}:{as_of:%Y%m%d}"
+    keys = {pk: f"grid:{pk}:{own.get(pk, 0)}:{every}:{span}" for pk in branch_ids}
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
-        computed = count_cells(obligation_grid(missing, since=since, as_of=as_of))
+        cells = obligation_grid(missing, since=since, as_of=as_of)
+        computed = count_cells(cells, ending_from=ending_from)
         fresh = {keys[pk]: computed.get(pk, {}) for pk in missing}
         cache.set_many(fresh, COUNTS_TIMEOUT)
         found.update(fresh)

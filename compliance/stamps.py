@@ -6,6 +6,7 @@ meetings.signals.records_changed or members.signals.roster_changed. The tree and
 apply across branches, so their changes renew the token of every branch at once (branch 0).
 """
 
+import hashlib
 import secrets
 
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -49,6 +50,13 @@ def tokens(branch_ids):
     return rows.pop(EVERY_BRANCH, 0), rows
 
 
+def digest(branch_ids, tokens):
+    """One short string that changes when any of the branches' tokens does (for a whole-scope cache key)."""
+    every, own = tokens
+    text = ",".join(f"{pk}:{own.get(pk, 0)}" for pk in sorted(branch_ids))
+    return hashlib.sha1(f"{every}|{text}".encode(), usedforsecurity=False).hexdigest()
+
+
 # ---------------------------------------------------------------- what renews them
 
 
@@ -64,7 +72,11 @@ def _roster_changed(sender, branch_ids, **kwargs):
 
 def _branch_of(instance):
     if isinstance(instance, CommitteePosition):
-        return CommitteeTerm.objects.filter(pk=instance.term_id).values_list("organisation_id", flat=True).first()
+        return (
+            CommitteeTerm.objects.filter(pk=instance.term_id)
+            .values_list("organisation_id", flat=True)
+            .first()
+        )
     if isinstance(instance, CommitteeTerm):
         return instance.organisation_id
     return instance.branch_id

@@ -10,12 +10,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 
 from branches.access import get_organisation_for, scope_roots, visible_branches
 from branches.models import Organisation, OrgLevel
-from compliance.grid import counts_by_branch, ending_within, grid_since, obligation_grid, summed
+from compliance import stamps
+from compliance.grid import (
+    COUNTS_TIMEOUT,
+    Tally,
+    counts_by_branch,
+    ending_within,
+    grid_since,
+    obligation_grid,
+    summed,
+)
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, Period, PeriodKind, State, period_containing
 from compliance.rules import CATALOGUE
@@ -166,6 +176,19 @@ def heat_state(t):
     return State.NOT_APPLICABLE
 
 
+@dataclass(frozen=True)
+class OverviewCounts:
+    """The overview's figures as plain values: cached whole, per scope, day, period and rule, under a
+    digest of the scope's GridStamp tokens (so any write in the scope makes a new entry)."""
+
+    rule: str | None  # the rule the heatmap shows (None: all rules)
+    rules_seen: frozenset
+    by_rule: dict  # rule code -> Tally for the period
+    by_branch: dict  # branch id -> Tally for the period (branches with obligations in it)
+    heat: dict  # (row pk, month number) -> Tally for the year, of the chosen rule
+    trend: dict  # (year, month) -> Tally
+
+
 def overview(scope, *, period, as_of, rule=None):
     """The figures of the overview: everything on the page except the member lists."""
     # The trend shows complete months: the month in progress is the headline's, not a dip in the line.
@@ -173,56 +196,77 @@ def overview(scope, *, period, as_of, rule=None):
     for _ in range(TREND_MONTHS - 1):
         trend_months.insert(0, trend_months[0].previous())
     year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
-    since = grid_since(min(period.start, trend_months[0].start, year.start))
-    counts = counts_by_branch(scope.branch_ids, since=since, as_of=as_of)
-    row_by_branch = {b.pk: scope.row_of(b.path).pk for b in scope.branches}
-    in_period = {(m.start.year, m.start.month) for m in months_of(period)}
-    in_trend = {(m.start.year, m.start.month) for m in trend_months}
-    by_rule, by_branch, by_trend = defaultdict(list), defaultdict(list), defaultdict(list)
-    by_row_month = defaultdict(list)  # (row, month, rule) -> counts of the chosen year
-    for branch_id, by_key in counts.items():
-        row = row_by_branch[branch_id]
-        for (code, year_number, month_number), n in by_key.items():
-            month = (year_number, month_number)
-            if month in in_period:
+    rule = rule if rule in CATALOGUE else None
+    tokens = stamps.tokens(scope.branch_ids)
+    key = f"overview:{stamps.digest(scope.branch_ids, tokens)}:{period.kind}:{period.start}:{as_of}:{rule}"
+    figures = cache.get(key)
+    if figures is None:
+        first = min(period.start, trend_months[0].start, year.start)
+        counts = counts_by_branch(
+            scope.branch_ids, since=grid_since(first), as_of=as_of, ending_from=first, tokens=tokens
+        )
+        row_by_branch = {b.pk: scope.row_of(b.path).pk for b in scope.branches}
+        figures = _overview_counts(counts, row_by_branch, period=period, year=year, trend_months=trend_months,
+                                   rule=rule)  # fmt: skip
+        cache.set(key, figures, COUNTS_TIMEOUT)
+    return _present(scope, figures, year=year, trend_months=trend_months)
+
+
+def _overview_counts(counts, row_by_branch, *, period, year, trend_months, rule):
+    """Add up the branches' counts (grid.counts_by_branch) into the overview's groups."""
+    seen = set()
+    for by_month in counts.values():
+        for by_code in by_month.values():
+            seen.update(by_code)
+    rule = rule if rule in seen else None
+    in_period = [(m.start.year, m.start.month) for m in months_of(period)]
+    in_year = [(year.start.year, month) for month in range(1, 13)]
+    in_trend = [(m.start.year, m.start.month) for m in trend_months]
+    by_rule, by_branch, heat, trend = (defaultdict(list) for _ in range(4))
+    for branch_id, by_month in counts.items():
+        for month in in_period:
+            for code, n in by_month.get(month, {}).items():
                 by_rule[code].append(n)
                 by_branch[branch_id].append(n)
-            if year_number == year.start.year:
-                by_row_month[(row, month_number, code)].append(n)
-            if month in in_trend:
-                by_trend[month].append(n)
-    rules_seen = {code for by_key in counts.values() for code, _y, _m in by_key}
-    rule = rule if rule in rules_seen else None
-    figures = [RuleFigure(CATALOGUE[code], summed(by_rule[code])) for code in CATALOGUE if code in by_rule]
+        row = row_by_branch[branch_id]
+        for month in in_year:
+            by_code = by_month.get(month)
+            if by_code and rule is None:
+                heat[(row, month[1])] += by_code.values()
+            elif by_code and rule in by_code:
+                heat[(row, month[1])].append(by_code[rule])
+        for month in in_trend:
+            trend[month] += by_month.get(month, {}).values()
 
-    heat = defaultdict(list)
-    for (row, month_number, code), tuples in by_row_month.items():
-        if rule is None or code == rule:
-            heat[(row, month_number)] += tuples
+    def add_up(groups):
+        return {key: summed(tuples) for key, tuples in groups.items()}
+
+    return OverviewCounts(
+        rule, frozenset(seen), add_up(by_rule), add_up(by_branch), add_up(heat), add_up(trend)
+    )
+
+
+def _present(scope, figures, *, year, trend_months):
     months = months_of(year)
     heatmap = [
-        (row, [_heat_cell(m, summed(heat[(row.pk, m.start.month)]) if (row.pk, m.start.month) in heat else None)
-               for m in months])
+        (row, [_heat_cell(m, figures.heat.get((row.pk, m.start.month))) for m in months])
         for row in scope.rows
-    ]  # fmt: skip
-    heatmap = [(row, row_cells) for row, row_cells in heatmap if any(c.state for c in row_cells)]
-    trend = [(m, summed(by_trend.get((m.start.year, m.start.month), []))) for m in trend_months]
-
-    by_branch = {pk: summed(tuples) for pk, tuples in by_branch.items()}
+    ]
     names = {b.pk: b for b in scope.branches}
     most_overdue = sorted(
-        ((names[pk], t) for pk, t in by_branch.items() if t.overdue),
+        ((names[pk], t) for pk, t in figures.by_branch.items() if t.overdue),
         key=lambda item: (-item[1].overdue, item[0].path),
     )
+    by_rule = figures.by_rule
     return {
-        "total": summed([n for tuples in by_rule.values() for n in tuples]),
-        "figures": figures,
-        "rule": rule,
-        "rules": [CATALOGUE[code] for code in CATALOGUE if code in rules_seen],
+        "total": summed([t.counts for t in by_rule.values()]),
+        "figures": [RuleFigure(CATALOGUE[code], by_rule[code]) for code in CATALOGUE if code in by_rule],
+        "rule": figures.rule,
+        "rules": [CATALOGUE[code] for code in CATALOGUE if code in figures.rules_seen],
         "year": year,
         "months": months,
-        "heatmap": heatmap,
-        "trend": trend,
+        "heatmap": [(row, row_cells) for row, row_cells in heatmap if any(c.state for c in row_cells)],
+        "trend": [(m, figures.trend.get((m.start.year, m.start.month), Tally())) for m in trend_months],
         "most_overdue": most_overdue[:LIST_LENGTH],
         "most_overdue_count": len(most_overdue),
     }
@@ -306,37 +350,46 @@ def member_lists(scope):
 
 @dataclass(frozen=True)
 class PipelineItem:
-    member: Member
+    member_id: int
+    name: str
+    branch_name: str
+    category: str
     deadline: pipeline.Deadline
     overdue: bool
 
+    @property
+    def category_label(self):
+        return Category(self.category).label
+
 
 def pipeline_deadlines(scope, *, as_of, days=PIPELINE_DAYS):
-    """Development deadlines not yet met that fall due within `days` (or already passed), soonest first."""
-    people = list(
+    """Development deadlines not yet met that fall due within `days` (or already passed), soonest first.
+
+    Read as plain rows: a county has thousands of applicants and 预备党员, and only a few are listed."""
+    people = (
         Member.objects.filter(scope.under(), on_roster=True, status="normal",
                               category__in=[Category.APPLICANT, Category.PROBATIONARY])
-        .select_related("branch")
         .order_by("pk")
+        .values_list("pk", "name", "branch__name", "category", "applied_on", "activist_on", "joined_on",
+                     "confirmed_on")
     )  # fmt: skip
     events = defaultdict(dict)
     for member_id, kind, happened_on in (
-        PipelineEvent.objects.filter(member__in=[p.pk for p in people])
+        PipelineEvent.objects.filter(member__in=people.values("pk"), kind__in=["talk", "approval"])
         .order_by("happened_on")
         .values_list("member_id", "kind", "happened_on")
     ):
         events[member_id].setdefault(kind, happened_on)
     horizon = as_of + timedelta(days=days)
     items = []
-    for person in people:
+    for pk, name, branch_name, category, applied_on, activist_on, joined_on, confirmed_on in people:
         for deadline in pipeline.deadlines(
-            category=person.category, applied_on=person.applied_on, talked_on=events[person.pk].get("talk"),
-            activist_on=person.activist_on, joined_on=person.joined_on,
-            approved_on=events[person.pk].get("approval"), confirmed_on=person.confirmed_on,
+            category=category, applied_on=applied_on, talked_on=events[pk].get("talk"), activist_on=activist_on,
+            joined_on=joined_on, approved_on=events[pk].get("approval"), confirmed_on=confirmed_on,
         ):  # fmt: skip
             if not deadline.is_met and deadline.code != "activist_year" and deadline.due_on <= horizon:
-                items.append(PipelineItem(person, deadline, deadline.due_on < as_of))
-    return sorted(items, key=lambda item: (item.deadline.due_on, item.member.name))
+                items.append(PipelineItem(pk, name, branch_name, category, deadline, deadline.due_on < as_of))
+    return sorted(items, key=lambda item: (item.deadline.due_on, item.name))
 
 
 # ---------------------------------------------------------------- the branch home

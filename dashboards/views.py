@@ -144,7 +144,8 @@ def obligations(request):
 def pipeline_list(request):
     """Development deadlines due within 30 days or already passed, in the scope."""
     context = _context(request)
-    context["items"] = selectors.pipeline_deadlines(context["scope"], as_of=context["as_of"])
+    items = selectors.pipeline_deadlines(context["scope"], as_of=context["as_of"])
+    context.update(count=len(items), page=Paginator(items, PAGE_SIZE).get_page(request.GET.get("page")))
     return render(request, "dashboards/pipeline.html", context)
 
 

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from branches import services as branch_services
 from branches.models import Role
@@ -118,3 +119,25 @@ def test_a_local_rule_renews_every_branch_and_shows_at_once(township, personas):
     assert (
         after["total"].overdue == before["total"].overdue - 1
     )  # 甲村's missing 主题党日 is no longer counted
+
+
+def test_the_overview_seen_again_reads_only_the_tokens(township, personas, evaluated):
+    scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])
+    first = selectors.overview(scope, period=OCTOBER, as_of=AS_OF)
+    with CaptureQueriesContext(connection) as queries:
+        again = selectors.overview(scope, period=OCTOBER, as_of=AS_OF)
+    assert len(queries) == 1 and len(evaluated) == 1
+    assert again["total"] == first["total"] and again["heatmap"] == first["heatmap"]
+
+
+def test_the_pipeline_list_is_paginated(client, township, personas, monkeypatch):
+    monkeypatch.setattr("dashboards.views.PAGE_SIZE", 1)
+    monkeypatch.setattr("dashboards.views._today", lambda: date(2026, 8, 25))
+    make_member(township.a2, None, idn(40), name="第二名预备党员", category="probationary",
+                joined_on=date(2026, 6, 2))  # fmt: skip
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    url = reverse("dashboards:pipeline")
+    first, second = client.get(url), client.get(url + "?page=2")
+    assert "共 2 项" in first.content.decode() and "第 1 / 2 页" in first.content.decode()
+    names = [n for n in (">预备党员</span>", ">第二名预备党员</span>") if n in second.content.decode()]
+    assert len(names) == 1

@@ -109,7 +109,7 @@ def test_pipeline_deadlines_within_thirty_days(township, personas):
     scope = _scope(personas[Role.TOWNSHIP_ADMIN])
     items = selectors.pipeline_deadlines(scope, as_of=date(2026, 8, 25))
     # 预备党员 joined 1 June: the 党委 should approve within three months (by 1 September).
-    assert [(i.member.name, i.deadline.code, i.overdue) for i in items] == [("预备党员", "approval", False)]
+    assert [(i.name, i.deadline.code, i.overdue) for i in items] == [("预备党员", "approval", False)]
     assert selectors.pipeline_deadlines(scope, as_of=date(2026, 7, 1)) == []
 
 
