@@ -150,12 +150,18 @@ def _extract(tar, member, into, name):
     source = tar.extractfile(member)
     digest = hashlib.sha256()
     try:
-        with open(target, "xb") as out:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+        out = open(target, "xb")  # noqa: SIM115 - closed below; write errors are told apart from read errors
     except FileExistsError as exc:
         raise ArchiveError(f"备份文件中同一文件出现两次：{name}，已拒绝恢复。") from exc
+    with out:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise ArchiveError(
+                    f"解压备份时无法写入临时目录（{exc}），请检查磁盘空间或设置 TMPDIR。"
+                ) from exc
     return {"size": member.size, "sha256": digest.hexdigest()}
 
 

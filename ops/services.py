@@ -108,6 +108,9 @@ def create_backup(*, output=None, keep=None, now=None, using=DEFAULT_DB_ALIAS):
         engine = dumps.engine_of(connection)
     except dumps.DumpError as exc:
         raise OpsError(str(exc)) from exc
+    if connection.in_atomic_block:
+        # PostgreSQL's snapshot must start its own transaction; SQLite would copy uncommitted rows.
+        raise OpsError("不能在数据库事务中备份，请直接运行 manage.py backup。")
     path = _target_path(output, now)
     with tempfile.TemporaryDirectory(prefix="zhibu-backup-") as folder:
         dump = Path(folder) / archive.DATABASE_MEMBERS[engine]

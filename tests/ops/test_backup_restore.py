@@ -242,3 +242,10 @@ def test_keep_leaves_the_newest_backups_and_nothing_else_is_removed(estate, tmp_
     }
     with tarfile.open(folder / new) as tar:
         assert tar.getmember("manifest.json")
+
+
+@pytest.mark.django_db
+def test_a_backup_inside_an_open_transaction_is_refused(estate):
+    # The snapshot (PostgreSQL) needs a transaction of its own; SQLite would copy rows not yet committed.
+    with pytest.raises(CommandError, match="不能在数据库事务中备份"):
+        call_command("backup", stdout=io.StringIO())
