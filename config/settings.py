@@ -207,8 +207,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # A dead broker must not hang a request that only wanted to enqueue.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+    # A dead broker must not hang a request that only wanted to enqueue: the caller falls back to
+    # running the work in-process. Without socket timeouts redis-py waits for ever on a host that
+    # drops packets or a server that accepted the connection and stopped answering; with them and
+    # one retry an enqueue gives up in 0.2 s (refused), 2 s (packets dropped) or 6 s (silent server).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+        "socket_connect_timeout": 1, "socket_timeout": 3,
+    }  # fmt: skip
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                        "interval_max": 0.2}  # fmt: skip
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

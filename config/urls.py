@@ -23,3 +23,5 @@ urlpatterns = [
     path("dashboard/", include("dashboards.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "config.errors.server_error"

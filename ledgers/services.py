@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -44,9 +45,11 @@ def request_export(*, user, kind, organisation, year, now=None):
     active = LedgerExport.objects.filter(
         created_by=user, kind=kind, organisation=organisation, year=year, status__in=ACTIVE_STATUSES
     )
-    active.filter(created_at__lt=now - STALE_AFTER).update(
-        status=ExportStatus.FAILED, error="超时未完成（后台任务中断），已重新生成。", finished_at=now
-    )
+    cutoff = now - STALE_AFTER
+    active.filter(
+        Q(status=ExportStatus.QUEUED, created_at__lt=cutoff)
+        | Q(status=ExportStatus.RUNNING, started_at__lt=cutoff)
+    ).update(status=ExportStatus.FAILED, error="超时未完成（后台任务中断），已重新生成。", finished_at=now)
     existing = active.first()
     if existing is not None:
         return existing, False
@@ -80,29 +83,37 @@ def dispatch(export):
 
 
 class _Progress:
-    """Writes done/total to the row in batches: only when the figure moved."""
+    """Writes done/total to the run's row in batches: only when the figure moved."""
 
-    def __init__(self, export_id):
-        self.export_id = export_id
+    def __init__(self, run):
+        self.run = run
         self.last = None
 
     def __call__(self, done, total):
         if (done, total) != self.last:
-            LedgerExport.objects.filter(pk=self.export_id).update(done=done, total=total)
+            self.run.update(done=done, total=total)
             self.last = (done, total)
 
 
 def run_export(*, export_id, now=None):
     """Build the workbook (or zip) of a queued export, reporting progress; mark it done or failed.
 
-    Claims the export with a conditional UPDATE, so a redelivered task never builds it twice."""
-    claimed = LedgerExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=now or timezone.now()
-    )
+    Claims the export with a conditional UPDATE, so a task delivered twice never builds it twice.
+    A run started more than STALE_AFTER ago is taken as lost (its worker was killed before it
+    could mark the export failed) and a re-run of the task takes it over: Celery redelivers an
+    unacknowledged task when the worker is gone, with Redis after its one-hour visibility timeout.
+    Every write of a run is conditional on its own start time, so a run taken over writes nothing more.
+    """
+    now = now or timezone.now()
+    claimed = LedgerExport.objects.filter(
+        Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.RUNNING, started_at__lt=now - STALE_AFTER),
+        pk=export_id,
+    ).update(status=ExportStatus.RUNNING, started_at=now, done=0)
     if not claimed:
         return None
+    run = LedgerExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, started_at=now)
     export = LedgerExport.objects.select_related("organisation", "created_by").get(pk=export_id)
-    progress = _Progress(export.pk)
+    progress = _Progress(run)
     try:
         with tempfile.TemporaryDirectory(prefix="ledger-") as folder:
             path = Path(folder) / "out"
@@ -112,16 +123,19 @@ def run_export(*, export_id, now=None):
                 export.file.save(f"{uuid.uuid4().hex}{suffix}", File(handle), save=False)
     except Exception as error:
         logger.exception("台账导出 %s 失败", export.pk)
-        LedgerExport.objects.filter(pk=export.pk).update(
+        run.update(
             status=ExportStatus.FAILED,
             error=f"生成失败：{type(error).__name__}"[:300],
             finished_at=timezone.now(),
         )
         return None
-    LedgerExport.objects.filter(pk=export.pk).update(
+    finished = run.update(
         status=ExportStatus.DONE, file=export.file.name, rows=rows, done=progress.last[0] if progress.last else 0,
         finished_at=timezone.now(),
     )  # fmt: skip
+    if not finished:  # taken over or given up meanwhile: the other run's file is the export's
+        export.file.delete(save=False)
+        return None
     logger.info("台账导出 %s 完成：%s 行", export.pk, rows)
     return export.pk
 

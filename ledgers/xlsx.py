@@ -9,9 +9,11 @@ renderer guarantees, whatever the rows hold:
   page and frozen on screen; column widths fit Chinese text (a CJK character counts as two).
 """
 
+import contextlib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from io import BytesIO
 from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
@@ -198,15 +200,27 @@ def render(book, target, *, progress=None):
     every few thousand rows within a long one (done counts sheets; rows are reported as fractions)."""
     workbook = Workbook(write_only=True)
     total = len(book.sheets)
-    if book.cover:
-        write_cover(workbook, book.cover_title, book.cover)
-    counts = {}
-    for done, spec in enumerate(book.sheets):
-        on_rows = None
-        if progress is not None:
-            on_rows = lambda _n, done=done: progress(done, total)  # noqa: E731  (keeps the task alive)
-        counts[spec.title] = write_sheet(workbook, spec, on_rows=on_rows)
-        if progress is not None:
-            progress(done + 1, total)
+    try:
+        if book.cover:
+            write_cover(workbook, book.cover_title, book.cover)
+        counts = {}
+        for done, spec in enumerate(book.sheets):
+            on_rows = None
+            if progress is not None:
+                on_rows = lambda _n, done=done: progress(done, total)  # noqa: E731  (keeps the task alive)
+            counts[spec.title] = write_sheet(workbook, spec, on_rows=on_rows)
+            if progress is not None:
+                progress(done + 1, total)
+    except BaseException:
+        _discard(workbook)
+        raise
     workbook.save(target)
     return counts
+
+
+def _discard(workbook):
+    """After a failure part-way: a write-only sheet keeps its rows in a temporary file that openpyxl
+    removes only when saved or when the process exits, and a Celery worker lives for weeks. Saving
+    into memory is openpyxl's own way to close and remove them; the partial rows go nowhere."""
+    with contextlib.suppress(Exception):
+        workbook.save(BytesIO())
