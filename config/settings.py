@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "evaluations",
     "ledgers",
     "dashboards",
+    "audit",
 ]
 
 MIDDLEWARE = [

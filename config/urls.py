@@ -21,5 +21,6 @@ urlpatterns = [
     path("reviews/", include("evaluations.urls")),
     path("ledgers/", include("ledgers.urls")),
     path("dashboard/", include("dashboards.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
