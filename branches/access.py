@@ -23,12 +23,13 @@ class Action(StrEnum):
     RECORD = "record"  # log meetings, members and other records
     REVIEW = "review"  # return records for correction, confirm them
     EXPORT = "export"  # download ledgers
+    AUDIT = "audit"  # read who changed which records (the 操作记录 across a subtree)
 
 
 ROLE_ACTIONS = {
     Role.TOWNSHIP_ADMIN: frozenset(Action),
-    Role.TOWNSHIP_LEADER: frozenset({Action.VIEW, Action.EXPORT}),
-    Role.INSTRUCTOR: frozenset({Action.VIEW, Action.REVIEW, Action.EXPORT}),
+    Role.TOWNSHIP_LEADER: frozenset({Action.VIEW, Action.EXPORT, Action.AUDIT}),
+    Role.INSTRUCTOR: frozenset({Action.VIEW, Action.REVIEW, Action.EXPORT, Action.AUDIT}),
     Role.SECRETARY: frozenset({Action.VIEW, Action.RECORD, Action.EXPORT}),
     Role.COMMITTEE_MEMBER: frozenset({Action.VIEW, Action.RECORD}),
     Role.GROUP_LEADER: frozenset({Action.VIEW, Action.RECORD}),
@@ -60,6 +61,18 @@ def _scope_paths(user, action):
         if not any(path.startswith(root) for root in roots):
             roots.append(path)
     return roots
+
+
+def acts_anywhere(user, action):
+    """Whether the user may perform the action somewhere (no query: assignments are cached)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or bool(_scope_paths(user, action))
+
+
+def scope_paths(user, action=Action.VIEW):
+    """The paths of the subtree roots where the user may perform the action (a superuser needs none)."""
+    return list(_scope_paths(user, action))
 
 
 def organisations_for(user, action=Action.VIEW):
@@ -152,11 +165,14 @@ PHONE_ROLES = ID_NUMBER_ROLES | {Role.COMMITTEE_MEMBER, Role.GROUP_LEADER, Role.
 
 def may_see_personal(user, organisation, roles):
     """Whether one of the user's roles in `roles` covers the organisation."""
+    return may_see_personal_at(user, organisation.path, roles)
+
+
+def may_see_personal_at(user, org_path, roles):
+    """may_see_personal for an organisation known only by its tree path (read alongside other rows)."""
     if user.is_superuser:
         return True
-    return any(
-        role in roles and organisation.path.startswith(path) for path, role, _org in _assignments(user)
-    )
+    return any(role in roles and org_path.startswith(path) for path, role, _org in _assignments(user))
 
 
 def scope_roots(user):

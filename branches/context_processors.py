@@ -1,6 +1,6 @@
 from compliance.selectors import open_flags
 
-from .access import roles_of
+from .access import Action, acts_anywhere, roles_of
 from .models import Role
 
 
@@ -18,4 +18,5 @@ def navigation(request):
         "nav_show_tree": show_work,
         # The overview needs a 党委, 党总支 or 党支部 in scope (a 党小组长's scope is one group).
         "nav_show_dashboard": user.is_superuser or bool(roles - {Role.MEMBER, Role.GROUP_LEADER}),
+        "nav_show_audit": acts_anywhere(user, Action.AUDIT),
     }

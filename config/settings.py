@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "ledgers",
     "dashboards",
     "ops",
+    "audit",
 ]
 
 MIDDLEWARE = [

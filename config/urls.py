@@ -21,6 +21,7 @@ urlpatterns = [
     path("reviews/", include("evaluations.urls")),
     path("ledgers/", include("ledgers.urls")),
     path("dashboard/", include("dashboards.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

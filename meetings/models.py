@@ -99,6 +99,8 @@ class MeetingTypeTag(models.Model):
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="types")
     type = models.CharField("类型", max_length=30, choices=MeetingType.choices)
+    # A record moved from one type to another changes what it counts for: the audit log shows it.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "会议类型"

@@ -93,7 +93,6 @@ def meeting_detail(meeting):
         "off_day_unapproved": bool(
             theme_day and meeting.held_on != theme_day and not meeting.off_day_approved_by
         ),
-        "history": list(meeting.history.select_related("history_user").order_by("-history_date")[:30]),
     }
 
 

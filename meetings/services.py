@@ -175,7 +175,7 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
         # entered_at is auto_now_add; lateness was judged at `now`, so later corrections must measure from it too.
         Meeting.objects.filter(pk=meeting.pk).update(entered_at=now)
         meeting.entered_at = now
-    MeetingTypeTag.objects.bulk_create(MeetingTypeTag(meeting=meeting, type=t) for t in types)
+    bulk_create_with_history([MeetingTypeTag(meeting=meeting, type=t) for t in types], MeetingTypeTag)
     bulk_create_with_history(rows, Attendance)
     _save_rectifications(meeting, rectifications)
     if uploads:
@@ -240,9 +240,9 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
 def _replace_types(meeting, types):
     meeting.types.exclude(type__in=types).delete()
     have = set(meeting.types.values_list("type", flat=True))
-    MeetingTypeTag.objects.bulk_create(
-        MeetingTypeTag(meeting=meeting, type=t) for t in types if t not in have
-    )
+    added = [MeetingTypeTag(meeting=meeting, type=t) for t in types if t not in have]
+    if added:
+        bulk_create_with_history(added, MeetingTypeTag)
 
 
 def _replace_attendance(meeting, rows):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
 from branches.forms import add_service_errors, date_param, submit_form
 from branches.models import Organisation, OrgLevel
@@ -23,6 +24,7 @@ from .models import AttendanceStatus, MeetingType, ReviewState
 
 PAGE_SIZE = 30
 TALK_ROWS = 8
+HISTORY_ON_PAGE = 10  # the latest changes on the record's page; the 修改历史 page has all
 
 
 def meeting_list(request):
@@ -173,6 +175,7 @@ def meeting_detail(request, pk):
         can_edit=selectors.may(request.user, meeting, Action.RECORD) and not meeting.voided_at,
         can_review=can(request.user, meeting.branch, Action.REVIEW) and not meeting.voided_at,
         review_form=ReviewForm(),
+        history=object_history(request.user, meeting, per_page=HISTORY_ON_PAGE, parts_added=False),
     )
     return render(request, "meetings/detail.html", context)
 
@@ -211,7 +214,7 @@ def meeting_edit(request, pk):
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, "已保存修改，修改前的内容保留在变更记录中。")
+            messages.success(request, "已保存修改，修改前的内容保留在修改历史中。")
             return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
         form, rectifications, expected, grid_data, branch=branch, meeting=meeting,
@@ -234,7 +237,7 @@ def meeting_void(request, pk):
         return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/void.html", {
         "form": form, "meeting": meeting, "title": f"作废“{meeting.topic}”（{meeting.held_on:%Y-%m-%d}）",
-        "warning": "作废后该记录不再计入组织生活，但内容和变更记录都会保留。", "danger": True,
+        "warning": "作废后该记录不再计入组织生活，但内容和修改历史都会保留。", "danger": True,
     })  # fmt: skip
 
 

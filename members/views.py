@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, organisations_for
 from branches.forms import add_service_errors, submit_form
 from branches.models import OrgLevel
@@ -49,6 +50,7 @@ from .roster_export import roster_workbook_response
 
 PAGE_SIZE = 30
 IMPORT_PREVIEW_ROWS = 100
+HISTORY_ON_PAGE = 10  # the latest changes on the member's page; the 修改历史 page has all
 
 
 def _branches(user, action):
@@ -163,6 +165,7 @@ def member_detail(request, pk):
             "records": _voidable_records(member),
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
             "flags": list(Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")),
+            "history": object_history(request.user, member, per_page=HISTORY_ON_PAGE, parts_added=False),
         },
     )
 

@@ -439,12 +439,14 @@ def _fire(port, clients, *, replay):
 def _remove(created, clients):
     """Take the load test's meetings out again so the benchmark data stays as generated."""
     ids = list(created.values_list("pk", flat=True))
-    Attendance.history.filter(meeting_id__in=ids).delete()
+    # Rows first, their history after: deleting a row writes a "deleted" history record.
     Attendance.objects.filter(meeting_id__in=ids).delete()
     MeetingTypeTag.objects.filter(meeting_id__in=ids).delete()
     Flag.objects.filter(meeting_id__in=ids).delete()
-    Meeting.history.filter(id__in=ids).delete()
     Meeting.objects.filter(pk__in=ids).delete()
+    Attendance.history.filter(meeting_id__in=ids).delete()
+    MeetingTypeTag.history.filter(meeting_id__in=ids).delete()
+    Meeting.history.filter(id__in=ids).delete()
     engine.refresh(as_of=timezone.localdate(), branch_ids=[c["branch"] for c in clients])
 
 

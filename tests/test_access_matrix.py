@@ -99,6 +99,14 @@ EXPORT_TOWNSHIP = {
     Role.TOWNSHIP_LEADER: 200,
     "superuser": 200,
 }
+# The 操作记录 across records: the township office's roles (Action.AUDIT); a branch role lacks it.
+AUDIT_LOG = {
+    **dict.fromkeys(ROLES, 403),
+    Role.TOWNSHIP_ADMIN: 200,
+    Role.TOWNSHIP_LEADER: 200,
+    Role.INSTRUCTOR: 200,
+    "superuser": 200,
+}
 # An export is served to the user who asked for it, while they may still export that organisation.
 OWN_EXPORT = {**dict.fromkeys(ROLES, 404), **dict.fromkeys((Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR, Role.SECRETARY, "superuser"), 200)}  # fmt: skip
 
@@ -167,6 +175,10 @@ ROUTES = {
     "ledgers:detail": Route("export", OWN_EXPORT),
     "ledgers:status": Route("export", OWN_EXPORT),
     "ledgers:download": Route("export", OWN_EXPORT),
+    "audit:log": Route(None, AUDIT_LOG),
+    # A record's 修改历史: whoever may open the record.
+    "audit:meeting": Route("meeting", VIEW),
+    "audit:member": Route("member", MEMBER_VIEW),
 }
 PUBLIC = {"login"}
 

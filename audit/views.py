@@ -1,0 +1,73 @@
+"""操作记录: the township office's log of who changed which record, and each record's 修改历史.
+
+Who may see what is decided in audit/selectors.py (its docstring); the views only parse and render.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+
+from branches.access import Action, acts_anywhere
+from branches.forms import date_param
+from meetings.selectors import get_meeting_for
+from members.selectors import get_member_for
+
+from . import selectors
+from .sources import KINDS
+
+ACTION_CHOICES = [("added", "新增"), ("changed", "修改或作废"), ("deleted", "删除")]
+
+
+def _page_number(request):
+    value = request.GET.get("page", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+def _chosen(items, value):
+    """The item of a list offered on the page whose pk was posted back; anything else is ignored."""
+    if not value.isdigit():
+        return None
+    return next((item for item in items if item.pk == int(value)), None)
+
+
+def _user_id(value):
+    return int(value) if value.isdigit() and int(value) < 2**31 else None
+
+
+def audit_log(request):
+    user = request.user
+    if not acts_anywhere(user, Action.AUDIT):
+        raise PermissionDenied("操作记录供党委管理员、党委领导和党建指导员查看。")
+    organisations = list(selectors.audit_organisations(user))
+    people = list(selectors.editors(user))
+    editor_value = request.GET.get("editor", "")
+    filters = {
+        "kind": request.GET.get("kind") if request.GET.get("kind") in KINDS else None,
+        "within": _chosen(organisations, request.GET.get("org", "")),
+        # Any user id: a past editor may hold no role here any more, and filtering reveals nothing new.
+        "editor": selectors.SYSTEM if editor_value == selectors.SYSTEM else _user_id(editor_value),
+        "since": date_param(request, "since"),
+        "until": date_param(request, "until"),
+        "action": request.GET.get("action") if request.GET.get("action") in selectors.HISTORY_TYPES else None,
+    }
+    page = selectors.audit_log(user, page=_page_number(request), **filters)
+    return render(request, "audit/log.html", {
+        "page": page, **filters, "kinds": KINDS, "organisations": organisations, "people": people,
+        "actions": ACTION_CHOICES, "system": selectors.SYSTEM, "filtered": any(filters.values()),
+    })  # fmt: skip
+
+
+def meeting_history(request, pk):
+    meeting = get_meeting_for(request.user, pk)
+    return _object_page(request, meeting, f"{meeting.held_on:%Y-%m-%d} {meeting.topic}", "meetings:detail")
+
+
+def member_history(request, pk):
+    member = get_member_for(request.user, pk)
+    return _object_page(request, member, member.name, "members:detail")
+
+
+def _object_page(request, obj, name, detail_url):
+    page = selectors.object_history(request.user, obj, page=_page_number(request))
+    return render(
+        request, "audit/object.html", {"page": page, "object": obj, "name": name, "detail_url": detail_url}
+    )
