@@ -6,8 +6,10 @@ from decimal import Decimal
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from branches.models import Role
 from compliance import engine
 from compliance.models import Flag, RuleSetting
 from members import services as member_services
@@ -205,3 +207,20 @@ def test_suspended_and_off_roster_members_and_applicants_are_not_flagged(branch,
     member_services.transfer_out(member=gone, on=date(2025, 8, 1), counterpart="外省")
     engine.refresh(as_of=AFTER_2025)
     assert training_flags() == {}
+
+
+def test_the_office_sets_the_committee_hours_on_the_settings_page(client, personas, branch, tree):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    url = reverse("compliance:settings")
+    data = {"organisation": tree.township.pk, "rule": "training_hours_committee", "enabled": "1",
+            "effective_from": "2025-01-01"}  # fmt: skip
+    refused = client.post(url, {**data, "period_kind": "month"})
+    assert "集中学习培训按年度计算学时，不能设置周期" in refused.content.decode()
+    assert client.post(url, {**data, "count": "60"}).status_code == 302
+    setting = RuleSetting.objects.get()
+    assert (setting.rule, setting.count, setting.enabled) == ("training_hours_committee", 60, True)
+    assert "60学时" in client.get(url).content.decode()
+    train(branch, branch.people, 56)
+    engine.refresh(as_of=AFTER_2025)
+    assert set(training_flags()) == {"党员0", "党员1", "党员2"}
+    assert training_flags()["党员0"][1] == "党员0：2025年度学习培训56学时，不足60学时"
