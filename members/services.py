@@ -503,7 +503,7 @@ def _check_training(*, branch, members, held_on, hours, today):
     on_roster = {
         row.member_id
         for row in roster_as_of(branch=branch, on=held_on)
-        if row.category_then in PARTY_MEMBER_CATEGORIES
+        if row.category_then in PARTY_MEMBER_CATEGORIES and row.status_then == Status.NORMAL
     }
     strangers = [m.name for m in members if m.pk not in on_roster]
     if strangers:
