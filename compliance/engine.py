@@ -43,6 +43,7 @@ from members.models import (
     ThoughtReport,
 )
 
+from . import training
 from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
 from .rules import (
@@ -53,6 +54,7 @@ from .rules import (
     dues_step,
     evaluate,
     evaluate_coverage,
+    hours_text,
     ladder_step,
     lecturer_is,
     talk_coverage,
@@ -750,6 +752,41 @@ def _mobile_flags(on_roster, as_of):
     return wanted
 
 
+def training_years(as_of, since):
+    """The years judged for 集中学习培训: each ended year from `since` on, and the current one in December."""
+    return [year for year in range(since.year, as_of.year + 1) if year < as_of.year or as_of.month == 12]
+
+
+def _training_flags(branches, branch_ids, settings, *, as_of, since):
+    """集中学习培训: a year that ended short of its 学时 is overdue; the current year is due soon in
+    December while still short. The choices (who, how many hours, pro rata) are in compliance.training."""
+    wanted = []
+    paths = {b.pk: b.path for b in branches}
+    for s in training.standings(branches=paths, years=training_years(as_of, since), as_of=as_of,
+                                settings=settings, branch_filter=_in(branch_ids)):  # fmt: skip
+        state = ATTENTION.get(s.state)
+        if state is None:
+            continue
+        done = hours_text(s.done)
+        # The hours are part of the key: a record that narrows the gap resolves the flag and raises one
+        # that says how far short the member still is.
+        person = {"pk": s.member_id, "name": s.name, "branch_id": s.branch_id}
+        wanted.append(_member_wanted(person, training.RULE, f"{s.year}:{done}", state, _training_message(s, state),
+                                     period_start=date(s.year, 1, 1), period_end=date(s.year, 12, 31)))  # fmt: skip
+    return wanted
+
+
+def _training_message(standing, state):
+    done, required = hours_text(standing.done), standing.due.hours
+    prorated = f"按{standing.due.months}个月折算" if standing.due.months < 12 else ""
+    if state == FlagState.OVERDUE:
+        return f"{standing.year}年度学习培训{done}学时，不足{required}学时" + (
+            f"（{prorated}）" if prorated else ""
+        )
+    return (f"{standing.year}年度学习培训已{done}学时，年底前还差{hours_text(standing.short)}学时"
+            f"（应{required}学时" + (f"，{prorated}" if prorated else "") + "）")  # fmt: skip
+
+
 # ---------------------------------------------------------------- writing the difference
 
 
@@ -771,6 +808,7 @@ def refresh(*, as_of, branch_ids=None, since=None):
     wanted += _review_flags(ids, as_of)
     wanted += _member_flags(ids, as_of)
     wanted += _roster_flags(ids, as_of)
+    wanted += _training_flags(branches, ids, settings, as_of=as_of, since=since)
     return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since)
 
 

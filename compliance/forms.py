@@ -4,18 +4,21 @@ from django.utils import timezone
 from branches.forms import DATE_INPUT
 
 from .periods import PERIOD_LABELS
-from .rules import CATALOGUE, MEETING_RULES
+from .rules import CATALOGUE, MEETING_RULES, TRAINING_COMMITTEE
 
 
 class RuleSettingForm(forms.Form):
     organisation = forms.ModelChoiceField(label="适用范围（该组织及其下级）", queryset=None)
-    rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES])
+    rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES] + [
+        ("training_hours", "集中学习培训（每名党员学时）"), (TRAINING_COMMITTEE, "集中学习培训（书记、支委学时）"),
+    ])  # fmt: skip
     enabled = forms.TypedChoiceField(
         label="是否检查", choices=[("1", "检查"), ("0", "不检查")], coerce=lambda v: v == "1", initial="1"
     )
     count = forms.IntegerField(
-        label="次数", min_value=1, max_value=31, required=False, help_text="不填则用默认次数。"
-    )
+        label="次数或学时", min_value=1, max_value=200, required=False,
+        help_text="不填则用默认次数；集中学习培训填每年学时（默认每名党员32、书记和支委56）。",
+    )  # fmt: skip
     period_kind = forms.ChoiceField(
         label="周期",
         choices=[("", "默认周期")] + [(k.value, label) for k, label in PERIOD_LABELS.items()],

@@ -9,7 +9,7 @@ from branches.models import Organisation
 from members.models import Member
 
 from .periods import PeriodKind
-from .rules import CATALOGUE
+from .rules import CATALOGUE, TRAINING_COMMITTEE, TRAINING_SETTINGS
 
 # Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
 QUALITY_CHOICES = [
@@ -22,6 +22,8 @@ QUALITY_CHOICES = [
     ("review_followup", "民主评议后续处置"),
 ]
 RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
+# A setting may also name what is not a rule of its own: the 56 学时 asked of 书记 and 支委.
+SETTING_CHOICES = RULE_CHOICES + [(TRAINING_COMMITTEE, "集中学习培训（书记、支委）")]
 
 
 class RuleSetting(models.Model):
@@ -30,7 +32,7 @@ class RuleSetting(models.Model):
     organisation = models.ForeignKey(
         Organisation, verbose_name="党组织", on_delete=models.PROTECT, related_name="rule_settings"
     )
-    rule = models.CharField("规则", max_length=30, choices=RULE_CHOICES)
+    rule = models.CharField("规则", max_length=30, choices=SETTING_CHOICES)
     enabled = models.BooleanField("启用", default=True)
     count = models.PositiveSmallIntegerField("次数", null=True, blank=True)
     period_kind = models.CharField(
@@ -57,6 +59,11 @@ class RuleSetting(models.Model):
 
     def __str__(self):
         return f"{self.organisation} {self.get_rule_display()}（{self.effective_from}起）"
+
+    @property
+    def count_unit(self):
+        """What `count` counts: 学时 for the training settings, meetings (次) for the others."""
+        return "学时" if self.rule in TRAINING_SETTINGS else "次"
 
 
 class FlagState(models.TextChoices):

@@ -6,7 +6,7 @@ picks the setting in force for each period and passes it to `evaluate`).
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from .periods import PeriodKind, State, obligation_periods, obligation_state
@@ -65,7 +65,8 @@ CATALOGUE = {
         Rule("absence_ladder", "无故不参加组织生活", Scope.MEMBER, "党章 第九条；街道细则"),
         Rule("dues_arrears", "党费欠缴", Scope.MEMBER, "党章；党费规定"),
         Rule("thought_report", "思想汇报", Scope.MEMBER, "街道细则"),
-        Rule("training_hours", "集中学习培训", Scope.MEMBER, "教育管理条例 第二十条"),
+        Rule("training_hours", "集中学习培训", Scope.MEMBER, "教育管理条例 第二十条",
+             note="每名党员每年不少于32学时；年中入党或转入的按整月折算；书记、支委56学时须本地设置启用"),
         Rule("mobile_member", "流动党员", Scope.MEMBER, "教育管理条例；街道细则"),
         Rule("lost_contact", "失联党员", Scope.MEMBER, "教育管理条例 第二十四条"),
         Rule("political_birthday", "政治生日", Scope.MEMBER, "街道细则"),
@@ -247,3 +248,111 @@ DUES_STEPS = (
 
 def dues_step(unpaid_run):
     return next((step for step in DUES_STEPS if unpaid_run >= step.months), None)
+
+
+# ---------------------------------------------------------------- 集中学习培训 (training hours)
+
+TRAINING_HOURS = 32  # 教育管理条例 第二十条: 每名党员每年集中学习培训一般不少于32学时
+# What many training plans ask of 支部书记 and 支委: a local setting, off by default.
+COMMITTEE_TRAINING_HOURS = 56
+# The setting code that turns the committee's hours on (a RuleSetting row; never a flag of its own).
+TRAINING_COMMITTEE = "training_hours_committee"
+TRAINING_SETTINGS = ("training_hours", TRAINING_COMMITTEE)
+
+
+@dataclass(frozen=True)
+class TrainingDue:
+    """What a member owes for a year: hours (0 when not applicable), the months counted, and why not."""
+
+    hours: int
+    months: int
+    reason: str = ""
+
+
+def _merged(periods):
+    """Approved periods (start, end or None) joined where they touch or overlap, in date order."""
+    merged = []
+    for start, end in sorted(periods, key=lambda p: p[0]):
+        if merged and (merged[-1][1] is None or start <= merged[-1][1] + timedelta(days=1)):
+            last_start, last_end = merged[-1]
+            merged[-1] = (last_start, None if last_end is None or end is None else max(last_end, end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _month_covered(first, last, periods):
+    return any(start <= first and (end is None or end >= last) for start, end in periods)
+
+
+def training_months(year, *, starts_on, exemptions=()):
+    """The months of the year in which the member owes training.
+
+    They start with the first whole month after the obligation began (the month itself when it
+    began on the 1st), like every other obligation, and run to December; a month wholly inside
+    an approved exemption (病休 / 产假 / 年老体弱, possibly several periods end to end) is left out.
+    """
+    if starts_on is None or starts_on > date(year, 12, 31):
+        return []
+    first_month = 1
+    if starts_on.year == year:
+        first_month = starts_on.month + (starts_on.day != 1)
+    periods = _merged(exemptions)
+    months = []
+    for month in range(first_month, 13):
+        first = date(year, month, 1)
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        if not _month_covered(first, last, periods):
+            months.append(month)
+    return months
+
+
+def training_due(year, *, starts_on, exemptions=(), hours=TRAINING_HOURS):
+    """The 学时 a member owes for the year (教育管理条例 第二十条), pro rata to the months owed.
+
+    starts_on: when the member came under the rule here — the later of becoming a 预备党员 and
+    joining this instance's roster (a transfer in). Pro rata by whole months, rounded up: joined
+    on 15 July, August to December are owed, 5/12 of 32 = 13.3, so 14. hours: what the setting
+    in force asks of this member (None: the rule is off for them).
+    """
+    if hours is None:
+        return TrainingDue(0, 0, "本地设置不检查集中学习培训")
+    if starts_on is None or starts_on > date(year, 12, 31):
+        return TrainingDue(0, 0, f"{year}年尚未入党")
+    months = training_months(year, starts_on=starts_on, exemptions=exemptions)
+    if not months:
+        owed_from = training_months(year, starts_on=starts_on)
+        if owed_from:
+            return TrainingDue(0, 0, f"{year}年全年经批准免于参加组织生活")
+        return TrainingDue(0, 0, f"{year}年入党或转入不满一个整月")
+    return TrainingDue(-(-hours * len(months) // 12), len(months))
+
+
+def training_hours_for(*, base, committee=None, on_committee=False):
+    """The hours asked of a member: base for everyone (None: the rule is off), and for 书记 and 支委
+    the committee setting's hours when a 党委 has turned it on (never fewer than everyone's)."""
+    if base is None:
+        return None
+    if on_committee and committee:
+        return max(base, committee)
+    return base
+
+
+def training_state(due, done, *, year, as_of):
+    """MET once the hours are done; OVERDUE once the year is over without them; DUE_SOON in December
+    (a month to arrange the missing hours); DUE before that; NOT_APPLICABLE when nothing is owed."""
+    if due.hours == 0:
+        return State.NOT_APPLICABLE
+    if done >= due.hours:
+        return State.MET
+    if as_of > date(year, 12, 31):
+        return State.OVERDUE
+    if as_of.year == year and as_of.month == 12:
+        return State.DUE_SOON
+    return State.DUE
+
+
+def hours_text(hours):
+    """学时 as a person writes them: 18, 18.5 (never 18.0)."""
+    text = f"{hours:f}" if not isinstance(hours, int) else str(hours)
+    return text.rstrip("0").rstrip(".") if "." in text else text

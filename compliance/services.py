@@ -10,7 +10,10 @@ from branches.models import Organisation, OrgLevel
 
 from . import engine
 from .models import DigestSubscription, FlagState, Lease, RuleSetting
-from .rules import MEETING_RULES
+from .rules import MEETING_RULES, TRAINING_SETTINGS
+
+MAX_MEETINGS_A_PERIOD = 31
+MAX_TRAINING_HOURS_A_YEAR = 200
 
 LEASE_NAME = "nightly_refresh"
 LEASE_LENGTH = timedelta(hours=1)
@@ -53,10 +56,15 @@ def refresh_all_with_lease(*, as_of):
 @transaction.atomic
 def add_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind="", user=None):
     """A local rule for the organisation's subtree from a date on; kept with its history, never edited away."""
-    if rule not in MEETING_RULES:
+    if rule not in (*MEETING_RULES, *TRAINING_SETTINGS):
         raise ValidationError({"rule": "该规则暂不支持本地设置。"})
-    if enabled and count is not None and count < 1:
-        raise ValidationError({"count": "次数至少为1。"})
+    if rule in TRAINING_SETTINGS:
+        if period_kind:
+            raise ValidationError({"period_kind": "集中学习培训按年度计算学时，不能设置周期。"})
+        if enabled and count is not None and not 1 <= count <= MAX_TRAINING_HOURS_A_YEAR:
+            raise ValidationError({"count": f"学时应在1到{MAX_TRAINING_HOURS_A_YEAR}之间。"})
+    elif enabled and count is not None and not 1 <= count <= MAX_MEETINGS_A_PERIOD:
+        raise ValidationError({"count": f"次数应在1到{MAX_MEETINGS_A_PERIOD}之间。"})
     if RuleSetting.objects.filter(
         organisation=organisation, rule=rule, effective_from=effective_from
     ).exists():

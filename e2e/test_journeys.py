@@ -13,7 +13,7 @@ DESKTOP = (1440, 900)
 BRANCH = "幸福里社区第一党支部"
 COMMUNITY = "幸福里社区党委"
 BRANCH_SHEETS = ["党员名册", "三会一课记录", "主题党日", "组织生活会", "谈心谈话", "民主评议", "党费收缴", "思想汇报",
-                 "发展党员", "合规情况"]  # fmt: skip
+                 "学习培训", "发展党员", "合规情况"]  # fmt: skip
 
 
 def checklist_item(page, rule_name):

@@ -14,12 +14,13 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
+from compliance import training
 from compliance.checklist import met_by
-from compliance.engine import secretaries_of
+from compliance.engine import secretaries_of, settings_in_force
 from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
-from compliance.rules import CATALOGUE
+from compliance.rules import CATALOGUE, hours_text
 from evaluations.models import Campaign
 from evaluations.selectors import results_rows
 from meetings.models import Attendance, AttendanceStatus, Meeting, MeetingType, MeetingTypeTag, Talk
@@ -33,6 +34,7 @@ from members.models import (
     Member,
     PipelineEvent,
     ThoughtReport,
+    TrainingRecord,
 )
 from members.roster_export import HEADERS as ROSTER_HEADERS
 from members.roster_export import roster_rows
@@ -283,6 +285,30 @@ def report_rows(branch, year):
         yield [index, r.member.name, r.member.get_category_display(), r.received_on, r.title]
 
 
+TRAINING_COLUMNS = [("序号", 6), "姓名", "人员类别", ("应完成学时", 11), ("已完成学时", 11), "完成情况",
+                    Column("培训记录（日期 内容 形式 学时）", wrap=True)]  # fmt: skip
+
+
+def training_rows(branch, year, as_of):
+    """Each party member on the roster: the year's 学时 against what they owe (compliance.training, the
+    figures the flags and the branch's training page use), and the records that make up the total."""
+    found = training.standings(branches={branch.pk: branch.path}, years=[year], as_of=as_of,
+                               settings=settings_in_force(as_of))  # fmt: skip
+    records = defaultdict(list)
+    for r in TrainingRecord.objects.filter(
+        member_id__in=[s.member_id for s in found], held_on__year=year, voided_at__isnull=True
+    ).order_by("held_on", "pk"):
+        records[r.member_id].append(
+            f"{r.held_on:%Y-%m-%d} {r.title} {r.get_kind_display()} {hours_text(r.hours)}学时"
+        )
+    for index, s in enumerate(sorted(found, key=lambda s: (s.initials, s.name)), start=1):
+        state = STATE_LABELS[State(s.state)] if s.due.hours else f"不适用：{s.due.reason}"
+        if s.due.hours and s.due.months < 12:
+            state += f"（按{s.due.months}个月折算）"
+        yield [index, s.name, Category(s.category).label, s.due.hours or None, s.done, state,
+               "\n".join(records[s.member_id])]  # fmt: skip
+
+
 PIPELINE_COLUMNS = [("序号", 6), "姓名", "当前类别", ("递交申请", 12), ("确定积极分子", 12), ("确定发展对象", 12),
                     ("接收预备党员", 12), ("转正", 12), Column("发展事项（日期 事项）", wrap=True)]  # fmt: skip
 IN_PIPELINE = (Category.APPLICANT, Category.ACTIVIST, Category.CANDIDATE, Category.PROBATIONARY)
@@ -404,6 +430,8 @@ BRANCH_SHEETS = [
     ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.branch, c.year), note="本支部暂无党员")),
     ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.branch, c.year),
                                   note="本年度无思想汇报记录")),
+    ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.branch, c.year, c.as_of),
+                                  note="本支部暂无在册党员")),
     ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.branch, c.year),
                                   note="本年度无发展党员工作记录")),
     ("合规情况", lambda c: Sheet("合规情况", COMPLIANCE_COLUMNS, lambda: compliance_rows(c.cells, c.meetings),

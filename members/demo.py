@@ -10,6 +10,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from simple_history.utils import bulk_create_with_history
 
 from branches import demo as branch_demo
 from branches.models import Organisation, OrgKind, OrgLevel
@@ -29,6 +30,8 @@ from .models import (
     Status,
     StatusChange,
     ThoughtReport,
+    TrainingKind,
+    TrainingRecord,
     Transfer,
 )
 
@@ -255,6 +258,54 @@ def _life_events(branch_members, rng, today):
                 )
 
 
+# The branch's trainings of a year: (month, day, kind, 学时, content, organiser). With the online hours
+# below, a member who attends them all has the 32 学时; missing one leaves many short.
+TRAININGS = [
+    (1, 15, TrainingKind.CLASSROOM, 8, "党员冬训", "镇党委"),
+    (3, 12, TrainingKind.CLASSROOM, 8, "春季党员集中轮训", "镇党委"),
+    (6, 28, TrainingKind.LECTURE, 4, "“七一”专题党课", "本支部"),
+    (9, 18, TrainingKind.CLASSROOM, 8, "学习党的创新理论专题培训", "镇党校"),
+]
+ONLINE = ("党员教育网络学习", "县党员教育平台")
+
+
+def _training(members, rng, today):
+    """Last year's and this year's 集中学习培训: the branch's trainings (most members attend) and each
+    member's online hours, so most reach the 32 学时 and some fall short."""
+    exempt_from = dict(
+        Exemption.objects.filter(member__in=members, voided_at__isnull=True).values_list(
+            "member_id", "started_on"
+        )
+    )
+    rows = []
+    for member in members:
+        if member.category not in (pipeline.PROBATIONARY, pipeline.FULL):
+            continue
+        keen = rng.random() < 0.8  # the rest miss a training or two
+        # Up to the day before an exemption (年老体弱 in the demo) begins: nobody trains while exempt.
+        until = min(today, exempt_from.get(member.pk, today + timedelta(days=1)) - timedelta(days=1))
+        for year in (today.year - 1, today.year):
+            for index, (month, day, kind, hours, title, organiser) in enumerate(TRAININGS):
+                held_on = date(year, month, day)
+                if held_on > until or held_on < member.joined_on or rng.random() > (0.97 if keen else 0.7):
+                    continue
+                rows.append(TrainingRecord(member=member, branch=member.branch, held_on=held_on, hours=hours,
+                                           title=title, organiser=organiser, kind=kind,
+                                           submit_token=f"demo-{member.branch_id}-{year}-{index}"))  # fmt: skip
+            online_on = min(date(year, 11, 20), until)
+            if online_on >= member.joined_on:
+                # This year's online hours so far: a share of the year's, as a member logs them as they go.
+                share = max((online_on - date(year, 1, 1)).days, 0) / 365
+                hours = Decimal(rng.randrange(6, 20 if keen else 12)) * Decimal(str(round(share, 1)))
+                if hours >= 1:
+                    rows.append(TrainingRecord(member=member, branch=member.branch, held_on=online_on,
+                                               hours=hours.quantize(Decimal("0.1")), title=ONLINE[0],
+                                               organiser=ONLINE[1], kind=TrainingKind.ONLINE,
+                                               submit_token=f"demo-online-{member.pk}-{year}"))  # fmt: skip
+    bulk_create_with_history(rows, TrainingRecord, batch_size=2000)
+    return len(rows)
+
+
 def _seat_committee(branch, people, today):
     """Committee members, past and present, are members of their own branch: give their names to full members."""
     holders = list(
@@ -329,8 +380,9 @@ def seed(*, root, seed=2026, today):
     payments = _pay_dues(created, rng, today)
     _half_year_reports(created, rng, today)
     _life_events(by_branch, rng, today)
+    trainings = _training(created, rng, today)
     _transfers_and_status(by_branch, rng, today)
-    return {"members": len(created), "payments": payments}
+    return {"members": len(created), "payments": payments, "training": trainings}
 
 
 def _transfers_and_status(by_branch, rng, today):
@@ -368,6 +420,7 @@ def reset(*, root):
     RosterImport.objects.filter(uploaded_by__username__in=demo_logins).delete()
     members = Member.objects.filter(branch__path__startswith=root.path)
     for model in (
+        TrainingRecord,
         DuesPayment,
         ThoughtReport,
         PipelineEvent,

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 
@@ -6,6 +8,7 @@ from branches.models import Organisation
 
 from . import pipeline
 from .models import (
+    MAX_TRAINING_HOURS,
     Category,
     ExemptionKind,
     Gender,
@@ -13,6 +16,7 @@ from .models import (
     Mobility,
     PipelineEventKind,
     Status,
+    TrainingKind,
 )
 
 MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
@@ -225,6 +229,32 @@ class DuesPaymentForm(forms.Form):
 class ThoughtReportForm(forms.Form):
     received_on = _date("收到日期", initial=timezone.localdate)
     title = forms.CharField(label="标题/主要内容", max_length=200, required=False)
+
+
+class TrainingForm(forms.Form):
+    """One training and the members who attended it (the branch's 正式 and 预备党员 on the roster)."""
+
+    held_on = _date("培训日期", initial=timezone.localdate, help_text="多日培训填开始日期。")
+    hours = forms.DecimalField(
+        label="学时", max_digits=5, decimal_places=1, min_value=Decimal("0.1"), max_value=MAX_TRAINING_HOURS,
+        help_text="每人所得学时，如 4 或 2.5。",
+        error_messages={"min_value": "学时必须大于0。",
+                        "max_value": f"一次培训最多登记{MAX_TRAINING_HOURS}学时；时间更长的培训请分阶段登记。"},
+    )  # fmt: skip
+    title = forms.CharField(label="培训内容", max_length=200)
+    organiser = forms.CharField(label="举办单位", max_length=100, required=False)
+    kind = forms.ChoiceField(label="形式", choices=TrainingKind.choices, initial=TrainingKind.CLASSROOM)
+    members = forms.ModelMultipleChoiceField(
+        label="参加人员", queryset=Member.objects.none(), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "请至少选择一名参加培训的党员。",
+                        "invalid_choice": "所选人员不是本支部在册党员，请刷新页面后重新选择。"},
+    )  # fmt: skip
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = members
+        self.fields["members"].label_from_instance = lambda m: m.name
 
 
 class VoidForm(forms.Form):

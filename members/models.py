@@ -349,3 +349,63 @@ class RosterImport(models.Model):
 
     def __str__(self):
         return f"{self.filename}（{self.uploaded_at:%Y-%m-%d %H:%M}）"
+
+
+class TrainingKind(models.TextChoices):
+    CLASSROOM = "classroom", "集中培训"
+    ONLINE = "online", "网络学习"
+    LECTURE = "lecture", "党课"
+    OTHER = "other", "其他"
+
+
+# A week-long 集中轮训 is about 40 学时; more than this in one record is almost surely a typing slip
+# (320 for 32.0). A longer course is recorded in parts.
+MAX_TRAINING_HOURS = 120
+
+
+class TrainingRecord(Voidable):
+    """学时 of 集中学习培训 one member earned at one training (教育管理条例 第二十条: 32 a year).
+
+    One row per member: a training attended by ten members is ten rows sharing the submit token
+    of the form that recorded them. The branch is the one that recorded it (the member's branch
+    that day), so a member who moves keeps their hours and the old branch keeps its 台账."""
+
+    member = models.ForeignKey(
+        Member, verbose_name="党员", on_delete=models.PROTECT, related_name="training_records"
+    )
+    branch = models.ForeignKey(
+        Organisation, verbose_name="登记支部", on_delete=models.PROTECT, related_name="training_records"
+    )
+    held_on = models.DateField("培训日期", help_text="多日培训填开始日期。")
+    hours = models.DecimalField("学时", max_digits=5, decimal_places=1)
+    title = models.CharField("培训内容", max_length=200)
+    organiser = models.CharField("举办单位", max_length=100, blank=True)
+    kind = models.CharField(
+        "形式", max_length=20, choices=TrainingKind.choices, default=TrainingKind.CLASSROOM
+    )
+    submit_token = models.CharField(max_length=64, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="录入人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "学习培训"
+        verbose_name_plural = "学习培训"
+        ordering = ["-held_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hours__gt=0) & Q(hours__lte=MAX_TRAINING_HOURS), name="training_hours_in_range"
+            ),
+            # The same form sent twice records each member once (see services.record_training).
+            models.UniqueConstraint(fields=["submit_token", "member"], name="one_training_row_per_submit"),
+        ]
+        indexes = [models.Index(fields=["member", "held_on"]), models.Index(fields=["branch", "held_on"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.title}（{self.held_on}，{self.hours}学时）"

@@ -28,6 +28,7 @@ from .models import (
     Mobility,
     Status,
     StatusChange,
+    TrainingRecord,
 )
 
 MEMBER_VIA = ("branch", "group")
@@ -193,3 +194,28 @@ def get_member_for(user, pk, action=Action.VIEW):
     if action != Action.VIEW and not can(user, member.branch, action):
         raise PermissionDenied("您的角色无权修改该党员的信息。")
     return member
+
+
+def training_records_for(user, action=Action.VIEW):
+    """Training rows whose recording branch is in the user's scope."""
+    return scoped(TrainingRecord.objects.all(), user, action, via=("branch",))
+
+
+def training_list(user, *, branch, year, q="", include_void=False):
+    """A branch's training rows of a year, newest first; q finds the member by name or pinyin initials."""
+    qs = training_records_for(user).filter(branch=branch, held_on__year=year).select_related("member")
+    q = q.strip()
+    if q:
+        condition = Q(member__name__icontains=q)
+        if q.isascii() and q.isalpha():
+            condition |= Q(member__name_initials__startswith=q.lower())
+        qs = qs.filter(condition)
+    if not include_void:
+        qs = qs.filter(voided_at__isnull=True)
+    return qs.order_by("-held_on", "-pk")
+
+
+def get_training_for(user, pk, action=Action.VIEW):
+    return get_object_for(
+        user, TrainingRecord.objects.select_related("member", "branch"), pk, action, via=("branch",)
+    )

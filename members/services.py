@@ -3,16 +3,19 @@
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pypinyin import Style, lazy_pinyin
 from simple_history.utils import bulk_create_with_history
 
 from branches.models import OrgLevel
+from meetings.services import is_year_locked
+from meetings.signals import records_changed
 
 from . import dues, pipeline
 from .models import (
     LEAVING_STATUSES,
+    MAX_TRAINING_HOURS,
     PARTY_MEMBER_CATEGORIES,
     CategoryChange,
     DuesPayment,
@@ -25,9 +28,11 @@ from .models import (
     Status,
     StatusChange,
     ThoughtReport,
+    TrainingRecord,
     Transfer,
     TransferDirection,
 )
+from .selectors import roster_as_of
 from .signals import roster_changed
 from .validation import DATE_ORDER, MemberFacts, check_member
 
@@ -476,3 +481,85 @@ def mark_month_paid(*, members, month, paid_on, today=None):
         created.append(DuesPayment(member=member, month=month, amount=amount, paid_on=paid_on))
     DuesPayment.objects.bulk_create(created)
     return created, skipped
+
+
+# ---------------------------------------------------------------- 集中学习培训
+
+
+def _check_training(*, branch, members, held_on, hours, today):
+    errors = {}
+    if hours is None or hours <= 0:
+        errors["hours"] = "学时必须大于0。"
+    elif hours > MAX_TRAINING_HOURS:
+        errors["hours"] = f"一次培训最多登记{MAX_TRAINING_HOURS}学时；时间更长的培训请分阶段登记。"
+    if held_on > today:
+        errors["held_on"] = "培训日期不能晚于今天。"
+    elif is_year_locked(branch, held_on.year):
+        errors["held_on"] = f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
+    if not members:
+        errors["members"] = "请至少选择一名参加培训的党员。"
+    if errors:
+        raise ValidationError(errors)
+    on_roster = {
+        row.member_id
+        for row in roster_as_of(branch=branch, on=held_on)
+        if row.category_then in PARTY_MEMBER_CATEGORIES and row.status_then == Status.NORMAL
+    }
+    strangers = [m.name for m in members if m.pk not in on_roster]
+    if strangers:
+        raise ValidationError(
+            {
+                "members": f"{'、'.join(strangers[:10])}在{held_on:%Y-%m-%d}不是本支部的党员，不能登记该次培训。"
+            }
+        )
+
+
+@transaction.atomic
+def record_training(*, branch, members, held_on, hours, title, token, organiser="", kind="classroom", user=None,
+                    today=None):  # fmt: skip
+    """One training attended by several members: a row of 学时 for each, all or none.
+
+    A second submit of the same form (same token) records nothing more and returns the first rows.
+    Each member must be a 正式 or 预备党员 of the branch on the day of the training.
+    """
+    existing = list(TrainingRecord.objects.filter(submit_token=token))
+    if existing:
+        return existing
+    members = list(dict.fromkeys(members))
+    _check_training(branch=branch, members=members, held_on=held_on, hours=hours, today=_today(today))
+    rows = [
+        TrainingRecord(member=m, branch=branch, held_on=held_on, hours=hours, title=title.strip(),
+                       organiser=organiser.strip(), kind=kind, submit_token=token, recorded_by=user)
+        for m in members
+    ]  # fmt: skip
+    try:
+        with transaction.atomic():
+            created = bulk_create_with_history(rows, TrainingRecord, default_user=user)
+    except IntegrityError:
+        # The same form arrived twice at once: the other request recorded it.
+        return list(TrainingRecord.objects.filter(submit_token=token))
+    _notify_training(branch, held_on)
+    return created
+
+
+@transaction.atomic
+def void_training(*, record, reason):
+    """Void a mistaken training row: kept with its reason, its hours no longer count."""
+    if record.voided_at:
+        raise ValidationError("该记录已作废。")
+    if is_year_locked(record.branch, record.held_on.year):
+        raise ValidationError(f"{record.held_on.year}年度台账已锁定，如需修改请联系党委解锁。")
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写作废原因。"})
+    record.voided_at = timezone.now()
+    record.void_reason = reason.strip()
+    record.save()
+    _notify_training(record.branch, record.held_on)
+    return record
+
+
+def _notify_training(branch, *dates):
+    """After commit, as meetings do: the compliance engine refreshes the branch's flags."""
+    transaction.on_commit(
+        lambda: records_changed.send(sender=TrainingRecord, branch_id=branch.pk, dates=list(dates))
+    )

@@ -15,4 +15,7 @@ urlpatterns = [
     path("import/", views.member_import, name="import"),
     path("import/<int:pk>/", views.import_detail, name="import_detail"),
     path("dues/<int:branch_pk>/", views.dues_month, name="dues_month"),
+    path("training/<int:branch_pk>/", views.training_list, name="training"),
+    path("training/<int:branch_pk>/new/", views.training_create, name="training_create"),
+    path("training/record/<int:pk>/void/", views.training_void, name="training_void"),
 ]

@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -7,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -14,7 +16,10 @@ from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, organisations_for
 from branches.forms import add_service_errors, submit_form
 from branches.models import OrgLevel
+from compliance import training
+from compliance.engine import settings_in_force
 from compliance.models import Flag
+from compliance.periods import STATE_LABELS, State
 
 from . import dues, pipeline, roster_import, selectors, services
 from .filters import MemberFilter
@@ -33,6 +38,7 @@ from .forms import (
     PipelineEventForm,
     StatusForm,
     ThoughtReportForm,
+    TrainingForm,
     TransferInForm,
     TransferOutForm,
     VoidForm,
@@ -44,6 +50,7 @@ from .models import (
     Exemption,
     Mobility,
     RosterImport,
+    Status,
     ThoughtReport,
 )
 from .roster_export import roster_workbook_response
@@ -166,8 +173,26 @@ def member_detail(request, pk):
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
             "flags": list(Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")),
             "history": object_history(request.user, member, per_page=HISTORY_ON_PAGE, parts_added=False),
+            "training": _member_training(request.user, member),
         },
     )
+
+
+def _member_training(user, member):
+    """This year's training of the member: the rows, the total, and what they owe (if on the roster)."""
+    today = timezone.localdate()
+    rows = list(member.training_records.filter(held_on__year=today.year).order_by("-held_on", "-pk"))
+    found = training.standings(branches={member.branch_id: member.branch.path}, years=[today.year], as_of=today,
+                               settings=settings_in_force(today), member_ids=[member.pk])  # fmt: skip
+    standing = found[0] if found else None
+    return {
+        "year": today.year,
+        "rows": rows,
+        "total": sum((r.hours for r in rows if not r.voided_at), 0),
+        "standing": standing,
+        "state_label": STATE_LABELS[State(standing.state)] if standing else "",
+        "can_void": can(user, member.branch, Action.RECORD),
+    }
 
 
 def _first_event(member, kind):
@@ -400,3 +425,78 @@ def import_detail(request, pk):
             more=max(len(results) - IMPORT_PREVIEW_ROWS, 0),
         )
     return render(request, "members/import_detail.html", context)
+
+
+# ---------------------------------------------------------------- 集中学习培训
+
+TRAINING_STATE_ORDER = {
+    State.OVERDUE: 0,
+    State.DUE_SOON: 1,
+    State.DUE: 2,
+    State.MET: 3,
+    State.NOT_APPLICABLE: 4,
+}
+
+
+def _year(request, today):
+    value = request.GET.get("year", "")
+    return int(value) if value.isdigit() and 2000 <= int(value) <= today.year else today.year
+
+
+def training_list(request, branch_pk):
+    """A branch's 学习培训 for a year: each member's hours against what they owe, and the records."""
+    branch = get_branch_for(request.user, branch_pk)
+    today = timezone.localdate()
+    year = _year(request, today)
+    q = request.GET.get("q", "")
+    include_void = request.GET.get("void") == "1"
+    records = selectors.training_list(request.user, branch=branch, year=year, q=q, include_void=include_void)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    found = training.standings(branches={branch.pk: branch.path}, years=[year], as_of=today,
+                               settings=settings_in_force(today))  # fmt: skip
+    found.sort(key=lambda s: (TRAINING_STATE_ORDER[s.state], s.initials, s.name))
+    return render(request, "members/training_list.html", {
+        "branch": branch, "year": year, "q": q, "include_void": include_void, "page": page,
+        "years": range(today.year, today.year - 6, -1),
+        "standings": [(s, STATE_LABELS[State(s.state)]) for s in found],
+        "met": sum(1 for s in found if s.state == State.MET),
+        "short": sum(1 for s in found if s.state in (State.OVERDUE, State.DUE_SOON, State.DUE)),
+        "can_record": can(request.user, branch, Action.RECORD),
+    })  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def training_create(request, branch_pk):
+    """登记培训学时: one training and the members who attended, recorded in one step."""
+    branch = get_branch_for(request.user, branch_pk, Action.RECORD)
+    members = branch.members.filter(
+        on_roster=True, status=Status.NORMAL, category__in=PARTY_MEMBER_CATEGORIES
+    ).order_by("name_initials", "name", "pk")
+    form = TrainingForm(request.POST or None, initial={"token": uuid.uuid4().hex}, members=members)
+    created = submit_form(
+        request,
+        form,
+        lambda data: services.record_training(branch=branch, user=request.user, **data),
+        success=lambda rows: f"已为 {len(rows)} 名党员登记培训学时。",
+    )
+    if created:
+        year = form.cleaned_data["held_on"].year
+        return redirect(f"{reverse('members:training', args=[branch.pk])}?year={year}")
+    return render(request, "members/training_form.html", {"form": form, "branch": branch})
+
+
+@require_http_methods(["GET", "POST"])
+def training_void(request, pk):
+    record = selectors.get_training_for(request.user, pk, Action.RECORD)
+    form = VoidForm(request.POST or None)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.void_training(record=record, reason=data["reason"]),
+        success="已作废，学时不再计入，记录保留备查。",
+    ):
+        return redirect(f"{reverse('members:training', args=[record.branch_id])}?year={record.held_on.year}")
+    return render(request, "members/form.html", {
+        "form": form, "member": record.member, "danger": True,
+        "title": f"作废{record.member.name}的培训记录：{record.title}（{record.held_on:%Y-%m-%d}，{record.hours}学时）",
+    })  # fmt: skip

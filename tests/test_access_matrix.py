@@ -17,7 +17,8 @@ from evaluations import services as review_services
 from evaluations.models import Campaign, FollowUp, Participant
 from ledgers.models import LedgerExport
 from meetings.models import Meeting, YearLock
-from members.models import Member, RosterImport, ThoughtReport
+from members import services as member_services
+from members.models import Member, RosterImport, ThoughtReport, TrainingRecord
 from tests.conftest import PERSONA_HOMES, make_campaign, make_meeting, make_member
 
 ROLES = [*Role, "superuser"]
@@ -134,6 +135,9 @@ ROUTES = {
     "members:action": Route("member_action", MEMBER_RECORD, write=True),
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
+    "members:training": Route("branch", BRANCH_VIEW),
+    "members:training_create": Route("branch", BRANCH_RECORD, write=True),
+    "members:training_void": Route("training", BRANCH_RECORD, write=True),
     "compliance:flags": Route(None, EVERYONE_OK),
     # One's own email subscription: every signed-in user, nothing to scope.
     "compliance:digest": Route(None, dict.fromkeys(ROLES, 302), write=True, post={"enabled": "0"}),
@@ -211,6 +215,9 @@ def world(personas, tree):
     }
     for member in people.values():
         ThoughtReport.objects.create(member=member, received_on=date(2025, 1, 1))
+    for key, branch in (("a1", tree.a1), ("b1", tree.b1)):
+        member_services.record_training(branch=branch, members=[people[key]], held_on=date(2025, 6, 1),
+                                        hours=8, title="党章学习", token=f"matrix-{key}")  # fmt: skip
     imports = {
         key: RosterImport.objects.create(uploaded_by=user, filename="名册.xlsx", rows=[])
         for key, user in personas.items()
@@ -279,6 +286,8 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": campaign.pk, "participant_pk": campaign.participants.get(grade="basic").pk}
     if route.target == "followup":
         return {"pk": FollowUp.objects.get(participant__campaign=campaign).pk}
+    if route.target == "training":
+        return {"pk": TrainingRecord.objects.get(branch=tree.a1 if in_scope else tree.b1).pk}
     if route.target == "township":
         return {"pk": (tree.township if in_scope else tree.other_township).pk}
     if route.target == "export":
@@ -352,6 +361,7 @@ def _snapshot(tree, people):
         list(Campaign.objects.filter(branch=tree.b1).values()),
         list(Participant.objects.filter(campaign__branch=tree.b1).values()),
         list(FollowUp.objects.filter(participant__campaign__branch=tree.b1).values()),
+        list(TrainingRecord.objects.filter(branch=tree.b1).values()),
     )
 
 

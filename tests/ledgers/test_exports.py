@@ -2,6 +2,7 @@
 
 import zipfile
 from datetime import date
+from decimal import Decimal
 from io import BytesIO
 
 import pytest
@@ -21,7 +22,7 @@ from tests.conftest import make_member
 from tests.ledgers.conftest import AS_OF, INJECTION, YEAR
 
 BRANCH_SHEETS = ["封面", "党员名册", "三会一课记录", "主题党日", "组织生活会", "谈心谈话", "民主评议", "党费收缴",
-                 "思想汇报", "发展党员", "合规情况"]  # fmt: skip
+                 "思想汇报", "学习培训", "发展党员", "合规情况"]  # fmt: skip
 
 
 def _book(branch, user, year=YEAR):
@@ -205,3 +206,35 @@ def test_the_review_sheet_lists_the_years_grades_and_follow_ups(ledger_branch, p
     assert rows["党员0"][header.index("合格票")] == 9 and rows["党员0"][header.index("状态")] == "已完成"
     this_year = _book(ledger_branch, personas[Role.SECRETARY], year=2026)["民主评议"]
     assert _rows(this_year)[0][0] == exports.NO_REVIEW_NOTE
+
+
+def test_the_training_sheet_lists_each_members_hours_against_what_they_owe(ledger_branch, personas, tree):
+    from members import services as member_services
+
+    people = ledger_branch.people
+    member_services.record_training(branch=tree.a1, members=people[:2], held_on=date(2025, 4, 2), hours=Decimal(20),
+                                    title="集中轮训", token="t-a", today=AS_OF)  # fmt: skip
+    member_services.record_training(branch=tree.a1, members=people[:1], held_on=date(2025, 9, 9), hours=Decimal("12.5"),
+                                    title="网上专题班", kind="online", organiser="县委党校", token="t-b", today=AS_OF)  # fmt: skip
+    mistaken = member_services.record_training(branch=tree.a1, members=people[1:2], held_on=date(2025, 9, 9),
+                                               hours=Decimal(12), title="录错", token="t-c", today=AS_OF)  # fmt: skip
+    member_services.void_training(record=mistaken[0], reason="重复")
+    sheet = _book(ledger_branch, personas[Role.SECRETARY], year=2025)["学习培训"]
+    header = _header(sheet)
+    assert header == [
+        "序号",
+        "姓名",
+        "人员类别",
+        "应完成学时",
+        "已完成学时",
+        "完成情况",
+        "培训记录（日期 内容 形式 学时）",
+    ]
+    rows = {r[1]: r for r in _rows(sheet)}
+    assert "积极分子甲" not in rows  # not yet a party member
+    assert rows["党员0"][3:6] == [32, 32.5, "已完成"]
+    assert rows["党员0"][6] == "2025-04-02 集中轮训 集中培训 20学时\n2025-09-09 网上专题班 网络学习 12.5学时"
+    assert rows["党员1"][3:7] == [32, 20, "逾期未完成", "2025-04-02 集中轮训 集中培训 20学时"]
+    assert rows["党员2"][4] == 0
+    this_year = {r[1]: r for r in _rows(_book(ledger_branch, personas[Role.SECRETARY])["学习培训"])}
+    assert this_year["党员0"][4:6] == [0, "待完成"]  # 2026 judged as of 25 November

@@ -9,9 +9,17 @@ from django.core.management import call_command
 from django.db import transaction
 
 from branches.models import Organisation, OrgLevel
+from compliance import training
 from meetings import services as meeting_services
 from meetings.models import Attendance, Meeting, MeetingType
-from members.models import CategoryChange, Member, Membership, StatusChange
+from members.models import (
+    MAX_TRAINING_HOURS,
+    CategoryChange,
+    Member,
+    Membership,
+    StatusChange,
+    TrainingRecord,
+)
 from members.selectors import roster_as_of
 from scale.generate import generate, read_marker
 
@@ -77,11 +85,28 @@ def test_attendance_is_what_the_service_would_expect(generated):
     assert Meeting.objects.filter(types__type=MeetingType.COMMITTEE_MEETING).exists()
 
 
+def test_training_rows_are_party_members_of_their_branch_and_most_reach_32_hours(generated):
+    rng = random.Random(2)
+    rows = list(TrainingRecord.objects.select_related("member", "branch"))
+    assert len(rows) > Member.objects.filter(category__in=("full", "probationary")).count()
+    assert all(0 < r.hours <= MAX_TRAINING_HOURS and r.held_on <= TODAY for r in rows)
+    for r in rng.sample(rows, 40):
+        on_roster = {m.member_id: m for m in roster_as_of(branch=r.branch, on=r.held_on)}
+        assert on_roster[r.member_id].category_then in ("full", "probationary"), r
+        assert not on_roster[r.member_id].exemption_then, r
+    branches = dict(Organisation.objects.filter(level=OrgLevel.BRANCH).values_list("pk", "path"))
+    last_year = training.standings(branches=branches, years=[TODAY.year - 1], as_of=TODAY, settings=[])
+    owing = [s for s in last_year if s.due.hours]
+    met = sum(1 for s in owing if s.state == "met")
+    assert 0.55 * len(owing) < met < 0.95 * len(owing)  # most, not all
+
+
 def _digest():
     parts = [
         *Member.objects.order_by("pk").values_list("name", "id_number", "category", "status", "on_roster"),
         *Meeting.objects.order_by("pk").values_list("branch__name", "held_on", "topic", "is_backfill"),
         *Attendance.objects.order_by("pk").values_list("member__id_number", "status"),
+        *TrainingRecord.objects.order_by("pk").values_list("member__id_number", "held_on", "hours"),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 

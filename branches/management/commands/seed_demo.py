@@ -48,6 +48,7 @@ class Command(BaseCommand):
                 f"演示数据就绪：{root.name}（新建党组织 {counts['organisations']} 个，"
                 f"换届记录 {counts['terms']} 组，账号 {counts['users']} 个，"
                 f"党员及入党积极分子等 {member_counts['members']} 人，党费记录 {member_counts['payments']} 条，"
+                f"学习培训记录 {member_counts.get('training', 0)} 条，"
                 f"会议记录 {meeting_counts['meetings']} 次，民主评议 {review_counts['campaigns']} 次，"
                 f"待办提醒 {flags['open']} 条）。"
             )

@@ -1,0 +1,181 @@
+"""集中学习培训 (training_hours) on the database side: each member's 学时 for a year against what they owe.
+
+The engine flags from it, the branch's training page and the member's page show it, and the 台账
+sheet lists it, so every place agrees. Choices (RULES.md leaves them to the township):
+
+- Who: 正式 and 预备党员 on the roster in good standing (停止党籍 members owe nothing).
+- How much: 32 学时 a year (教育管理条例 第二十条). A 党委 sets it for its subtree with the
+  `training_hours` setting: `enabled` off stops the check, `count` is the hours. The 56 学时
+  many training plans ask of the 支部书记 and 支委 is a second setting, `training_hours_committee`,
+  off by default: when enabled, its `count` (default 56) applies to whoever holds a post of the
+  branch committee on the last day of the year (today, for the year still running), matched to
+  the roster by name as the committee is everywhere else.
+- Which setting: a year is judged by the setting in force on its 1 January, as every yearly rule
+  is (a setting effective mid-year applies from the next year); the nearest ancestor's wins
+  among settings of the same date.
+- Joined during the year: a member who became a 预备党员, or came onto this roster (a transfer
+  in), during the year owes hours pro rata by the whole months left, rounded up. Months wholly
+  inside an approved exemption (病休 / 产假 / 年老体弱) are left out the same way, so a member
+  exempt all year owes nothing.
+- What counts: every non-void record of the member in the year, whichever branch recorded it
+  (hours follow the member).
+- When: a year is overdue once it has ended short; in December it is due soon.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Min, Q, Sum
+from django.db.models.functions import ExtractYear
+
+from branches.models import CommitteePosition
+from members.models import PARTY_MEMBER_CATEGORIES, Exemption, Member, Status, TrainingRecord
+
+from .rules import (
+    COMMITTEE_TRAINING_HOURS,
+    TRAINING_COMMITTEE,
+    TRAINING_HOURS,
+    TrainingDue,
+    training_due,
+    training_hours_for,
+    training_state,
+)
+
+RULE = "training_hours"
+
+
+@dataclass(frozen=True)
+class Standing:
+    member_id: int
+    name: str
+    initials: str  # pinyin initials: lists sort as a printed roster does
+    category: str
+    branch_id: int
+    year: int
+    due: TrainingDue
+    done: Decimal
+    state: str
+
+    @property
+    def short(self):
+        return max(Decimal(self.due.hours) - self.done, Decimal(0))
+
+
+def setting_on(settings, path, rule, day):
+    """The setting of the rule in force on the day for the unit at path, or None: the latest effective
+    date wins, and among settings of that date the nearest ancestor's (as for the meeting rules)."""
+    chosen = None
+    for s in settings:
+        if s.rule != rule or s.effective_from > day or not path.startswith(s.organisation.path):
+            continue
+        rank = (s.effective_from, len(s.organisation.path))
+        if chosen is None or rank > chosen[0]:
+            chosen = (rank, s)
+    return chosen[1] if chosen else None
+
+
+def hours_in_force(settings, path, year):
+    """(hours for everyone or None when the check is off, hours for the committee or None when off)."""
+    first = date(year, 1, 1)
+    base = setting_on(settings, path, RULE, first)
+    committee = setting_on(settings, path, TRAINING_COMMITTEE, first)
+    return _hours(base, TRAINING_HOURS, default_on=True), _hours(
+        committee, COMMITTEE_TRAINING_HOURS, default_on=False
+    )
+
+
+def _hours(setting, default, *, default_on):
+    """The hours a setting asks for (its count, else the default), None when it turns the check off."""
+    if setting is None:
+        return default if default_on else None
+    return (setting.count or default) if setting.enabled else None
+
+
+def standings(*, branches, years, as_of, settings, branch_filter=None, member_ids=None):
+    """Each party member's standing for each year, in a fixed number of queries.
+
+    branches: {branch_id: path} of the branches read; branch_filter: what `branch_id__in` takes for
+    them (a list, or a subquery for every branch); member_ids: only these members.
+    """
+    years = sorted(years)
+    if not years or not branches:
+        return []
+    branch_filter = list(branches) if branch_filter is None else branch_filter
+    first, last = date(years[0], 1, 1), date(years[-1], 12, 31)
+    people = Member.objects.filter(
+        branch_id__in=branch_filter,
+        on_roster=True,
+        status=Status.NORMAL,
+        category__in=PARTY_MEMBER_CATEGORIES,
+    )
+    if member_ids is not None:
+        people = people.filter(pk__in=member_ids)
+    people = list(
+        people.annotate(listed_on=Min("memberships__started_on")).values(
+            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
+        )
+    )
+    if not people:
+        return []
+    on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
+    if member_ids is not None:
+        on_roster["member_id__in"] = member_ids
+    done = {
+        (row["member_id"], row["year"]): row["hours"]
+        for row in TrainingRecord.objects.filter(
+            **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
+        )
+        .annotate(year=ExtractYear("held_on"))
+        .values("member_id", "year")
+        .annotate(hours=Sum("hours"))
+        .order_by()
+    }
+    exempt = defaultdict(list)
+    for member_id, started_on, ended_on in (
+        Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
+        .values_list("member_id", "started_on", "ended_on")
+    ):
+        exempt[member_id].append((started_on, ended_on))
+    in_force = {
+        (branch_id, year): hours_in_force(settings, path, year)
+        for branch_id, path in branches.items()
+        for year in years
+    }
+    committee = _committee_names(branch_filter, in_force, years, as_of)
+    result = []
+    for person in people:
+        starts = [d for d in (person["joined_on"], person["listed_on"]) if d]
+        starts_on = max(starts) if starts else None
+        for year in years:
+            base, committee_hours = in_force[(person["branch_id"], year)]
+            hours = training_hours_for(
+                base=base,
+                committee=committee_hours,
+                on_committee=person["name"] in committee.get((person["branch_id"], year), ()),
+            )
+            due = training_due(year, starts_on=starts_on, exemptions=exempt[person["pk"]], hours=hours)
+            hours_done = done.get((person["pk"], year)) or Decimal(0)
+            state = training_state(due, hours_done, year=year, as_of=as_of)
+            result.append(Standing(person["pk"], person["name"], person["name_initials"], person["category"],
+                                   person["branch_id"], year, due, hours_done, state))  # fmt: skip
+    return result
+
+
+def _committee_names(branch_filter, in_force, years, as_of):
+    """{(branch_id, year): names of the committee sitting on the year's last day (or as_of)}; read only
+    when some branch has the committee's hours turned on for some year."""
+    wanted = {key for key, (_base, committee) in in_force.items() if committee}
+    if not wanted:
+        return {}
+    names = defaultdict(set)
+    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
+        term__organisation_id__in=branch_filter, started_on__lte=min(date(years[-1], 12, 31), as_of)
+    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
+        for year in years:
+            day = min(date(year, 12, 31), as_of)
+            if (branch_id, year) in wanted and started_on <= day and (ended_on is None or ended_on > day):
+                names[(branch_id, year)].add(name)
+    return names
