@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT
+from branches.forms import DATE_INPUT, SafeForm, SafeModelForm
 from branches.models import Organisation
 
 from . import pipeline
@@ -42,7 +42,7 @@ def setup_branch_and_group(form, branches, groups):
     form.fields["group"].label_from_instance = lambda g: f"{names.get(g.path[: -g.steplen], '')} · {g.name}"
 
 
-class MemberCreateForm(forms.ModelForm):
+class MemberCreateForm(SafeModelForm):
     branch = forms.ModelChoiceField(label="所在党支部", queryset=Organisation.objects.none())
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
@@ -98,7 +98,7 @@ class MemberCreateForm(forms.ModelForm):
         pass
 
 
-class MemberEditForm(forms.ModelForm):
+class MemberEditForm(SafeModelForm):
     class Meta:
         model = Member
         fields = [
@@ -119,7 +119,7 @@ class MemberEditForm(forms.ModelForm):
         pass
 
 
-class CategoryForm(forms.Form):
+class CategoryForm(SafeForm):
     category = forms.ChoiceField(label="转为")
     on = _date("日期", initial=timezone.localdate)
     note = forms.CharField(label="备注（如会议、批复文号）", max_length=200, required=False)
@@ -133,7 +133,7 @@ class CategoryForm(forms.Form):
         ]
 
 
-class PipelineEventForm(forms.Form):
+class PipelineEventForm(SafeForm):
     kind = forms.ChoiceField(label="事项", choices=PipelineEventKind.choices)
     happened_on = _date("日期", initial=timezone.localdate)
     hours = forms.IntegerField(label="学时（集中培训）", min_value=1, max_value=500, required=False)
@@ -141,14 +141,14 @@ class PipelineEventForm(forms.Form):
     note = forms.CharField(label="备注", max_length=200, required=False)
 
 
-class TransferOutForm(forms.Form):
+class TransferOutForm(SafeForm):
     on = _date("转出日期", initial=timezone.localdate)
     counterpart = forms.CharField(label="转往党组织", max_length=100)
     letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
     note = forms.CharField(label="备注", max_length=200, required=False)
 
 
-class MoveForm(forms.Form):
+class MoveForm(SafeForm):
     branch = forms.ModelChoiceField(label="调入党支部", queryset=Organisation.objects.none())
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     on = _date("调整日期", initial=timezone.localdate)
@@ -166,13 +166,13 @@ class TransferInForm(MoveForm):
     field_order = ["branch", "group", "on", "counterpart", "letter_no", "note"]
 
 
-class StatusForm(forms.Form):
+class StatusForm(SafeForm):
     status = forms.ChoiceField(label="党籍状态", choices=Status.choices)
     on = _date("日期", initial=timezone.localdate)
     reason = forms.CharField(label="原因或依据", max_length=200)
 
 
-class MobilityForm(forms.ModelForm):
+class MobilityForm(SafeModelForm):
     class Meta:
         model = Mobility
         fields = [
@@ -187,7 +187,7 @@ class MobilityForm(forms.ModelForm):
         widgets = dict.fromkeys(("started_on", "ended_on", "certificate_issued_on"), DATE_INPUT)
 
 
-class MobilityEndForm(forms.Form):
+class MobilityEndForm(SafeForm):
     mobility = forms.ModelChoiceField(label="外出登记", queryset=Mobility.objects.none())
     ended_on = _date("返回日期", initial=timezone.localdate)
 
@@ -201,7 +201,7 @@ class MobilityEndForm(forms.Form):
         )
 
 
-class ExemptionForm(forms.Form):
+class ExemptionForm(SafeForm):
     kind = forms.ChoiceField(label="类型", choices=ExemptionKind.choices)
     started_on = _date("起始日期")
     ended_on = _date("结束日期", required=False, help_text="年老体弱可不填。")
@@ -209,7 +209,7 @@ class ExemptionForm(forms.Form):
     approved_by = forms.CharField(label="批准人/会议", max_length=50, required=False)
 
 
-class DuesPaymentForm(forms.Form):
+class DuesPaymentForm(SafeForm):
     month = MonthField(label="所属月份", initial=lambda: timezone.localdate().replace(day=1))
     paid_on = _date("缴纳日期", initial=timezone.localdate)
     amount = forms.DecimalField(
@@ -222,23 +222,23 @@ class DuesPaymentForm(forms.Form):
     )
 
 
-class ThoughtReportForm(forms.Form):
+class ThoughtReportForm(SafeForm):
     received_on = _date("收到日期", initial=timezone.localdate)
     title = forms.CharField(label="标题/主要内容", max_length=200, required=False)
 
 
-class VoidForm(forms.Form):
+class VoidForm(SafeForm):
     reason = forms.CharField(label="作废原因", max_length=200)
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(SafeForm):
     file = forms.FileField(
         label="名册文件（.xlsx）",
         help_text="表头在前几行即可，按“姓名、身份证号码、人员类别、所在党支部”等列名识别。",
     )
 
 
-class ImportCommitForm(forms.Form):
+class ImportCommitForm(SafeForm):
     mode = forms.ChoiceField(
         label="身份证号已登记的人员",
         choices=[
