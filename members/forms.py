@@ -42,6 +42,14 @@ def setup_branch_and_group(form, branches, groups):
     form.fields["group"].label_from_instance = lambda g: f"{names.get(g.path[: -g.steplen], '')} · {g.name}"
 
 
+def dues_base_field():
+    # The model field has no lower bound, and these forms skip model validation (the service does it).
+    return forms.DecimalField(
+        label="党费基数（元/月）", min_value=0, max_digits=10, decimal_places=2, required=False,
+        help_text="在职为税后月工资收入。",
+    )  # fmt: skip
+
+
 class MemberCreateForm(SafeModelForm):
     branch = forms.ModelChoiceField(label="所在党支部", queryset=Organisation.objects.none())
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
@@ -58,6 +66,7 @@ class MemberCreateForm(SafeModelForm):
     )
     transfer_letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
     category = forms.ChoiceField(label="人员类别", choices=Category.choices)
+    dues_base = dues_base_field()
 
     class Meta:
         model = Member
@@ -99,6 +108,8 @@ class MemberCreateForm(SafeModelForm):
 
 
 class MemberEditForm(SafeModelForm):
+    dues_base = dues_base_field()
+
     class Meta:
         model = Member
         fields = [
