@@ -1,12 +1,14 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT, SafeForm
+from branches.forms import DATE_INPUT, SafeForm, submit_token_field
 from meetings.models import Meeting, MeetingType
 
 from . import tally
 from .models import FollowUpKind, Grade
 
+# Far above any branch's ballots, and well inside the database's integer columns.
+MAX_BALLOTS = 100_000
 NUMBER_INPUT = forms.NumberInput(
     attrs={"inputmode": "numeric", "min": 0, "class": "form-control form-control-sm"}
 )
@@ -18,7 +20,7 @@ class OpenCampaignForm(SafeForm):
         label="启动日期", widget=DATE_INPUT, initial=timezone.localdate,
         help_text="参评名单按该日的党员名册生成：正式党员和预备党员；免于参加组织生活的党员列出原因。",
     )  # fmt: skip
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    token = submit_token_field()
 
 
 class CampaignForm(SafeForm):
@@ -55,10 +57,10 @@ class CampaignForm(SafeForm):
 
 class BallotForm(SafeForm):
     ballots_issued = forms.IntegerField(
-        label="发出测评票（张）", min_value=0, required=False, widget=NUMBER_INPUT
+        label="发出测评票（张）", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
     )
     ballots_returned = forms.IntegerField(
-        label="收回测评票（张）", min_value=0, required=False, widget=NUMBER_INPUT
+        label="收回测评票（张）", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
     )
 
     def clean(self):
@@ -72,10 +74,10 @@ class ResultRowForm(SafeForm):
     """One participant's row: votes per grade from the paper ballots, the branch's grade, the self-assessment."""
 
     participant = forms.IntegerField(widget=forms.HiddenInput)
-    votes_excellent = forms.IntegerField(label="优秀", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_qualified = forms.IntegerField(label="合格", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_basic = forms.IntegerField(label="基本合格", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_unqualified = forms.IntegerField(label="不合格", min_value=0, required=False, widget=NUMBER_INPUT)
+    votes_excellent = forms.IntegerField(label="优秀", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
+    votes_qualified = forms.IntegerField(label="合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
+    votes_basic = forms.IntegerField(label="基本合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
+    votes_unqualified = forms.IntegerField(label="不合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
     grade = forms.ChoiceField(
         label="组织评定", choices=[("", "未评定"), *Grade.choices], required=False,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),

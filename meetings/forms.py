@@ -1,14 +1,12 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT, SafeForm
+from branches.forms import DATE_INPUT, SafeForm, submit_token_field
 from branches.models import Organisation
 
 from .models import MeetingType, ReviewState
 
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-# The hidden submit token only goes wrong when the page was tampered with or cut off in transit.
-STALE_FORM = "页面数据不完整或已过期，请刷新页面后重新填写。"
 
 
 class MeetingForm(SafeForm):
@@ -43,9 +41,7 @@ class MeetingForm(SafeForm):
     off_day_approved_by = forms.CharField(label="主题党日改期批准人", max_length=50, required=False)
     off_day_approved_on = forms.DateField(label="改期批准日期", widget=DATE_INPUT, required=False)
     backfill_reason = forms.CharField(label="补录原因", max_length=200, required=False)
-    token = forms.CharField(
-        widget=forms.HiddenInput, max_length=64, error_messages=dict.fromkeys(("required", "max_length"), STALE_FORM)
-    )
+    token = submit_token_field()
 
     GROUPS = {
         "basic": [

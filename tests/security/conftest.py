@@ -91,6 +91,8 @@ def _forms_in(context):
             found.append(value)
         elif isinstance(value, forms.BaseForm) and value not in found:
             found.append(value)
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, forms.BaseForm) for v in value):
+            found.extend(v for v in value if v not in found)
     return found
 
 
