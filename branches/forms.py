@@ -175,9 +175,14 @@ def year_param(request, name, default):
     return default if year is None else year
 
 
+# Dates a page can be asked about: periods around them (the quarter before, the year after) must exist.
+EARLIEST_QUERY_DATE, LATEST_QUERY_DATE = date(1900, 1, 1), date(2100, 12, 31)
+
+
 def date_param(request, name, default=None):
-    """A yyyy-mm-dd query parameter as a date; `default` when it is missing or malformed."""
+    """A yyyy-mm-dd query parameter as a date; `default` when it is missing, malformed or out of range."""
     try:
-        return date.fromisoformat(request.GET.get(name, ""))
+        value = date.fromisoformat(request.GET.get(name, ""))
     except ValueError:
         return default
+    return value if EARLIEST_QUERY_DATE <= value <= LATEST_QUERY_DATE else default
