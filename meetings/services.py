@@ -357,20 +357,30 @@ def record_talks(*, branch, talked_on, pairs, today=None):
     if is_year_locked(branch, talked_on.year):
         raise ValidationError({"talked_on": f"{talked_on.year}年度台账已锁定。"})
     on_roster = {row.member_id for row in roster_as_of(branch=branch, on=talked_on)}
-    talks = []
+    # The same form sent twice (a double tap, a resend) records each talk once.
+    recorded = {
+        (t.initiator_id, t.counterpart_id, t.topic): t
+        for t in Talk.objects.filter(branch=branch, talked_on=talked_on, voided_at__isnull=True)
+    }
+    talks, already = [], []
     for initiator, counterpart, topic in pairs:
         if initiator.pk == counterpart.pk:
             raise ValidationError({"pairs": f"{initiator.name}不能与自己谈话。"})
         for person in (initiator, counterpart):
             if person.pk not in on_roster:
                 raise ValidationError({"pairs": f"{person.name}在{talked_on:%Y-%m-%d}不在本支部名册中。"})
+        same = recorded.get((initiator.pk, counterpart.pk, topic.strip()))
+        if same is not None:
+            already.append(same)
+            continue
         talks.append(Talk(branch=branch, talked_on=talked_on, initiator=initiator, counterpart=counterpart,
                           topic=topic.strip()))  # fmt: skip
-    if not talks:
+    if not talks and not already:
         raise ValidationError({"pairs": "请至少填写一组谈话。"})
-    created = bulk_create_with_history(talks, Talk)
-    _notify(branch, talked_on)
-    return created
+    created = bulk_create_with_history(talks, Talk) if talks else []
+    if created:
+        _notify(branch, talked_on)
+    return [*already, *created]
 
 
 @transaction.atomic

@@ -235,6 +235,10 @@ def record_pipeline_event(*, member, kind, happened_on, hours=None, months=None,
     today = _today(today)
     _require_on_roster(member)
     _check_not_future(happened_on, "日期", today)
+    same = {"kind": kind, "happened_on": happened_on, "hours": hours, "months": months, "note": note}
+    existing = member.pipeline_events.filter(**same).first()
+    if existing is not None:
+        return existing  # the same form sent twice (a double tap, a resend) is one event
     if kind == PipelineEventKind.EXTENSION:
         if member.category != pipeline.PROBATIONARY:
             raise ValidationError("只有预备党员可以延长预备期。")
@@ -411,7 +415,11 @@ def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, ap
 @transaction.atomic
 def record_thought_report(*, member, received_on, title="", today=None):
     _check_not_future(received_on, "收到日期", _today(today))
-    return ThoughtReport.objects.create(member=member, received_on=received_on, title=title)
+    # The same form sent twice (a double tap, a resend) is one report.
+    report, _created = ThoughtReport.objects.get_or_create(
+        member=member, received_on=received_on, title=title, voided_at__isnull=True
+    )
+    return report
 
 
 @transaction.atomic
