@@ -40,7 +40,9 @@ STALE_FORM = "页面数据不完整或已过期，请刷新页面后重新填写
 def submit_token_field():
     """The hidden token that makes a double submit one record (it fits the models' 64-character column)."""
     return forms.CharField(
-        widget=forms.HiddenInput, max_length=64, error_messages=dict.fromkeys(("required", "max_length"), STALE_FORM)
+        widget=forms.HiddenInput,
+        max_length=64,
+        error_messages=dict.fromkeys(("required", "max_length"), STALE_FORM),
     )
 
 

@@ -74,10 +74,18 @@ class ResultRowForm(SafeForm):
     """One participant's row: votes per grade from the paper ballots, the branch's grade, the self-assessment."""
 
     participant = forms.IntegerField(widget=forms.HiddenInput)
-    votes_excellent = forms.IntegerField(label="优秀", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
-    votes_qualified = forms.IntegerField(label="合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
-    votes_basic = forms.IntegerField(label="基本合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
-    votes_unqualified = forms.IntegerField(label="不合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT)
+    votes_excellent = forms.IntegerField(
+        label="优秀", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_qualified = forms.IntegerField(
+        label="合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_basic = forms.IntegerField(
+        label="基本合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_unqualified = forms.IntegerField(
+        label="不合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
     grade = forms.ChoiceField(
         label="组织评定", choices=[("", "未评定"), *Grade.choices], required=False,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),

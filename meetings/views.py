@@ -253,7 +253,9 @@ def meeting_review(request, pk):
                 "已退回支部修改。" if form.cleaned_data["decision"] == ReviewState.RETURNED else "已确认。",
             )
     else:
-        messages.error(request, "；".join(f"{form.fields[f].label}：{'；'.join(e)}" for f, e in form.errors.items()))
+        messages.error(
+            request, "；".join(f"{form.fields[f].label}：{'；'.join(e)}" for f, e in form.errors.items())
+        )
     return redirect("meetings:detail", pk=meeting.pk)
 
 

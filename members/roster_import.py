@@ -131,7 +131,9 @@ def _header_map(row):
 # broken XML, a number cell that is not a number, a shared-string index past the table, a refused DTD.
 UNREADABLE = (InvalidFileException, zipfile.BadZipFile, ParseError, KeyError, IndexError, OSError, ValueError,
               TypeError)  # fmt: skip
-UNREADABLE_MESSAGE = "无法读取该 Excel 文件，文件可能已损坏。请在 Excel 中打开后另存为“Excel 工作簿（*.xlsx）”再导入。"
+UNREADABLE_MESSAGE = (
+    "无法读取该 Excel 文件，文件可能已损坏。请在 Excel 中打开后另存为“Excel 工作簿（*.xlsx）”再导入。"
+)
 
 
 def read_rows(fileobj, *, size):

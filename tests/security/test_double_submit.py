@@ -123,7 +123,9 @@ def test_an_import_committed_twice_writes_once(secretary, branch, mode):
     from members.models import RosterImport
     from tests.security.test_uploads import good_row, post_files, roster_bytes
 
-    upload = post_files(secretary, reverse("members:import"), {}, [("file", "名册.xlsx", roster_bytes([good_row(1)]))])
+    upload = post_files(
+        secretary, reverse("members:import"), {}, [("file", "名册.xlsx", roster_bytes([good_row(1)]))]
+    )
     before = row_counts()
     secretary.post(upload["Location"], {"mode": mode})
     after_first = row_counts()

@@ -22,7 +22,9 @@ def _cells(content):
 
 
 def _download_ledger(client, branch):
-    started = client.post(reverse("ledgers:branch_export", args=[branch.pk]), {"year": timezone.localdate().year})
+    started = client.post(
+        reverse("ledgers:branch_export", args=[branch.pk]), {"year": timezone.localdate().year}
+    )
     assert started.status_code == 302
     status = client.get(started["Location"].rstrip("/") + "/status/").json()
     assert status["status"] == "done", status

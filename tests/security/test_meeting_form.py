@@ -48,9 +48,7 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(secretary, branch, fi
 )
 def test_markup_in_every_other_text_field_is_escaped_on_the_detail_page(secretary, branch, field):
     text = f"<b onmouseover=alert('{field}')>{field}</b>"
-    response = post_meeting(
-        secretary, branch, types=["theme_day", "org_life_meeting"], **{field: text}
-    )
+    response = post_meeting(secretary, branch, types=["theme_day", "org_life_meeting"], **{field: text})
     assert response.status_code == 302, response.context["form"].errors
     assert getattr(Meeting.objects.get(), field) == text
     assert_shown_escaped(secretary.get(response["Location"]).content.decode(), text)
@@ -237,7 +235,9 @@ def test_edit_with_control_characters_changes_nothing(secretary, branch, meeting
 
 
 @pytest.mark.parametrize(
-    "reason", [UNSAFE_TEXT["nul"], UNSAFE_TEXT["escape"], "原" * 201, "   "], ids=["nul", "esc", "long", "blank"]
+    "reason",
+    [UNSAFE_TEXT["nul"], UNSAFE_TEXT["escape"], "原" * 201, "   "],
+    ids=["nul", "esc", "long", "blank"],
 )
 def test_void_with_a_bad_reason_leaves_the_record_standing(secretary, meeting, reason):
     before = row_counts()
@@ -255,7 +255,9 @@ def test_a_void_reason_with_markup_is_escaped(secretary, meeting):
 
 
 @pytest.mark.parametrize(
-    "comment", [UNSAFE_TEXT["nul"], UNSAFE_TEXT["bell"], "意" * 301, "   "], ids=["nul", "bell", "long", "blank"]
+    "comment",
+    [UNSAFE_TEXT["nul"], UNSAFE_TEXT["bell"], "意" * 301, "   "],
+    ids=["nul", "bell", "long", "blank"],
 )
 def test_a_bad_review_comment_leaves_the_record_as_it_was(client, personas, meeting, comment):
     client.force_login(personas[Role.INSTRUCTOR])

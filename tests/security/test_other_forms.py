@@ -59,9 +59,7 @@ def test_an_organisation_name_cannot_break_out_of_the_dashboard_chart_data(offic
     assert "</script><script>alert(1)" not in html
 
 
-@pytest.mark.parametrize(
-    "reason", [UNSAFE_TEXT["nul"], "因" * 201, ""], ids=["nul", "long", "blank"]
-)
+@pytest.mark.parametrize("reason", [UNSAFE_TEXT["nul"], "因" * 201, ""], ids=["nul", "long", "blank"])
 def test_a_bad_dissolve_reason_leaves_the_branch_active(office, tree, reason):
     before = row_counts()
     url = reverse("branches:dissolve", args=[tree.a2.pk])
@@ -103,7 +101,8 @@ def test_a_bad_term_is_not_recorded(office, tree, data, field):
 def test_markup_in_a_committee_name_is_escaped(office, tree):
     holder = "<img src=x onerror=alert(1)>"
     response = office.post(
-        reverse("branches:term_create", args=[tree.a2.pk]), {"elected_on": "2025-01-01", "pos_secretary": holder}
+        reverse("branches:term_create", args=[tree.a2.pk]),
+        {"elected_on": "2025-01-01", "pos_secretary": holder},
     )
     assert response.status_code == 302
     assert_shown_escaped(office.get(reverse("branches:detail", args=[tree.a2.pk])).content.decode(), holder)
@@ -142,7 +141,9 @@ def results_data(campaign, **row_overrides):
     data = {"ballots_issued": "4", "ballots_returned": "4", "form-TOTAL_FORMS": str(len(participants)),
             "form-INITIAL_FORMS": str(len(participants))}  # fmt: skip
     for i, p in enumerate(participants):
-        data.update({f"form-{i}-participant": p.pk, f"form-{i}-votes_qualified": "4", f"form-{i}-grade": "qualified"})
+        data.update(
+            {f"form-{i}-participant": p.pk, f"form-{i}-votes_qualified": "4", f"form-{i}-grade": "qualified"}
+        )
         if i == 0:
             data.update({f"form-{i}-{k}": v for k, v in row_overrides.items()})
     return data

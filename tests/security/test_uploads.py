@@ -40,7 +40,9 @@ def multipart(fields, files):
 
 
 def post_files(client, url, fields, files):
-    return client.post(url, multipart(fields, files), content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    return client.post(
+        url, multipart(fields, files), content_type=f"multipart/form-data; boundary={BOUNDARY}"
+    )
 
 
 def media_files():
@@ -88,7 +90,10 @@ def test_an_uploaded_name_never_chooses_where_the_file_is_stored(secretary, bran
     assert_shown_escaped(secretary.get(response["Location"]).content.decode(), attachment.original_name)
     download = secretary.get(reverse("meetings:attachment", args=[attachment.meeting_id, attachment.pk]))
     assert download["Content-Type"] == "application/pdf"
-    assert "\n" not in download["Content-Disposition"] and "/" not in download["Content-Disposition"].split("filename")[1]
+    assert (
+        "\n" not in download["Content-Disposition"]
+        and "/" not in download["Content-Disposition"].split("filename")[1]
+    )
     assert b"".join(download.streaming_content) == PDF
 
 
@@ -214,16 +219,16 @@ def sheet_xml(cells):
 
 SHEET = "xl/worksheets/sheet1.xml"
 BILLION_LAUGHS = (
-    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
-    '&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'
-    '&lol2;">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-    '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row></sheetData></worksheet>'
-).encode()
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
+    b'&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'
+    b'&lol2;">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row></sheetData></worksheet>'
+)
 XXE = (
-    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><worksheet xmlns="http://'
-    'schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
-    "<t>&xxe;</t></is></c></row></sheetData></worksheet>"
-).encode()
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><worksheet xmlns="http://'
+    b'schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+    b"<t>&xxe;</t></is></c></row></sheetData></worksheet>"
+)
 
 
 def _zip_bomb():
@@ -245,28 +250,37 @@ BAD_WORKBOOKS = {
     "one_byte": lambda: b"P",
     "random_bytes": lambda: bytes(range(256)) * 4,
     "csv_renamed": lambda: "姓名,身份证号码\n张三,1\n".encode("gbk"),
-    "html_renamed": lambda: b"<html><body><table><tr><td>\xe5\xa7\x93\xe5\x90\x8d</td></tr></table></body></html>",
+    "html_renamed": lambda: (
+        b"<html><body><table><tr><td>\xe5\xa7\x93\xe5\x90\x8d</td></tr></table></body></html>"
+    ),
     "old_xls": lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500,
     "truncated_xlsx": lambda: roster_bytes([good_row(1)])[:600],
     "zip_without_workbook": lambda: zip_of({"hello.txt": b"hi"}),
     "zip_bomb": _zip_bomb,
-    "malformed_sheet_xml": lambda: replace_part(roster_bytes([good_row(1)]), SHEET, b"<worksheet><sheetData><row>"),
+    "malformed_sheet_xml": lambda: replace_part(
+        roster_bytes([good_row(1)]), SHEET, b"<worksheet><sheetData><row>"
+    ),
     "sheet_not_xml": lambda: replace_part(roster_bytes([good_row(1)]), SHEET, b"\x00\x01\x02 not xml"),
     "billion_laughs": lambda: replace_part(roster_bytes([good_row(1)]), SHEET, BILLION_LAUGHS),
     "xxe": lambda: replace_part(roster_bytes([good_row(1)]), SHEET, XXE),
     "bad_number_cell": lambda: replace_part(
-        roster_bytes([good_row(1)]), SHEET,
-        sheet_xml(f'<row r="1">{_header_cells()}</row><row r="2"><c r="A2" t="inlineStr"><is><t>张三</t></is></c>'
-                  f'<c r="B2"><v>NaN</v></c><c r="F2"><v>abc</v></c></row>'),
+        roster_bytes([good_row(1)]),
+        SHEET,
+        sheet_xml(
+            f'<row r="1">{_header_cells()}</row><row r="2"><c r="A2" t="inlineStr"><is><t>张三</t></is></c>'
+            f'<c r="B2"><v>NaN</v></c><c r="F2"><v>abc</v></c></row>'
+        ),
     ),  # fmt: skip
     "bad_shared_string_index": lambda: replace_part(
-        roster_bytes([good_row(1)]), SHEET,
+        roster_bytes([good_row(1)]),
+        SHEET,
         sheet_xml('<row r="1"><c r="A1" t="s"><v>99999</v></c></row>'),
     ),
     "only_header": lambda: roster_bytes([]),
     "missing_columns": lambda: roster_bytes([["张三", "正式党员"]], header=["姓名", "人员类别"]),
     "all_sheets_hidden": lambda: replace_part(
-        roster_bytes([good_row(1)]), "xl/workbook.xml",
+        roster_bytes([good_row(1)]),
+        "xl/workbook.xml",
         b'<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
         b'<sheet name="S" sheetId="1" state="hidden" r:id="rId1"/></sheets></workbook>',
@@ -320,16 +334,26 @@ def test_too_many_rows_are_refused(secretary, branch, monkeypatch):
 @pytest.mark.parametrize("filename", ["", "..", "../"], ids=["empty", "dotdot", "dotdot_slash"])
 def test_an_upload_with_no_usable_name_asks_for_the_file(secretary, branch, filename):
     before = row_counts()
-    response = post_files(secretary, reverse("members:import"), {}, [("file", filename, roster_bytes([good_row(1)]))])
+    response = post_files(
+        secretary, reverse("members:import"), {}, [("file", filename, roster_bytes([good_row(1)]))]
+    )
     assert_refused(response, before, field="file")
 
 
 @pytest.mark.parametrize(
-    "filename", ["../../../../etc/名册.xlsx", "..\\..\\名册.xlsx", "<img src=x onerror=alert(1)>.xlsx", "名" * 250 + ".xlsx"],
+    "filename",
+    [
+        "../../../../etc/名册.xlsx",
+        "..\\..\\名册.xlsx",
+        "<img src=x onerror=alert(1)>.xlsx",
+        "名" * 250 + ".xlsx",
+    ],
     ids=["dotdot", "backslash", "markup", "very_long"],
 )
 def test_the_import_keeps_only_a_harmless_display_name(secretary, branch, filename):
-    response = post_files(secretary, reverse("members:import"), {}, [("file", filename, roster_bytes([good_row(1)]))])
+    response = post_files(
+        secretary, reverse("members:import"), {}, [("file", filename, roster_bytes([good_row(1)]))]
+    )
     assert response.status_code == 302
     record = RosterImport.objects.get()
     assert "/" not in record.filename and "\\" not in record.filename and len(record.filename) <= 200
@@ -381,4 +405,6 @@ def test_hostile_cells_are_reported_or_imported_as_text(secretary, branch, chang
         field = {"姓名": "name", "备注": "note"}.get(column)
         if field:
             assert getattr(member, field) == value.replace("\u200b", "").replace("\ufeff", "")
-    assert_shown_escaped(secretary.get(reverse("members:detail", args=[member.pk])).content.decode(), member.name)
+    assert_shown_escaped(
+        secretary.get(reverse("members:detail", args=[member.pk])).content.decode(), member.name
+    )
