@@ -61,6 +61,7 @@ CATEGORY_WORDS = {
     "申请人": pipeline.APPLICANT,
 }
 GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
+FREE_TEXT_COLUMNS = ("ethnicity", "education", "work_unit", "note")
 PERSONAL_UPDATE_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note", "name_initials")
 
 # Labels for messages, in Chinese, by field.
@@ -281,6 +282,7 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             result.existing = existing.get(number_key)
         if result.existing is not None:
             result.action = "update" if mode == "update" else "skip"
+        result.errors.extend(_overlong_cells(raw))
         if result.ok:
             result.member = Member(
                 branch=branch,
@@ -295,6 +297,17 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             )
             result.member.name_initials = name_initials(result.member.name)
     return results
+
+
+def _overlong_cells(raw):
+    """Free-text cells longer than their column (PostgreSQL would refuse the whole import)."""
+    problems = []
+    for key in FREE_TEXT_COLUMNS:
+        limit = Member._meta.get_field(key).max_length
+        length = len(clean_text(raw.get(key)))
+        if length > limit:
+            problems.append((LABELS[key], f"内容过长（最多{limit}个字，当前{length}个字）。"))
+    return problems
 
 
 def scope_lookups(branch_queryset):

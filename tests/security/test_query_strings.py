@@ -80,6 +80,14 @@ def test_sql_looking_searches_find_nothing_rather_than_everyone(secretary, branc
     assert escape(value) in page.content.decode()  # the search box keeps what was typed, escaped
 
 
+@pytest.mark.parametrize("value", ["\x00", "党员\x07"], ids=["nul", "bell"])
+def test_a_search_with_control_characters_says_so_in_chinese(secretary, branch, value):
+    from branches.text import UNSAFE_MESSAGE
+
+    page = secretary.get(reverse("members:list"), {"q": value})
+    assert page.status_code == 200 and UNSAFE_MESSAGE in page.content.decode()
+
+
 def test_a_search_that_is_a_real_name_still_works(secretary, branch):
     page = secretary.get(reverse("members:list"), {"q": "党员1"})
     assert [m.name for m in page.context["page"].object_list] == ["党员1"]
