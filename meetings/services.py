@@ -76,30 +76,23 @@ def _committee_names(branch, on):
     return {p.holder_name for p in positions}
 
 
-def _held_on_problem(branch, held_on, today):
-    if held_on > today:
-        return "召开日期不能晚于今天。"
-    if held_on < branch.founded_on or (branch.dissolved_on and held_on >= branch.dissolved_on):
-        return "召开日期不在该支部存续期间。"
-    if is_year_locked(branch, held_on.year):
-        return f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
-    return None
-
-
 def _check_held_on(branch, held_on, today):
-    """Refuse an impossible date before anything counts the working days up to it."""
-    problem = _held_on_problem(branch, held_on, today)
-    if problem:
-        raise ValidationError({"held_on": problem})
+    """Refuse an impossible date first: the working days up to it are counted next (year 1 or 9999 would not do)."""
+    if held_on > today:
+        problem = "召开日期不能晚于今天。"
+    elif held_on < branch.founded_on or (branch.dissolved_on and held_on >= branch.dissolved_on):
+        problem = "召开日期不在该支部存续期间。"
+    elif is_year_locked(branch, held_on.year):
+        problem = f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
+    else:
+        return
+    raise ValidationError({"held_on": problem})
 
 
-def _validate(*, branch, types, group, held_on, today, for_year, lecturer, backfill, backfill_reason):
+def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill, backfill_reason):
     errors = {}
     if not types:
         errors["types"] = "请至少选择一种会议类型。"
-    problem = _held_on_problem(branch, held_on, today)
-    if problem:
-        errors["held_on"] = problem
     if MeetingType.GROUP_MEETING in types:
         if group is None:
             errors["group"] = "党小组会请选择党小组。"
@@ -176,7 +169,7 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     _check_held_on(branch, held_on, today)
     lateness = working_days_between(held_on, today)
     backfill = lateness > BACKFILL_WORKING_DAYS
-    _validate(branch=branch, types=types, group=group, held_on=held_on, today=today,
+    _validate(branch=branch, types=types, group=group, held_on=held_on,
               for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
     meeting = Meeting(
@@ -233,7 +226,7 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     _check_held_on(meeting.branch, held_on, today)
     # Lateness is measured from the first entry: correcting a record later does not make it a backfill.
     backfill = working_days_between(held_on, timezone.localdate(meeting.entered_at)) > BACKFILL_WORKING_DAYS
-    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, today=today,
+    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on,
               for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
     old_date = meeting.held_on
