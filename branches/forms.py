@@ -3,14 +3,58 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from .models import ALLOWED_PARENT_LEVELS, Organisation, OrgLevel, Position
+from .text import UNSAFE_MESSAGE, has_unsafe_characters
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class OrganisationForm(forms.ModelForm):
+def reject_unsafe_characters(value):
+    if has_unsafe_characters(value):
+        raise ValidationError(UNSAFE_MESSAGE, code="unsafe_characters")
+
+
+class SafeTextMixin:
+    """Every text field of the form refuses characters that cannot be stored or exported (branches.text).
+
+    It replaces Django's own NUL check, whose Chinese message ("不允许是用空字符串") is misspelt and
+    misleading; a NUL is one of the characters refused here.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators = [
+                    v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
+                ] + [reject_unsafe_characters]
+
+
+# The hidden submit token only goes wrong when the page was tampered with or cut off in transit.
+STALE_FORM = "页面数据不完整或已过期，请刷新页面后重新填写。"
+
+
+def submit_token_field():
+    """The hidden token that makes a double submit one record (it fits the models' 64-character column)."""
+    return forms.CharField(
+        widget=forms.HiddenInput,
+        max_length=64,
+        error_messages=dict.fromkeys(("required", "max_length"), STALE_FORM),
+    )
+
+
+class SafeForm(SafeTextMixin, forms.Form):
+    pass
+
+
+class SafeModelForm(SafeTextMixin, forms.ModelForm):
+    pass
+
+
+class OrganisationForm(SafeModelForm):
     class Meta:
         model = Organisation
         fields = ["name", "level", "kind", "founded_on", "merged_group"]
@@ -35,7 +79,7 @@ class OrganisationForm(forms.ModelForm):
         return self.cleaned_data["name"].strip()
 
 
-class MoveForm(forms.Form):
+class MoveForm(SafeForm):
     new_parent = forms.ModelChoiceField(
         label="移至", queryset=Organisation.objects.none(), empty_label="请选择上级党组织"
     )
@@ -46,14 +90,14 @@ class MoveForm(forms.Form):
         self.fields["new_parent"].label_from_instance = lambda o: f"{'　' * (o.depth - 1)}{o.name}"
 
 
-class DissolveForm(forms.Form):
+class DissolveForm(SafeForm):
     dissolved_on = forms.DateField(label="撤销日期", widget=DATE_INPUT, initial=timezone.localdate)
     reason = forms.CharField(
         label="撤销原因", max_length=200, widget=forms.TextInput(attrs={"placeholder": "如：村党组织合并"})
     )
 
 
-class TermForm(forms.Form):
+class TermForm(SafeForm):
     elected_on = forms.DateField(label="选举日期", widget=DATE_INPUT)
     ends_on = forms.DateField(
         label="届满日期",
@@ -107,9 +151,40 @@ def submit_form(request, form, perform, *, success):
     return result
 
 
+MAX_ID = 2**63 - 1  # the largest id any of our databases can hold
+
+
+def whole_number(value, *, low=1, high=MAX_ID):
+    """A query or form value as a whole number within [low, high], else None.
+
+    Only ASCII digits count: "²" and "１２" pass str.isdigit() but are not ids, and int("²") fails.
+    """
+    value = value if isinstance(value, str) else ""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
+
+
+def id_param(request, name):
+    """An object id from the query string, or None."""
+    return whole_number(request.GET.get(name, ""))
+
+
+def year_param(request, name, default):
+    """A year from the query string, or `default` when it is missing or not a year a calendar holds."""
+    year = whole_number(request.GET.get(name, ""), low=1, high=9999)
+    return default if year is None else year
+
+
+# Dates a page can be asked about: periods around them (the quarter before, the year after) must exist.
+EARLIEST_QUERY_DATE, LATEST_QUERY_DATE = date(1900, 1, 1), date(2100, 12, 31)
+
+
 def date_param(request, name, default=None):
-    """A yyyy-mm-dd query parameter as a date; `default` when it is missing or malformed."""
+    """A yyyy-mm-dd query parameter as a date; `default` when it is missing, malformed or out of range."""
     try:
-        return date.fromisoformat(request.GET.get(name, ""))
+        value = date.fromisoformat(request.GET.get(name, ""))
     except ValueError:
         return default
+    return value if EARLIEST_QUERY_DATE <= value <= LATEST_QUERY_DATE else default

@@ -121,6 +121,11 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
         raise ValidationError("党小组不设委员会。")
     if not organisation.is_active:
         raise ValidationError("已撤销的党组织不能换届。")
+    # Checked before the default end date is computed from it (9999 + 5 years does not exist).
+    if elected_on > timezone.localdate():
+        raise ValidationError({"elected_on": "选举日期不能晚于今天。"})
+    if elected_on < organisation.founded_on:
+        raise ValidationError({"elected_on": "选举日期不能早于该党组织的成立日期。"})
     term = CommitteeTerm(
         organisation=organisation,
         elected_on=elected_on,

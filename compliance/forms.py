@@ -1,13 +1,13 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT
+from branches.forms import DATE_INPUT, SafeForm
 
 from .periods import PERIOD_LABELS
 from .rules import CATALOGUE, MEETING_RULES, TRAINING_COMMITTEE
 
 
-class RuleSettingForm(forms.Form):
+class RuleSettingForm(SafeForm):
     organisation = forms.ModelChoiceField(label="适用范围（该组织及其下级）", queryset=None)
     rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES] + [
         ("training_hours", "集中学习培训（每名党员学时）"), (TRAINING_COMMITTEE, "集中学习培训（书记、支委学时）"),

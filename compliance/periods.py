@@ -160,6 +160,8 @@ def is_workday(day: date) -> bool:
 
 def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
+    if end <= start:
+        return 0  # also keeps date.max + 1 day from overflowing
     count, day = 0, start + timedelta(days=1)
     while day <= end:
         count += is_workday(day)

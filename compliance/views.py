@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for, organisations_for, scoped
-from branches.forms import date_param, submit_form
+from branches.forms import date_param, id_param, submit_form
 from branches.models import OrgLevel
 
 from . import checklist, selectors, services
@@ -21,12 +21,12 @@ def flag_list(request):
     """The work list: what is overdue, due soon or needs a look, in the user's scope."""
     user = request.user
     branches = organisations_for(user).filter(level=OrgLevel.BRANCH).order_by("path")
-    branch_pk = request.GET.get("branch", "")
-    branch = branches.filter(pk=branch_pk).first() if branch_pk.isdigit() else None
+    branch_pk = id_param(request, "branch")
+    branch = branches.filter(pk=branch_pk).first() if branch_pk else None
     rule = request.GET.get("rule") if request.GET.get("rule") in dict(RULE_CHOICES) else None
     state = request.GET.get("state") if request.GET.get("state") in FlagState.values else None
-    org_pk = request.GET.get("org", "")
-    within = organisations_for(user).filter(pk=org_pk).first() if org_pk.isdigit() else None
+    org_pk = id_param(request, "org")
+    within = organisations_for(user).filter(pk=org_pk).first() if org_pk else None
     watch = request.GET.get("watch") == "1"
     flags = selectors.flag_list(user, branch=branch, rule=rule, state=state, within=within, watch=watch,
                                 include_resolved=request.GET.get("resolved") == "1")  # fmt: skip

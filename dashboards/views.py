@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from branches.access import Action, can, get_branch_for
-from branches.forms import date_param
+from branches.forms import date_param, id_param
 from branches.selectors import ancestors_of
 from compliance import checklist
 from compliance.periods import STATE_LABELS, State
@@ -30,8 +30,7 @@ def _today():
 
 
 def _org_param(request):
-    value = request.GET.get("org", "")
-    return int(value) if value.isdigit() else None
+    return id_param(request, "org")
 
 
 def _context(request):

@@ -1,27 +1,29 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT
+from branches.forms import DATE_INPUT, SafeForm, submit_token_field
 from meetings.models import Meeting, MeetingType
 
 from . import tally
 from .models import FollowUpKind, Grade
 
+# Far above any branch's ballots, and well inside the database's integer columns.
+MAX_BALLOTS = 100_000
 NUMBER_INPUT = forms.NumberInput(
     attrs={"inputmode": "numeric", "min": 0, "class": "form-control form-control-sm"}
 )
 
 
-class OpenCampaignForm(forms.Form):
+class OpenCampaignForm(SafeForm):
     year = forms.IntegerField(label="评议年度", min_value=2000, max_value=2100)
     campaign_on = forms.DateField(
         label="启动日期", widget=DATE_INPUT, initial=timezone.localdate,
         help_text="参评名单按该日的党员名册生成：正式党员和预备党员；免于参加组织生活的党员列出原因。",
     )  # fmt: skip
-    token = forms.CharField(widget=forms.HiddenInput)
+    token = submit_token_field()
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(SafeForm):
     campaign_on = forms.DateField(
         label="启动日期（参评名单日期）", widget=DATE_INPUT, help_text="开始测评或评定后不能再改。"
     )
@@ -53,12 +55,12 @@ class CampaignForm(forms.Form):
         return data
 
 
-class BallotForm(forms.Form):
+class BallotForm(SafeForm):
     ballots_issued = forms.IntegerField(
-        label="发出测评票（张）", min_value=0, required=False, widget=NUMBER_INPUT
+        label="发出测评票（张）", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
     )
     ballots_returned = forms.IntegerField(
-        label="收回测评票（张）", min_value=0, required=False, widget=NUMBER_INPUT
+        label="收回测评票（张）", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
     )
 
     def clean(self):
@@ -68,14 +70,22 @@ class BallotForm(forms.Form):
         return data
 
 
-class ResultRowForm(forms.Form):
+class ResultRowForm(SafeForm):
     """One participant's row: votes per grade from the paper ballots, the branch's grade, the self-assessment."""
 
     participant = forms.IntegerField(widget=forms.HiddenInput)
-    votes_excellent = forms.IntegerField(label="优秀", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_qualified = forms.IntegerField(label="合格", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_basic = forms.IntegerField(label="基本合格", min_value=0, required=False, widget=NUMBER_INPUT)
-    votes_unqualified = forms.IntegerField(label="不合格", min_value=0, required=False, widget=NUMBER_INPUT)
+    votes_excellent = forms.IntegerField(
+        label="优秀", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_qualified = forms.IntegerField(
+        label="合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_basic = forms.IntegerField(
+        label="基本合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
+    votes_unqualified = forms.IntegerField(
+        label="不合格", min_value=0, max_value=MAX_BALLOTS, required=False, widget=NUMBER_INPUT
+    )
     grade = forms.ChoiceField(
         label="组织评定", choices=[("", "未评定"), *Grade.choices], required=False,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
@@ -117,19 +127,19 @@ class ResultRowForm(forms.Form):
 ResultFormSet = forms.formset_factory(ResultRowForm, extra=0)
 
 
-class ReportForm(forms.Form):
+class ReportForm(SafeForm):
     reported_on = forms.DateField(label="上报党委日期", widget=DATE_INPUT, initial=timezone.localdate)
 
 
-class ReturnForm(forms.Form):
+class ReturnForm(SafeForm):
     comment = forms.CharField(label="退回意见", max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class VoidForm(forms.Form):
+class VoidForm(SafeForm):
     reason = forms.CharField(label="作废原因", max_length=200)
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(SafeForm):
     kind = forms.ChoiceField(label="处置方式", choices=FollowUpKind.choices)
     proposed_on = forms.DateField(label="提出日期", widget=DATE_INPUT, initial=timezone.localdate)
     deadline_on = forms.DateField(
@@ -143,7 +153,7 @@ class FollowUpForm(forms.Form):
             self.fields["kind"].choices = [(FollowUpKind.RECTIFY, FollowUpKind.RECTIFY.label)]
 
 
-class CloseFollowUpForm(forms.Form):
+class CloseFollowUpForm(SafeForm):
     closed_on = forms.DateField(label="办结日期", widget=DATE_INPUT, initial=timezone.localdate)
     outcome = forms.CharField(
         label="办理结果", max_length=300, widget=forms.TextInput(attrs={"placeholder": "如：经教育已改正"})

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for
-from branches.forms import add_service_errors, submit_form
+from branches.forms import add_service_errors, submit_form, whole_number
 
 from . import selectors, services
 from .forms import (
@@ -28,9 +28,9 @@ PAGE_SIZE = 50
 
 
 def _year(request):
-    value = request.GET.get("year", "")
     this_year = timezone.localdate().year
-    return int(value) if value.isdigit() and 2000 <= int(value) <= this_year else this_year
+    year = whole_number(request.GET.get("year", ""), low=2000, high=this_year)
+    return this_year if year is None else year
 
 
 def overview(request):

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils import timezone
 
+from branches.forms import SafeForm
+
 from .models import ExportKind
 
 YEARS_BACK = 6
@@ -12,7 +14,7 @@ def year_choices(organisation, today=None):
     return [(y, f"{y}年") for y in range(today.year, first - 1, -1)]
 
 
-class ExportForm(forms.Form):
+class ExportForm(SafeForm):
     year = forms.TypedChoiceField(label="年度", coerce=int)
     kind = forms.ChoiceField(
         label="内容",

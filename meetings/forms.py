@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT
+from branches.forms import DATE_INPUT, SafeForm, submit_token_field
 from branches.models import Organisation
 
 from .models import MeetingType, ReviewState
@@ -9,7 +9,7 @@ from .models import MeetingType, ReviewState
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
-class MeetingForm(forms.Form):
+class MeetingForm(SafeForm):
     types = forms.MultipleChoiceField(
         label="会议类型（可多选）", choices=MeetingType.choices, widget=forms.CheckboxSelectMultiple
     )
@@ -41,7 +41,7 @@ class MeetingForm(forms.Form):
     off_day_approved_by = forms.CharField(label="主题党日改期批准人", max_length=50, required=False)
     off_day_approved_on = forms.DateField(label="改期批准日期", widget=DATE_INPUT, required=False)
     backfill_reason = forms.CharField(label="补录原因", max_length=200, required=False)
-    token = forms.CharField(widget=forms.HiddenInput)
+    token = submit_token_field()
 
     GROUPS = {
         "basic": [
@@ -82,7 +82,7 @@ class MeetingForm(forms.Form):
         return data
 
 
-class RectificationForm(forms.Form):
+class RectificationForm(SafeForm):
     problem = forms.CharField(label="问题", max_length=200, required=False)
     measure = forms.CharField(label="整改措施", max_length=300, required=False)
     owner = forms.CharField(label="责任人", max_length=50, required=False)
@@ -98,11 +98,11 @@ class RectificationForm(forms.Form):
 RectificationFormSet = forms.formset_factory(RectificationForm, extra=3, max_num=20)
 
 
-class VoidForm(forms.Form):
+class VoidForm(SafeForm):
     reason = forms.CharField(label="作废原因", max_length=200)
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(SafeForm):
     decision = forms.ChoiceField(
         label="审核",
         choices=[(ReviewState.CONFIRMED, "确认"), (ReviewState.RETURNED, "退回修改")],
@@ -111,7 +111,7 @@ class ReviewForm(forms.Form):
     comment = forms.CharField(label="意见", max_length=300, required=False)
 
 
-class TalkRowForm(forms.Form):
+class TalkRowForm(SafeForm):
     initiator = forms.ModelChoiceField(label="谈话人", queryset=None, required=False)
     counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, required=False)
     topic = forms.CharField(label="主要内容", max_length=200, required=False)
@@ -122,5 +122,5 @@ class TalkRowForm(forms.Form):
         self.fields["counterpart"].queryset = members
 
 
-class TalkDateForm(forms.Form):
+class TalkDateForm(SafeForm):
     talked_on = forms.DateField(label="谈话日期", widget=DATE_INPUT, initial=timezone.localdate)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from branches.models import OrgLevel
+from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance.periods import last_weekday_of_month, working_days_between
 from members.models import Category
 from members.selectors import expected_attendees, roster_as_of
@@ -29,6 +30,7 @@ from .models import (
 from .signals import records_changed
 
 BACKFILL_WORKING_DAYS = 3
+LEAVE_REASON_LENGTH = Attendance._meta.get_field("leave_reason").max_length
 THEME_DAY_WEEKDAY = 4  # Friday: the 街道 default "last Friday of the month"
 DETAIL_FIELDS = (
     "start_time", "place", "host", "recorder", "lecturer", "content", "resolutions", "guests", "for_year",
@@ -74,16 +76,23 @@ def _committee_names(branch, on):
     return {p.holder_name for p in positions}
 
 
-def _validate(*, branch, types, group, held_on, today, for_year, lecturer, backfill, backfill_reason):
+def _check_held_on(branch, held_on, today):
+    """Refuse an impossible date first: the working days up to it are counted next (year 1 or 9999 would not do)."""
+    if held_on > today:
+        problem = "召开日期不能晚于今天。"
+    elif held_on < branch.founded_on or (branch.dissolved_on and held_on >= branch.dissolved_on):
+        problem = "召开日期不在该支部存续期间。"
+    elif is_year_locked(branch, held_on.year):
+        problem = f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
+    else:
+        return
+    raise ValidationError({"held_on": problem})
+
+
+def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill, backfill_reason):
     errors = {}
     if not types:
         errors["types"] = "请至少选择一种会议类型。"
-    if held_on > today:
-        errors["held_on"] = "召开日期不能晚于今天。"
-    elif held_on < branch.founded_on or (branch.dissolved_on and held_on >= branch.dissolved_on):
-        errors["held_on"] = "召开日期不在该支部存续期间。"
-    elif is_year_locked(branch, held_on.year):
-        errors["held_on"] = f"{held_on.year}年度台账已锁定，如需修改请联系党委解锁。"
     if MeetingType.GROUP_MEETING in types:
         if group is None:
             errors["group"] = "党小组会请选择党小组。"
@@ -115,14 +124,21 @@ def _attendance_rows(meeting, expected, posted):
         if status not in AttendanceStatus.values:
             missing.append(row.member.name)
             continue
-        if status == AttendanceStatus.LEAVE and not (reason or "").strip():
+        reason = (reason or "").strip() if status == AttendanceStatus.LEAVE else ""
+        if status == AttendanceStatus.LEAVE and not reason:
             raise ValidationError({"attendance": f"{row.member.name}请假，请填写请假事由。"})
+        if len(reason) > LEAVE_REASON_LENGTH:
+            raise ValidationError(
+                {"attendance": f"{row.member.name}的请假事由过长（最多{LEAVE_REASON_LENGTH}个字）。"}
+            )
+        if has_unsafe_characters(reason):
+            raise ValidationError({"attendance": f"{row.member.name}的请假事由{UNSAFE_MESSAGE}"})
         rows.append(
             Attendance(
                 meeting=meeting,
                 member_id=row.member_id,
                 status=status,
-                leave_reason=(reason or "").strip() if status == AttendanceStatus.LEAVE else "",
+                leave_reason=reason,
                 is_full_member=row.category_then == Category.FULL,
             )
         )
@@ -150,9 +166,10 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     now = now or timezone.now()
     today = timezone.localdate(now)
     types = list(dict.fromkeys(types))
+    _check_held_on(branch, held_on, today)
     lateness = working_days_between(held_on, today)
     backfill = lateness > BACKFILL_WORKING_DAYS
-    _validate(branch=branch, types=types, group=group, held_on=held_on, today=today,
+    _validate(branch=branch, types=types, group=group, held_on=held_on,
               for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
     meeting = Meeting(
@@ -206,9 +223,10 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     now = now or timezone.now()
     today = timezone.localdate(now)
     types = list(dict.fromkeys(types))
+    _check_held_on(meeting.branch, held_on, today)
     # Lateness is measured from the first entry: correcting a record later does not make it a backfill.
     backfill = working_days_between(held_on, timezone.localdate(meeting.entered_at)) > BACKFILL_WORKING_DAYS
-    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, today=today,
+    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on,
               for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
     old_date = meeting.held_on
@@ -332,20 +350,30 @@ def record_talks(*, branch, talked_on, pairs, today=None):
     if is_year_locked(branch, talked_on.year):
         raise ValidationError({"talked_on": f"{talked_on.year}年度台账已锁定。"})
     on_roster = {row.member_id for row in roster_as_of(branch=branch, on=talked_on)}
-    talks = []
+    # The same form sent twice (a double tap, a resend) records each talk once.
+    recorded = {
+        (t.initiator_id, t.counterpart_id, t.topic): t
+        for t in Talk.objects.filter(branch=branch, talked_on=talked_on, voided_at__isnull=True)
+    }
+    talks, already = [], []
     for initiator, counterpart, topic in pairs:
         if initiator.pk == counterpart.pk:
             raise ValidationError({"pairs": f"{initiator.name}不能与自己谈话。"})
         for person in (initiator, counterpart):
             if person.pk not in on_roster:
                 raise ValidationError({"pairs": f"{person.name}在{talked_on:%Y-%m-%d}不在本支部名册中。"})
+        same = recorded.get((initiator.pk, counterpart.pk, topic.strip()))
+        if same is not None:
+            already.append(same)
+            continue
         talks.append(Talk(branch=branch, talked_on=talked_on, initiator=initiator, counterpart=counterpart,
                           topic=topic.strip()))  # fmt: skip
-    if not talks:
+    if not talks and not already:
         raise ValidationError({"pairs": "请至少填写一组谈话。"})
-    created = bulk_create_with_history(talks, Talk)
-    _notify(branch, talked_on)
-    return created
+    created = bulk_create_with_history(talks, Talk) if talks else []
+    if created:
+        _notify(branch, talked_on)
+    return [*already, *created]
 
 
 @transaction.atomic

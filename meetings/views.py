@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
-from branches.forms import add_service_errors, date_param, submit_form
+from branches.forms import add_service_errors, date_param, id_param, submit_form, whole_number, year_param
 from branches.models import Organisation, OrgLevel
 from members.models import Member
 
@@ -30,17 +30,14 @@ HISTORY_ON_PAGE = 10  # the latest changes on the record's page; the 修改历�
 def meeting_list(request):
     user = request.user
     branches = organisations_for(user).filter(level=OrgLevel.BRANCH).order_by("path")
-    branch = (
-        branches.filter(pk=request.GET.get("branch")).first()
-        if request.GET.get("branch", "").isdigit()
-        else None
-    )
+    branch_pk = id_param(request, "branch")
+    branch = branches.filter(pk=branch_pk).first() if branch_pk else None
     # Drill-down from the dashboards: a subtree, a stretch of dates instead of a year, late records only.
-    org_pk = request.GET.get("org", "")
-    within = organisations_for(user).filter(pk=org_pk).first() if org_pk.isdigit() else None
+    org_pk = id_param(request, "org")
+    within = organisations_for(user).filter(pk=org_pk).first() if org_pk else None
     since, until = date_param(request, "since"), date_param(request, "until")
     backfill = request.GET.get("backfill") == "1"
-    year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+    year = year_param(request, "year", timezone.localdate().year)
     if (since or until) and not request.GET.get("year"):
         year = None
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
@@ -64,11 +61,12 @@ def meeting_list(request):
 def _recording_target(request):
     """(branch, fixed group or None) from ?branch= or ?group=; a group leader records for their group only."""
     user = request.user
-    if request.GET.get("group", "").isdigit():
-        group = get_organisation_for(user, request.GET["group"], Action.RECORD, levels=[OrgLevel.GROUP])
+    group_pk, branch_pk = id_param(request, "group"), id_param(request, "branch")
+    if group_pk:
+        group = get_organisation_for(user, group_pk, Action.RECORD, levels=[OrgLevel.GROUP])
         return Organisation.objects.get_parent(group), group
-    if request.GET.get("branch", "").isdigit():
-        return get_branch_for(user, request.GET["branch"], Action.RECORD), None
+    if branch_pk:
+        return get_branch_for(user, branch_pk, Action.RECORD), None
     return None, None
 
 
@@ -86,8 +84,9 @@ def _attendance_grid(expected, data=None):
 def _posted_attendance(data):
     posted = {}
     for key, value in data.items():
-        if key.startswith("att_") and key[4:].isdigit():
-            posted[int(key[4:])] = (value, data.get(f"reason_{key[4:]}", ""))
+        member_pk = whole_number(key[4:]) if key.startswith("att_") else None
+        if member_pk:
+            posted[member_pk] = (value, data.get(f"reason_{key[4:]}", ""))
     return posted
 
 
@@ -104,8 +103,8 @@ def _expected(branch, data, groups, fixed_group, *, held_on, types, group):
         with contextlib.suppress(ValueError):
             held_on = date.fromisoformat(data.get("held_on", ""))
         types = data.getlist("types") or types
-        group_pk = data.get("group", "")
-        group = groups.filter(pk=group_pk).first() if group_pk.isdigit() else None
+        group_pk = whole_number(data.get("group", ""))
+        group = groups.filter(pk=group_pk).first() if group_pk else None
     if fixed_group is not None:
         group = fixed_group
     elif MeetingType.GROUP_MEETING not in types:
@@ -257,7 +256,9 @@ def meeting_review(request, pk):
                 "已退回支部修改。" if form.cleaned_data["decision"] == ReviewState.RETURNED else "已确认。",
             )
     else:
-        messages.error(request, "请选择审核结果。")
+        messages.error(
+            request, "；".join(f"{form.fields[f].label}：{'；'.join(e)}" for f, e in form.errors.items())
+        )
     return redirect("meetings:detail", pk=meeting.pk)
 
 
@@ -280,7 +281,7 @@ def attachment_download(request, pk, attachment_pk):
 @require_http_methods(["GET", "POST"])
 def talks(request, branch_pk):
     branch = get_branch_for(request.user, branch_pk)
-    year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+    year = year_param(request, "year", timezone.localdate().year)
     can_record = can(request.user, branch, Action.RECORD)
     members = Member.objects.filter(branch=branch, on_roster=True).order_by("name_initials")
     date_form = TalkDateForm(request.POST or None)
@@ -309,10 +310,10 @@ def talks(request, branch_pk):
 @require_POST
 def year_lock(request, branch_pk):
     branch = get_branch_for(request.user, branch_pk, Action.MANAGE)
-    year = request.POST.get("year", "")
-    if not year.isdigit():
+    year = whole_number(request.POST.get("year", ""), low=2000, high=2100)
+    if year is None:
         raise Http404("年度不正确。")
     locked = request.POST.get("locked") == "1"
-    services.set_year_lock(branch=branch, year=int(year), locked=locked)
+    services.set_year_lock(branch=branch, year=year, locked=locked)
     messages.success(request, f"{branch.name}{year}年度台账已{'锁定' if locked else '解锁'}。")
     return redirect(f"{reverse('meetings:list')}?branch={branch.pk}&year={year}")

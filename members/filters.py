@@ -1,6 +1,8 @@
 import django_filters
 from django import forms
 
+from branches.forms import SafeForm
+
 from .models import Category, Member, Status
 from .selectors import search
 
@@ -24,6 +26,7 @@ class MemberFilter(django_filters.FilterSet):
     class Meta:
         model = Member
         fields = ["q", "branch", "group", "category", "status"]
+        form = SafeForm  # a search with control characters says so in Chinese
 
     def __init__(self, *args, branches, groups, organisations=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT
+from branches.forms import DATE_INPUT, SafeForm, SafeModelForm, submit_token_field
 from branches.models import Organisation
 
 from . import pipeline
@@ -46,7 +46,15 @@ def setup_branch_and_group(form, branches, groups):
     form.fields["group"].label_from_instance = lambda g: f"{names.get(g.path[: -g.steplen], '')} · {g.name}"
 
 
-class MemberCreateForm(forms.ModelForm):
+def dues_base_field():
+    # The model field has no lower bound, and these forms skip model validation (the service does it).
+    return forms.DecimalField(
+        label="党费基数（元/月）", min_value=0, max_digits=10, decimal_places=2, required=False,
+        help_text="在职为税后月工资收入。",
+    )  # fmt: skip
+
+
+class MemberCreateForm(SafeModelForm):
     branch = forms.ModelChoiceField(label="所在党支部", queryset=Organisation.objects.none())
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
@@ -62,6 +70,7 @@ class MemberCreateForm(forms.ModelForm):
     )
     transfer_letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
     category = forms.ChoiceField(label="人员类别", choices=Category.choices)
+    dues_base = dues_base_field()
 
     class Meta:
         model = Member
@@ -102,7 +111,9 @@ class MemberCreateForm(forms.ModelForm):
         pass
 
 
-class MemberEditForm(forms.ModelForm):
+class MemberEditForm(SafeModelForm):
+    dues_base = dues_base_field()
+
     class Meta:
         model = Member
         fields = [
@@ -123,7 +134,7 @@ class MemberEditForm(forms.ModelForm):
         pass
 
 
-class CategoryForm(forms.Form):
+class CategoryForm(SafeForm):
     category = forms.ChoiceField(label="转为")
     on = _date("日期", initial=timezone.localdate)
     note = forms.CharField(label="备注（如会议、批复文号）", max_length=200, required=False)
@@ -137,7 +148,7 @@ class CategoryForm(forms.Form):
         ]
 
 
-class PipelineEventForm(forms.Form):
+class PipelineEventForm(SafeForm):
     kind = forms.ChoiceField(label="事项", choices=PipelineEventKind.choices)
     happened_on = _date("日期", initial=timezone.localdate)
     hours = forms.IntegerField(label="学时（集中培训）", min_value=1, max_value=500, required=False)
@@ -145,14 +156,14 @@ class PipelineEventForm(forms.Form):
     note = forms.CharField(label="备注", max_length=200, required=False)
 
 
-class TransferOutForm(forms.Form):
+class TransferOutForm(SafeForm):
     on = _date("转出日期", initial=timezone.localdate)
     counterpart = forms.CharField(label="转往党组织", max_length=100)
     letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
     note = forms.CharField(label="备注", max_length=200, required=False)
 
 
-class MoveForm(forms.Form):
+class MoveForm(SafeForm):
     branch = forms.ModelChoiceField(label="调入党支部", queryset=Organisation.objects.none())
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     on = _date("调整日期", initial=timezone.localdate)
@@ -170,13 +181,13 @@ class TransferInForm(MoveForm):
     field_order = ["branch", "group", "on", "counterpart", "letter_no", "note"]
 
 
-class StatusForm(forms.Form):
+class StatusForm(SafeForm):
     status = forms.ChoiceField(label="党籍状态", choices=Status.choices)
     on = _date("日期", initial=timezone.localdate)
     reason = forms.CharField(label="原因或依据", max_length=200)
 
 
-class MobilityForm(forms.ModelForm):
+class MobilityForm(SafeModelForm):
     class Meta:
         model = Mobility
         fields = [
@@ -191,7 +202,7 @@ class MobilityForm(forms.ModelForm):
         widgets = dict.fromkeys(("started_on", "ended_on", "certificate_issued_on"), DATE_INPUT)
 
 
-class MobilityEndForm(forms.Form):
+class MobilityEndForm(SafeForm):
     mobility = forms.ModelChoiceField(label="外出登记", queryset=Mobility.objects.none())
     ended_on = _date("返回日期", initial=timezone.localdate)
 
@@ -205,7 +216,7 @@ class MobilityEndForm(forms.Form):
         )
 
 
-class ExemptionForm(forms.Form):
+class ExemptionForm(SafeForm):
     kind = forms.ChoiceField(label="类型", choices=ExemptionKind.choices)
     started_on = _date("起始日期")
     ended_on = _date("结束日期", required=False, help_text="年老体弱可不填。")
@@ -213,7 +224,7 @@ class ExemptionForm(forms.Form):
     approved_by = forms.CharField(label="批准人/会议", max_length=50, required=False)
 
 
-class DuesPaymentForm(forms.Form):
+class DuesPaymentForm(SafeForm):
     month = MonthField(label="所属月份", initial=lambda: timezone.localdate().replace(day=1))
     paid_on = _date("缴纳日期", initial=timezone.localdate)
     amount = forms.DecimalField(
@@ -226,12 +237,12 @@ class DuesPaymentForm(forms.Form):
     )
 
 
-class ThoughtReportForm(forms.Form):
+class ThoughtReportForm(SafeForm):
     received_on = _date("收到日期", initial=timezone.localdate)
     title = forms.CharField(label="标题/主要内容", max_length=200, required=False)
 
 
-class TrainingForm(forms.Form):
+class TrainingForm(SafeForm):
     """One training and the members who attended it (the branch's 正式 and 预备党员 on the roster)."""
 
     held_on = _date("培训日期", initial=timezone.localdate, help_text="多日培训填开始日期。")
@@ -249,7 +260,7 @@ class TrainingForm(forms.Form):
         error_messages={"required": "请至少选择一名参加培训的党员。",
                         "invalid_choice": "所选人员不是本支部在册党员，请刷新页面后重新选择。"},
     )  # fmt: skip
-    token = forms.CharField(widget=forms.HiddenInput)
+    token = submit_token_field()
 
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
@@ -257,18 +268,18 @@ class TrainingForm(forms.Form):
         self.fields["members"].label_from_instance = lambda m: m.name
 
 
-class VoidForm(forms.Form):
+class VoidForm(SafeForm):
     reason = forms.CharField(label="作废原因", max_length=200)
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(SafeForm):
     file = forms.FileField(
         label="名册文件（.xlsx）",
         help_text="表头在前几行即可，按“姓名、身份证号码、人员类别、所在党支部”等列名识别。",
     )
 
 
-class ImportCommitForm(forms.Form):
+class ImportCommitForm(SafeForm):
     mode = forms.ChoiceField(
         label="身份证号已登记的人员",
         choices=[

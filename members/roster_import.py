@@ -4,9 +4,11 @@ Reading and checking need no database writes; commit does all its writes in one
 transaction with bulk statements, so 5,000 rows take a handful of queries.
 """
 
+import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date
+from xml.etree.ElementTree import ParseError
 
 from django.db import transaction
 from openpyxl import load_workbook
@@ -60,6 +62,7 @@ CATEGORY_WORDS = {
     "申请人": pipeline.APPLICANT,
 }
 GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
+FREE_TEXT_COLUMNS = ("ethnicity", "education", "work_unit", "note")
 PERSONAL_UPDATE_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note", "name_initials")
 
 # Labels for messages, in Chinese, by field.
@@ -126,41 +129,59 @@ def _header_map(row):
     return found
 
 
+# What openpyxl raises for a damaged part found while the rows are read (read-only mode parses lazily):
+# broken XML, a number cell that is not a number, a shared-string index past the table, a refused DTD.
+UNREADABLE = (InvalidFileException, zipfile.BadZipFile, ParseError, KeyError, IndexError, OSError, ValueError,
+              TypeError)  # fmt: skip
+UNREADABLE_MESSAGE = (
+    "无法读取该 Excel 文件，文件可能已损坏。请在 Excel 中打开后另存为“Excel 工作簿（*.xlsx）”再导入。"
+)
+
+
 def read_rows(fileobj, *, size):
     """(header map, [(excel row number, {field: raw value})]) from the first visible sheet."""
     _check_container(fileobj, size)
     try:
         workbook = load_workbook(fileobj, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise ImportFileError("无法读取该 Excel 文件，文件可能已损坏。") from error
+    except UNREADABLE as error:
+        raise ImportFileError(UNREADABLE_MESSAGE) from error
     try:
-        sheet = next((ws for ws in workbook.worksheets if ws.sheet_state == "visible"), None)
-        if sheet is None:
-            raise ImportFileError("工作簿中没有可见的工作表。")
-        rows = sheet.iter_rows(values_only=True)
-        header, header_number = {}, 0
-        for number, row in enumerate(rows, start=1):
-            candidate = _header_map(row)
-            if len(candidate) > len(header):
-                header, header_number = candidate, number
-            if all(key in header for key in REQUIRED_COLUMNS) or number >= HEADER_SCAN_ROWS:
-                break
-        missing = [LABELS[key] for key in REQUIRED_COLUMNS if key not in header]
-        if missing:
-            raise ImportFileError(
-                f"没有找到必需的列：{'、'.join(missing)}（表头应在前 {HEADER_SCAN_ROWS} 行内）。"
-            )
-        data = []
-        for number, row in enumerate(rows, start=header_number + 1):
-            values = {key: row[index] if index < len(row) else None for key, index in header.items()}
-            if not clean_text(values.get("name")) and not clean_text(values.get("id_number")):
-                continue  # blank lines and footers (填表人, 合计 …)
-            if len(data) >= MAX_ROWS:
-                raise ImportFileError(f"数据超过 {MAX_ROWS} 行，请分批导入。")
-            data.append((number, {key: _portable(value) for key, value in values.items()}))
-        return header, data
+        return _read_sheet(workbook)
+    except ImportFileError:
+        raise
+    except UNREADABLE as error:
+        raise ImportFileError(UNREADABLE_MESSAGE) from error
     finally:
         workbook.close()
+
+
+def _read_sheet(workbook):
+    """The header map and data rows of the first visible sheet."""
+    sheet = next((ws for ws in workbook.worksheets if ws.sheet_state == "visible"), None)
+    if sheet is None:
+        raise ImportFileError("工作簿中没有可见的工作表。")
+    rows = sheet.iter_rows(values_only=True)
+    header, header_number = {}, 0
+    for number, row in enumerate(rows, start=1):
+        candidate = _header_map(row)
+        if len(candidate) > len(header):
+            header, header_number = candidate, number
+        if all(key in header for key in REQUIRED_COLUMNS) or number >= HEADER_SCAN_ROWS:
+            break
+    missing = [LABELS[key] for key in REQUIRED_COLUMNS if key not in header]
+    if missing:
+        raise ImportFileError(
+            f"没有找到必需的列：{'、'.join(missing)}（表头应在前 {HEADER_SCAN_ROWS} 行内）。"
+        )
+    data = []
+    for number, row in enumerate(rows, start=header_number + 1):
+        values = {key: row[index] if index < len(row) else None for key, index in header.items()}
+        if not clean_text(values.get("name")) and not clean_text(values.get("id_number")):
+            continue  # blank lines and footers (填表人, 合计 …)
+        if len(data) >= MAX_ROWS:
+            raise ImportFileError(f"数据超过 {MAX_ROWS} 行，请分批导入。")
+        data.append((number, {key: _portable(value) for key, value in values.items()}))
+    return header, data
 
 
 def _portable(value):
@@ -169,6 +190,8 @@ def _portable(value):
         return (
             value.date().isoformat() if hasattr(value, "date") and callable(value.date) else value.isoformat()
         )
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no infinity; as text the row check reports it like any bad cell
     if isinstance(value, int | float) or value is None:
         return value
     return str(value)
@@ -260,6 +283,7 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             result.existing = existing.get(number_key)
         if result.existing is not None:
             result.action = "update" if mode == "update" else "skip"
+        result.errors.extend(_overlong_cells(raw))
         if result.ok:
             result.member = Member(
                 branch=branch,
@@ -274,6 +298,17 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             )
             result.member.name_initials = name_initials(result.member.name)
     return results
+
+
+def _overlong_cells(raw):
+    """Free-text cells longer than their column (PostgreSQL would refuse the whole import)."""
+    problems = []
+    for key in FREE_TEXT_COLUMNS:
+        limit = Member._meta.get_field(key).max_length
+        length = len(clean_text(raw.get(key)))
+        if length > limit:
+            problems.append((LABELS[key], f"内容过长（最多{limit}个字，当前{length}个字）。"))
+    return problems
 
 
 def scope_lookups(branch_queryset):

@@ -49,7 +49,9 @@ PERSONAL_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note
 
 
 def name_initials(name):
-    return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+    # Lowercasing can lengthen text ("İ" becomes two characters): cut to what the column holds.
+    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+    return initials[: Member._meta.get_field("name_initials").max_length]
 
 
 def _today(today):
@@ -240,6 +242,10 @@ def record_pipeline_event(*, member, kind, happened_on, hours=None, months=None,
     today = _today(today)
     _require_on_roster(member)
     _check_not_future(happened_on, "日期", today)
+    same = {"kind": kind, "happened_on": happened_on, "hours": hours, "months": months, "note": note}
+    existing = member.pipeline_events.filter(**same).first()
+    if existing is not None:
+        return existing  # the same form sent twice (a double tap, a resend) is one event
     if kind == PipelineEventKind.EXTENSION:
         if member.category != pipeline.PROBATIONARY:
             raise ValidationError("只有预备党员可以延长预备期。")
@@ -357,8 +363,10 @@ def change_status(*, member, status, on, reason, today=None):
     return member
 
 
-def _check_period(started_on, ended_on, today):
+def _check_period(member, started_on, ended_on, today):
     _check_not_future(started_on, "起始日期", today)
+    if started_on < member.birth_on:
+        raise ValidationError({"started_on": "起始日期不能早于出生日期。"})
     if ended_on and ended_on < started_on:
         raise ValidationError({"ended_on": "结束日期不能早于起始日期。"})
 
@@ -376,7 +384,7 @@ def _overlaps(queryset, started_on, ended_on):
 def start_mobility(*, member, destination, started_on, ended_on=None, today=None, **details):
     today = _today(today)
     _require_on_roster(member)
-    _check_period(started_on, ended_on, today)
+    _check_period(member, started_on, ended_on, today)
     if _overlaps(member.mobilities, started_on, ended_on):
         raise ValidationError("该时段已有外出登记。")
     return Mobility.objects.create(
@@ -386,7 +394,7 @@ def start_mobility(*, member, destination, started_on, ended_on=None, today=None
 
 @transaction.atomic
 def end_mobility(*, mobility, ended_on, today=None):
-    _check_period(mobility.started_on, ended_on, _today(today))
+    _check_period(mobility.member, mobility.started_on, ended_on, _today(today))
     _check_not_future(ended_on, "返回日期", _today(today))
     mobility.ended_on = ended_on
     mobility.save()
@@ -397,7 +405,7 @@ def end_mobility(*, mobility, ended_on, today=None):
 def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, approved_by="", today=None):
     today = _today(today)
     _require_on_roster(member)
-    _check_period(started_on, ended_on, today)
+    _check_period(member, started_on, ended_on, today)
     _check_not_future(approved_on, "批准日期", today)
     if _overlaps(member.exemptions, started_on, ended_on):
         raise ValidationError("该时段已有免于参加组织生活的登记。")
@@ -414,7 +422,11 @@ def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, ap
 @transaction.atomic
 def record_thought_report(*, member, received_on, title="", today=None):
     _check_not_future(received_on, "收到日期", _today(today))
-    return ThoughtReport.objects.create(member=member, received_on=received_on, title=title)
+    # The same form sent twice (a double tap, a resend) is one report.
+    report, _created = ThoughtReport.objects.get_or_create(
+        member=member, received_on=received_on, title=title, voided_at__isnull=True
+    )
+    return report
 
 
 @transaction.atomic

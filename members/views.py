@@ -370,7 +370,8 @@ def dues_month(request, branch_pk):
 @require_http_methods(["GET", "POST"])
 def member_import(request):
     _require_record_branches(request.user)
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    # Bound on every POST: a post whose file part was dropped (no usable name) must say the file is missing.
+    form = ImportUploadForm(request.POST, request.FILES) if request.method == "POST" else ImportUploadForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:

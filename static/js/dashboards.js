@@ -41,7 +41,9 @@
       tooltip: {
         formatter: function (p) {
           var c = p.data.cell;
-          return d.rows[c.y] + " " + d.months[c.x] + "<br>" + d.labels[c.s] + "：已完成 " + c.met + "/" + c.applicable;
+          // The tooltip is HTML: a branch name is the township office's free text, so it is escaped.
+          return echarts.format.encodeHTML(d.rows[c.y] + " " + d.months[c.x]) + "<br>" +
+            echarts.format.encodeHTML(d.labels[c.s]) + "：已完成 " + c.met + "/" + c.applicable;
         }
       },
       series: [{
@@ -74,7 +76,7 @@
         trigger: "axis",
         formatter: function (ps) {
           var p = d[ps[0].dataIndex];
-          return p.label + "<br>完成率 " + (p.rate === null ? "—" : p.rate + "%") + "（" + p.met + "/" + p.applicable + "）";
+          return echarts.format.encodeHTML(p.label) + "<br>完成率 " + (p.rate === null ? "—" : p.rate + "%") + "（" + p.met + "/" + p.applicable + "）";
         }
       },
       xAxis: { type: "category", data: d.map(function (p) { return p.label.replace(/^\d+年/, ""); }) },
