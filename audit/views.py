@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
 from branches.access import Action, acts_anywhere
-from branches.forms import date_param
+from branches.forms import date_param, whole_number
 from meetings.selectors import get_meeting_for
 from members.selectors import get_member_for
 
@@ -18,19 +18,13 @@ ACTION_CHOICES = [("added", "新增"), ("changed", "修改或作废"), ("deleted
 
 
 def _page_number(request):
-    value = request.GET.get("page", "")
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    return whole_number(request.GET.get("page", ""), high=100_000) or 1
 
 
 def _chosen(items, value):
     """The item of a list offered on the page whose pk was posted back; anything else is ignored."""
-    if not value.isdigit():
-        return None
-    return next((item for item in items if item.pk == int(value)), None)
-
-
-def _user_id(value):
-    return int(value) if value.isdigit() and int(value) < 2**31 else None
+    pk = whole_number(value)
+    return next((item for item in items if item.pk == pk), None) if pk else None
 
 
 def audit_log(request):
@@ -44,7 +38,7 @@ def audit_log(request):
         "kind": request.GET.get("kind") if request.GET.get("kind") in KINDS else None,
         "within": _chosen(organisations, request.GET.get("org", "")),
         # Any user id: a past editor may hold no role here any more, and filtering reveals nothing new.
-        "editor": selectors.SYSTEM if editor_value == selectors.SYSTEM else _user_id(editor_value),
+        "editor": selectors.SYSTEM if editor_value == selectors.SYSTEM else whole_number(editor_value),
         "since": date_param(request, "since"),
         "until": date_param(request, "until"),
         "action": request.GET.get("action") if request.GET.get("action") in selectors.HISTORY_TYPES else None,

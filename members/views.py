@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, organisations_for
-from branches.forms import add_service_errors, submit_form
+from branches.forms import add_service_errors, submit_form, whole_number
 from branches.models import OrgLevel
 from compliance import training
 from compliance.engine import settings_in_force
@@ -440,8 +440,7 @@ TRAINING_STATE_ORDER = {
 
 
 def _year(request, today):
-    value = request.GET.get("year", "")
-    return int(value) if value.isdigit() and 2000 <= int(value) <= today.year else today.year
+    return whole_number(request.GET.get("year", ""), low=2000, high=today.year) or today.year
 
 
 def training_list(request, branch_pk):

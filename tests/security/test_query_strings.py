@@ -42,7 +42,9 @@ PAGES = [
     ("members:dues_month", "branch", ["month"]),
     ("meetings:talks", "branch", ["year"]),
     ("meetings:create", None, ["branch", "group", "type"]),
+    ("members:training", "branch", ["q", "year", "void", "page"]),
 ]
+AUDIT_PARAMS = ["kind", "org", "editor", "since", "until", "action", "page"]
 
 
 def _url(name, arg, branch):
@@ -69,6 +71,17 @@ def test_hostile_query_strings_never_break_a_page(secretary, office, personas, w
             assert "<script>alert(1)</script>" not in html
     response = secretary.get(url, {p: [value, "1"] for p in params})  # every parameter twice
     assert response.status_code in (200, 404)
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+def test_hostile_query_strings_never_break_the_audit_log(office, with_records, value):
+    before = row_counts()
+    for param in AUDIT_PARAMS:
+        response = office.get(reverse("audit:log"), {param: value})
+        assert response.status_code == 200, (param, response.status_code)
+        assert "<script>alert(1)</script>" not in response.content.decode()
+    assert office.get(reverse("audit:log"), {p: [value, "1"] for p in AUDIT_PARAMS}).status_code == 200
     assert row_counts() == before
 
 
