@@ -451,6 +451,8 @@ def _remove(created, clients):
 
 
 MEASUREMENTS = [measure_compliance, measure_pages, measure_ledger_export, measure_roster_import, measure_load]
+BY_NAME = {"compliance": measure_compliance, "pages": measure_pages, "ledger": measure_ledger_export,
+           "import": measure_roster_import, "load": measure_load}  # fmt: skip
 
 
 # ---------------------------------------------------------------- running and reporting

@@ -35,6 +35,12 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=50, help="并发录入的客户端数。")
         parser.add_argument("--meetings", type=int, default=20, help="每个客户端录入的会议数。")
         parser.add_argument("--no-load", action="store_true", help="不启动 gunicorn 做并发录入。")
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=sorted(bench.BY_NAME),
+            help="只测这些项目（可重复），如 --only pages。",
+        )
         parser.add_argument("--results", default=str(Path(settings.BASE_DIR) / "bench" / "results.json"))
 
     def handle(self, *args, **options):
@@ -97,7 +103,8 @@ class Command(BaseCommand):
         lines = [bench.Line("数据规模", _describe(scale, generation))]
         if "seconds" in generation:
             lines.append(bench.Line("数据生成耗时", f"{generation['seconds']:.0f} s", "M 级：几分钟"))
-        lines += bench.run(ctx, progress=self.stderr.write)
+        chosen = [bench.BY_NAME[name] for name in options["only"]] if options["only"] else None
+        lines += bench.run(ctx, chosen, progress=self.stderr.write)
         self.stdout.write("")
         self.stdout.write(bench.table(lines))
         bench.write_results(options["results"], scale=scale, seed=seed, lines=lines, generation=generation)
