@@ -1,7 +1,12 @@
+from django.core.cache import cache
+
+from compliance import stamps
 from compliance.selectors import open_flags
 
-from .access import Action, acts_anywhere, roles_of
+from .access import Action, acts_anywhere, roles_of, scope_roots
 from .models import Role
+
+BADGE_TIMEOUT = 24 * 3600
 
 
 def navigation(request):
@@ -12,7 +17,7 @@ def navigation(request):
     show_work = user.is_superuser or bool(roles - {Role.MEMBER})
     return {
         # Every work role sees, on every page, how much needs attention in its scope.
-        "nav_open_flags": open_flags(user).count() if show_work else 0,
+        "nav_open_flags": open_flag_count(user) if show_work else 0,
         "nav_role_labels": [Role(r).label for r in sorted(roles)]
         or (["系统管理员"] if user.is_superuser else []),
         "nav_show_tree": show_work,
@@ -20,3 +25,15 @@ def navigation(request):
         "nav_show_dashboard": user.is_superuser or bool(roles - {Role.MEMBER, Role.GROUP_LEADER}),
         "nav_show_audit": acts_anywhere(user, Action.AUDIT),
     }
+
+
+def open_flag_count(user):
+    """How many open flags the user's scope holds; counted again only after the engine changes flags or
+    the user's scope changes (a county's count reads tens of thousands of rows)."""
+    scope = ",".join(sorted(f"{r.pk}" for r in scope_roots(user)))
+    key = f"badge:{user.pk}:{int(user.is_superuser)}:{scope}:{stamps.flags_token()}"
+    count = cache.get(key)
+    if count is None:
+        count = open_flags(user).count()
+        cache.set(key, count, BADGE_TIMEOUT)
+    return count

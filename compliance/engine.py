@@ -43,7 +43,7 @@ from members.models import (
     ThoughtReport,
 )
 
-from . import training
+from . import stamps, training
 from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
 from .rules import (
@@ -836,6 +836,8 @@ def _write(wanted, branch_ids, *, as_of, since):
         Flag.objects.filter(pk__in=stale).update(
             resolved_on=as_of, resolved_by="情况已改变（已完成、已转为逾期或不再适用）"
         )
+    if stale or new:
+        stamps.renew([stamps.FLAGS])  # the counts shown on every page are cached under it
     if new:
         # Two refreshes of one branch may race (a write and the nightly run): the open-key constraint
         # keeps one flag, and the later insert is dropped rather than failing the refresh.

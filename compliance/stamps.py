@@ -22,6 +22,9 @@ from members.signals import roster_changed
 from .models import GridStamp, RuleSetting
 
 EVERY_BRANCH = 0
+# The open flags' token: renewed by the engine whenever it raises or resolves a flag. Reserved as the
+# largest 32-bit id, which no organisation reaches (a county has a few thousand).
+FLAGS = 2**31 - 1
 
 
 def renew(branch_ids):
@@ -48,6 +51,14 @@ def tokens(branch_ids):
         GridStamp.objects.filter(branch_id__in=[EVERY_BRANCH, *branch_ids]).values_list("branch_id", "token")
     )
     return rows.pop(EVERY_BRANCH, 0), rows
+
+
+def flags_token():
+    """Changes when flags are raised or resolved, or the tree changes (which moves flags between scopes)."""
+    rows = dict(
+        GridStamp.objects.filter(branch_id__in=[FLAGS, EVERY_BRANCH]).values_list("branch_id", "token")
+    )
+    return f"{rows.get(FLAGS, 0)}.{rows.get(EVERY_BRANCH, 0)}"
 
 
 def digest(branch_ids, tokens):

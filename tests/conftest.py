@@ -169,3 +169,17 @@ def make_campaign(branch, *, year=2026, campaign_on=None, grades=None, ballots=(
     if close:
         review_services.close_campaign(campaign=campaign, closed_on=campaign.campaign_on + timedelta(days=3))
     return campaign
+
+
+@pytest.fixture
+def branch(tree):
+    """甲社区第一党支部 (founded 2010) with 4 full members in 第一党小组 and a full committee."""
+    from tests.compliance.conftest import idn
+
+    people = [make_member(tree.a1, tree.g1, idn(i), name=f"党员{i}") for i in range(4)]
+    services.record_term(
+        organisation=tree.a1, elected_on=date(2024, 1, 5),
+        positions=[("secretary", "党员0"), ("organisation", "党员1"), ("propaganda", "党员2")],
+    )  # fmt: skip
+    tree.a1.people = people
+    return tree.a1

@@ -258,9 +258,28 @@ def test_work_list_queries_do_not_grow(client, personas, branch):
     small = Flag.objects.filter(resolved_on__isnull=True).count()
     engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
     assert Flag.objects.filter(resolved_on__isnull=True).count() > small * 3
+    client.get(reverse("compliance:flags"))  # the nav badge counts again once after flags change
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("compliance:flags"))
     assert len(many) == len(few)
+
+
+def test_the_nav_badge_is_counted_again_only_when_flags_change(client, personas, branch):
+    from branches.context_processors import open_flag_count
+    from compliance.selectors import open_flags
+
+    user = personas[Role.TOWNSHIP_ADMIN]
+    engine.refresh(as_of=date(2026, 3, 2), since=date(2026, 1, 1))
+    before = open_flag_count(user)
+    assert before == open_flags(user).count() > 0
+    with CaptureQueriesContext(connection) as seen_again:
+        assert open_flag_count(user) == before
+    assert not any("compliance_flag" in q["sql"] for q in seen_again.captured_queries)
+    engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
+    after = open_flags(user).count()
+    assert after != before
+    client.force_login(user)
+    assert client.get(reverse("compliance:flags")).context["nav_open_flags"] == after
 
 
 def test_thought_reports_by_category(branch, tree):

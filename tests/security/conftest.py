@@ -7,17 +7,14 @@ and shown escaped. Never a 500.
 
 import re
 import uuid
-from datetime import date
 
 import pytest
 from django import forms
 from django.apps import apps
 from django.utils import timezone
 
-from branches import services as branch_services
 from branches.models import Role
 from members.idcard import check_character
-from tests.conftest import make_member
 
 CJK = re.compile("[\u4e00-\u9fff]")
 
@@ -137,18 +134,6 @@ def assert_shown_escaped(html, text):
     assert escape(text) in html
     if "<" in text:
         assert text not in html
-
-
-@pytest.fixture
-def branch(tree):
-    """甲社区第一党支部 (founded 2010): four full members in 第一党小组 and a committee."""
-    people = [make_member(tree.a1, tree.g1, idn(i), name=f"党员{i}") for i in range(4)]
-    branch_services.record_term(
-        organisation=tree.a1, elected_on=date(2024, 1, 5),
-        positions=[("secretary", "党员0"), ("organisation", "党员1"), ("propaganda", "党员2")],
-    )  # fmt: skip
-    tree.a1.people = people
-    return tree.a1
 
 
 @pytest.fixture
