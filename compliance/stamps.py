@@ -1,5 +1,6 @@
 """Which branches' obligations may have changed: GridStamp tokens, renewed on every write that the
-obligation grid reads (meetings, talks, 民主评议, members, committee terms, the tree, local rules).
+obligation grid or the overview reads (meetings, talks, 民主评议, members and their development steps,
+committee terms, the tree, local rules).
 
 Row writes are caught by post_save/post_delete; bulk writes announce themselves with
 meetings.signals.records_changed or members.signals.roster_changed. The tree and the local rules
@@ -16,7 +17,7 @@ from branches.models import CommitteePosition, CommitteeTerm, Organisation
 from evaluations.models import Campaign
 from meetings.models import Meeting, Talk
 from meetings.signals import records_changed
-from members.models import Member
+from members.models import Member, PipelineEvent
 from members.signals import roster_changed
 
 from .models import GridStamp, RuleSetting
@@ -90,6 +91,8 @@ def _branch_of(instance):
         )
     if isinstance(instance, CommitteeTerm):
         return instance.organisation_id
+    if isinstance(instance, PipelineEvent):  # the dashboards list development deadlines
+        return Member.objects.filter(pk=instance.member_id).values_list("branch_id", flat=True).first()
     return instance.branch_id
 
 
@@ -111,6 +114,16 @@ def _row_written(sender, instance, raw=False, **kwargs):
     renew([_branch_of(instance), getattr(instance, "_previous_branch_id", None)])
 
 
-for _model in (Meeting, Talk, Campaign, Member, CommitteeTerm, CommitteePosition, Organisation, RuleSetting):
+for _model in (
+    Meeting,
+    Talk,
+    Campaign,
+    Member,
+    PipelineEvent,
+    CommitteeTerm,
+    CommitteePosition,
+    Organisation,
+    RuleSetting,
+):
     post_save.connect(_row_written, sender=_model, dispatch_uid=f"grid-stamp-save-{_model.__name__}")
     post_delete.connect(_row_written, sender=_model, dispatch_uid=f"grid-stamp-delete-{_model.__name__}")

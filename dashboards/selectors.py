@@ -62,6 +62,19 @@ class Scope:
     org: Organisation | None  # the organisation asked for (None: the user's whole scope)
     rows: list = field(default_factory=list)  # units the overview breaks down by (children or roots)
     branches: list = field(default_factory=list)
+    _tokens: tuple | None = None
+
+    @property
+    def tokens(self):
+        """The branches' GridStamp tokens (compliance.stamps), read once per request."""
+        if self._tokens is None:
+            self._tokens = stamps.tokens(self.branch_ids)
+        return self._tokens
+
+    @property
+    def digest(self):
+        """Changes when anything the overview reads changes in any of the scope's branches."""
+        return stamps.digest(self.branch_ids, self.tokens)
 
     @property
     def title(self):
@@ -197,19 +210,27 @@ def overview(scope, *, period, as_of, rule=None):
         trend_months.insert(0, trend_months[0].previous())
     year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
     rule = rule if rule in CATALOGUE else None
-    tokens = stamps.tokens(scope.branch_ids)
-    key = f"overview:{stamps.digest(scope.branch_ids, tokens)}:{period.kind}:{period.start}:{as_of}:{rule}"
-    figures = cache.get(key)
-    if figures is None:
+
+    def figures():
         first = min(period.start, trend_months[0].start, year.start)
         counts = counts_by_branch(
-            scope.branch_ids, since=grid_since(first), as_of=as_of, ending_from=first, tokens=tokens
+            scope.branch_ids, since=grid_since(first), as_of=as_of, ending_from=first, tokens=scope.tokens
         )
         row_by_branch = {b.pk: scope.row_of(b.path).pk for b in scope.branches}
-        figures = _overview_counts(counts, row_by_branch, period=period, year=year, trend_months=trend_months,
-                                   rule=rule)  # fmt: skip
-        cache.set(key, figures, COUNTS_TIMEOUT)
-    return _present(scope, figures, year=year, trend_months=trend_months)
+        return _overview_counts(counts, row_by_branch, period=period, year=year, trend_months=trend_months,
+                                rule=rule)  # fmt: skip
+
+    key = f"overview:{scope.digest}:{period.kind}:{period.start}:{as_of}:{rule}"
+    return _present(scope, cached(key, figures), year=year, trend_months=trend_months)
+
+
+def cached(key, compute):
+    """compute(), kept in the cache under a key that names the state of what it read (see Scope.digest)."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, COUNTS_TIMEOUT)
+    return value
 
 
 def _overview_counts(counts, row_by_branch, *, period, year, trend_months, rule):
@@ -308,6 +329,10 @@ def _heat_cell(month, t):
 
 
 def members_by_category(scope):
+    return cached(f"members:{scope.digest}", lambda: _members_by_category(scope))
+
+
+def _members_by_category(scope):
     rows = (
         Member.objects.filter(scope.under(), on_roster=True)
         .values("category")
@@ -319,6 +344,11 @@ def members_by_category(scope):
 
 
 def backfill_figures(scope, *, period):
+    key = f"backfill:{scope.digest}:{period.kind}:{period.start}"
+    return cached(key, lambda: _backfill_figures(scope, period=period))
+
+
+def _backfill_figures(scope, *, period):
     """Records held in the period, and how many were entered late (补录)."""
     return Meeting.objects.filter(
         scope.under(), voided_at__isnull=True, held_on__gte=period.start, held_on__lte=period.end
@@ -330,6 +360,11 @@ def open_member_flags(scope):
 
 
 def member_lists(scope):
+    """Cached until flags change or anything in the scope does (names and branches shown in the lists)."""
+    return cached(f"lists:{scope.digest}:{stamps.flags_token()}", lambda: _member_lists(scope))
+
+
+def _member_lists(scope):
     """{rule: (count, first flags)} for the overview's lists, plus the watch-list and committee terms."""
     flags = open_member_flags(scope)
     counts = dict(
@@ -363,6 +398,11 @@ class PipelineItem:
 
 
 def pipeline_deadlines(scope, *, as_of, days=PIPELINE_DAYS):
+    key = f"pipeline:{scope.digest}:{as_of}:{days}"
+    return cached(key, lambda: _pipeline_deadlines(scope, as_of=as_of, days=days))
+
+
+def _pipeline_deadlines(scope, *, as_of, days):
     """Development deadlines not yet met that fall due within `days` (or already passed), soonest first.
 
     Read as plain rows: a county has thousands of applicants and 预备党员, and only a few are listed."""

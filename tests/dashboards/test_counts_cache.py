@@ -124,6 +124,7 @@ def test_a_local_rule_renews_every_branch_and_shows_at_once(township, personas):
 def test_the_overview_seen_again_reads_only_the_tokens(township, personas, evaluated):
     scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])
     first = selectors.overview(scope, period=OCTOBER, as_of=AS_OF)
+    scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])  # the next request's
     with CaptureQueriesContext(connection) as queries:
         again = selectors.overview(scope, period=OCTOBER, as_of=AS_OF)
     assert len(queries) == 1 and len(evaluated) == 1
@@ -141,3 +142,16 @@ def test_the_pipeline_list_is_paginated(client, township, personas, monkeypatch)
     assert "共 2 项" in first.content.decode() and "第 1 / 2 页" in first.content.decode()
     names = [n for n in (">预备党员</span>", ">第二名预备党员</span>") if n in second.content.decode()]
     assert len(names) == 1
+
+
+def test_a_development_step_shows_in_the_deadlines_at_once(township, personas):
+    from members import services as member_services
+    from members.models import Member
+
+    scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])
+    assert [i.name for i in selectors.pipeline_deadlines(scope, as_of=date(2026, 8, 25))] == ["预备党员"]
+    member = Member.objects.get(name="预备党员")
+    member_services.record_pipeline_event(member=member, kind="approval", happened_on=date(2026, 8, 1),
+                                          today=date(2026, 8, 25))  # fmt: skip
+    scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])
+    assert selectors.pipeline_deadlines(scope, as_of=date(2026, 8, 25)) == []
