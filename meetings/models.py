@@ -84,7 +84,12 @@ class Meeting(Voidable):
         verbose_name = "会议"
         verbose_name_plural = "会议"
         ordering = ["-held_on", "-pk"]
-        indexes = [models.Index(fields=["branch", "held_on"])]
+        indexes = [
+            models.Index(fields=["branch", "held_on"]),
+            # Every meeting list opens on the newest records of the year across its scope (a county's
+            # 90,000 a year): read in this order, the first page is found without sorting the year.
+            models.Index(fields=["-held_on", "-id"], name="meeting_newest_first"),
+        ]
 
     def __str__(self):
         return f"{self.held_on:%Y-%m-%d} {self.topic}"

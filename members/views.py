@@ -83,13 +83,28 @@ def _require_record_branches(user):
     return branches
 
 
+# A township has a few hundred 党小组; a county's thousands would make every roster page a large select.
+GROUP_CHOICES_LIMIT = 300
+
+
+def _group_choices(request, branches, groups):
+    """The groups the filter offers: the chosen branch's, or all of them unless there are too many."""
+    branch = branches.filter(pk=whole_number(request.GET.get("branch", ""))).first()
+    if branch is not None:
+        return groups.filter(path__startswith=branch.path)
+    if groups.count() <= GROUP_CHOICES_LIMIT:
+        return groups
+    return groups.filter(pk=whole_number(request.GET.get("group", "")))  # a drill-down link's group only
+
+
 def _filtered_roster(request):
     user = request.user
+    branches = _branches(user, Action.VIEW)
     return MemberFilter(
         request.GET,
         queryset=selectors.roster(user, include_off_roster=True),
-        branches=_branches(user, Action.VIEW),
-        groups=_groups(user, Action.VIEW),
+        branches=branches,
+        groups=_group_choices(request, branches, _groups(user, Action.VIEW)),
         organisations=organisations_for(user, Action.VIEW),
     )
 

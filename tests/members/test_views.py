@@ -212,3 +212,19 @@ def test_member_role_lands_on_their_own_record(client, personas, tree):
     page = client.get(reverse("members:list")).content.decode()
     assert "本人" in page and "别人" not in page
     assert own.id_number in client.get(reverse("members:detail", args=[own.pk])).content.decode()
+
+
+def test_a_large_scope_offers_groups_once_a_branch_is_chosen(client, personas, tree, monkeypatch):
+    monkeypatch.setattr("members.views.GROUP_CHOICES_LIMIT", 1)
+    make_member(tree.a1, tree.g2, "320102198007220022", name="二组党员")
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+
+    def offered(params):
+        page = client.get(reverse("members:list"), params)
+        assert page.status_code == 200
+        return [g.pk for g in page.context["filter"].form.fields["group"].queryset], page
+
+    assert offered({})[0] == []  # two groups in scope, more than the limit
+    assert offered({"branch": tree.a1.pk})[0] == [tree.g1.pk, tree.g2.pk]
+    groups, page = offered({"group": tree.g2.pk})  # a drill-down link to one group still filters
+    assert groups == [tree.g2.pk] and [m.name for m in page.context["page"]] == ["二组党员"]
