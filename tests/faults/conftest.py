@@ -13,7 +13,6 @@ from kombu import pools
 
 from compliance.models import Flag
 from config.celery import app
-from tests.compliance.conftest import branch  # noqa: F401  (fixture)
 from tests.ledgers.conftest import ledger_branch  # noqa: F401  (fixture)
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the connection is refused
