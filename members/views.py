@@ -16,6 +16,7 @@ from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, organisations_for
 from branches.forms import add_service_errors, submit_form, whole_number
 from branches.models import OrgLevel
+from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance import training
 from compliance.engine import settings_in_force
 from compliance.models import Flag
@@ -464,14 +465,16 @@ def training_list(request, branch_pk):
     today = timezone.localdate()
     year = _year(request, today)
     q = request.GET.get("q", "")
+    q_error = UNSAFE_MESSAGE if has_unsafe_characters(q) else ""  # PostgreSQL cannot even compare NUL
     include_void = request.GET.get("void") == "1"
-    records = selectors.training_list(request.user, branch=branch, year=year, q=q, include_void=include_void)
+    records = selectors.training_list(request.user, branch=branch, year=year, q="" if q_error else q,
+                                      include_void=include_void)  # fmt: skip
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     found = training.standings(branches={branch.pk: branch.path}, years=[year], as_of=today,
                                settings=settings_in_force(today))  # fmt: skip
     found.sort(key=lambda s: (TRAINING_STATE_ORDER[s.state], s.initials, s.name))
     return render(request, "members/training_list.html", {
-        "branch": branch, "year": year, "q": q, "include_void": include_void, "page": page,
+        "branch": branch, "year": year, "q": q, "q_error": q_error, "include_void": include_void, "page": page,
         "years": range(today.year, today.year - 6, -1),
         "standings": [(s, STATE_LABELS[State(s.state)]) for s in found],
         "met": sum(1 for s in found if s.state == State.MET),

@@ -120,7 +120,7 @@ def measure_compliance(ctx):
 def _vacuum_flags():
     """The rolled-back rebuild leaves a few hundred thousand dead flag rows behind, which autovacuum would
     clear within minutes on a server; the pages measured next must not read through them."""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:  # tests run inside one
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE compliance_flag")
 
