@@ -836,12 +836,14 @@ def _write(wanted, branch_ids, *, as_of, since):
         Flag.objects.filter(pk__in=stale).update(
             resolved_on=as_of, resolved_by="情况已改变（已完成、已转为逾期或不再适用）"
         )
-    if stale or new:
-        stamps.renew([stamps.FLAGS])  # the counts shown on every page are cached under it
     if new:
         # Two refreshes of one branch may race (a write and the nightly run): the open-key constraint
         # keeps one flag, and the later insert is dropped rather than failing the refresh.
         _insert(new, as_of)
+    if stale or new:
+        # The counts shown on every page are cached under this token. Renewed last, so that concurrent
+        # refreshes wait on its row for as short a time as possible before this one commits.
+        stamps.renew([stamps.FLAGS])
     return {"raised": len(new), "resolved": len(stale), "open": len(wanted)}
 
 
