@@ -5,6 +5,7 @@ settings config/settings.py gives a deployment. The monkeypatched variants live 
 features: tests/compliance/test_engine.py (refresh) and tests/ledgers/test_views.py (export).
 """
 
+import json
 import logging
 import os
 import socket
@@ -115,14 +116,18 @@ def test_broker_up_the_write_queues_the_refresh_instead_of_running_it(
     secretary, branch, monkeypatch, django_capture_on_commit_callbacks
 ):
     """The control for the tests above: with Redis answering, the refresh goes to the worker."""
-    # A database of the configured server no one else uses, emptied afterwards.
-    broker_url = urlsplit(BROKER)._replace(path="/15").geturl()
+    # Another database of the configured server than the one the suite's own tasks go to (CI gives
+    # the suite /15), emptied before and after so earlier sends cannot be counted here.
+    configured = int(urlsplit(BROKER).path.strip("/") or 0)
+    broker_url = urlsplit(BROKER)._replace(path=f"/{(configured + 1) % 16}").geturl()
+    queue = redis.Redis.from_url(broker_url)
+    queue.delete("celery", "_kombu.binding.celery", "_kombu.binding_permanent.celery")
     form_url, data = meeting_form(secretary, branch)
     with celery_sending_to(broker_url, monkeypatch), django_capture_on_commit_callbacks(execute=True):
         assert secretary.post(form_url, data).status_code == 302
-    queue = redis.Redis.from_url(broker_url)
     try:
         assert queue.llen("celery") == 1
+        assert json.loads(queue.lindex("celery", 0))["headers"]["task"] == "compliance.tasks.refresh_branch"
         assert not Flag.objects.filter(branch=branch).exists()  # the worker, not this process, will refresh
     finally:
         queue.delete("celery", "_kombu.binding.celery", "_kombu.binding_permanent.celery")
