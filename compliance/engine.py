@@ -90,6 +90,21 @@ def default_since(as_of):
     return date(as_of.year - 1, 1, 1)
 
 
+def nightly_since(as_of):
+    """Where the nightly run starts re-judging: 1 January of the year of last month.
+
+    With no write, a period's state changes only as its end comes near (due soon) and passes
+    (overdue); older periods stand. This takes in every open period and every one that closed
+    within the last month (should beat have missed a few nights), and reads the meetings from the
+    start of the year those periods lie in. In January it reaches back to last year's periods."""
+    last_month = as_of.replace(day=1) - timedelta(days=1)
+    return date(last_month.year, 1, 1)
+
+
+# Warnings about a record as it was entered: time passing never changes them, only a write does.
+RECORD_RULES = frozenset({"backfill", "low_quorum", "no_attendance", "theme_day_moved", "org_life_records"})
+
+
 # ---------------------------------------------------------------- reading the scope
 
 
@@ -447,7 +462,7 @@ def _record_flags(branch_ids, since, as_of):
             if applies:
                 wanted.append(Wanted(key=f"{code}:m{m['pk']}", rule=code, state=FlagState.WARNING,
                                      branch_id=m["branch_id"], group_id=m["group_id"], meeting_id=m["pk"],
-                                     message=message))  # fmt: skip
+                                     period_end=m["held_on"], message=message))  # fmt: skip
     return wanted + _theme_day_flags(branch_ids, since, as_of) + _org_life_flags(branch_ids, since, as_of)
 
 
@@ -471,7 +486,7 @@ def _theme_day_flags(branch_ids, since, as_of):
     ).values("pk", "branch_id", "held_on", "topic")  # fmt: skip
     return [
         Wanted(key=f"theme_day_moved:m{m['pk']}", rule="theme_day_moved", state=FlagState.WARNING,
-               branch_id=m["branch_id"], meeting_id=m["pk"],
+               branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],
                message=f"{m['held_on']:%Y-%m-%d}“{m['topic']}”未在固定的主题党日召开，且未登记改期批准")
         for m in rows
         if m["held_on"] != fixed_theme_day(None, m["held_on"])
@@ -492,7 +507,7 @@ def _org_life_flags(branch_ids, since, as_of):
                                                 ("整改清单", m["items"]), ("报告上级党委", m["reported_on"])) if not present]  # fmt: skip
         if missing:
             wanted.append(Wanted(key=f"org_life_records:m{m['pk']}", rule="org_life_records", state=FlagState.WARNING,
-                                 branch_id=m["branch_id"], meeting_id=m["pk"],
+                                 branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],
                                  message=f"{m['held_on']:%Y-%m-%d}组织生活会缺少：{'、'.join(missing)}"))  # fmt: skip
     return wanted
 
@@ -529,17 +544,20 @@ def _member_flags(branch_ids, as_of):
     }  # fmt: skip
     last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
     window = dues.month_start(date(last_month.year - 1, last_month.month, 1))
-    paid = defaultdict(set)
-    for member_id, month in DuesPayment.objects.filter(
-        member__branch_id__in=_in(branch_ids), voided_at__isnull=True, month__gte=window
-    ).values_list("member_id", "month"):
-        paid[member_id].add(month)
+    # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
+    last_paid = dict(
+        DuesPayment.objects.filter(member__branch_id__in=_in(branch_ids), voided_at__isnull=True,
+                                   month__gte=window, month__lte=last_month)
+        .values("member_id").annotate(last=Max("month")).values_list("member_id", "last")
+    )  # fmt: skip
     wanted = []
     for member in members.values():
         start = max(window, dues.month_start(member["joined_on"])) if member["joined_on"] else window
         if start > last_month:
             continue
-        step = dues_step(dues.trailing_arrears(paid[member["pk"]], start=start, end=last_month))
+        paid = last_paid.get(member["pk"])
+        first_unpaid = start if paid is None or paid < start else dues.next_month(paid)
+        step = dues_step(dues.month_count(first_unpaid, last_month))
         if step:
             wanted.append(Wanted(key=f"dues_arrears:p{member['pk']}:{step.code}", rule="dues_arrears",
                                  state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member["pk"],
@@ -791,9 +809,12 @@ def _training_message(standing, state):
 
 
 @transaction.atomic
-def refresh(*, as_of, branch_ids=None, since=None):
-    """Bring the open flags of the scope in line with the data as of a date. Returns what changed."""
-    since = since or default_since(as_of)
+def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
+    """Bring the open flags of the scope in line with the data as of a date. Returns what changed.
+
+    time_only: the nightly run, which only takes in a day passing. It judges from `nightly_since` and
+    leaves the record-quality warnings as the writes left them."""
+    since = since or (nightly_since(as_of) if time_only else default_since(as_of))
     if branch_ids is None:
         _no_jit()
     branches = _branches(branch_ids, since)
@@ -803,13 +824,15 @@ def refresh(*, as_of, branch_ids=None, since=None):
     settings = settings_in_force(as_of)
     held = held_records(ids, terms, since, as_of)
     wanted = _meeting_flags(branches, groups, terms, settings, held, as_of=as_of, since=since)
-    wanted += _record_flags(ids, since, as_of)
+    if not time_only:
+        wanted += _record_flags(ids, since, as_of)
     wanted += _term_flags(branches, terms, as_of)
     wanted += _review_flags(ids, as_of)
     wanted += _member_flags(ids, as_of)
     wanted += _roster_flags(ids, as_of)
     wanted += _training_flags(branches, ids, settings, as_of=as_of, since=since)
-    return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since)
+    judged = (lambda rule: rule not in RECORD_RULES) if time_only else (lambda rule: True)
+    return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since, judged=judged)
 
 
 def _no_jit():  # for a refresh of everything (one branch reads too little for it to matter)
@@ -822,15 +845,21 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, branch_ids, *, as_of, since):
+def _write(wanted, branch_ids, *, as_of, since, judged):
+    """judged(rule): whether this refresh judged the rule, so that its open flags missing from
+    `wanted` no longer hold."""
     open_flags = {
-        key: (pk, end)
-        for key, pk, end in Flag.objects.filter(
+        key: (pk, end, rule)
+        for key, pk, end, rule in Flag.objects.filter(
             branch_id__in=_in(branch_ids), resolved_on__isnull=True
-        ).values_list("key", "pk", "period_end")
+        ).values_list("key", "pk", "period_end", "rule")
     }
     # Flags for closed periods outside the window stand as they are.
-    stale = [pk for k, (pk, end) in open_flags.items() if (end is None or end >= since) and k not in wanted]
+    stale = [
+        pk
+        for k, (pk, end, rule) in open_flags.items()
+        if (end is None or end >= since) and judged(rule) and k not in wanted
+    ]
     new = [w for k, w in wanted.items() if k not in open_flags]
     if stale:
         Flag.objects.filter(pk__in=stale).update(

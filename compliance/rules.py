@@ -298,6 +298,8 @@ def training_months(year, *, starts_on, exemptions=()):
     if starts_on.year == year:
         first_month = starts_on.month + (starts_on.day != 1)
     periods = _merged(exemptions)
+    if not periods:  # most members: a refresh asks this of every member for every year judged
+        return list(range(first_month, 13))
     months = []
     for month in range(first_month, 13):
         first = date(year, month, 1)

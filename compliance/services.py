@@ -44,11 +44,11 @@ def release_lease(name):
     Lease.objects.filter(name=name).update(held_until=None)
 
 
-def refresh_all_with_lease(*, as_of):
+def refresh_all_with_lease(*, as_of, time_only=False):
     if not take_lease(LEASE_NAME):
         return {"skipped": "另一次刷新正在进行"}
     try:
-        return engine.refresh(as_of=as_of)
+        return engine.refresh(as_of=as_of, time_only=time_only)
     finally:
         release_lease(LEASE_NAME)
 

@@ -14,6 +14,13 @@ def refresh_branch(branch_id):
 @shared_task(acks_late=True)
 def nightly_refresh():
     """Time passing raises flags with no write: a month ends, a term expires. One run at a time."""
+    return services.refresh_all_with_lease(as_of=timezone.localdate(), time_only=True)
+
+
+@shared_task(acks_late=True)
+def weekly_refresh():
+    """Everything judged again, record warnings included: a safety net for data changed outside the
+    application's writes (the admin site, a restored backup, a shell)."""
     return services.refresh_all_with_lease(as_of=timezone.localdate())
 
 

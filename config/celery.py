@@ -17,6 +17,11 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.nightly_refresh",
         "schedule": crontab(hour=1, minute=30),
     },
+    # Everything judged again once a week, in the quiet of Sunday night.
+    "compliance-weekly-refresh": {
+        "task": "compliance.tasks.weekly_refresh",
+        "schedule": crontab(hour=2, minute=30, day_of_week="sun"),
+    },
     # The reminder email for those who subscribed, after the nightly refresh.
     "compliance-daily-digest": {
         "task": "compliance.tasks.send_digests",

@@ -62,14 +62,23 @@ def month_start(d):
     return d.replace(day=1)
 
 
+def next_month(month):
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
 def months_between(start, end):
     months = []
     current = month_start(start)
     last = month_start(end)
     while current <= last:
         months.append(current)
-        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        current = next_month(current)
     return months
+
+
+def month_count(first, last):
+    """How many months from first to last, both included: len(months_between(first, last)) in O(1)."""
+    return max(0, (last.year - first.year) * 12 + last.month - first.month + 1)
 
 
 def unpaid_months(paid, *, start, end):

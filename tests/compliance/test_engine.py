@@ -550,3 +550,82 @@ def test_lost_contact_six_months_then_two_years_after_suspension(branch, client,
     assert not Flag.objects.filter(rule="lost_contact", resolved_on=None).exists()
     engine.refresh(as_of=date(2028, 11, 2), since=date(2028, 1, 1))
     assert "应予除名" in Flag.objects.get(rule="lost_contact", resolved_on=None).message
+
+
+def test_the_nightly_run_starts_at_the_year_of_last_month():
+    assert engine.nightly_since(date(2026, 12, 1)) == date(2026, 1, 1)
+    assert engine.nightly_since(date(2026, 2, 1)) == date(2026, 1, 1)
+    # In January the periods that closed in December (the year, its quarter, its month) are still judged.
+    assert engine.nightly_since(date(2027, 1, 1)) == date(2026, 1, 1)
+    assert engine.nightly_since(date(2027, 1, 31)) == date(2026, 1, 1)
+
+
+def test_the_nightly_run_raises_what_a_month_ending_makes_overdue(branch):
+    for month in range(1, 11):
+        hold(branch, ["theme_day"], date(2026, month, 20))
+    engine.refresh(as_of=date(2026, 11, 25), since=date(2026, 1, 1))
+    assert open_keys("theme_day", branch=branch) == {("theme_day", "2026-11-01", "due_soon")}
+    changed = engine.refresh(as_of=date(2026, 12, 1), time_only=True)
+    assert open_keys("theme_day", branch=branch) == {("theme_day", "2026-11-01", "overdue")}
+    assert changed["raised"] >= 1 and changed["resolved"] >= 1
+    # The next night no period has come near its end or passed it: nothing is written.
+    again = engine.refresh(as_of=date(2026, 12, 2), time_only=True)
+    assert (again["raised"], again["resolved"]) == (0, 0)
+
+
+def test_the_nightly_run_leaves_record_warnings_as_the_writes_left_them(branch):
+    meeting = hold(
+        branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出"
+    )
+    engine.refresh(as_of=AS_OF)
+    flag = Flag.objects.get(rule="backfill", resolved_on__isnull=True)
+    assert flag.meeting == meeting and flag.period_end == meeting.held_on
+    # Changed behind the application's back (the admin site, a shell): only a full refresh sees it.
+    type(meeting).objects.filter(pk=meeting.pk).update(is_backfill=False)
+    engine.refresh(as_of=AS_OF + timedelta(days=1), time_only=True)
+    flag.refresh_from_db()
+    assert flag.resolved_on is None
+    engine.refresh(as_of=AS_OF + timedelta(days=1))
+    flag.refresh_from_db()
+    assert flag.resolved_on == AS_OF + timedelta(days=1)
+
+
+def test_a_record_warning_older_than_the_window_stands(branch):
+    """A rebuild from an early date flags old records; a later refresh that no longer reads them
+    must not take their warnings for resolved."""
+    hold(branch, ["theme_day"], date(2024, 3, 29), entered=date(2024, 4, 25), backfill_reason="外出")
+    engine.refresh(as_of=AS_OF, since=date(2024, 1, 1))
+    old = Flag.objects.get(rule="backfill")
+    assert engine.refresh(as_of=AS_OF)["resolved"] == 0  # judges from 2025
+    old.refresh_from_db()
+    assert old.resolved_on is None
+
+
+def test_the_weekly_run_judges_everything_under_the_same_lease(branch):
+    from compliance import tasks
+    from config.celery import app
+
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"compliance.tasks.nightly_refresh", "compliance.tasks.weekly_refresh"} <= schedule
+    hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
+    assert services.take_lease("nightly_refresh") is True
+    assert tasks.weekly_refresh.apply().get() == {"skipped": "另一次刷新正在进行"}
+    services.release_lease("nightly_refresh")
+    assert tasks.nightly_refresh.apply().get()["open"] > 0
+    assert not Flag.objects.filter(rule="backfill").exists()  # the nightly run does not look at records
+    tasks.weekly_refresh.apply().get()
+    assert Flag.objects.filter(rule="backfill", resolved_on__isnull=True).count() == 1
+
+
+def test_record_warnings_raised_before_they_carried_a_date_are_given_their_meetings(branch):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    meeting = hold(
+        branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出"
+    )
+    engine.refresh(as_of=AS_OF)
+    Flag.objects.update(period_end=None)  # as 0007 left them
+    import_module("compliance.migrations.0008_record_flags_dated").date_record_flags(apps, None)
+    assert Flag.objects.get(rule="backfill").period_end == meeting.held_on
