@@ -9,7 +9,7 @@ from branches.models import Organisation
 from members.models import Member
 
 from .periods import PeriodKind
-from .rules import CATALOGUE, TRAINING_COMMITTEE, TRAINING_SETTINGS
+from .rules import CATALOGUE, MEETING_RULES, TRAINING_COMMITTEE, TRAINING_SETTINGS
 
 # Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
 QUALITY_CHOICES = [
@@ -107,6 +107,18 @@ class Flag(models.Model):
 
     def __str__(self):
         return self.message
+
+    @property
+    def record_type(self):
+        """What the "记录" link of an open missing-meeting flag pre-fills on the meeting form: the type,
+        "" where the form asks for it (党小组会: which group; 支组合一), None where no meeting meets the flag."""
+        if self.resolved_on or self.period_start is None:
+            return None
+        if self.rule in ("group_meeting", "merged_meeting"):
+            return ""
+        if self.rule == "secretary_lecture" or self.rule in MEETING_RULES:
+            return CATALOGUE[self.rule].meeting_types[0]
+        return None
 
 
 class Lease(models.Model):

@@ -629,3 +629,18 @@ def test_record_warnings_raised_before_they_carried_a_date_are_given_their_meeti
     Flag.objects.update(period_end=None)  # as 0007 left them
     import_module("compliance.migrations.0008_record_flags_dated").date_record_flags(apps, None)
     assert Flag.objects.get(rule="backfill").period_end == meeting.held_on
+
+
+def test_the_record_link_is_offered_only_where_a_meeting_meets_the_flag(client, personas, branch):
+    def flag(rule, **extra):
+        return Flag.objects.create(key=f"{rule}:test", rule=rule, state="overdue", branch=branch, message=rule,
+                                   raised_on=AS_OF, period_start=date(2026, 7, 1), **extra)  # fmt: skip
+
+    assert flag("theme_day").record_type == "theme_day"
+    assert flag("secretary_lecture").record_type == "party_lecture"
+    assert flag("group_meeting").record_type == ""  # the form asks which group
+    assert flag("training_hours").record_type is None and flag("thought_report").record_type is None
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("compliance:flags")).content.decode()
+    assert page.count(">记录</a>") == 3
+    assert "type=party_lecture" in page and "type=training_hours" not in page and "type=thought_report" not in page
