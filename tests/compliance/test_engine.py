@@ -643,4 +643,8 @@ def test_the_record_link_is_offered_only_where_a_meeting_meets_the_flag(client, 
     client.force_login(personas[Role.SECRETARY])
     page = client.get(reverse("compliance:flags")).content.decode()
     assert page.count(">记录</a>") == 3
-    assert "type=party_lecture" in page and "type=training_hours" not in page and "type=thought_report" not in page
+    assert (
+        "type=party_lecture" in page
+        and "type=training_hours" not in page
+        and "type=thought_report" not in page
+    )
