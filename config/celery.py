@@ -22,6 +22,11 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.weekly_refresh",
         "schedule": crontab(hour=2, minute=30, day_of_week="sun"),
     },
+    # Today's overview counts, so that the first morning view of a county is as fast as the next.
+    "dashboards-warm-overviews": {
+        "task": "dashboards.tasks.warm_overviews",
+        "schedule": crontab(hour=1, minute=45),
+    },
     # The reminder email for those who subscribed, after the nightly refresh.
     "compliance-daily-digest": {
         "task": "compliance.tasks.send_digests",

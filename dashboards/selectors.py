@@ -202,17 +202,29 @@ class OverviewCounts:
     trend: dict  # (year, month) -> Tally
 
 
+def trend_months_to(as_of):
+    """The trend's months: the last TREND_MONTHS complete ones (the month in progress is the headline's,
+    not a dip in the line)."""
+    months = [Period(date(as_of.year, as_of.month, 1), PeriodKind.MONTH).previous()]
+    for _ in range(TREND_MONTHS - 1):
+        months.insert(0, months[0].previous())
+    return months
+
+
+def first_counted(period, as_of):
+    """The first day whose obligations the overview of the period counts: the trend's, the year's or the
+    period's start, whichever is earliest."""
+    return min(period.start, trend_months_to(as_of)[0].start, date(period.start.year, 1, 1))
+
+
 def overview(scope, *, period, as_of, rule=None):
     """The figures of the overview: everything on the page except the member lists."""
-    # The trend shows complete months: the month in progress is the headline's, not a dip in the line.
-    trend_months = [Period(date(as_of.year, as_of.month, 1), PeriodKind.MONTH).previous()]
-    for _ in range(TREND_MONTHS - 1):
-        trend_months.insert(0, trend_months[0].previous())
+    trend_months = trend_months_to(as_of)
     year = Period(date(period.start.year, 1, 1), PeriodKind.YEAR)
     rule = rule if rule in CATALOGUE else None
 
     def figures():
-        first = min(period.start, trend_months[0].start, year.start)
+        first = first_counted(period, as_of)
         counts = counts_by_branch(
             scope.branch_ids, since=grid_since(first), as_of=as_of, ending_from=first, tokens=scope.tokens
         )
@@ -222,6 +234,23 @@ def overview(scope, *, period, as_of, rule=None):
 
     key = f"overview:{scope.digest}:{period.kind}:{period.start}:{as_of}:{rule}"
     return _present(scope, cached(key, figures), year=year, trend_months=trend_months)
+
+
+WARM_CHUNK = 300  # branches evaluated at a time: the grid of a whole district at once would hold ~1 GB
+
+
+def warm_counts(*, as_of):
+    """Count every branch's obligations for the overview as it first opens on as_of (this month, the
+    trend, the year), each under the key the page will look for. Run at night, so that the first
+    morning view of a county does not evaluate 1,700 branches while someone waits. Returns how many
+    branches were counted."""
+    first = first_counted(chosen_period(None, as_of), as_of)
+    ids = list(Organisation.objects.filter(level=OrgLevel.BRANCH).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), WARM_CHUNK):
+        counts_by_branch(
+            ids[start : start + WARM_CHUNK], since=grid_since(first), as_of=as_of, ending_from=first
+        )
+    return len(ids)
 
 
 def cached(key, compute):

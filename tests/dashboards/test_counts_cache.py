@@ -155,3 +155,26 @@ def test_a_development_step_shows_in_the_deadlines_at_once(township, personas):
                                           today=date(2026, 8, 25))  # fmt: skip
     scope = selectors.resolve_scope(personas[Role.TOWNSHIP_ADMIN])
     assert selectors.pipeline_deadlines(scope, as_of=date(2026, 8, 25)) == []
+
+
+def test_counts_warmed_at_night_serve_the_first_view_of_the_day(
+    township, personas, client, evaluated, monkeypatch
+):
+    from dashboards import views
+
+    monkeypatch.setattr(views, "_today", lambda: AS_OF)
+    every = sorted([township.a1.pk, township.a2.pk, township.b1.pk])
+    assert selectors.warm_counts(as_of=AS_OF) == len(every)
+    assert sorted(branch for call in evaluated for branch in call) == every
+    evaluated.clear()
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    page = client.get(reverse("dashboards:township"))
+    assert page.status_code == 200 and "甲村党支部" in page.content.decode()
+    assert evaluated == []  # every branch's counts came from the night's work
+    # Warmed in chunks, the counts equal those of one evaluation of the whole scope.
+    monkeypatch.setattr(selectors, "WARM_CHUNK", 1)
+    ids = [township.a1.pk, township.a2.pk]
+    first = selectors.first_counted(selectors.chosen_period(None, AS_OF), AS_OF)
+    assert counts_by_branch(ids, since=grid.grid_since(first), as_of=AS_OF, ending_from=first) == count_cells(
+        obligation_grid(ids, since=grid.grid_since(first), as_of=AS_OF), ending_from=first
+    )
