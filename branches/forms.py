@@ -7,7 +7,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from .models import ALLOWED_PARENT_LEVELS, Organisation, OrgLevel, Position
-from .text import UNSAFE_MESSAGE, has_unsafe_characters
+from .text import UNSAFE_MESSAGE, has_unsafe_characters, looks_empty
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -15,6 +15,17 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def reject_unsafe_characters(value):
     if has_unsafe_characters(value):
         raise ValidationError(UNSAFE_MESSAGE, code="unsafe_characters")
+
+
+class RejectLooksEmpty:
+    """A required field typed with only zero-width or direction characters is as empty as a blank one."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, value):
+        if looks_empty(value):
+            raise ValidationError(self.message, code="required")
 
 
 class SafeTextMixin:
@@ -31,6 +42,8 @@ class SafeTextMixin:
                 field.validators = [
                     v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
                 ] + [reject_unsafe_characters]
+                if field.required:
+                    field.validators.append(RejectLooksEmpty(field.error_messages["required"]))
 
 
 # The hidden submit token only goes wrong when the page was tampered with or cut off in transit.

@@ -21,3 +21,13 @@ def has_unsafe_characters(text: str) -> bool:
 
 def strip_unsafe_characters(text: str) -> str:
     return UNSAFE_CHARACTERS.sub("", text)
+
+
+# Characters that take no space on screen: zero-width space, joiners and non-joiners, direction marks and
+# embeddings, the word joiner, the byte-order mark. Inside a name they are harmless (see above); a required
+# field holding only these (and spaces) looks empty to whoever reads it, so it counts as empty.
+INVISIBLE_ONLY = re.compile("[\\s\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*")
+
+
+def looks_empty(text: str) -> bool:
+    return INVISIBLE_ONLY.fullmatch(text) is not None

@@ -144,6 +144,9 @@ def branch_scope(branches, branch_ids, since):
     return AllBranches(ids, _branches_query(since).values("pk")) if branch_ids is None else ids
 
 
+FEW_BRANCHES = 20
+
+
 def _groups(branches, since):
     by_path = {b.path: b for b in branches}
     if not branches:
@@ -151,6 +154,11 @@ def _groups(branches, since):
     qs = Organisation.objects.filter(level=OrgLevel.GROUP, depth__in={b.depth + 1 for b in branches}).filter(
         Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=since)
     )
+    if len(branches) <= FEW_BRANCHES:  # a write's refresh: walk the path index under its branches only
+        under = Q(pk__in=[])
+        for branch in branches:
+            under |= Q(path__startswith=branch.path)
+        qs = qs.filter(under)
     groups = []
     for group in qs.only("pk", "path", "name", "founded_on", "dissolved_on", "merged_group"):
         parent = by_path.get(group.path[: -group.steplen])

@@ -286,3 +286,12 @@ def test_a_year_lock_for_a_year_that_cannot_be_is_refused(office, branch, year):
     response = office.post(reverse("meetings:year_lock", args=[branch.pk]), {"year": year, "locked": "1"})
     assert response.status_code in (302, 400, 404)
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d\u2060", "\ufeff \u200e\u200f", "\u202e\u202c"],
+                         ids=["zwsp", "joiners", "bom_marks", "embedding"])  # fmt: skip
+def test_a_required_field_of_invisible_characters_only_is_refused_as_empty(secretary, branch, text):
+    before = row_counts()
+    response = post_meeting(secretary, branch, topic=text)
+    assert_refused(response, before, field="topic")
+    assert "必填" in response.content.decode()

@@ -223,3 +223,9 @@ def test_markup_in_a_thought_report_title_is_escaped(secretary, person):
     )
     assert response.status_code == 302
     assert_shown_escaped(secretary.get(response["Location"]).content.decode(), title)
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\u200e\ufeff"], ids=["zwsp", "marks"])
+def test_a_member_name_of_invisible_characters_only_is_refused_as_empty(secretary, branch, text):
+    before = row_counts()
+    assert_refused(create(secretary, branch, name=text), before, field="name")
