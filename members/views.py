@@ -110,9 +110,15 @@ def _filtered_roster(request):
     )
 
 
+def _matching(roster_filter):
+    """The members the filter selects; none when it was refused (a search that cannot be run finds no one,
+    rather than seeming to find everyone)."""
+    return roster_filter.qs if roster_filter.form.is_valid() else roster_filter.queryset.none()
+
+
 def member_list(request):
     roster_filter = _filtered_roster(request)
-    page = Paginator(roster_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(_matching(roster_filter), PAGE_SIZE).get_page(request.GET.get("page"))
     selectors.present(request.user, page.object_list)
     return render(
         request,
@@ -128,6 +134,8 @@ def member_list(request):
 
 def member_export(request):
     roster_filter = _filtered_roster(request)
+    if not roster_filter.form.is_valid():  # the list, with the filter's message, instead of a file
+        return member_list(request)
     members = selectors.present(request.user, list(roster_filter.qs))
     return roster_workbook_response(members, filename=f"党员名册-{timezone.localdate():%Y%m%d}.xlsx")
 

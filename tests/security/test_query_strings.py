@@ -99,6 +99,9 @@ def test_a_search_with_control_characters_says_so_in_chinese(secretary, branch, 
 
     page = secretary.get(reverse("members:list"), {"q": value})
     assert page.status_code == 200 and UNSAFE_MESSAGE in page.content.decode()
+    assert page.context["page"].paginator.count == 0  # a search that cannot run finds no one
+    export = secretary.get(reverse("members:export"), {"q": value})
+    assert export.status_code == 200 and UNSAFE_MESSAGE in export.content.decode()  # the list, not a file
 
 
 def test_a_search_that_is_a_real_name_still_works(secretary, branch):
@@ -129,8 +132,13 @@ def test_the_export_status_endpoint_answers_json_with_no_cache(secretary, branch
     assert status.json()["status"] == "done" and status.json()["download_url"]
 
 
-def test_the_roster_export_with_hostile_filters_is_a_workbook(secretary, branch):
+def test_the_roster_export_with_hostile_filters_is_a_workbook_or_the_list_saying_why(secretary, branch):
     for value in HOSTILE_VALUES.values():
-        response = secretary.get(reverse("members:export"), {"q": value, "branch": value, "status": value})
-        assert response.status_code == 200
-        assert response.content[:2] == b"PK"
+        params = {"q": value, "branch": value, "status": value}
+        response = secretary.get(reverse("members:export"), params)
+        assert response.status_code == 200, value
+        if response["Content-Type"].startswith("text/html"):  # refused: the list says why and lists no one
+            assert response.context["filter"].form.errors, value
+            assert response.context["page"].paginator.count == 0
+        else:
+            assert response.content[:2] == b"PK", value
