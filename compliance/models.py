@@ -78,8 +78,10 @@ class Flag(models.Model):
     key = models.CharField(max_length=200, editable=False)
     rule = models.CharField("规则", max_length=30, choices=RULE_CHOICES)
     state = models.CharField("状态", max_length=20, choices=FlagState.choices)
+    # Indexed together with resolved_on (Meta.indexes), which serves every lookup by branch: a second
+    # index of branch alone would only slow the refresh's inserts.
     branch = models.ForeignKey(
-        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="flags"
+        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="flags", db_index=False
     )
     group = models.ForeignKey(
         Organisation, verbose_name="党小组", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

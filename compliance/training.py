@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import ExtractYear
@@ -156,12 +157,25 @@ def standings(*, branches, years, as_of, settings, branch_filter=None, member_id
                 committee=committee_hours,
                 on_committee=person["name"] in committee.get((person["branch_id"], year), ()),
             )
-            due = training_due(year, starts_on=starts_on, exemptions=exempt[person["pk"]], hours=hours)
+            due = _due(year, starts_on, tuple(exempt.get(person["pk"], ())), hours)
             hours_done = done.get((person["pk"], year)) or Decimal(0)
             state = training_state(due, hours_done, year=year, as_of=as_of)
             result.append(Standing(person["pk"], person["name"], person["name_initials"], person["category"],
                                    person["branch_id"], year, due, hours_done, state))  # fmt: skip
     return result
+
+
+def _due(year, starts_on, exemptions, hours):
+    """training_due, remembered: a start before the year counts as 1 January (the same months are owed),
+    so the members who joined earlier and were never exempt — nearly all — share one answer."""
+    if starts_on is not None and starts_on < date(year, 1, 1):
+        starts_on = date(year, 1, 1)
+    return _remembered_due(year, starts_on, exemptions, hours)
+
+
+@lru_cache(maxsize=8192)
+def _remembered_due(year, starts_on, exemptions, hours):
+    return training_due(year, starts_on=starts_on, exemptions=exemptions, hours=hours)
 
 
 def _committee_names(branch_filter, in_force, years, as_of):
