@@ -114,6 +114,10 @@ class Writer:
             for sql in statements:
                 cursor.execute(sql)
             if self.vendor == "postgresql":
+                # As autovacuum would leave freshly loaded tables on a server: statistics for the planner,
+                # and (outside a transaction: VACUUM cannot run in one) the visibility map that index-only
+                # scans need and the hint bits that the first reader would otherwise write.
+                command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
                 for model in self.tables:
-                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+                    cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
         return {model._meta.label: table.written for model, table in self.tables.items()}
