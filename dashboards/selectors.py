@@ -236,7 +236,9 @@ def overview(scope, *, period, as_of, rule=None):
     return _present(scope, cached(key, figures), year=year, trend_months=trend_months)
 
 
-WARM_CHUNK = 300  # branches evaluated at a time, so that the worker holds one chunk's obligations, not a district's
+WARM_CHUNK = (
+    300  # branches evaluated at a time, so that the worker holds one chunk's obligations, not a district's
+)
 
 
 def warm_counts(*, as_of):

@@ -49,7 +49,7 @@ def meeting_list(request):
     page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
         "within": within, "since": since, "until": until, "backfill": backfill,
-        "page": page, "branches": branches, "branch": branch, "year": year, "type": type_, "state": state,
+        "page": page, "branch_choices": branches.values_list("pk", "name"), "branch": branch, "year": year, "type": type_, "state": state,
         "types": MeetingType.choices, "states": ReviewState.choices,
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
         "can_record": organisations_for(user, Action.RECORD).exists(),
