@@ -19,14 +19,19 @@ UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the c
 CELERY_KEYS = ("broker_url", "broker_transport_options", "task_publish_retry_policy", "task_always_eager")
 
 
-def settings_for_broker(url, monkeypatch):
-    """config/settings.py as it loads in a deployment whose CELERY_BROKER_URL is `url`."""
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
+def deployed_settings(monkeypatch, **environment):
+    """config/settings.py as it loads in a deployment with these environment variables."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     path = Path(django_settings.BASE_DIR) / "config" / "settings.py"
-    spec = importlib.util.spec_from_file_location("_settings_for_broker", path)
+    spec = importlib.util.spec_from_file_location("_deployed_settings", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def settings_for_broker(url, monkeypatch):
+    return deployed_settings(monkeypatch, CELERY_BROKER_URL=url)
 
 
 def _forget_connections():

@@ -3,13 +3,10 @@
 The settings are loaded as a deployment with CACHE_URL loads them (config/settings.py, django-redis with
 IGNORE_EXCEPTIONS); nothing listens on port 1, so every cache call is refused."""
 
-import importlib.util
 import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -19,16 +16,11 @@ from branches.models import Role
 from compliance import grid
 from dashboards import selectors, tasks
 from meetings.models import Meeting
-from tests.faults.conftest import meeting_form
+from tests.faults.conftest import deployed_settings, meeting_form
 
 
 def deployed_caches(url, monkeypatch):
-    monkeypatch.setenv("CACHE_URL", url)
-    path = Path(django_settings.BASE_DIR) / "config" / "settings.py"
-    spec = importlib.util.spec_from_file_location("_settings_for_cache", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CACHES
+    return deployed_settings(monkeypatch, CACHE_URL=url).CACHES
 
 
 @pytest.fixture
