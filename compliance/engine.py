@@ -839,8 +839,8 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     wanted += _member_flags(ids, as_of)
     wanted += _roster_flags(ids, as_of)
     wanted += _training_flags(branches, ids, settings, as_of=as_of, since=since)
-    judged = (lambda rule: rule not in RECORD_RULES) if time_only else (lambda rule: True)
-    return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since, judged=judged)
+    unjudged = RECORD_RULES if time_only else frozenset()
+    return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since, unjudged=unjudged)
 
 
 def _no_jit():  # for a refresh of everything (one branch reads too little for it to matter)
@@ -853,9 +853,8 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, branch_ids, *, as_of, since, judged):
-    """judged(rule): whether this refresh judged the rule, so that its open flags missing from
-    `wanted` no longer hold."""
+def _write(wanted, branch_ids, *, as_of, since, unjudged=frozenset()):
+    """unjudged: rules this refresh did not judge, whose open flags stand whatever `wanted` holds."""
     open_flags = {
         key: (pk, end, rule)
         for key, pk, end, rule in Flag.objects.filter(
@@ -866,7 +865,7 @@ def _write(wanted, branch_ids, *, as_of, since, judged):
     stale = [
         pk
         for k, (pk, end, rule) in open_flags.items()
-        if (end is None or end >= since) and judged(rule) and k not in wanted
+        if (end is None or end >= since) and rule not in unjudged and k not in wanted
     ]
     new = [w for k, w in wanted.items() if k not in open_flags]
     if stale:
