@@ -18,6 +18,17 @@ class Voidable(models.Model):
     class Meta:
         abstract = True
 
+    def void(self, reason):
+        """Void with its reason (required), keeping the record. The services check their own conditions
+        (already void, year locked, review closed) first."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"reason": "请填写作废原因。"})
+        self.voided_at = timezone.now()
+        self.void_reason = reason
+        self.save()
+        return self
+
 
 class OrgLevel(models.TextChoices):
     PARTY_COMMITTEE = "party_committee", "党委"

@@ -352,11 +352,7 @@ def void_campaign(*, campaign, reason):
         return campaign
     if campaign.status in COUNTED_STATUSES:
         raise ValidationError("已完成的民主评议不能作废；如需更正请由党委退回。")
-    if not (reason or "").strip():
-        raise ValidationError({"reason": "请填写作废原因。"})
-    campaign.voided_at = timezone.now()
-    campaign.void_reason = reason.strip()
-    campaign.save()
+    campaign.void(reason)
     _notify(campaign)
     return campaign
 

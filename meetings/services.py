@@ -293,11 +293,7 @@ def _replace_attendance(meeting, rows):
 @transaction.atomic
 def void_meeting(*, meeting, reason):
     _check_editable(meeting)
-    if not reason.strip():
-        raise ValidationError({"reason": "请填写作废原因。"})
-    meeting.voided_at = timezone.now()
-    meeting.void_reason = reason.strip()
-    meeting.save()
+    meeting.void(reason)
     _notify(meeting.branch, meeting.held_on)
     return meeting
 

@@ -434,12 +434,7 @@ def void_record(*, record, reason):
     """Void a mistaken dated record (外出, exemption, dues payment, thought report): kept, never counted."""
     if record.voided_at:
         raise ValidationError("该记录已作废。")
-    if not reason.strip():
-        raise ValidationError({"reason": "请填写作废原因。"})
-    record.voided_at = timezone.now()
-    record.void_reason = reason
-    record.save()
-    return record
+    return record.void(reason)
 
 
 def _payable(member, month, today):
@@ -561,11 +556,7 @@ def void_training(*, record, reason):
         raise ValidationError("该记录已作废。")
     if is_year_locked(record.branch, record.held_on.year):
         raise ValidationError(f"{record.held_on.year}年度台账已锁定，如需修改请联系党委解锁。")
-    if not reason.strip():
-        raise ValidationError({"reason": "请填写作废原因。"})
-    record.voided_at = timezone.now()
-    record.void_reason = reason.strip()
-    record.save()
+    record.void(reason)
     _notify_training(record.branch, record.held_on)
     return record
 

@@ -275,7 +275,11 @@ def test_voided_exemption_no_longer_exempts(tree):
         approved_on=date(2026, 1, 1),
         today=TODAY,
     )
-    services.void_record(record=exemption, reason="录错人")
+    with pytest.raises(ValidationError, match="请填写作废原因"):
+        services.void_record(record=exemption, reason=" \u3000 ")
+    services.void_record(record=exemption, reason="  录错人 ")
+    exemption.refresh_from_db()
+    assert exemption.void_reason == "录错人"  # kept as every other void keeps it: trimmed
     [row] = selectors.roster_as_of(branch=tree.a1, on=date(2026, 2, 1))
     assert row.exemption_then is None
     with pytest.raises(ValidationError, match="已作废"):
