@@ -24,11 +24,11 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.aggregates import BitOr
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Sum, Value, When
-from django.db.models.functions import Cast, ExtractMonth, ExtractYear, TruncMonth
+from django.db.models import Case, Count, DateField, Exists, IntegerField, Max, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Left, Length, TruncMonth
 
 from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
-from evaluations.selectors import closed_review_years, open_followups
+from evaluations.selectors import closed_reviews, followup_reads, followups_from
 from meetings.models import Attendance, Meeting, MeetingType, Talk
 from meetings.services import fixed_theme_day
 from members import dues, pipeline
@@ -44,6 +44,7 @@ from members.models import (
 )
 
 from . import stamps, training
+from .batch import fold, read_together
 from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
 from .rules import (
@@ -108,21 +109,51 @@ RECORD_RULES = frozenset({"backfill", "low_quorum", "no_attendance", "theme_day_
 # ---------------------------------------------------------------- reading the scope
 
 
-class AllBranches(list):
-    """The ids of every branch in a refresh of everything; `query` selects the same ids in SQL.
-
-    Filtering by the subquery rather than by a list of 1,700 ids lets PostgreSQL scan and hash
-    instead of probing an index once per id (and spares Django building the list into the SQL).
-    """
-
-    def __init__(self, ids, query):
-        super().__init__(ids)
-        self.query = query
+ORG_FIELDS = ("pk", "path", "name", "founded_on", "dissolved_on", "merged_group")
 
 
-def _in(branch_ids):
-    """What a `branch_id__in=` filter takes for these ids: the subquery when they are every branch."""
-    return branch_ids.query if isinstance(branch_ids, AllBranches) else branch_ids
+@dataclass(frozen=True)
+class Org:
+    """A branch or group as the rules see it. branch_id: the branch itself, or a group's branch."""
+
+    pk: int
+    path: str
+    name: str
+    founded_on: date
+    dissolved_on: date | None
+    merged_group: bool
+    branch_id: int
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The branches a refresh or a grid reads: every read filters by `filter`.
+
+    `few`: a write's scope, whose reads go to the server as one statement; they filter by the list of
+    ids, and a branch among them that is not live in the window (dissolved before it) is taken out by
+    `live_scope` once the branches are read. Any other scope filters by a subquery selecting the live
+    branches: rather than a list of 1,700 ids, it lets PostgreSQL scan and hash instead of probing an
+    index once per id."""
+
+    branch_ids: tuple | None
+    since: date
+
+    @property
+    def branches(self):
+        qs = _branches_query(self.since)
+        return qs if self.branch_ids is None else qs.filter(pk__in=self.branch_ids)
+
+    @property
+    def filter(self):
+        return list(self.branch_ids) if self.few else self.branches.values("pk")
+
+    @property
+    def few(self):
+        return self.branch_ids is not None and len(self.branch_ids) <= FEW_BRANCHES
+
+
+def scope_of(branch_ids, since):
+    return Scope(None if branch_ids is None else tuple(branch_ids), since)
 
 
 def _branches_query(since):
@@ -131,41 +162,29 @@ def _branches_query(since):
     )
 
 
-def _branches(branch_ids, since):
-    qs = _branches_query(since)
-    if branch_ids is not None:
-        qs = qs.filter(pk__in=branch_ids)
-    return list(qs.only("pk", "path", "depth", "name", "founded_on", "dissolved_on", "merged_group"))
-
-
-def branch_scope(branches, branch_ids, since):
-    """The ids of the branches read, marked as every branch when branch_ids is None."""
-    ids = [b.pk for b in branches]
-    return AllBranches(ids, _branches_query(since).values("pk")) if branch_ids is None else ids
-
-
 FEW_BRANCHES = 20
 
 
-def _groups(branches, since):
-    by_path = {b.path: b for b in branches}
-    if not branches:
-        return []
-    qs = Organisation.objects.filter(level=OrgLevel.GROUP, depth__in={b.depth + 1 for b in branches}).filter(
-        Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=since)
+def _groups_query(scope):
+    """The live groups whose parent is a branch of the scope (a group's path is its parent's plus a step)."""
+    parent = Left("path", Length("path") - Organisation.steplen)
+    return (
+        Organisation.objects.filter(level=OrgLevel.GROUP)
+        .filter(Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=scope.since))
+        .annotate(parent_path=parent)
+        .filter(parent_path__in=scope.branches.values("path"))
+        .values(*ORG_FIELDS, "parent_path")
     )
-    if len(branches) <= FEW_BRANCHES:  # a write's refresh: walk the path index under its branches only
-        under = Q(pk__in=[])
-        for branch in branches:
-            under |= Q(path__startswith=branch.path)
-        qs = qs.filter(under)
-    groups = []
-    for group in qs.only("pk", "path", "name", "founded_on", "dissolved_on", "merged_group"):
-        parent = by_path.get(group.path[: -group.steplen])
-        if parent is not None:
-            group.branch = parent
-            groups.append(group)
-    return groups
+
+
+def _units_from(branch_rows, group_rows):
+    branches = [Org(**row, branch_id=row["pk"]) for row in branch_rows]
+    by_path = {b.path: b for b in branches}
+    groups = [
+        Org(**{k: v for k, v in row.items() if k != "parent_path"}, branch_id=by_path[row["parent_path"]].pk)
+        for row in group_rows
+    ]
+    return sorted(branches, key=lambda b: b.path), sorted(groups, key=lambda g: g.path)
 
 
 @dataclass(frozen=True)
@@ -177,20 +196,41 @@ class Term:
     posts: tuple  # (position, holder_name, ended_on) of every post of the term
 
 
-def _current_terms(branch_ids, as_of):
-    """The latest term elected on or before as_of for each branch, with its posts (one query)."""
-    rows = (
-        CommitteeTerm.objects.filter(organisation_id__in=_in(branch_ids), elected_on__lte=as_of)
-        .order_by("organisation_id", "-elected_on", "pk")
-        .values_list("organisation_id", "pk", "ends_on", "positions__position", "positions__holder_name",
-                     "positions__ended_on")
+@dataclass(frozen=True)
+class Committees:
+    """What the scope's committee terms say: each branch's current term, every secretary it has had,
+    and every post ever held (the 学时 of the committee are judged on a year's last day)."""
+
+    terms: dict  # {branch_id: Term}
+    secretaries: dict  # {branch_id: [(name, started_on, ended_on)]}
+    posts: list  # [(branch_id, name, started_on, ended_on)]
+
+
+def _terms_query(scope):
+    return CommitteeTerm.objects.filter(organisation_id__in=scope.filter).values_list(
+        "organisation_id", "pk", "elected_on", "ends_on", "positions__position", "positions__holder_name",
+        "positions__started_on", "positions__ended_on",
     )  # fmt: skip
-    latest, posts = {}, defaultdict(list)
-    for branch_id, pk, ends_on, position, holder_name, ended_on in rows:
-        term = latest.setdefault(branch_id, (pk, ends_on))
-        if term[0] == pk and position is not None:
-            posts[pk].append((position, holder_name, ended_on))
-    return {branch_id: Term(pk, ends_on, tuple(posts[pk])) for branch_id, (pk, ends_on) in latest.items()}
+
+
+def _committees_from(rows, as_of):
+    """The current term is the latest elected on or before as_of (the first created among equals)."""
+    latest, posts, secretaries, held = {}, defaultdict(list), defaultdict(list), []
+    for branch_id, pk, elected_on, ends_on, position, holder, started_on, ended_on in rows:
+        if elected_on <= as_of:
+            rank = (elected_on, -pk)
+            if branch_id not in latest or rank > latest[branch_id][0]:
+                latest[branch_id] = (rank, pk, ends_on)
+        if position is None:
+            continue
+        posts[pk].append((position, holder, ended_on))
+        held.append((branch_id, holder, started_on, ended_on))
+        if position == Position.SECRETARY:
+            secretaries[branch_id].append((holder, started_on, ended_on))
+    terms = {
+        branch_id: Term(pk, ends_on, tuple(posts[pk])) for branch_id, (_rank, pk, ends_on) in latest.items()
+    }
+    return Committees(terms, secretaries, held)
 
 
 def _settings_for(settings, path, rule):
@@ -213,9 +253,24 @@ def _settings_for(settings, path, rule):
     return result
 
 
+SETTING_FIELDS = ("pk", "rule", "enabled", "count", "period_kind", "effective_from", "organisation_id")
+
+
+def _settings_query(as_of):
+    return RuleSetting.objects.filter(effective_from__lte=as_of).values(*SETTING_FIELDS, "organisation__path")
+
+
+def _settings_from(rows):
+    return [
+        RuleSetting(**{k: row[k] for k in SETTING_FIELDS},
+                    organisation=Organisation(pk=row["organisation_id"], path=row["organisation__path"]))
+        for row in rows
+    ]  # fmt: skip
+
+
 def settings_in_force(as_of):
     """Every local setting effective by as_of (few: a township changes a handful of rules)."""
-    return list(RuleSetting.objects.select_related("organisation").filter(effective_from__lte=as_of))
+    return _settings_from(_settings_query(as_of))
 
 
 SECRETARY_LECTURE = "secretary_lecture"  # the pseudo meeting type counted for 书记讲党课
@@ -238,45 +293,98 @@ class Held:
     reviews: set
 
 
-def held_records(branch_ids, terms, since, as_of):
-    by_month = defaultdict(int)
-    rows = (
-        Meeting.objects.filter(
-            branch_id__in=_in(branch_ids), voided_at__isnull=True, held_on__gte=since, held_on__lte=as_of
-        )
-        .annotate(month=TruncMonth("held_on"))
+ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "applied_on", "activist_on", "candidate_on",
+                 "joined_on", "confirmed_on", "lost_contact_on")  # fmt: skip
+
+
+def _unit_reads(scope, *, since, as_of):
+    """The querysets the unit rules need, by name: read together for a write's scope."""
+    live = {"branch_id__in": scope.filter, "voided_at__isnull": True}
+    meetings = Meeting.objects.filter(**live, held_on__gte=since, held_on__lte=as_of)
+    return {
+        "branches": scope.branches.values(*ORG_FIELDS),
+        "groups": _groups_query(scope),
+        "terms": _terms_query(scope),
+        "settings": _settings_query(as_of),
+        # Truncated to a date on the server: no conversion per row in Python.
+        "by_month": meetings.annotate(month=Cast(TruncMonth("held_on"), DateField()))
         .values("branch_id", "group_id", "types__type", "month")
         .annotate(n=Count("id"))
-    )
-    for row in rows:
-        by_month[(row["branch_id"], row["group_id"], row["types__type"], row["month"])] += row["n"]
-    for (branch_id, month), n in _secretary_lectures(branch_ids, since, as_of).items():
+        .values_list("branch_id", "group_id", "types__type", "month", "n"),
+        "lectures": meetings.filter(types__type=MeetingType.PARTY_LECTURE)
+        .exclude(lecturer="")
+        .values_list("branch_id", "held_on", "lecturer"),
+        "org_life": Meeting.objects.filter(**live, types__type=MeetingType.ORG_LIFE_MEETING,
+                                           for_year__gte=since.year, held_on__lte=as_of)
+        .values("branch_id", "for_year")
+        .annotate(n=Count("id", distinct=True)),
+        "roster": Member.objects.filter(branch_id__in=scope.filter, on_roster=True).values(*ROSTER_FIELDS),
+        "talks": Talk.objects.filter(**live, talked_on__gte=date(since.year, 1, 1), talked_on__lte=as_of)
+        .values_list("branch_id", "talked_on", "initiator_id", "counterpart_id"),
+        "reviews": closed_reviews(scope.filter),
+    }  # fmt: skip
+
+
+@dataclass
+class Units:
+    """The scope as the unit rules see it, read from `_unit_reads`."""
+
+    branches: list
+    groups: list
+    committees: Committees
+    settings: list
+    held: Held
+    roster: list  # every member on the roster, as ROSTER_FIELDS dicts
+
+    @property
+    def terms(self):
+        return self.committees.terms
+
+
+def _units_read(rows, *, since, as_of):
+    branches, groups = _units_from(rows["branches"], rows["groups"])
+    committees = _committees_from(rows["terms"], as_of)
+    by_month = defaultdict(int)
+    for branch_id, group_id, type_, month, n in rows["by_month"]:
+        by_month[(branch_id, group_id, type_, month)] += n
+    for (branch_id, month), n in _secretary_lectures(rows["lectures"], committees.secretaries).items():
         by_month[(branch_id, None, SECRETARY_LECTURE, month)] += n
     org_life = defaultdict(int)
-    rows = (
-        Meeting.objects.filter(branch_id__in=_in(branch_ids), voided_at__isnull=True, types__type=MeetingType.ORG_LIFE_MEETING,
-                               for_year__gte=since.year, held_on__lte=as_of)
-        .values("branch_id", "for_year")
-        .annotate(n=Count("id", distinct=True))
-    )  # fmt: skip
-    for row in rows:
+    for row in rows["org_life"]:
         org_life[(row["branch_id"], row["for_year"])] += row["n"]
-    coverage = _talk_coverage(branch_ids, terms, since, as_of)
-    return Held(by_month, org_life, coverage, closed_review_years(_in(branch_ids)))
+    coverage = _talk_coverage([b.pk for b in branches], rows["roster"], rows["talks"], committees.terms, since,
+                              as_of)  # fmt: skip
+    held = Held(by_month, org_life, coverage, set(rows["reviews"]))
+    return Units(branches, groups, committees, _settings_from(rows["settings"]), held, rows["roster"])
 
 
-def _secretary_lectures(branch_ids, since, as_of):
+def read_units(branch_ids, *, since, as_of):
+    """The unit rules' view of the branches (None: every branch), in a fixed number of queries."""
+    scope = scope_of(branch_ids, since)
+    if branch_ids is not None and not branch_ids:
+        return Units([], [], Committees({}, {}, []), [], Held({}, {}, {}, set()), [])
+    reads = _unit_reads(scope, since=since, as_of=as_of)
+    # One query per read whatever the number of branches, so that a page's count does not depend on it.
+    rows = dict(zip(reads, read_together(reads.values(), together=False), strict=True))
+    live = live_scope(scope, rows)
+    if live is not scope:
+        return read_units(live.branch_ids, since=since, as_of=as_of)
+    return _units_read(rows, since=since, as_of=as_of)
+
+
+def live_scope(scope, rows):
+    """The scope without the listed branches that the branches read left out (dissolved before the
+    window, or not branches): a rare second read, so that the common one stays a single statement."""
+    if not scope.few or len(rows["branches"]) == len(set(scope.branch_ids)):
+        return scope
+    return scope_of(sorted(row["pk"] for row in rows["branches"]), scope.since)
+
+
+def _secretary_lectures(lectures, secretaries):
     """{(branch_id, month start): n} of 党课 whose 主讲人 was the branch's sitting secretary that day."""
-    secretaries = secretaries_of(branch_ids)
-    lectures = (
-        Meeting.objects.filter(branch_id__in=_in(branch_ids), voided_at__isnull=True, held_on__gte=since,
-                               held_on__lte=as_of, types__type=MeetingType.PARTY_LECTURE)
-        .exclude(lecturer="")
-        .values_list("branch_id", "held_on", "lecturer")
-    )  # fmt: skip
     counts = defaultdict(int)
     for branch_id, held_on, lecturer in lectures:
-        if given_by_secretary(lecturer, held_on, secretaries[branch_id]):
+        if given_by_secretary(lecturer, held_on, secretaries.get(branch_id, ())):
             counts[(branch_id, held_on.replace(day=1))] += 1
     return counts
 
@@ -285,7 +393,7 @@ def secretaries_of(branch_ids):
     """{branch_id: [(name, started_on, ended_on)]} of every secretary the branches have had."""
     secretaries = defaultdict(list)
     for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
-        term__organisation_id__in=_in(branch_ids), position=Position.SECRETARY
+        term__organisation_id__in=branch_ids, position=Position.SECRETARY
     ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
         secretaries[branch_id].append((name, started_on, ended_on))
     return secretaries
@@ -299,7 +407,7 @@ def given_by_secretary(lecturer, held_on, secretaries):
     )
 
 
-def _talk_coverage(branch_ids, terms, since, as_of):
+def _talk_coverage(branch_ids, roster_rows, talk_rows, terms, since, as_of):
     """谈心谈话 coverage per branch and year, judged against the current roster and committee.
 
     Committee members are the sitting office-holders of the current term, matched to the
@@ -307,18 +415,11 @@ def _talk_coverage(branch_ids, terms, since, as_of):
     past year is judged by who is on the roster now.
     """
     roster = defaultdict(list)
-    for pk, branch_id, name in Member.objects.filter(
-        branch_id__in=_in(branch_ids),
-        on_roster=True,
-        status=Status.NORMAL,
-        category__in=PARTY_MEMBER_CATEGORIES,
-    ).values_list("pk", "branch_id", "name"):
-        roster[branch_id].append((pk, name))
+    for m in roster_rows:
+        if m["status"] == Status.NORMAL and m["category"] in PARTY_MEMBER_CATEGORIES:
+            roster[m["branch_id"]].append((m["pk"], m["name"]))
     talks = defaultdict(list)
-    for branch_id, talked_on, a, b in Talk.objects.filter(
-        branch_id__in=_in(branch_ids), voided_at__isnull=True, talked_on__gte=date(since.year, 1, 1),
-        talked_on__lte=as_of,
-    ).values_list("branch_id", "talked_on", "initiator_id", "counterpart_id"):  # fmt: skip
+    for branch_id, talked_on, a, b in talk_rows:
         talks[(branch_id, talked_on.year)].append((a, b))
     coverage = {}
     for branch_id in branch_ids:
@@ -343,8 +444,9 @@ def _bucket(counts, kind):
     return buckets
 
 
-def obligations(branches, groups, terms, settings, held, *, as_of, since):
+def obligations(units, *, as_of, since):
     """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope."""
+    held, settings, terms = units.held, units.settings, units.terms
     months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
     for (branch_id, group_id, type_, month), n in held.by_month.items():
         months[("b", branch_id)][type_][month] += n
@@ -359,9 +461,9 @@ def obligations(branches, groups, terms, settings, held, *, as_of, since):
     reviews = defaultdict(dict)
     for branch_id, year in held.reviews:
         reviews[branch_id][date(year, 1, 1)] = 1
-    units = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in branches]
-    units += [(("g", g.pk), g, _unit(g, "group", None), g.branch.pk, g.pk) for g in groups]
-    for key, org, unit, branch_id, group_id in units:
+    scope = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in units.branches]
+    scope += [(("g", g.pk), g, _unit(g, "group", None), g.branch_id, g.pk) for g in units.groups]
+    for key, org, unit, branch_id, group_id in scope:
         for code in UNIT_RULES:
             rule = CATALOGUE[code]
             if rule.scope.value != unit.level:
@@ -389,11 +491,9 @@ SHORTFALL_WORDS = {
 DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
 
 
-def _meeting_flags(branches, groups, terms, settings, held, *, as_of, since):
+def _meeting_flags(units, *, as_of, since):
     wanted = []
-    for branch_id, group_id, org, rule, obligation in obligations(
-        branches, groups, terms, settings, held, as_of=as_of, since=since
-    ):
+    for branch_id, group_id, org, rule, obligation in obligations(units, as_of=as_of, since=since):
         state = ATTENTION.get(obligation.state)
         if state is None:
             continue
@@ -437,29 +537,29 @@ def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since):
     return results
 
 
-def _record_flags(branch_ids, since, as_of):
-    """Record-quality warnings: 补录, 到会未过半, and meetings recorded with nobody expected."""
-    wanted = []
-    qs = (
-        Meeting.objects.filter(
-            branch_id__in=_in(branch_ids), voided_at__isnull=True, held_on__gte=since, held_on__lte=as_of
-        )
+def _record_reads(scope, since, as_of):
+    meetings = Meeting.objects.filter(
+        branch_id__in=scope.filter, voided_at__isnull=True, held_on__gte=since, held_on__lte=as_of
+    )
+    return {
+        "records": meetings
         # Whether any attendance row exists: one index probe per meeting, not a count of them all.
         .annotate(recorded=Exists(Attendance.objects.filter(meeting_id=OuterRef("pk"))))
         .filter(Q(is_backfill=True) | Q(low_quorum=True) | Q(recorded=False))
-        .values(
-            "pk",
-            "branch_id",
-            "group_id",
-            "held_on",
-            "topic",
-            "is_backfill",
-            "low_quorum",
-            "lateness_days",
-            "recorded",
-        )
-    )
-    for m in qs:
+        .values("pk", "branch_id", "group_id", "held_on", "topic", "is_backfill", "low_quorum", "lateness_days",
+                "recorded"),
+        "theme_days": meetings.filter(types__type=MeetingType.THEME_DAY, off_day_approved_by="")
+        .values("pk", "branch_id", "held_on", "topic"),
+        "org_lives": meetings.filter(types__type=MeetingType.ORG_LIFE_MEETING)
+        .annotate(items=Count("rectifications"))
+        .values("pk", "branch_id", "held_on", "opinions", "self_examination", "reported_on", "items"),
+    }  # fmt: skip
+
+
+def _record_flags(rows):
+    """Record-quality warnings: 补录, 到会未过半, and meetings recorded with nobody expected."""
+    wanted = []
+    for m in rows["records"]:
         where = f"{m['held_on']:%Y-%m-%d}“{m['topic']}”"
         checks = (
             (m["is_backfill"], "backfill", f"{where}为补录（召开后第{m['lateness_days']}个工作日录入）"),
@@ -471,27 +571,23 @@ def _record_flags(branch_ids, since, as_of):
                 wanted.append(Wanted(key=f"{code}:m{m['pk']}", rule=code, state=FlagState.WARNING,
                                      branch_id=m["branch_id"], group_id=m["group_id"], meeting_id=m["pk"],
                                      period_end=m["held_on"], message=message))  # fmt: skip
-    return wanted + _theme_day_flags(branch_ids, since, as_of) + _org_life_flags(branch_ids, since, as_of)
+    return wanted + _theme_day_flags(rows["theme_days"]) + _org_life_flags(rows["org_lives"])
 
 
 FOLLOWUP_STATES = {"overdue": FlagState.OVERDUE, "open": FlagState.WARNING, "missing": FlagState.WARNING}
 
 
-def _review_flags(branch_ids, as_of):
+def _review_flags(followups):
     """民主评议 follow-ups (限期改正, 劝退, 除名) still open, and low grades with none recorded."""
     return [
         Wanted(key=f"{item.key}:{item.state}", rule="review_followup", state=FOLLOWUP_STATES[item.state],
                branch_id=item.branch_id, member_id=item.member_id, period_end=item.due_on, message=item.message)
-        for item in open_followups(_in(branch_ids), as_of=as_of)
+        for item in followups
     ]  # fmt: skip
 
 
-def _theme_day_flags(branch_ids, since, as_of):
+def _theme_day_flags(rows):
     """主题党日 held away from the fixed day without a recorded approval (a warning, not overdue)."""
-    rows = Meeting.objects.filter(
-        branch_id__in=_in(branch_ids), voided_at__isnull=True, held_on__gte=since, held_on__lte=as_of,
-        types__type=MeetingType.THEME_DAY, off_day_approved_by="",
-    ).values("pk", "branch_id", "held_on", "topic")  # fmt: skip
     return [
         Wanted(key=f"theme_day_moved:m{m['pk']}", rule="theme_day_moved", state=FlagState.WARNING,
                branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],
@@ -501,14 +597,8 @@ def _theme_day_flags(branch_ids, since, as_of):
     ]  # fmt: skip
 
 
-def _org_life_flags(branch_ids, since, as_of):
+def _org_life_flags(rows):
     """组织生活会 without its before / after records: 征求意见, 对照检查材料, 整改清单, 报告上级."""
-    rows = (
-        Meeting.objects.filter(branch_id__in=_in(branch_ids), voided_at__isnull=True, held_on__gte=since,
-                               held_on__lte=as_of, types__type=MeetingType.ORG_LIFE_MEETING)
-        .annotate(items=Count("rectifications"))
-        .values("pk", "branch_id", "held_on", "opinions", "self_examination", "reported_on", "items")
-    )  # fmt: skip
     wanted = []
     for m in rows:
         missing = [label for label, present in (("会前征求意见", m["opinions"]), ("对照检查材料", m["self_examination"]),
@@ -543,21 +633,28 @@ def _term_flags(branches, terms, as_of):
     return wanted
 
 
-def _member_flags(branch_ids, as_of):
-    """Dues arrears and the absence ladder for 正式 and 预备 members on the roster."""
-    members = {
-        m["pk"]: m
-        for m in Member.objects.filter(branch_id__in=_in(branch_ids), on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
-        .values("pk", "name", "branch_id", "joined_on")
-    }  # fmt: skip
+def _dues_window(as_of):
+    """(first, last) month read for arrears and the ladder: the twelve months before last month, and last month."""
     last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
-    window = dues.month_start(date(last_month.year - 1, last_month.month, 1))
-    # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
-    last_paid = dict(
-        DuesPayment.objects.filter(member__branch_id__in=_in(branch_ids), voided_at__isnull=True,
-                                   month__gte=window, month__lte=last_month)
-        .values("member_id").annotate(last=Max("month")).values_list("member_id", "last")
-    )  # fmt: skip
+    return dues.month_start(date(last_month.year - 1, last_month.month, 1)), last_month
+
+
+def _member_reads(scope, as_of):
+    window, last_month = _dues_window(as_of)
+    return {
+        # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
+        "last_paid": DuesPayment.objects.filter(member__branch_id__in=scope.filter, voided_at__isnull=True,
+                                                month__gte=window, month__lte=last_month)
+        .values("member_id").annotate(last=Max("month")).values_list("member_id", "last"),
+        "ladder": _ladder_query(scope, window, as_of),
+    }  # fmt: skip
+
+
+def _member_flags(roster, rows, as_of):
+    """Dues arrears and the absence ladder for 正式 and 预备 members on the roster."""
+    members = {m["pk"]: m for m in roster if m["category"] in PARTY_MEMBER_CATEGORIES}
+    window, last_month = _dues_window(as_of)
+    last_paid = dict(rows["last_paid"])
     wanted = []
     for member in members.values():
         start = max(window, dues.month_start(member["joined_on"])) if member["joined_on"] else window
@@ -570,12 +667,12 @@ def _member_flags(branch_ids, as_of):
             wanted.append(Wanted(key=f"dues_arrears:p{member['pk']}:{step.code}", rule="dues_arrears",
                                  state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member["pk"],
                                  message=f"{member['name']}：{step.label}"))  # fmt: skip
-    wanted += _ladder_flags(members, branch_ids, window, as_of)
+    wanted += _ladder_flags(members, rows["ladder"])
     return wanted
 
 
-def _ladder_months(branch_ids, window, as_of):
-    """{member_id: (present, absent)}: bitmaps of the months since `window` (bit 0) in which the member
+def _ladder_query(scope, window, as_of):
+    """(member_id, present, absent): bitmaps of the months since `window` (bit 0) in which the member
     has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日.
 
     One row per member: each month is a power of two, OR-ed together (a meeting joined twice through
@@ -584,9 +681,9 @@ def _ladder_months(branch_ids, window, as_of):
         ExtractMonth("meeting__held_on"), IntegerField()
     )
     bit = Value(1).bitleftshift(month - (window.year * 12 + window.month))
-    rows = (
+    return (
         Attendance.objects.filter(
-            meeting__branch_id__in=_in(branch_ids), meeting__voided_at__isnull=True, meeting__held_on__gte=window,
+            meeting__branch_id__in=scope.filter, meeting__voided_at__isnull=True, meeting__held_on__gte=window,
             meeting__held_on__lte=as_of, meeting__types__type__in=LADDER_TYPES, status__in=("present", "absent"),
         )
         .values("member_id")
@@ -596,7 +693,6 @@ def _ladder_months(branch_ids, window, as_of):
         )
         .values_list("member_id", "present", "absent")
     )  # fmt: skip
-    return {member_id: (present, absent) for member_id, present, absent in rows}
 
 
 def _bits_or(expression):
@@ -613,9 +709,9 @@ def ladder_run(present, absent):
     return ((absent & ~present) >> present.bit_length()).bit_count()
 
 
-def _ladder_flags(members, branch_ids, window, as_of):
+def _ladder_flags(members, rows):
     wanted = []
-    for member_id, (present, absent) in _ladder_months(branch_ids, window, as_of).items():
+    for member_id, present, absent in rows:
         member = members.get(member_id)
         if member is None:
             continue
@@ -637,37 +733,46 @@ CATEGORY_SINCE = {"activist": "activist_on", "candidate": "candidate_on", "proba
                   "full": "joined_on"}  # fmt: skip
 
 
-def _roster_flags(branch_ids, as_of):
-    """Thought reports, 外出, development deadlines and political birthdays, for people on the roster."""
-    people = list(
-        Member.objects.filter(branch_id__in=_in(branch_ids), on_roster=True, status="normal").values(
-            "pk", "name", "branch_id", "category", "applied_on", "activist_on", "candidate_on", "joined_on",
-            "confirmed_on",
-        )
-    )  # fmt: skip
-    # The same people as a join (no list of ids in the SQL).
+def _roster_reads(scope, as_of):
+    # The people on the roster in good standing, as a join (no list of ids in the SQL).
     on_roster = {
-        "member__branch_id__in": _in(branch_ids),
+        "member__branch_id__in": scope.filter,
         "member__on_roster": True,
-        "member__status": "normal",
+        "member__status": Status.NORMAL,
     }
+    return {
+        "reports": ThoughtReport.objects.filter(**on_roster, voided_at__isnull=True,
+                                                received_on__gte=date(as_of.year - 1, 1, 1))
+        .values_list("member_id", "received_on"),
+        "events": PipelineEvent.objects.filter(**on_roster).values_list("member_id", "kind", "happened_on", "pk"),
+        "away": Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
+        .values("pk", "member_id", "member__name", "member__branch_id", "started_on", "certificate_issued_on",
+                "destination"),
+        "suspended_on": StatusChange.objects.filter(member__branch_id__in=scope.filter, member__on_roster=True,
+                                                    member__lost_contact_on__lte=as_of, status=Status.SUSPENDED)
+        .values("member_id").annotate(on=Max("changed_on")).values_list("member_id", "on"),
+    }  # fmt: skip
+
+
+def _roster_flags(roster, rows, as_of):
+    """Thought reports, 外出, development deadlines and political birthdays, for people on the roster."""
     reports = defaultdict(list)
-    for member_id, received_on in ThoughtReport.objects.filter(
-        **on_roster, voided_at__isnull=True, received_on__gte=date(as_of.year - 1, 1, 1)
-    ).values_list("member_id", "received_on"):
+    for member_id, received_on in rows["reports"]:
         reports[member_id].append(received_on)
     events = defaultdict(dict)
-    for member_id, kind, happened_on in PipelineEvent.objects.filter(**on_roster).values_list(
-        "member_id", "kind", "happened_on"
-    ):
+    # The first recorded event of each kind counts (in the order they were entered).
+    for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
         events[member_id].setdefault(kind, happened_on)
     wanted = []
-    for person in people:
+    for person in roster:
+        if person["status"] != Status.NORMAL:
+            continue
         wanted += _report_flag(person, reports[person["pk"]], as_of)
         wanted += _pipeline_flags(person, events[person["pk"]], as_of)
         wanted += _birthday_flag(person, as_of)
-    wanted += _mobile_flags(on_roster, as_of)
-    wanted += _lost_contact_flags(branch_ids, as_of)
+    wanted += _mobile_flags(rows["away"], as_of)
+    wanted += _lost_contact_flags(roster, dict(rows["suspended_on"]), as_of)
     return wanted
 
 
@@ -675,17 +780,10 @@ LOST_CONTACT_DAYS = 183  # 失联满6个月: 停止党籍 (教育管理条例 �
 SUSPENDED_YEARS = 2  # 停止党籍满2年仍无下落: 除名
 
 
-def _lost_contact_flags(branch_ids, as_of):
+def _lost_contact_flags(roster, suspended_on, as_of):
     """失联党员: six months out of contact → the 停止党籍 procedure; two years after 停止党籍 → 除名.
     Both are decisions for the branch and the 党委; the flag only says the time has come."""
-    people = list(
-        Member.objects.filter(branch_id__in=_in(branch_ids), on_roster=True, lost_contact_on__lte=as_of)
-        .values("pk", "name", "branch_id", "status", "lost_contact_on")
-    )  # fmt: skip
-    suspended_on = dict(
-        StatusChange.objects.filter(member_id__in=[p["pk"] for p in people], status=Status.SUSPENDED)
-        .values("member_id").annotate(on=Max("changed_on")).values_list("member_id", "on")
-    )  # fmt: skip
+    people = [p for p in roster if p["lost_contact_on"] is not None and p["lost_contact_on"] <= as_of]
     wanted = []
     for person in people:
         lost = person["lost_contact_on"]
@@ -755,13 +853,8 @@ def _birthday_flag(person, as_of):
                            f"本月{joined.day}日是入党{as_of.year - joined.year}周年政治生日")]  # fmt: skip
 
 
-def _mobile_flags(on_roster, as_of):
+def _mobile_flags(away, as_of):
     wanted = []
-    away = (
-        Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
-        .values("pk", "member_id", "member__name", "member__branch_id", "started_on", "certificate_issued_on", "destination")
-    )  # fmt: skip
     for row in away:
         person = {"pk": row["member_id"], "name": row["member__name"], "branch_id": row["member__branch_id"]}
         days = (as_of - row["started_on"]).days
@@ -783,13 +876,22 @@ def training_years(as_of, since):
     return [year for year in range(since.year, as_of.year + 1) if year < as_of.year or as_of.month == 12]
 
 
-def _training_flags(branches, branch_ids, settings, *, as_of, since):
+def _training_reads(scope, *, as_of, since):
+    years = training_years(as_of, since)
+    return training.standing_reads(branch_filter=scope.filter, years=years) if years else {}
+
+
+def _training_flags(units, rows, *, as_of, since):
     """集中学习培训: a year that ended short of its 学时 is overdue; the current year is due soon in
     December while still short. The choices (who, how many hours, pro rata) are in compliance.training."""
+    years = training_years(as_of, since)
+    if not years:
+        return []
     wanted = []
-    paths = {b.pk: b.path for b in branches}
-    for s in training.standings(branches=paths, years=training_years(as_of, since), as_of=as_of,
-                                settings=settings, branch_filter=_in(branch_ids)):  # fmt: skip
+    paths = {b.pk: b.path for b in units.branches}
+    posts = units.committees.posts
+    for s in training.standings_from(rows, branches=paths, years=years, as_of=as_of, settings=units.settings,
+                                     posts=posts):  # fmt: skip
         state = ATTENTION.get(s.state)
         if state is None:
             continue
@@ -821,26 +923,77 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     """Bring the open flags of the scope in line with the data as of a date. Returns what changed.
 
     time_only: the nightly run, which only takes in a day passing. It judges from `nightly_since` and
-    leaves the record-quality warnings as the writes left them."""
+    leaves the record-quality warnings as the writes left them.
+
+    Everything is read first, in about thirty set-based queries for a county, or in one statement
+    for a write's branch (`batch.fold`); then the rules are judged in memory and only the difference
+    is written, in one statement for a write's branch."""
     since = since or (nightly_since(as_of) if time_only else default_since(as_of))
+    scope = scope_of(branch_ids, since)
     if branch_ids is None:
         _no_jit()
-    branches = _branches(branch_ids, since)
-    ids = branch_scope(branches, branch_ids, since)
-    groups = _groups(branches, since)
-    terms = _current_terms(ids, as_of)
-    settings = settings_in_force(as_of)
-    held = held_records(ids, terms, since, as_of)
-    wanted = _meeting_flags(branches, groups, terms, settings, held, as_of=as_of, since=since)
+    elif not branch_ids:
+        return {"raised": 0, "resolved": 0, "open": 0}
+    if scope.few and connection.vendor == "postgresql":
+        rows = _read_few(scope, as_of=as_of, since=since, time_only=time_only)
+    else:
+        reads = _refresh_reads(scope, as_of=as_of, since=since, time_only=time_only)
+        rows = dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
+    live = live_scope(scope, rows)
+    if live is not scope:
+        if not live.branch_ids:
+            return {"raised": 0, "resolved": 0, "open": 0}
+        return refresh(as_of=as_of, branch_ids=live.branch_ids, since=since, time_only=time_only)
+    units = _units_read(rows, since=since, as_of=as_of)
+    wanted = _meeting_flags(units, as_of=as_of, since=since)
     if not time_only:
-        wanted += _record_flags(ids, since, as_of)
-    wanted += _term_flags(branches, terms, as_of)
-    wanted += _review_flags(ids, as_of)
-    wanted += _member_flags(ids, as_of)
-    wanted += _roster_flags(ids, as_of)
-    wanted += _training_flags(branches, ids, settings, as_of=as_of, since=since)
+        wanted += _record_flags(rows)
+    wanted += _term_flags(units.branches, units.terms, as_of)
+    wanted += _review_flags(followups_from(rows, as_of=as_of))
+    wanted += _member_flags(units.roster, rows, as_of)
+    wanted += _roster_flags(units.roster, rows, as_of)
+    wanted += _training_flags(units, rows, as_of=as_of, since=since)
     unjudged = RECORD_RULES if time_only else frozenset()
-    return _write({w.key: w for w in wanted}, ids, as_of=as_of, since=since, unjudged=unjudged)
+    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, since=since, unjudged=unjudged)
+
+
+def _refresh_reads(scope, *, as_of, since, time_only):
+    """Every queryset a refresh reads, by name."""
+    reads = _unit_reads(scope, since=since, as_of=as_of)
+    if not time_only:
+        reads |= _record_reads(scope, since, as_of)
+    reads |= followup_reads(scope.filter, as_of=as_of)
+    reads |= _member_reads(scope, as_of)
+    reads |= _roster_reads(scope, as_of)
+    reads |= _training_reads(scope, as_of=as_of, since=since)
+    reads["open_flags"] = Flag.objects.filter(
+        branch_id__in=scope.filter, resolved_on__isnull=True
+    ).values_list("key", "pk", "period_end", "rule")
+    return reads
+
+
+# A write's refresh on PostgreSQL: one statement per (day, window, kind of run, number of branches),
+# compiled once with stand-in branch ids, then bound to the branches of each write.
+FOLDED = {}
+STAND_IN = -(2**40)  # the i-th branch id is written as STAND_IN - i: no real id or other value is
+
+
+def _read_few(scope, *, as_of, since, time_only):
+    ids = scope.branch_ids
+    key = (as_of, since, time_only, len(ids))
+    entry = FOLDED.get(key)
+    if entry is None:
+        stand_in = Scope(tuple(STAND_IN - index for index in range(len(ids))), since)
+        reads = _refresh_reads(stand_in, as_of=as_of, since=since, time_only=time_only)
+        if len(FOLDED) >= 64:  # yesterday's statements
+            FOLDED.clear()
+        entry = FOLDED[key] = (list(reads), fold(list(reads.values())))
+    names, folded = entry
+    params = [
+        ids[STAND_IN - p] if isinstance(p, int) and STAND_IN - len(ids) < p <= STAND_IN else p
+        for p in folded.params
+    ]
+    return dict(zip(names, folded.run(params), strict=True))
 
 
 def _no_jit():  # for a refresh of everything (one branch reads too little for it to matter)
@@ -853,14 +1006,10 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, branch_ids, *, as_of, since, unjudged=frozenset()):
-    """unjudged: rules this refresh did not judge, whose open flags stand whatever `wanted` holds."""
-    open_flags = {
-        key: (pk, end, rule)
-        for key, pk, end, rule in Flag.objects.filter(
-            branch_id__in=_in(branch_ids), resolved_on__isnull=True
-        ).values_list("key", "pk", "period_end", "rule")
-    }
+def _write(wanted, open_rows, *, as_of, since, unjudged=frozenset()):
+    """open_rows: (key, pk, period_end, rule) of the scope's open flags. unjudged: rules this refresh
+    did not judge, whose open flags stand whatever `wanted` holds."""
+    open_flags = {key: (pk, end, rule) for key, pk, end, rule in open_rows}
     # Flags for closed periods outside the window stand as they are.
     stale = [
         pk
@@ -868,23 +1017,15 @@ def _write(wanted, branch_ids, *, as_of, since, unjudged=frozenset()):
         if (end is None or end >= since) and rule not in unjudged and k not in wanted
     ]
     new = [w for k, w in wanted.items() if k not in open_flags]
-    if stale:
-        Flag.objects.filter(pk__in=stale).update(
-            resolved_on=as_of, resolved_by="情况已改变（已完成、已转为逾期或不再适用）"
-        )
-    if new:
-        # Two refreshes of one branch may race (a write and the nightly run): the open-key constraint
-        # keeps one flag, and the later insert is dropped rather than failing the refresh.
-        _insert(new, as_of)
     if stale or new:
-        # The counts shown on every page are cached under this token. Renewed last, so that concurrent
-        # refreshes wait on its row for as short a time as possible before this one commits.
-        stamps.renew([stamps.FLAGS])
+        _apply(stale, new, as_of)
     return {"raised": len(new), "resolved": len(stale), "open": len(wanted)}
 
 
+RESOLVED_BY = "情况已改变（已完成、已转为逾期或不再适用）"
 FLAG_COLUMNS = ("key", "rule", "state", "branch_id", "group_id", "member_id", "meeting_id", "period_start",
                 "period_end", "message")  # fmt: skip
+RESOLVE_FLAGS = "UPDATE compliance_flag SET resolved_on = %s, resolved_by = %s WHERE id = ANY(%s::bigint[])"
 INSERT_FLAGS = """
     INSERT INTO compliance_flag (key, rule, state, branch_id, group_id, member_id, meeting_id, period_start,
                                  period_end, message, raised_on, resolved_on, resolved_by)
@@ -895,20 +1036,46 @@ INSERT_FLAGS = """
 INSERT_BATCH = 20_000
 
 
-def _insert(new, raised_on):
-    """Insert new flags, dropping any whose key another refresh opened meanwhile.
+def _apply(stale, new, as_of):
+    """Resolve the stale flags, raise the new ones, and renew the open flags' token.
 
-    On PostgreSQL one INSERT … SELECT FROM unnest(column arrays) per 20,000 flags, straight from the
-    Wanted values: a full rebuild raises 200,000 flags, and building a model instance for each costs
-    more than the insert itself."""
+    Two refreshes of one branch may race (a write and the nightly run): the open-key constraint keeps
+    one flag, and the later insert is dropped rather than failing the refresh. The counts shown on
+    every page are cached under the token, renewed last so that concurrent refreshes wait on its row
+    as briefly as possible.
+
+    On PostgreSQL a write's refresh does all three in one statement (data-modifying WITH clauses);
+    new flags go in through unnest(column arrays), 20,000 a statement, straight from the Wanted
+    values: a full rebuild raises 200,000 flags, and a model instance for each costs more than the
+    insert itself."""
     if connection.vendor != "postgresql":
+        if stale:
+            Flag.objects.filter(pk__in=stale).update(resolved_on=as_of, resolved_by=RESOLVED_BY)
         Flag.objects.bulk_create(
-            [Flag(raised_on=raised_on, **w.__dict__) for w in new], batch_size=1000, ignore_conflicts=True
+            [Flag(raised_on=as_of, **w.__dict__) for w in new], batch_size=1000, ignore_conflicts=True
         )
+        stamps.renew([stamps.FLAGS])
         return
+    batches = [new[start : start + INSERT_BATCH] for start in range(0, len(new), INSERT_BATCH)] or [[]]
     with connection.cursor() as cursor:
-        for start in range(0, len(new), INSERT_BATCH):
-            batch = new[start : start + INSERT_BATCH]
-            cursor.execute(
-                INSERT_FLAGS, [raised_on] + [[getattr(w, name) for w in batch] for name in FLAG_COLUMNS]
-            )
+        for index, batch in enumerate(batches):
+            steps = []
+            if index == 0 and stale:
+                steps.append((RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale]))
+            if batch:
+                steps.append(
+                    (INSERT_FLAGS, [as_of] + [[getattr(w, name) for w in batch] for name in FLAG_COLUMNS])
+                )
+            if index == len(batches) - 1:
+                steps.append(stamps.renew_statement([stamps.FLAGS]))
+            cursor.execute(*_one_statement(steps))
+
+
+def _one_statement(steps):
+    """The statements as one: all but the last in WITH clauses (PostgreSQL runs each exactly once)."""
+    *first, (last_sql, last_params) = steps
+    if not first:
+        return last_sql, last_params
+    clauses = ", ".join(f"step{index} AS ({sql})" for index, (sql, _params) in enumerate(first))
+    params = [param for _sql, step_params in first for param in step_params]
+    return f"WITH {clauses} {last_sql}", params + last_params

@@ -37,18 +37,11 @@ class Cell:
 def obligation_grid(branch_ids, *, since, as_of):
     """Every meeting-rule obligation of the branches (and their groups) for periods ending on or after
     `since`, judged as of `as_of`. branch_ids=None means every branch."""
-    branches = engine._branches(branch_ids, since)
-    ids = engine.branch_scope(branches, branch_ids, since)
-    groups = engine._groups(branches, since)
-    terms = engine._current_terms(ids, as_of)
-    settings = engine.settings_in_force(as_of)
-    held = engine.held_records(ids, terms, since, as_of)
-    names = {b.pk: b.name for b in branches}
+    units = engine.read_units(branch_ids, since=since, as_of=as_of)
+    names = {b.pk: b.name for b in units.branches}
     return [
         Cell(branch_id, names[branch_id], group_id, org.name, rule, obligation)
-        for branch_id, group_id, org, rule, obligation in engine.obligations(
-            branches, groups, terms, settings, held, as_of=as_of, since=since
-        )
+        for branch_id, group_id, org, rule, obligation in engine.obligations(units, as_of=as_of, since=since)
     ]
 
 

@@ -42,6 +42,17 @@ def renew(branch_ids):
     )
 
 
+RENEW_SQL = f"""
+    INSERT INTO {GridStamp._meta.db_table} (branch_id, token) SELECT unnest(%s::integer[]), %s
+    ON CONFLICT (branch_id) DO UPDATE SET token = EXCLUDED.token
+"""  # noqa: S608 -- the table name is the model's
+
+
+def renew_statement(branch_ids):
+    """(SQL, params) of `renew` for PostgreSQL, for a caller that folds it into a statement of its own."""
+    return RENEW_SQL, [sorted({pk for pk in branch_ids if pk is not None}), secrets.randbits(62)]
+
+
 def renew_all():
     renew([EVERY_BRANCH])
 

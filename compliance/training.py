@@ -100,52 +100,62 @@ def standings(*, branches, years, as_of, settings, branch_filter=None, member_id
     branches: {branch_id: path} of the branches read; branch_filter: what `branch_id__in` takes for
     them (a list, or a subquery for every branch); member_ids: only these members.
     """
-    years = sorted(years)
     if not years or not branches:
         return []
     branch_filter = list(branches) if branch_filter is None else branch_filter
-    first, last = date(years[0], 1, 1), date(years[-1], 12, 31)
+    reads = standing_reads(branch_filter=branch_filter, years=years, member_ids=member_ids)
+    rows = {name: list(qs) for name, qs in reads.items()}
+    return standings_from(rows, branches=branches, years=years, as_of=as_of, settings=settings,
+                          posts=lambda: _committee_posts(branch_filter, years, as_of))  # fmt: skip
+
+
+def standing_reads(*, branch_filter, years, member_ids=None):
+    """The querysets a year's standings are computed from, by name (the engine reads them with its own)."""
+    first, last = date(min(years), 1, 1), date(max(years), 12, 31)
     people = Member.objects.filter(
         branch_id__in=branch_filter,
         on_roster=True,
         status=Status.NORMAL,
         category__in=PARTY_MEMBER_CATEGORIES,
     )
-    if member_ids is not None:
-        people = people.filter(pk__in=member_ids)
-    people = list(
-        people.annotate(listed_on=Min("memberships__started_on")).values(
-            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
-        )
-    )
-    if not people:
-        return []
     on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
     if member_ids is not None:
+        people = people.filter(pk__in=member_ids)
         on_roster["member_id__in"] = member_ids
-    done = {
-        (row["member_id"], row["year"]): row["hours"]
-        for row in TrainingRecord.objects.filter(
+    return {
+        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
+            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
+        ),
+        "training_done": TrainingRecord.objects.filter(
             **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
         )
         .annotate(year=ExtractYear("held_on"))
         .values("member_id", "year")
         .annotate(hours=Sum("hours"))
-        .order_by()
-    }
-    exempt = defaultdict(list)
-    for member_id, started_on, ended_on in (
-        Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
+        .order_by(),
+        "training_exempt": Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
-        .values_list("member_id", "started_on", "ended_on")
-    ):
+        .values_list("member_id", "started_on", "ended_on"),
+    }
+
+
+def standings_from(rows, *, branches, years, as_of, settings, posts):
+    """Standings from the rows of `standing_reads`. posts: [(branch_id, name, started_on, ended_on)] of
+    the committee posts, or a function reading them (called only when some year needs them)."""
+    years = sorted(years)
+    people = rows["training_people"]  # in the roster's order when read alone
+    if not people:
+        return []
+    done = {(row["member_id"], row["year"]): row["hours"] for row in rows["training_done"]}
+    exempt = defaultdict(list)
+    for member_id, started_on, ended_on in sorted(rows["training_exempt"]):
         exempt[member_id].append((started_on, ended_on))
     in_force = {
         (branch_id, year): hours_in_force(settings, path, year)
         for branch_id, path in branches.items()
         for year in years
     }
-    committee = _committee_names(branch_filter, in_force, years, as_of)
+    committee = _committee_names(posts, in_force, years, as_of)
     result = []
     for person in people:
         starts = [d for d in (person["joined_on"], person["listed_on"]) if d]
@@ -166,10 +176,14 @@ def standings(*, branches, years, as_of, settings, branch_filter=None, member_id
 
 
 def _due(year, starts_on, exemptions, hours):
-    """training_due, remembered: a start before the year counts as 1 January (the same months are owed),
-    so the members who joined earlier and were never exempt — nearly all — share one answer."""
+    """training_due, remembered. What is owed depends on the start only through the first whole month
+    owed: a start before the year counts as 1 January, one during a month as its 2nd. So the members
+    who joined earlier and were never exempt — nearly all — share one answer, and the others one per
+    month of the year."""
     if starts_on is not None and starts_on < date(year, 1, 1):
         starts_on = date(year, 1, 1)
+    elif starts_on is not None and starts_on.year == year and starts_on.day > 2:
+        starts_on = starts_on.replace(day=2)
     return _remembered_due(year, starts_on, exemptions, hours)
 
 
@@ -178,16 +192,20 @@ def _remembered_due(year, starts_on, exemptions, hours):
     return training_due(year, starts_on=starts_on, exemptions=exemptions, hours=hours)
 
 
-def _committee_names(branch_filter, in_force, years, as_of):
-    """{(branch_id, year): names of the committee sitting on the year's last day (or as_of)}; read only
-    when some branch has the committee's hours turned on for some year."""
+def _committee_posts(branch_filter, years, as_of):
+    return CommitteePosition.objects.filter(
+        term__organisation_id__in=branch_filter, started_on__lte=min(date(max(years), 12, 31), as_of)
+    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on")
+
+
+def _committee_names(posts, in_force, years, as_of):
+    """{(branch_id, year): names of the committee sitting on the year's last day (or as_of)}; the posts
+    are read only when some branch has the committee's hours turned on for some year."""
     wanted = {key for key, (_base, committee) in in_force.items() if committee}
     if not wanted:
         return {}
     names = defaultdict(set)
-    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
-        term__organisation_id__in=branch_filter, started_on__lte=min(date(years[-1], 12, 31), as_of)
-    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
+    for branch_id, name, started_on, ended_on in posts() if callable(posts) else posts:
         for year in years:
             day = min(date(year, 12, 31), as_of)
             if (branch_id, year) in wanted and started_on <= day and (ended_on is None or ended_on > day):

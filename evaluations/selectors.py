@@ -30,6 +30,7 @@ from .models import (
     Campaign,
     CampaignStatus,
     FollowUp,
+    FollowUpKind,
     Grade,
     Participant,
 )
@@ -182,12 +183,17 @@ def overview_summary(branches, *, year):
 # ---------------------------------------------------------------- for the compliance engine
 
 
-def closed_review_years(branch_ids=None):
-    """{(branch_id, year)} of closed campaigns (已完成 or 已上报): what satisfies member_review."""
+def closed_reviews(branch_ids=None):
+    """The (branch_id, year) rows of closed campaigns (已完成 or 已上报): what satisfies member_review."""
     qs = Campaign.objects.filter(status__in=COUNTED_STATUSES, voided_at__isnull=True)
     if branch_ids is not None:
         qs = qs.filter(branch_id__in=branch_ids)
-    return set(qs.values_list("branch_id", "year"))
+    return qs.values_list("branch_id", "year")
+
+
+def closed_review_years(branch_ids=None):
+    """{(branch_id, year)} of closed campaigns."""
+    return set(closed_reviews(branch_ids))
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,8 @@ class OpenFollowUp:
     due_on: date | None = None
 
 
-def open_followups(branch_ids=None, *, as_of):
-    """Follow-ups still open on as_of, and low grades of closed campaigns with none recorded."""
+def followup_reads(branch_ids=None, *, as_of):
+    """The two querysets `followups_from` reads, by name (the engine reads them with its own)."""
     followups = FollowUp.objects.filter(
         voided_at__isnull=True, proposed_on__lte=as_of, participant__campaign__voided_at__isnull=True
     ).filter(Q(closed_on__isnull=True) | Q(closed_on__gt=as_of))
@@ -214,27 +220,50 @@ def open_followups(branch_ids=None, *, as_of):
     if branch_ids is not None:
         followups = followups.filter(participant__campaign__branch_id__in=branch_ids)
         low = low.filter(campaign__branch_id__in=branch_ids)
+    return {
+        "followups": followups.values("pk", "kind", "deadline_on", "participant__member_id",
+                                      "participant__member__name", "participant__grade",
+                                      "participant__campaign_id", "participant__campaign__branch_id",
+                                      "participant__campaign__year"),
+        "low_grades": low.values("pk", "grade", "member_id", "member__name", "campaign_id", "campaign__branch_id",
+                                 "campaign__year", "campaign__closed_on"),
+    }  # fmt: skip
+
+
+def followups_from(rows, *, as_of):
+    """Open follow-ups from the rows of `followup_reads`, in the order they were recorded."""
+    grades, kinds = dict(Grade.choices), dict(FollowUpKind.choices)
     items = []
-    for f in followups.select_related("participant__member", "participant__campaign").order_by("pk"):
-        p, c = f.participant, f.participant.campaign
-        overdue = f.deadline_on is not None and f.deadline_on < as_of
-        due = f"，期限{f.deadline_on:%Y-%m-%d}" if f.deadline_on else ""
+    for f in sorted(rows["followups"], key=lambda row: row["pk"]):
+        deadline = f["deadline_on"]
+        overdue = deadline is not None and deadline < as_of
+        due = f"，期限{deadline:%Y-%m-%d}" if deadline else ""
+        year = f["participant__campaign__year"]
+        grade = grades.get(f["participant__grade"], f["participant__grade"])
         items.append(OpenFollowUp(
-            key=f"member_review_followup:f{f.pk}", state="overdue" if overdue else "open",
-            branch_id=c.branch_id, member_id=p.member_id, campaign_id=c.pk, year=c.year,
-            message=f"{p.member.name}{c.year}年度民主评议{p.get_grade_display()}，{f.get_kind_display()}未办结{due}",
-            followup_id=f.pk, due_on=f.deadline_on,
+            key=f"member_review_followup:f{f['pk']}", state="overdue" if overdue else "open",
+            branch_id=f["participant__campaign__branch_id"], member_id=f["participant__member_id"],
+            campaign_id=f["participant__campaign_id"], year=year,
+            message=f"{f['participant__member__name']}{year}年度民主评议{grade}，{kinds.get(f['kind'], f['kind'])}未办结{due}",
+            followup_id=f["pk"], due_on=deadline,
         ))  # fmt: skip
-    for p in low.select_related("member", "campaign").order_by("pk"):
-        c = p.campaign
-        if c.closed_on and c.closed_on > as_of:
+    for p in sorted(rows["low_grades"], key=lambda row: row["pk"]):
+        if p["campaign__closed_on"] and p["campaign__closed_on"] > as_of:
             continue
+        year = p["campaign__year"]
         items.append(OpenFollowUp(
-            key=f"member_review_followup:p{p.pk}", state="missing", branch_id=c.branch_id, member_id=p.member_id,
-            campaign_id=c.pk, year=c.year,
-            message=f"{p.member.name}{c.year}年度民主评议{p.get_grade_display()}，尚未登记限期改正等后续处置",
+            key=f"member_review_followup:p{p['pk']}", state="missing", branch_id=p["campaign__branch_id"],
+            member_id=p["member_id"], campaign_id=p["campaign_id"], year=year,
+            message=f"{p['member__name']}{year}年度民主评议{grades.get(p['grade'], p['grade'])}，尚未登记限期改正等后续处置",
         ))  # fmt: skip
     return items
+
+
+def open_followups(branch_ids=None, *, as_of):
+    """Follow-ups still open on as_of, and low grades of closed campaigns with none recorded."""
+    return followups_from(
+        {name: list(qs) for name, qs in followup_reads(branch_ids, as_of=as_of).items()}, as_of=as_of
+    )
 
 
 # ---------------------------------------------------------------- for the 台账 export

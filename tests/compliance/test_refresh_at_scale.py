@@ -76,8 +76,8 @@ def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch
     wanted = engine.Wanted(key="theme_day:b1:2026-10-01:overdue", rule="theme_day", state=FlagState.OVERDUE,
                            branch_id=branch.pk, message="2026年10月主题党日未召开", period_start=date(2026, 10, 1),
                            period_end=date(2026, 10, 31))  # fmt: skip
-    engine._insert([wanted], AS_OF)
-    engine._insert([wanted], AS_OF)  # the racing refresh: dropped, not an error
+    engine._apply([], [wanted], AS_OF)
+    engine._apply([], [wanted], AS_OF)  # the racing refresh: dropped, not an error
     flag = Flag.objects.get()
     assert (flag.key, flag.raised_on, flag.period_end, flag.resolved_on) == (
         wanted.key,

@@ -15,6 +15,7 @@ from compliance.rules import (
     training_months,
     training_state,
 )
+from compliance.training import _due
 
 
 def owed(year, starts_on, exemptions=(), hours=TRAINING_HOURS):
@@ -143,3 +144,13 @@ def test_hours_are_written_as_a_person_writes_them():
     assert [hours_text(h) for h in (Decimal("18.0"), Decimal("18.5"), Decimal("0"), Decimal("100.0"), 32)] == [
         "18", "18.5", "0", "100", "32",
     ]  # fmt: skip
+
+
+def test_the_remembered_due_is_training_due_for_every_start_of_the_year():
+    exempt = ((date(2025, 3, 10), date(2025, 6, 30)),)
+    for offset in range(-3, 370):
+        starts_on = date(2025, 1, 1) + timedelta(days=offset)
+        for exemptions in ((), exempt):
+            assert _due(2025, starts_on, exemptions, 32) == training_due(
+                2025, starts_on=starts_on, exemptions=exemptions, hours=32
+            ), (starts_on, exemptions)

@@ -58,15 +58,15 @@ def crash_after_the_first_new_flag(monkeypatch):
     """The refresh dies after resolving what no longer holds and inserting one new flag: part of its work.
 
     Returns the flags as they stood inside the run when it died."""
-    real = engine._insert
+    real = engine._apply
     seen = []
 
-    def insert_one_then_die(new, raised_on):
-        real(new[:1], raised_on)
+    def apply_one_then_die(stale, new, as_of):
+        real(stale, new[:1], as_of)
         seen.append(flag_rows())
         raise WorkerCrashed("worker lost mid-refresh")
 
-    monkeypatch.setattr(engine, "_insert", insert_one_then_die)
+    monkeypatch.setattr(engine, "_apply", apply_one_then_die)
     return seen
 
 
@@ -79,12 +79,12 @@ def test_refresh_task_crashed_mid_run_leaves_nothing_half_written_and_a_rerun_ma
     before = flag_rows()
     changed, clean = clean_run(task, args)
     assert changed["raised"] > 1 and changed["resolved"] > 0 and flag_rows() == before
-    real_insert = engine._insert
+    real_apply = engine._apply
     inside = crash_after_the_first_new_flag(monkeypatch)
     assert task.apply(args=args).failed()
     assert len(inside) == 1 and inside[0] not in (before, clean)  # it died with part of the work written
     assert flag_rows() == before  # …and the transaction took all of it back
-    monkeypatch.setattr(engine, "_insert", real_insert)
+    monkeypatch.setattr(engine, "_apply", real_apply)
     assert task.apply(args=args).get() == changed  # the lease was released: the re-run is not skipped
     assert flag_rows() == clean
 
