@@ -5,6 +5,7 @@ import itertools
 import uuid
 from datetime import date, datetime
 
+import pytest
 from django.utils import timezone
 
 from compliance import engine
@@ -51,7 +52,8 @@ def _miss_theme_days(branch, member, months):
                                         now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
 
 
-def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, tree):
+def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, tree, monkeypatch):
+    monkeypatch.setattr(engine, "COPY_AT_LEAST", 1)  # every flag in by COPY, as in a county's rebuild
     _miss_theme_days(branch, branch.people[0], range(6, 11))
     hold(tree.a2, ["general_meeting"], date(2026, 3, 5), backfill_reason="补录", entered=date(2026, 3, 30))
     # A branch dissolved before the window: neither way of refreshing reads it (its backfilled
@@ -72,7 +74,9 @@ def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, t
     assert not Flag.objects.filter(branch=dissolved).exists()
 
 
-def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch):
+@pytest.mark.parametrize("copy_at_least", [engine.COPY_AT_LEAST, 1], ids=["insert", "copy"])
+def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch, monkeypatch, copy_at_least):
+    monkeypatch.setattr(engine, "COPY_AT_LEAST", copy_at_least)
     wanted = engine.Wanted(key="theme_day:b1:2026-10-01:overdue", rule="theme_day", state=FlagState.OVERDUE,
                            branch_id=branch.pk, message="2026年10月主题党日未召开", period_start=date(2026, 10, 1),
                            period_end=date(2026, 10, 31))  # fmt: skip
@@ -85,3 +89,28 @@ def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch
         date(2026, 10, 31),
         None,
     )
+
+
+def test_flags_copied_in_bulk_are_stored_as_inserted_ones(branch, tree, monkeypatch):
+    tricky = {
+        "message": '党员0：补录，"外出"\n返乡\t后补记\\',
+        "member_id": branch.people[0].pk,
+        "group_id": tree.g1.pk,
+    }
+    wanted = [
+        engine.Wanted(key=f"backfill:m{n}", rule="backfill", state=FlagState.WARNING, branch_id=branch.pk,
+                      period_end=date(2026, 3, n), **tricky)
+        for n in (1, 2)
+    ]  # fmt: skip
+    stored = {}
+    for copy_at_least in (engine.COPY_AT_LEAST, 1):
+        monkeypatch.setattr(engine, "COPY_AT_LEAST", copy_at_least)
+        engine._apply([], wanted, AS_OF)
+        stored[copy_at_least] = list(
+            Flag.objects.order_by("key").values_list("key", "message", "member_id", "group_id", "meeting_id",
+                                                     "period_start", "period_end", "raised_on", "resolved_by")
+        )  # fmt: skip
+        Flag.objects.all().delete()
+    assert stored[1] == stored[engine.COPY_AT_LEAST]
+    assert stored[1][0][1:4] == (tricky["message"], tricky["member_id"], tricky["group_id"])
+    assert stored[1][0][4:6] == (None, None) and stored[1][0][-1] == ""
