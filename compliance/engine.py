@@ -26,8 +26,32 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.aggregates import BitOr
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, DateField, Exists, IntegerField, Max, OuterRef, Q, Sum, Value, When
-from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Left, Length, TruncMonth
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    ExtractMonth,
+    ExtractYear,
+    Greatest,
+    Least,
+    Left,
+    Length,
+    TruncMonth,
+)
 
 from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
 from evaluations.selectors import closed_reviews, followup_reads, followups_from
@@ -446,7 +470,7 @@ def _bucket(counts, kind):
     return buckets
 
 
-def obligations(units, *, as_of, since):
+def obligations(units, *, as_of, since, judged_from=None):
     """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope."""
     held, settings, terms = units.held, units.settings, units.terms
     months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
@@ -480,7 +504,9 @@ def obligations(units, *, as_of, since):
                 counted = months[key][
                     SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
                 ]
-            for obligation in _evaluate_with_settings(rule, org, unit, settings, counted, as_of, since):
+            for obligation in _evaluate_with_settings(
+                rule, org, unit, settings, counted, as_of, judged_from or since
+            ):
                 yield branch_id, group_id, org, rule, obligation
 
 
@@ -493,9 +519,11 @@ SHORTFALL_WORDS = {
 DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
 
 
-def _meeting_flags(units, *, as_of, since):
+def _meeting_flags(units, *, as_of, since, judged_from):
     wanted = []
-    for branch_id, group_id, org, rule, obligation in obligations(units, as_of=as_of, since=since):
+    for branch_id, group_id, org, rule, obligation in obligations(
+        units, as_of=as_of, since=since, judged_from=judged_from
+    ):
         state = ATTENTION.get(obligation.state)
         if state is None:
             continue
@@ -931,15 +959,16 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     for a write's branch (`batch.fold`); then the rules are judged in memory and only the difference
     is written, in one statement for a write's branch."""
     since = since or (nightly_since(as_of) if time_only else default_since(as_of))
+    window = Window(since, unit_from=last_month_start(as_of) if time_only else since, time_only=time_only)
     scope = scope_of(branch_ids, since)
     if branch_ids is None:
         _no_jit()
     elif not branch_ids:
         return {"raised": 0, "resolved": 0, "open": 0}
     if scope.few and connection.vendor == "postgresql":
-        rows = _read_few(scope, as_of=as_of, since=since, time_only=time_only)
+        rows = _read_few(scope, as_of=as_of, window=window)
     else:
-        reads = _refresh_reads(scope, as_of=as_of, since=since, time_only=time_only)
+        reads = _refresh_reads(scope, as_of=as_of, window=window)
         rows = dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
     live = live_scope(scope, rows)
     if live is not scope:
@@ -947,7 +976,9 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
             return {"raised": 0, "resolved": 0, "open": 0}
         return refresh(as_of=as_of, branch_ids=live.branch_ids, since=since, time_only=time_only)
     units = _units_read(rows, since=since, as_of=as_of)
-    wanted = _meeting_flags(units, as_of=as_of, since=since)
+    wanted = _meeting_flags(
+        units, as_of=as_of, since=since, judged_from=window.units_from(rows["open_flags"])
+    )
     if not time_only:
         wanted += _record_flags(rows)
     wanted += _term_flags(units.branches, units.terms, as_of)
@@ -955,22 +986,90 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     wanted += _member_flags(units.roster, rows, as_of)
     wanted += _roster_flags(units.roster, rows, as_of)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
-    unjudged = RECORD_RULES if time_only else frozenset()
-    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, since=since, unjudged=unjudged)
+    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, window=window)
 
 
-def _refresh_reads(scope, *, as_of, since, time_only):
+def last_month_start(as_of):
+    return (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which flags a refresh judges. Meetings are read from `since`. The flags of a period (the unit
+    rules, 学习培训, 思想汇报, record warnings) are judged only where the period ends on or after its rule's date:
+    `unit_from` for the unit rules, `since` for the others; older ones stand as they are. The nightly
+    run (time_only) judges the unit rules from the 1st of last month: the open periods and those that
+    just closed; and leaves the record warnings, which time never changes, as the writes left them.
+    Deadlines (发展党员, 届满, 民主评议 follow-ups) and the member rules are judged whenever they are due."""
+
+    since: date
+    unit_from: date
+    time_only: bool = False
+
+    def judged_from(self, rule):
+        """The date from which the rule's flags are judged; None: all of them; date.max: none."""
+        if rule in UNIT_RULES:
+            return self.unit_from
+        if rule in RECORD_RULES:
+            return date.max if self.time_only else self.since
+        if rule in (training.RULE, "thought_report"):
+            return self.since
+        return None
+
+    def open_flags(self, scope):
+        """The Q of the open flags this window judges (the others are neither resolved nor raised again).
+
+        A unit rule's flag still 即将到期 for a period before `unit_from` (the nightly run missed the
+        period's end) pulls the unit rules' window back to that period, bounded by `since`, so that it
+        turns overdue or resolves; `units_from` gives the same date from the rows read."""
+        windowed = {}
+        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), training.RULE, "thought_report"):
+            windowed.setdefault(self.judged_from(rule), []).append(rule)
+        judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
+        for day, rules in windowed.items():
+            if day == self.unit_from and self.unit_from > self.since:
+                judged |= Q(rule__in=rules) & Q(period_end__gte=self._pulled_back(scope))
+            elif day != date.max:
+                judged |= Q(rule__in=rules) & Q(period_end__gte=day)
+        return judged
+
+    def _pulled_back(self, scope):
+        due_soon = (
+            Flag.objects.filter(branch_id__in=scope.filter, resolved_on__isnull=True, state=FlagState.DUE_SOON,
+                                rule__in=UNIT_RULES)
+            .values("state")
+            .annotate(first=Min("period_start"))
+            .values("first")
+        )  # fmt: skip
+        return Greatest(
+            Value(self.since),
+            Least(Value(self.unit_from), Coalesce(Subquery(due_soon), Value(self.unit_from))),
+        )
+
+    def units_from(self, open_rows):
+        """The unit rules' window as `open_flags` drew it, from the flags it read."""
+        if self.unit_from <= self.since:
+            return self.unit_from
+        starts = [start for _key, _pk, _end, rule, state, start in open_rows
+                  if state == FlagState.DUE_SOON and rule in UNIT_RULES]  # fmt: skip
+        return max(self.since, min([self.unit_from, *starts]))
+
+
+def _refresh_reads(scope, *, as_of, window):
     """Every queryset a refresh reads, by name."""
+    since = window.since
     reads = _unit_reads(scope, since=since, as_of=as_of)
-    if not time_only:
+    if not window.time_only:
         reads |= _record_reads(scope, since, as_of)
     reads |= followup_reads(scope.filter, as_of=as_of)
     reads |= _member_reads(scope, as_of)
     reads |= _roster_reads(scope, as_of)
     reads |= _training_reads(scope, as_of=as_of, since=since)
-    reads["open_flags"] = Flag.objects.filter(
-        branch_id__in=scope.filter, resolved_on__isnull=True
-    ).values_list("key", "pk", "period_end", "rule")
+    reads["open_flags"] = (
+        Flag.objects.filter(branch_id__in=scope.filter, resolved_on__isnull=True)
+        .filter(window.open_flags(scope))
+        .values_list("key", "pk", "period_end", "rule", "state", "period_start")
+    )
     return reads
 
 
@@ -980,13 +1079,13 @@ FOLDED = {}
 STAND_IN = -(2**40)  # the i-th branch id is written as STAND_IN - i: no real id or other value is
 
 
-def _read_few(scope, *, as_of, since, time_only):
+def _read_few(scope, *, as_of, window):
     ids = scope.branch_ids
-    key = (as_of, since, time_only, len(ids))
+    key = (as_of, window, len(ids))
     entry = FOLDED.get(key)
     if entry is None:
-        stand_in = Scope(tuple(STAND_IN - index for index in range(len(ids))), since)
-        reads = _refresh_reads(stand_in, as_of=as_of, since=since, time_only=time_only)
+        stand_in = Scope(tuple(STAND_IN - index for index in range(len(ids))), window.since)
+        reads = _refresh_reads(stand_in, as_of=as_of, window=window)
         if len(FOLDED) >= 64:  # yesterday's statements
             FOLDED.clear()
         entry = FOLDED[key] = (list(reads), fold(list(reads.values())))
@@ -1008,16 +1107,10 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, open_rows, *, as_of, since, unjudged=frozenset()):
-    """open_rows: (key, pk, period_end, rule) of the scope's open flags. unjudged: rules this refresh
-    did not judge, whose open flags stand whatever `wanted` holds."""
-    open_flags = {key: (pk, end, rule) for key, pk, end, rule in open_rows}
-    # Flags for closed periods outside the window stand as they are.
-    stale = [
-        pk
-        for k, (pk, end, rule) in open_flags.items()
-        if (end is None or end >= since) and rule not in unjudged and k not in wanted
-    ]
+def _write(wanted, open_rows, *, as_of, window):
+    """open_rows: (key, pk, period_end, rule, state, period_start) of the open flags the window judges."""
+    open_flags = {key: (pk, end, rule) for key, pk, end, rule, _state, _start in open_rows}
+    stale = [pk for k, (pk, _end, _rule) in open_flags.items() if k not in wanted]
     new = [w for k, w in wanted.items() if k not in open_flags]
     if stale or new:
         _apply(stale, new, as_of)

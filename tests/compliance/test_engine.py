@@ -186,6 +186,24 @@ def test_term_flags(tree):
     assert states == {tree.a2.pk: "overdue", school.pk: "due_soon"}
 
 
+def test_a_term_that_expired_long_ago_resolves_when_the_election_is_recorded(tree):
+    # Expired in 2023, before the window of a default refresh (1 January of last year): a deadline,
+    # not a period, so it is judged whatever the window.
+    branch_services.record_term(
+        organisation=tree.a2, elected_on=date(2018, 3, 1), positions=[("secretary", "老书记")]
+    )
+    engine.refresh(as_of=AS_OF)
+    expired = Flag.objects.get(rule="committee_term", branch=tree.a2)
+    assert expired.state == "overdue" and expired.period_end == date(2023, 3, 1)
+    branch_services.record_term(
+        organisation=tree.a2, elected_on=date(2026, 5, 8), positions=[("secretary", "新书记")]
+    )
+    assert engine.refresh(as_of=AS_OF)["resolved"] >= 1
+    expired.refresh_from_db()
+    assert expired.resolved_on == AS_OF
+    assert not Flag.objects.filter(rule="committee_term", branch=tree.a2, resolved_on=None).exists()
+
+
 def test_dues_arrears_and_absence_ladder(branch):
     late, steady = branch.people[0], branch.people[1]
     for month in range(1, 11):
