@@ -6,9 +6,12 @@ queryset's own SQL becomes a subquery folded into a JSON array, so the refresh c
 whatever it reads. Elsewhere (SQLite in development), and for big scopes where one statement would
 lose PostgreSQL's parallel plans, each queryset is simply evaluated.
 
-The rows come back as iterating the queryset gives them: dicts for `values()`, tuples for
+The rows come back shaped as iterating the queryset gives them: dicts for `values()`, tuples for
 `values_list()`, single values for `values_list(flat=True)`. Model querysets are refused: a refresh
-reads plain values.
+reads plain values. Folded, the values are decoded by the column's field type only (dates, times,
+decimals); Django's own conversions are not applied: a field's `from_db_value`, the time zone of a
+datetime truncated on the server, an integer typed as such but computed as a decimal. Read plain
+columns, and `Cast` what the server computes.
 """
 
 import json

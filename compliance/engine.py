@@ -959,7 +959,9 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     for a write's branch (`batch.fold`); then the rules are judged in memory and only the difference
     is written, in one statement for a write's branch."""
     since = since or (nightly_since(as_of) if time_only else default_since(as_of))
-    window = Window(since, unit_from=last_month_start(as_of) if time_only else since, time_only=time_only)
+    window = Window(
+        since, unit_from=max(since, last_month_start(as_of)) if time_only else since, time_only=time_only
+    )
     scope = scope_of(branch_ids, since)
     if branch_ids is None:
         _no_jit()
@@ -996,7 +998,7 @@ def last_month_start(as_of):
 @dataclass(frozen=True)
 class Window:
     """Which flags a refresh judges. Meetings are read from `since`. The flags of a period (the unit
-    rules, 学习培训, 思想汇报, record warnings) are judged only where the period ends on or after its rule's date:
+    rules, 学习培训, record warnings) are judged only where the period ends on or after its rule's date:
     `unit_from` for the unit rules, `since` for the others; older ones stand as they are. The nightly
     run (time_only) judges the unit rules from the 1st of last month: the open periods and those that
     just closed; and leaves the record warnings, which time never changes, as the writes left them.
@@ -1012,7 +1014,7 @@ class Window:
             return self.unit_from
         if rule in RECORD_RULES:
             return date.max if self.time_only else self.since
-        if rule in (training.RULE, "thought_report"):
+        if rule == training.RULE:
             return self.since
         return None
 
@@ -1023,7 +1025,7 @@ class Window:
         period's end) pulls the unit rules' window back to that period, bounded by `since`, so that it
         turns overdue or resolves; `units_from` gives the same date from the rows read."""
         windowed = {}
-        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), training.RULE, "thought_report"):
+        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), training.RULE):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
         judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
         for day, rules in windowed.items():
@@ -1036,7 +1038,7 @@ class Window:
     def _pulled_back(self, scope):
         due_soon = (
             Flag.objects.filter(branch_id__in=scope.filter, resolved_on__isnull=True, state=FlagState.DUE_SOON,
-                                rule__in=UNIT_RULES)
+                                rule__in=UNIT_RULES, period_end__gte=self.since)
             .values("state")
             .annotate(first=Min("period_start"))
             .values("first")

@@ -148,7 +148,7 @@ def standings_from(rows, *, branches, years, as_of, settings, posts):
         return []
     done = {(row["member_id"], row["year"]): row["hours"] for row in rows["training_done"]}
     exempt = defaultdict(list)
-    for member_id, started_on, ended_on in sorted(rows["training_exempt"]):
+    for member_id, started_on, ended_on in sorted(rows["training_exempt"], key=lambda row: row[:2]):
         exempt[member_id].append((started_on, ended_on))
     in_force = {
         (branch_id, year): hours_in_force(settings, path, year)

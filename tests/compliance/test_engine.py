@@ -598,6 +598,33 @@ def test_the_nightly_run_raises_what_a_month_ending_makes_overdue(branch):
     assert (again["raised"], again["resolved"]) == (0, 0)
 
 
+def test_a_nightly_rerun_in_spring_writes_nothing_for_last_years_thought_reports(branch):
+    # The reports owed are last year's second half: a period that ended before the nightly window.
+    engine.refresh(as_of=date(2026, 2, 10))
+    assert Flag.objects.filter(
+        rule="thought_report", period_end=date(2025, 12, 31), resolved_on=None
+    ).exists()
+    again = engine.refresh(as_of=date(2026, 2, 12), time_only=True)
+    assert (again["raised"], again["resolved"]) == (0, 0)
+
+
+def test_a_period_left_due_soon_by_missed_nights_does_not_unsettle_the_others(branch):
+    engine.refresh(as_of=date(2025, 12, 28), since=date(2025, 1, 1))  # December: the year's flags due soon
+    engine.refresh(as_of=date(2026, 2, 2), time_only=True)  # no night ran in January
+    january = set(Flag.objects.filter(period_start=date(2026, 1, 1), state="overdue", resolved_on=None)
+                  .values_list("pk", flat=True))  # fmt: skip
+    assert january
+    engine.refresh(as_of=date(2026, 3, 5), time_only=True)
+    assert january <= set(Flag.objects.filter(resolved_on=None).values_list("pk", flat=True))
+
+
+def test_a_nightly_run_from_a_late_date_judges_no_period_it_has_no_meetings_for(branch):
+    for month in range(1, 11):
+        hold(branch, ["theme_day"], date(2026, month, 20))
+    engine.refresh(as_of=AS_OF, time_only=True, since=date(2026, 11, 15))
+    assert not Flag.objects.filter(rule="theme_day", period_start=date(2026, 10, 1)).exists()
+
+
 def test_the_nightly_run_leaves_record_warnings_as_the_writes_left_them(branch):
     meeting = hold(
         branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出"
