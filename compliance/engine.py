@@ -53,7 +53,7 @@ from django.db.models.functions import (
     TruncMonth,
 )
 
-from branches.models import CommitteePosition, CommitteeTerm, Organisation, OrgLevel, Position
+from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
 from evaluations.selectors import closed_reviews, followup_reads, followups_from
 from meetings.models import Attendance, Meeting, MeetingType, Talk
 from meetings.services import fixed_theme_day
@@ -416,13 +416,8 @@ def _secretary_lectures(lectures, secretaries):
 
 
 def secretaries_of(branch_ids):
-    """{branch_id: [(name, started_on, ended_on)]} of every secretary the branches have had."""
-    secretaries = defaultdict(list)
-    for branch_id, name, started_on, ended_on in CommitteePosition.objects.filter(
-        term__organisation_id__in=branch_ids, position=Position.SECRETARY
-    ).values_list("term__organisation_id", "holder_name", "started_on", "ended_on"):
-        secretaries[branch_id].append((name, started_on, ended_on))
-    return secretaries
+    """{branch_id: [(name, started_on, ended_on)]} of every secretary the branches have had (one query)."""
+    return _committees_from(_terms_query(scope_of(branch_ids, date.min)), date.max).secretaries
 
 
 def given_by_secretary(lecturer, held_on, secretaries):
