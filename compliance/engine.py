@@ -130,6 +130,12 @@ def nightly_since(as_of):
 
 # Warnings about a record as it was entered: time passing never changes them, only a write does.
 RECORD_RULES = frozenset({"backfill", "low_quorum", "no_attendance", "theme_day_moved", "org_life_records"})
+# Member rules that records change, not days. The absence ladder counts consecutive months in which
+# organisational life was held and the member was absent: a day passing adds no month and resets none.
+# The nightly run leaves these flags as the writes left them; the weekly run judges them again, which
+# also takes in the ladder's year-long window moving on a month (only a run of absences that began more
+# than a year before, with no meeting since, can fall out of it).
+RECORDS_ONLY_MEMBER_RULES = frozenset({"absence_ladder"})
 
 
 # ---------------------------------------------------------------- reading the scope
@@ -664,15 +670,17 @@ def _dues_window(as_of):
     return dues.month_start(date(last_month.year - 1, last_month.month, 1)), last_month
 
 
-def _member_reads(scope, as_of):
+def _member_reads(scope, as_of, *, time_only=False):
     window, last_month = _dues_window(as_of)
-    return {
+    reads = {
         # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
         "last_paid": DuesPayment.objects.filter(member__branch_id__in=scope.filter, voided_at__isnull=True,
                                                 month__gte=window, month__lte=last_month)
         .values("member_id").annotate(last=Max("month")).values_list("member_id", "last"),
-        "ladder": _ladder_query(scope, window, as_of),
     }  # fmt: skip
+    if not time_only:
+        reads["ladder"] = _ladder_query(scope, window, as_of)
+    return reads
 
 
 def _member_flags(roster, rows, as_of):
@@ -692,7 +700,8 @@ def _member_flags(roster, rows, as_of):
             wanted.append(Wanted(key=f"dues_arrears:p{member['pk']}:{step.code}", rule="dues_arrears",
                                  state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member["pk"],
                                  message=f"{member['name']}：{step.label}"))  # fmt: skip
-    wanted += _ladder_flags(members, rows["ladder"])
+    if "ladder" in rows:
+        wanted += _ladder_flags(members, rows["ladder"])
     return wanted
 
 
@@ -948,7 +957,8 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     """Bring the open flags of the scope in line with the data as of a date. Returns what changed.
 
     time_only: the nightly run, which only takes in a day passing. It judges from `nightly_since` and
-    leaves the record-quality warnings as the writes left them.
+    leaves the record-quality warnings and the absence ladder, which records change and days do not,
+    as the writes left them (the weekly run judges them again).
 
     Everything is read first, in about thirty set-based queries for a county, or in one statement
     for a write's branch (`batch.fold`); then the rules are judged in memory and only the difference
@@ -996,8 +1006,8 @@ class Window:
     rules, 学习培训, record warnings) are judged only where the period ends on or after its rule's date:
     `unit_from` for the unit rules, `since` for the others; older ones stand as they are. The nightly
     run (time_only) judges the unit rules from the 1st of last month: the open periods and those that
-    just closed; and leaves the record warnings, which time never changes, as the writes left them.
-    Deadlines (发展党员, 届满, 民主评议 follow-ups) and the member rules are judged whenever they are due."""
+    just closed; and leaves the record warnings and the absence ladder, which time never changes, as the
+    writes left them. Deadlines (发展党员, 届满, 民主评议 follow-ups) and the member rules are judged whenever they are due."""
 
     since: date
     unit_from: date
@@ -1009,6 +1019,8 @@ class Window:
             return self.unit_from
         if rule in RECORD_RULES:
             return date.max if self.time_only else self.since
+        if rule in RECORDS_ONLY_MEMBER_RULES:
+            return date.max if self.time_only else None
         if rule == training.RULE:
             return self.since
         return None
@@ -1020,11 +1032,13 @@ class Window:
         period's end) pulls the unit rules' window back to that period, bounded by `since`, so that it
         turns overdue or resolves; `units_from` gives the same date from the rows read."""
         windowed = {}
-        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), training.RULE):
+        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), *sorted(RECORDS_ONLY_MEMBER_RULES), training.RULE):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
         judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
         for day, rules in windowed.items():
-            if day == self.unit_from and self.unit_from > self.since:
+            if day is None:
+                judged |= Q(rule__in=rules)
+            elif day == self.unit_from and self.unit_from > self.since:
                 judged |= Q(rule__in=rules) & Q(period_end__gte=self._pulled_back(scope))
             elif day != date.max:
                 judged |= Q(rule__in=rules) & Q(period_end__gte=day)
@@ -1059,7 +1073,7 @@ def _refresh_reads(scope, *, as_of, window):
     if not window.time_only:
         reads |= _record_reads(scope, since, as_of)
     reads |= followup_reads(scope.filter, as_of=as_of)
-    reads |= _member_reads(scope, as_of)
+    reads |= _member_reads(scope, as_of, time_only=window.time_only)
     reads |= _roster_reads(scope, as_of)
     reads |= _training_reads(scope, as_of=as_of, since=since)
     reads["open_flags"] = (

@@ -23,6 +23,6 @@ def refresh_after_write(sender, branch_id, dates, **kwargs):
         logger.warning("消息队列不可用，改为在本进程内刷新支部 %s 的提醒", branch_id)
         try:
             refresh_branch.run(branch_id)
-        except Exception:  # the user's record is saved; the nightly run will catch up
+        except Exception:  # the user's record is saved; the weekly run judges everything again
             services.release_lease(services.pending_refresh(branch_id))
-            logger.exception("支部 %s 的提醒刷新失败，将在夜间任务中补做", branch_id)
+            logger.exception("支部 %s 的提醒刷新失败，将在每周的全面刷新中补做", branch_id)

@@ -14,6 +14,7 @@ from branches.models import Role
 from compliance import engine, services
 from compliance.models import Flag, RuleSetting
 from meetings import services as meeting_services
+from meetings.models import Attendance
 from members.models import DuesPayment
 from tests.compliance.conftest import hold, idn
 from tests.conftest import make_member
@@ -204,6 +205,20 @@ def test_a_term_that_expired_long_ago_resolves_when_the_election_is_recorded(tre
     assert not Flag.objects.filter(rule="committee_term", branch=tree.a2, resolved_on=None).exists()
 
 
+def absent_from_theme_days(branch, person, months):
+    """A 主题党日 on the 20th of each month of 2026, the person absent without leave, everyone else there."""
+    for month in months:
+        expected = meeting_services.attendance_list(
+            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
+        )
+        attendance = {
+            r.member_id: ("absent" if r.member_id == person.pk else "present", "") for r in expected
+        }
+        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
+                                        attendance=attendance, token=uuid.uuid4().hex,
+                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
+
+
 def test_dues_arrears_and_absence_ladder(branch):
     late, steady = branch.people[0], branch.people[1]
     for month in range(1, 11):
@@ -214,14 +229,7 @@ def test_dues_arrears_and_absence_ladder(branch):
         DuesPayment.objects.create(
             member=late, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
         )
-    for month in range(6, 11):
-        expected = meeting_services.attendance_list(
-            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
-        )
-        attendance = {r.member_id: ("absent" if r.member_id == late.pk else "present", "") for r in expected}
-        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
-                                        attendance=attendance, token=uuid.uuid4().hex,
-                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
+    absent_from_theme_days(branch, late, range(6, 11))
     engine.refresh(as_of=AS_OF)
     messages = {f.rule: f.message for f in Flag.objects.filter(member=late)}
     assert "连续3个月未交纳党费" in messages["dues_arrears"]
@@ -640,6 +648,25 @@ def test_the_nightly_run_leaves_record_warnings_as_the_writes_left_them(branch):
     engine.refresh(as_of=AS_OF + timedelta(days=1))
     flag.refresh_from_db()
     assert flag.resolved_on == AS_OF + timedelta(days=1)
+
+
+def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch):
+    person = branch.people[0]
+    absent_from_theme_days(branch, person, range(6, 11))
+    engine.refresh(as_of=AS_OF)
+    flag = Flag.objects.get(rule="absence_ladder", member=person, resolved_on=None)
+    # Months pass with no meeting: no absence is added and none is taken away.
+    assert engine.refresh(as_of=date(2027, 2, 1), time_only=True)
+    flag.refresh_from_db()
+    assert flag.resolved_on is None
+    # Attendance corrected behind the application's back: the weekly run's full judgement takes it in.
+    Attendance.objects.filter(member=person, status="absent").update(status="leave")
+    engine.refresh(as_of=date(2027, 2, 2), time_only=True)
+    flag.refresh_from_db()
+    assert flag.resolved_on is None
+    engine.refresh(as_of=date(2027, 2, 2))
+    flag.refresh_from_db()
+    assert flag.resolved_on == date(2027, 2, 2)
 
 
 def test_a_record_warning_older_than_the_window_stands(branch):
