@@ -75,6 +75,7 @@ from .models import Flag, FlagState, RuleSetting
 from .periods import PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
+    DUES_STEPS,
     UNIT_RULES,
     Frequency,
     Unit,
@@ -664,29 +665,39 @@ def _term_flags(branches, terms, as_of):
     return wanted
 
 
-def _dues_window(as_of):
-    """(first, last) month read for arrears and the ladder: the twelve months before last month, and last month."""
+def _ladder_window(as_of):
+    """(first, last) month read for the ladder: the twelve months before last month, and last month."""
     last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
     return dues.month_start(date(last_month.year - 1, last_month.month, 1)), last_month
 
 
+ARREARS_MONTHS = max(step.months for step in DUES_STEPS)
+
+
+def _arrears_window(as_of):
+    """(first, last) month read for arrears: the longest step's months, ending last month. A longer
+    unpaid run takes the same step, so no earlier payment can change a verdict."""
+    last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
+    return last_month - relativedelta(months=ARREARS_MONTHS - 1), last_month
+
+
 def _member_reads(scope, as_of, *, time_only=False):
-    window, last_month = _dues_window(as_of)
+    first, last_month = _arrears_window(as_of)
     reads = {
         # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
         "last_paid": DuesPayment.objects.filter(member__branch_id__in=scope.filter, voided_at__isnull=True,
-                                                month__gte=window, month__lte=last_month)
+                                                month__gte=first, month__lte=last_month)
         .values("member_id").annotate(last=Max("month")).values_list("member_id", "last"),
     }  # fmt: skip
     if not time_only:
-        reads["ladder"] = _ladder_query(scope, window, as_of)
+        reads["ladder"] = _ladder_query(scope, _ladder_window(as_of)[0], as_of)
     return reads
 
 
 def _member_flags(roster, rows, as_of):
     """Dues arrears and the absence ladder for 正式 and 预备 members on the roster."""
     members = {m["pk"]: m for m in roster if m["category"] in PARTY_MEMBER_CATEGORIES}
-    window, last_month = _dues_window(as_of)
+    window, last_month = _arrears_window(as_of)
     last_paid = dict(rows["last_paid"])
     wanted = []
     for member in members.values():

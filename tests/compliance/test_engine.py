@@ -650,6 +650,30 @@ def test_the_nightly_run_leaves_record_warnings_as_the_writes_left_them(branch):
     assert flag.resolved_on == AS_OF + timedelta(days=1)
 
 
+def test_dues_arrears_take_the_step_of_the_whole_unpaid_run(branch):
+    """Last month is October 2026: a run of 6 months or more is 连续6个月, whenever the last payment was."""
+    paid_up_to = {"一月起未交": 1, "四月起未交": 4, "五月起未交": 5, "七月起未交": 7, "从未交纳": None}
+    people = {name: make_member(branch, None, idn(90 + i), name=name) for i, name in enumerate(paid_up_to)}
+    for name, last in paid_up_to.items():
+        for month in range(1, (last or 0) + 1):
+            DuesPayment.objects.create(
+                member=people[name], month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
+            )
+    engine.refresh(as_of=AS_OF)
+    steps = dict(
+        Flag.objects.filter(rule="dues_arrears", member__in=people.values()).values_list(
+            "member__name", "key"
+        )
+    )
+    assert {name: key.rsplit(":", 1)[1] for name, key in steps.items()} == {
+        "一月起未交": "dues_lapsed",
+        "四月起未交": "dues_lapsed",
+        "五月起未交": "dues_reminder",
+        "七月起未交": "dues_reminder",
+        "从未交纳": "dues_lapsed",
+    }
+
+
 def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch):
     person = branch.people[0]
     absent_from_theme_days(branch, person, range(6, 11))
