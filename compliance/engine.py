@@ -787,7 +787,7 @@ def _roster_reads(scope, as_of):
     }
     return {
         "reports": ThoughtReport.objects.filter(**on_roster, voided_at__isnull=True,
-                                                received_on__gte=date(as_of.year - 1, 1, 1))
+                                                received_on__range=_reports_window(as_of))
         .values_list("member_id", "received_on"),
         "events": PipelineEvent.objects.filter(**on_roster).values_list("member_id", "kind", "happened_on", "pk"),
         "away": Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
@@ -798,6 +798,12 @@ def _roster_reads(scope, as_of):
                                                     member__lost_contact_on__lte=as_of, status=Status.SUSPENDED)
         .values("member_id").annotate(on=Max("changed_on")).values_list("member_id", "on"),
     }  # fmt: skip
+
+
+def _reports_window(as_of):
+    """(first, last) day of the reports judged: those of each category's previous period."""
+    previous = [period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())]
+    return min(p.start for p in previous), max(p.end for p in previous)
 
 
 def _roster_flags(roster, rows, as_of):

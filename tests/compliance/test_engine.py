@@ -314,12 +314,19 @@ def test_thought_reports_by_category(branch, tree):
     activist = member_services.register_member(branch=tree.a1, id_number=idn(70), name="积极分子", category="activist",
                                                applied_on=date(2025, 1, 5), activist_on=date(2025, 3, 1), today=AS_OF)  # fmt: skip
     member_services.record_thought_report(member=activist, received_on=date(2026, 5, 10), today=AS_OF)
-    reporter = branch.people[0]
+    on_time = member_services.register_member(branch=tree.a1, id_number=idn(71), name="按时", category="activist",
+                                              applied_on=date(2025, 1, 5), activist_on=date(2025, 3, 1), today=AS_OF)  # fmt: skip
+    member_services.record_thought_report(member=on_time, received_on=date(2026, 9, 30), today=AS_OF)
+    reporter, last_day = branch.people[0], branch.people[2]
     member_services.record_thought_report(member=reporter, received_on=date(2026, 3, 1), today=AS_OF)
+    member_services.record_thought_report(member=last_day, received_on=date(2026, 6, 30), today=AS_OF)
     engine.refresh(as_of=AS_OF)
     messages = {f.member_id: f.message for f in Flag.objects.filter(rule="thought_report")}
     assert messages[activist.pk] == "积极分子：2026年第3季度未交思想汇报"  # quarterly
-    assert reporter.pk not in messages  # half-yearly: the first half of 2026 is covered
+    assert on_time.pk not in messages  # the quarter's last day counts
+    assert (
+        reporter.pk not in messages and last_day.pk not in messages
+    )  # half-yearly: the first half is covered
     assert messages[branch.people[1].pk] == "党员1：2026年上半年未交思想汇报"
 
 
