@@ -13,7 +13,7 @@ Who sees what (decided with branches/access.py and DESIGN.md):
 Query count: one UNION query picks the page's (model, history id) keys, then one query for each
 audited model that has rows on the page reads them together with each row's previous record
 (for the "from → to"); foreign keys come by select_related. So a page costs at most two plus
-the number of audited models (18), whatever the number of rows.
+the number of audited models (20), whatever the number of rows.
 """
 
 from dataclasses import dataclass, field

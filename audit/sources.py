@@ -14,12 +14,12 @@ from datetime import date
 from django.urls import reverse
 
 from branches.access import ID_NUMBER_ROLES, PHONE_ROLES
-from branches.models import CommitteePosition, CommitteeTerm, Organisation
+from branches.models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
 from compliance.models import RuleSetting
 from evaluations.models import Campaign, FollowUp, Participant
 from meetings.models import Attendance, Meeting, MeetingTypeTag, RectificationItem, Talk, YearLock
 from members.masking import mask_id_number, mask_phone
-from members.models import DuesPayment, Exemption, Member, Mobility, ThoughtReport
+from members.models import DuesPayment, Exemption, Member, Mobility, ThoughtReport, Transfer
 
 VOID = ("voided_at", "void_reason")
 
@@ -32,6 +32,7 @@ KINDS = {
     "review": "民主评议",
     "setting": "规则与锁定",
     "organisation": "党组织",
+    "role": "角色授权",
 }
 
 
@@ -70,6 +71,10 @@ def _meeting(meeting):
 
 def _name(obj):
     return obj.name if obj is not None else "（已删除）"
+
+
+def _user(user):
+    return (user.get_full_name() or user.get_username()) if user is not None else "（已删除的用户）"
 
 
 def _meeting_link(meeting_id):
@@ -142,6 +147,13 @@ SOURCES = [
         shown_when_added=("amount", "paid_on"),
     ),
     Source(
+        "transfer", "member", Transfer, Member, "member_id",
+        label=lambda h: f"{_name(h.member)} · {h.get_direction_display()}（{_day(h.transferred_on)}）",
+        link=lambda h: _member_link(h.member_id),
+        shown_when_added=("from_branch", "to_branch", "counterpart", "letter_no"), void=None,
+        hidden=("recorded_at",),
+    ),
+    Source(
         "report", "member", ThoughtReport, Member, "member_id",
         label=lambda h: f"{_name(h.member)} · 思想汇报（{_day(h.received_on)}）",
         link=lambda h: _member_link(h.member_id),
@@ -200,6 +212,13 @@ SOURCES = [
         link=lambda h: _org_link(h.term.organisation_id),
         related=("term__organisation",),
         shown_when_added=("started_on",), void=None,
+    ),
+    # ---- who may see and write what: granted and withdrawn through the admin site
+    Source(
+        "role_assignment", "role", RoleAssignment, Organisation, "organisation_id",
+        label=lambda h: f"{_user(h.user)} · {_name(h.organisation)} · {h.get_role_display()}",
+        link=lambda h: _org_link(h.organisation_id),
+        shown_when_added=("role",), void=None, hidden=("created_at",),
     ),
 ]  # fmt: skip
 

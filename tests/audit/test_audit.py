@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from branches.models import Role
+from branches.models import Role, RoleAssignment
 from compliance.models import RuleSetting
 from meetings import services as meeting_services
 from meetings.models import Attendance, Meeting
@@ -388,6 +388,7 @@ def test_empty_state(client, personas, tree):
     assert "清除筛选" in text(log(client, admin, since="2099-01-01"))
     other = make_user("乙镇组织员", Role.TOWNSHIP_ADMIN, tree.other_township)
     tree.other_township.history.model.objects.filter(id__in=[tree.other_township.pk, tree.b1.pk]).delete()
+    RoleAssignment.history.filter(user=other).delete()  # their own grant is a record of the township too
     assert entry_lines(log(client, other)) == ["您的范围内还没有任何操作记录。"]
 
 
@@ -422,3 +423,43 @@ def test_the_log_reads_a_constant_number_of_queries(client, personas, tree, peop
     assert len(few_entries) == 6 and len(many_entries) == 50
     assert {e.what for e in many_entries} == {"会议", "出勤"}
     assert many == few
+
+
+def test_role_grants_and_withdrawals_are_listed_in_their_township_only(client, personas, tree):
+    granted = make_user("newsec", first_name="李明")
+    assignment = RoleAssignment.objects.create(user=granted, organisation=tree.a2, role=Role.SECRETARY)
+    assignment.delete()
+    theirs = make_user("theirsec", first_name="陈刚")
+    RoleAssignment.objects.create(user=theirs, organisation=tree.b1, role=Role.SECRETARY)
+    other_admin = make_user("乙镇组织员2", Role.TOWNSHIP_ADMIN, tree.other_township)
+
+    lines = [
+        line
+        for line in entry_lines(log(client, personas[Role.TOWNSHIP_ADMIN], kind="role"))
+        if "李明" in line
+    ]
+    assert len(lines) == 2
+    withdrawn, added = lines  # newest first
+    assert "删除" in withdrawn and "新增" in added
+    assert all(f"李明 · {tree.a2.name} · 支部书记" in line for line in lines)
+    assert "陈刚" not in text(log(client, personas[Role.TOWNSHIP_ADMIN], kind="role"))
+    their_page = text(log(client, other_admin, kind="role"))
+    assert "陈刚" in their_page and "李明" not in their_page
+
+
+def test_a_transfer_between_branches_is_listed_with_its_letter(client, personas, tree, people):
+    from members import services as member_services
+
+    member_services.move_member(
+        member=people[0], branch=tree.a2, on=date(2026, 10, 8), letter_no="甲组转字第7号"
+    )
+    [line] = [
+        line
+        for line in entry_lines(log(client, personas[Role.TOWNSHIP_ADMIN], kind="member"))
+        if "内部调整" in line
+    ]
+    assert "党员0 · 内部调整（2026-10-08）" in line and "新增" in line
+    assert tree.a1.name in line and tree.a2.name in line and "甲组转字第7号" in line
+    # The member's own history lists it too.
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    assert "甲组转字第7号" in text(client.get(reverse("audit:member", args=[people[0].pk])))
