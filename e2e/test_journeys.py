@@ -201,3 +201,17 @@ def test_office_exports_branch_ledger(open_browser, login, shot, tmp_path):
     logged = page.get_by_role("row").filter(has_text=BRANCH).filter(has_text=f"{year_value}").first
     expect(logged).to_contain_text("已完成")
     shot(page, "export-log")
+
+
+def test_office_reads_who_was_granted_which_role(open_browser, login, shot):
+    page = open_browser(DESKTOP)
+    login(page, "office")
+    page.goto("/audit/")
+    page.get_by_label("记录类别").select_option(label="角色授权")
+    with page.expect_navigation():
+        page.get_by_role("button", name="筛选").click()
+    # The demo's grants were made when it loaded: the secretary's, on her branch, among them.
+    grant = page.locator(".list-group-item").filter(has_text=f"陈红梅 · {BRANCH} · 支部书记")
+    expect(grant.first).to_be_visible()
+    expect(grant.first).to_contain_text("新增")
+    shot(page, "role-grants")
