@@ -1,7 +1,7 @@
 """Compliance fixtures: a branch with a committee, and meetings held through the service."""
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.utils import timezone
 
@@ -25,3 +25,17 @@ def hold(branch, types, held_on, *, group=None, entered=None, present=True, **ex
         token=uuid.uuid4().hex, now=timezone.make_aware(datetime.combine(entered, time(20))),
         lecturer=extra.pop("lecturer", "党员0"), **extra,
     )  # fmt: skip
+
+
+def absent_from_theme_days(branch, person, months):
+    """A 主题党日 on the 20th of each month of 2026, the person absent without leave, everyone else there."""
+    for month in months:
+        expected = meeting_services.attendance_list(
+            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
+        )
+        attendance = {
+            r.member_id: ("absent" if r.member_id == person.pk else "present", "") for r in expected
+        }
+        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
+                                        attendance=attendance, token=uuid.uuid4().hex,
+                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip

@@ -1,7 +1,6 @@
 """The compliance refresh on the database: flags raised, resolved, never deleted, nothing written twice."""
 
-import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.core.management import call_command
 from django.db import connection
@@ -16,7 +15,7 @@ from compliance.models import Flag, RuleSetting
 from meetings import services as meeting_services
 from meetings.models import Attendance
 from members.models import DuesPayment
-from tests.compliance.conftest import hold, idn
+from tests.compliance.conftest import absent_from_theme_days, hold, idn
 from tests.conftest import make_member
 
 AS_OF = date(2026, 11, 23)
@@ -203,20 +202,6 @@ def test_a_term_that_expired_long_ago_resolves_when_the_election_is_recorded(tre
     expired.refresh_from_db()
     assert expired.resolved_on == AS_OF
     assert not Flag.objects.filter(rule="committee_term", branch=tree.a2, resolved_on=None).exists()
-
-
-def absent_from_theme_days(branch, person, months):
-    """A 主题党日 on the 20th of each month of 2026, the person absent without leave, everyone else there."""
-    for month in months:
-        expected = meeting_services.attendance_list(
-            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
-        )
-        attendance = {
-            r.member_id: ("absent" if r.member_id == person.pk else "present", "") for r in expected
-        }
-        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
-                                        attendance=attendance, token=uuid.uuid4().hex,
-                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
 
 
 def test_dues_arrears_and_absence_ladder(branch):

@@ -2,17 +2,14 @@
 the same absence runs from month bitmaps as from month lists, and no duplicate open flag on a race."""
 
 import itertools
-import uuid
-from datetime import date, datetime
+from datetime import date
 
 import pytest
-from django.utils import timezone
 
 from compliance import engine
 from compliance.models import Flag, FlagState
 from compliance.rules import MemberMonth, absence_run
-from meetings import services as meeting_services
-from tests.compliance.conftest import hold
+from tests.compliance.conftest import absent_from_theme_days, hold
 
 AS_OF = date(2026, 11, 23)
 
@@ -39,22 +36,9 @@ def _open_flags():
     )
 
 
-def _miss_theme_days(branch, member, months):
-    for month in months:
-        expected = meeting_services.attendance_list(
-            branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
-        )
-        attendance = {
-            r.member_id: ("absent" if r.member_id == member.pk else "present", "") for r in expected
-        }
-        meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
-                                        attendance=attendance, token=uuid.uuid4().hex,
-                                        now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip
-
-
 def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, tree, monkeypatch):
     monkeypatch.setattr(engine, "COPY_AT_LEAST", 1)  # every flag in by COPY, as in a county's rebuild
-    _miss_theme_days(branch, branch.people[0], range(6, 11))
+    absent_from_theme_days(branch, branch.people[0], range(6, 11))
     hold(tree.a2, ["general_meeting"], date(2026, 3, 5), backfill_reason="补录", entered=date(2026, 3, 30))
     # A branch dissolved before the window: neither way of refreshing reads it (its backfilled
     # record would be flagged if it did).
