@@ -53,3 +53,8 @@ class RoleAssignmentAdmin(SimpleHistoryAdmin):
     list_filter = ["role"]
     search_fields = ["user__username", "user__first_name", "organisation__name"]
     autocomplete_fields = ["user", "organisation"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A grant is made or withdrawn, never moved: each township's 操作记录 (scoped by the grant's
+        # organisation) then shows its own side of a change, a 新增 in one and a 删除 in the other.
+        return ["user", "organisation", "role"] if obj is not None else []

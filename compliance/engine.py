@@ -133,7 +133,8 @@ def nightly_since(as_of):
 RECORD_RULES = frozenset({"backfill", "low_quorum", "no_attendance", "theme_day_moved", "org_life_records"})
 # Member rules that records change, not days. The absence ladder counts consecutive months in which
 # organisational life was held and the member was absent: a day passing adds no month and resets none.
-# The nightly run leaves these flags as the writes left them; the weekly run judges them again, which
+# The nightly run leaves these flags as the writes left them (but resolves those of members who left the
+# ladder, as it does their other flags); the weekly run judges them again, which
 # also takes in the ladder's year-long window moving on a month (only a run of absences that began more
 # than a year before, with no meeting since, can fall out of it).
 RECORDS_ONLY_MEMBER_RULES = frozenset({"absence_ladder"})
@@ -716,6 +717,13 @@ def _member_flags(roster, rows, as_of):
     return wanted
 
 
+def _ladder_members(scope):
+    """The members whose absences the ladder counts: party members on the roster (as `_member_flags`)."""
+    return Member.objects.filter(
+        branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
+    ).values("pk")
+
+
 def _ladder_query(scope, window, as_of):
     """(member_id, present, absent): bitmaps of the months since `window` (bit 0) in which the member
     has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日.
@@ -1052,6 +1060,10 @@ class Window:
         for rule in (*UNIT_RULES, *sorted(RECORD_RULES), *sorted(RECORDS_ONLY_MEMBER_RULES), training.RULE):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
         judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
+        if self.time_only:
+            # A ladder flag of someone who left the ladder (off the roster, or no longer a party member)
+            # resolves at night as the other member flags do: roster writes do not refresh the branch.
+            judged |= Q(rule__in=RECORDS_ONLY_MEMBER_RULES) & ~Q(member_id__in=_ladder_members(scope))
         for day, rules in windowed.items():
             if day is None:
                 judged |= Q(rule__in=rules)

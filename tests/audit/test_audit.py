@@ -463,3 +463,19 @@ def test_a_transfer_between_branches_is_listed_with_its_letter(client, personas,
     # The member's own history lists it too.
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
     assert "甲组转字第7号" in text(client.get(reverse("audit:member", args=[people[0].pk])))
+
+
+def test_a_grant_cannot_be_moved_in_the_admin_site_only_withdrawn(client, personas, tree):
+    """A move would show in neither township's log as what it is: it is a withdrawal and a new grant."""
+    grant = RoleAssignment.objects.create(
+        user=make_user("movable"), organisation=tree.b1, role=Role.SECRETARY
+    )
+    client.force_login(personas["superuser"])
+    url = reverse("admin:branches_roleassignment_change", args=[grant.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="organisation"' not in page.content.decode()
+    client.post(
+        url, {"organisation": tree.a1.pk, "role": Role.TOWNSHIP_ADMIN, "user": personas["superuser"].pk}
+    )
+    grant.refresh_from_db()
+    assert (grant.organisation, grant.role, grant.user.username) == (tree.b1, Role.SECRETARY, "movable")

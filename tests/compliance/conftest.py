@@ -27,15 +27,14 @@ def hold(branch, types, held_on, *, group=None, entered=None, present=True, **ex
     )  # fmt: skip
 
 
-def absent_from_theme_days(branch, person, months):
-    """A 主题党日 on the 20th of each month of 2026, the person absent without leave, everyone else there."""
+def absent_from_theme_days(branch, people, months):
+    """A 主题党日 on the 20th of each month of 2026, the people absent without leave, everyone else there."""
+    absent = {person.pk for person in people}
     for month in months:
         expected = meeting_services.attendance_list(
             branch=branch, types=["theme_day"], held_on=date(2026, month, 20)
         )
-        attendance = {
-            r.member_id: ("absent" if r.member_id == person.pk else "present", "") for r in expected
-        }
+        attendance = {r.member_id: ("absent" if r.member_id in absent else "present", "") for r in expected}
         meeting_services.record_meeting(branch=branch, types=["theme_day"], held_on=date(2026, month, 20), topic="x",
                                         attendance=attendance, token=uuid.uuid4().hex,
                                         now=timezone.make_aware(datetime(2026, month, 20, 20)))  # fmt: skip

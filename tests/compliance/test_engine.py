@@ -214,7 +214,7 @@ def test_dues_arrears_and_absence_ladder(branch):
         DuesPayment.objects.create(
             member=late, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
         )
-    absent_from_theme_days(branch, late, range(6, 11))
+    absent_from_theme_days(branch, [late], range(6, 11))
     engine.refresh(as_of=AS_OF)
     messages = {f.rule: f.message for f in Flag.objects.filter(member=late)}
     assert "连续3个月未交纳党费" in messages["dues_arrears"]
@@ -668,7 +668,7 @@ def test_dues_arrears_take_the_step_of_the_whole_unpaid_run(branch):
 
 def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch):
     person = branch.people[0]
-    absent_from_theme_days(branch, person, range(6, 11))
+    absent_from_theme_days(branch, [person], range(6, 11))
     engine.refresh(as_of=AS_OF)
     flag = Flag.objects.get(rule="absence_ladder", member=person, resolved_on=None)
     # Months pass with no meeting: no absence is added and none is taken away.
@@ -683,6 +683,20 @@ def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch)
     engine.refresh(as_of=date(2027, 2, 2))
     flag.refresh_from_db()
     assert flag.resolved_on == date(2027, 2, 2)
+
+
+def test_the_nightly_run_resolves_the_ladder_of_a_member_who_left(branch):
+    from members import services as member_services
+
+    leaving, staying = branch.people[0], branch.people[1]
+    absent_from_theme_days(branch, [leaving, staying], range(6, 11))
+    engine.refresh(as_of=AS_OF)
+    assert Flag.objects.filter(rule="absence_ladder", resolved_on=None).count() == 2
+    member_services.transfer_out(member=leaving, on=AS_OF, counterpart="外县某党支部", today=AS_OF)
+    engine.refresh(as_of=AS_OF + timedelta(days=1), time_only=True)
+    left = Flag.objects.get(rule="absence_ladder", member=leaving)
+    assert left.resolved_on == AS_OF + timedelta(days=1)
+    assert Flag.objects.get(rule="absence_ladder", member=staying).resolved_on is None
 
 
 def test_a_record_warning_older_than_the_window_stands(branch):

@@ -38,7 +38,7 @@ def _open_flags():
 
 def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, tree, monkeypatch):
     monkeypatch.setattr(engine, "COPY_AT_LEAST", 1)  # every flag in by COPY, as in a county's rebuild
-    absent_from_theme_days(branch, branch.people[0], range(6, 11))
+    absent_from_theme_days(branch, [branch.people[0]], range(6, 11))
     hold(tree.a2, ["general_meeting"], date(2026, 3, 5), backfill_reason="补录", entered=date(2026, 3, 30))
     # A branch dissolved before the window: neither way of refreshing reads it (its backfilled
     # record would be flagged if it did).
