@@ -128,6 +128,26 @@ def test_logging_the_missing_meeting_resolves_the_flag_on_commit(branch, django_
     assert Flag.objects.filter(pk=flag.pk).exists()  # resolved, never deleted
 
 
+def test_a_back_payment_or_a_departure_resolves_member_flags_on_commit(
+    branch, django_capture_on_commit_callbacks
+):
+    from members import services as member_services
+
+    today = timezone.localdate()
+    payer, leaver = branch.people[0], branch.people[1]
+    engine.refresh(as_of=today)
+    arrears = Flag.objects.get(rule="dues_arrears", member=payer, resolved_on=None)
+    assert Flag.objects.filter(member=leaver, resolved_on=None).exists()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        member_services.record_dues_payment(member=payer, month=last_month, paid_on=today, amount=1)
+    arrears.refresh_from_db()
+    assert arrears.resolved_on == today
+    with django_capture_on_commit_callbacks(execute=True):
+        member_services.transfer_out(member=leaver, on=today, counterpart="外县某党支部")
+    assert not Flag.objects.filter(member=leaver, resolved_on=None).exists()
+
+
 def test_the_write_succeeds_and_refreshes_in_process_when_the_broker_is_down(branch, monkeypatch,
                                                                              django_capture_on_commit_callbacks):  # fmt: skip
     from compliance import tasks
