@@ -668,8 +668,8 @@ def _term_flags(branches, terms, as_of):
 
 def _ladder_window(as_of):
     """(first, last) month read for the ladder: the twelve months before last month, and last month."""
-    last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
-    return dues.month_start(date(last_month.year - 1, last_month.month, 1)), last_month
+    last_month = last_month_start(as_of)
+    return last_month - relativedelta(years=1), last_month
 
 
 ARREARS_MONTHS = max(step.months for step in DUES_STEPS)
@@ -678,7 +678,7 @@ ARREARS_MONTHS = max(step.months for step in DUES_STEPS)
 def _arrears_window(as_of):
     """(first, last) month read for arrears: the longest step's months, ending last month. A longer
     unpaid run takes the same step, so no earlier payment can change a verdict."""
-    last_month = dues.month_start(as_of.replace(day=1) - timedelta(days=1))
+    last_month = last_month_start(as_of)
     return last_month - relativedelta(months=ARREARS_MONTHS - 1), last_month
 
 
@@ -1062,7 +1062,8 @@ class Window:
         judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
         if self.time_only:
             # A ladder flag of someone who left the ladder (off the roster, or no longer a party member)
-            # resolves at night as the other member flags do: roster writes do not refresh the branch.
+            # resolves at night as the other member flags do, whatever wrote the change (a roster import,
+            # the admin site) and whether or not a write's refresh already ran.
             judged |= Q(rule__in=RECORDS_ONLY_MEMBER_RULES) & ~Q(member_id__in=_ladder_members(scope))
         for day, rules in windowed.items():
             if day is None:

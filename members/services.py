@@ -560,7 +560,7 @@ def record_training(*, branch, members, held_on, hours, title, token, organiser=
     except IntegrityError:
         # The same form arrived twice at once: the other request recorded it.
         return list(TrainingRecord.objects.filter(submit_token=token))
-    _notify_training(branch, held_on)
+    _refresh_flags(branch.pk, sender=TrainingRecord, dates=[held_on])
     return created
 
 
@@ -572,21 +572,16 @@ def void_training(*, record, reason):
     if is_year_locked(record.branch, record.held_on.year):
         raise ValidationError(f"{record.held_on.year}年度台账已锁定，如需修改请联系党委解锁。")
     record.void(reason)
-    _notify_training(record.branch, record.held_on)
+    _refresh_flags(record.branch_id, sender=TrainingRecord, dates=[record.held_on])
     return record
 
 
-def _notify_training(branch, *dates):
-    """After commit, as meetings do: the compliance engine refreshes the branch's flags."""
-    transaction.on_commit(
-        lambda: records_changed.send(sender=TrainingRecord, branch_id=branch.pk, dates=list(dates))
-    )
-
-
-def _refresh_flags(*branch_ids):
-    """After commit, the compliance engine refreshes these branches' flags (debounced per branch), so a
-    back-payment, a report received or a member leaving shows on the work list at once, not the next night."""
+def _refresh_flags(*branch_ids, sender=Member, dates=()):
+    """After commit, as meetings do, the compliance engine refreshes these branches' flags (debounced per
+    branch), so a back-payment, a report received or a member leaving shows on the work list at once."""
     for branch_id in set(branch_ids):
         transaction.on_commit(
-            lambda branch_id=branch_id: records_changed.send(sender=Member, branch_id=branch_id, dates=[])
+            lambda branch_id=branch_id: records_changed.send(
+                sender=sender, branch_id=branch_id, dates=list(dates)
+            )
         )
