@@ -76,6 +76,7 @@ from .periods import PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
     DUES_STEPS,
+    MEETING_RULES,
     UNIT_RULES,
     Frequency,
     Unit,
@@ -340,11 +341,7 @@ def _unit_reads(scope, *, since, as_of):
         "groups": _groups_query(scope),
         "terms": _terms_query(scope),
         "settings": _settings_query(as_of),
-        # Truncated to a date on the server: no conversion per row in Python.
-        "by_month": meetings.annotate(month=Cast(TruncMonth("held_on"), DateField()))
-        .values("branch_id", "group_id", "types__type", "month")
-        .annotate(n=Count("id"))
-        .values_list("branch_id", "group_id", "types__type", "month", "n"),
+        "by_month": _by_month_query(scope, months_from=since, as_of=as_of),
         "lectures": meetings.filter(types__type=MeetingType.PARTY_LECTURE)
         .exclude(lecturer="")
         .values_list("branch_id", "held_on", "lecturer"),
@@ -357,6 +354,32 @@ def _unit_reads(scope, *, since, as_of):
         .values_list("branch_id", "talked_on", "initiator_id", "counterpart_id"),
         "reviews": closed_reviews(scope.filter),
     }  # fmt: skip
+
+
+def _by_month_query(scope, *, months_from, as_of):
+    """(branch_id, group_id, type, month start, n) of the non-void meetings held from months_from on."""
+    meetings = Meeting.objects.filter(branch_id__in=scope.filter, voided_at__isnull=True, held_on__gte=months_from,
+                                      held_on__lte=as_of)  # fmt: skip
+    # Truncated to a date on the server: no conversion per row in Python.
+    return (
+        meetings.annotate(month=Cast(TruncMonth("held_on"), DateField()))
+        .values("branch_id", "group_id", "types__type", "month")
+        .annotate(n=Count("id"))
+        .values_list("branch_id", "group_id", "types__type", "month", "n")
+    )
+
+
+# The rules judged on `by_month` (组织生活会 counts by its 所属年度, 书记讲党课 on the lectures read).
+COUNTED_BY_MONTH = tuple(code for code in MEETING_RULES if code != "org_life_meeting")
+
+
+def months_counted_from(judged_from, settings):
+    """The first month whose meetings can change a verdict on a unit rule's period ending on or after
+    judged_from: the start of the longest period, among the rules' own and those the local settings
+    choose, that contains it."""
+    kinds = {CATALOGUE[code].frequency.period for code in COUNTED_BY_MONTH}
+    kinds |= {PeriodKind(s.period_kind) for s in settings if s.rule in COUNTED_BY_MONTH and s.period_kind}
+    return min(period_containing(kind, judged_from).start for kind in kinds)
 
 
 @dataclass
@@ -823,11 +846,12 @@ def _roster_flags(roster, rows, as_of):
     # The first recorded event of each kind counts (in the order they were entered).
     for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
         events[member_id].setdefault(kind, happened_on)
+    previous = {kind: period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())}
     wanted = []
     for person in roster:
         if person["status"] != Status.NORMAL:
             continue
-        wanted += _report_flag(person, reports[person["pk"]], as_of)
+        wanted += _report_flag(person, reports[person["pk"]], previous)
         wanted += _pipeline_flags(person, events[person["pk"]], as_of)
         wanted += _birthday_flag(person, as_of)
     wanted += _mobile_flags(rows["away"], as_of)
@@ -866,13 +890,14 @@ def _member_wanted(person, rule, code, state, message, **extra):
                   **extra)  # fmt: skip
 
 
-def _report_flag(person, received, as_of):
+def _report_flag(person, received, previous_periods):
+    """previous_periods: {period kind: the period before today's} (the one judged)."""
     kind = REPORT_PERIODS.get(person["category"])
     since = person.get(CATEGORY_SINCE.get(person["category"], ""), None)
     if kind is None or since is None:
         return []
-    previous = period_containing(kind, as_of).previous()
-    if since > previous.start or any(previous.contains(day) for day in received):
+    previous = previous_periods[kind]
+    if since > previous.start or any(previous.start <= day <= previous.end for day in received):
         return []
     return [_member_wanted(person, "thought_report", previous.start, FlagState.OVERDUE,
                            f"{previous.label}未交思想汇报", period_start=previous.start, period_end=previous.end)]  # fmt: skip
@@ -950,7 +975,7 @@ def _training_flags(units, rows, *, as_of, since):
     paths = {b.pk: b.path for b in units.branches}
     posts = units.committees.posts
     for s in training.standings_from(rows, branches=paths, years=years, as_of=as_of, settings=units.settings,
-                                     posts=posts):  # fmt: skip
+                                     posts=posts, unmet_only=True):  # fmt: skip
         state = ATTENTION.get(s.state)
         if state is None:
             continue
@@ -1000,8 +1025,7 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     if scope.few and connection.vendor == "postgresql":
         rows = _read_few(scope, as_of=as_of, window=window)
     else:
-        reads = _refresh_reads(scope, as_of=as_of, window=window)
-        rows = dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
+        rows = _read_many(scope, as_of=as_of, window=window)
     live = live_scope(scope, rows)
     if live is not scope:
         if not live.branch_ids:
@@ -1053,9 +1077,10 @@ class Window:
     def open_flags(self, scope):
         """The Q of the open flags this window judges (the others are neither resolved nor raised again).
 
-        A unit rule's flag still 即将到期 for a period before `unit_from` (the nightly run missed the
-        period's end) pulls the unit rules' window back to that period, bounded by `since`, so that it
-        turns overdue or resolves; `units_from` gives the same date from the rows read."""
+        A unit rule's flag still 即将到期 for a period that ended before `unit_from` (the nightly run
+        missed the period's end) pulls the unit rules' window back to that period's end, bounded by
+        `since`, so that it turns overdue or resolves; `units_from` gives the same date from the rows
+        read. (A period still running is judged anyway: its end is on or after `unit_from`.)"""
         windowed = {}
         for rule in (*UNIT_RULES, *sorted(RECORD_RULES), *sorted(RECORDS_ONLY_MEMBER_RULES), training.RULE):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
@@ -1077,9 +1102,9 @@ class Window:
     def _pulled_back(self, scope):
         due_soon = (
             Flag.objects.filter(branch_id__in=scope.filter, resolved_on__isnull=True, state=FlagState.DUE_SOON,
-                                rule__in=UNIT_RULES, period_end__gte=self.since)
+                                rule__in=UNIT_RULES, period_end__gte=self.since, period_end__lt=self.unit_from)
             .values("state")
-            .annotate(first=Min("period_start"))
+            .annotate(first=Min("period_end"))
             .values("first")
         )  # fmt: skip
         return Greatest(
@@ -1091,9 +1116,9 @@ class Window:
         """The unit rules' window as `open_flags` drew it, from the flags it read."""
         if self.unit_from <= self.since:
             return self.unit_from
-        starts = [start for _key, _pk, _end, rule, state, start in open_rows
-                  if state == FlagState.DUE_SOON and rule in UNIT_RULES]  # fmt: skip
-        return max(self.since, min([self.unit_from, *starts]))
+        ends = [end for _key, _pk, end, rule, state, _start in open_rows
+                if state == FlagState.DUE_SOON and rule in UNIT_RULES and end < self.unit_from]  # fmt: skip
+        return max(self.since, min([self.unit_from, *ends]))
 
 
 def _refresh_reads(scope, *, as_of, window):
@@ -1112,6 +1137,20 @@ def _refresh_reads(scope, *, as_of, window):
         .values_list("key", "pk", "period_end", "rule", "state", "period_start")
     )
     return reads
+
+
+def _read_many(scope, *, as_of, window):
+    """Every read of a refresh, one query each. The nightly run judges the unit rules only from
+    `units_from` on, which the open flags tell: it reads them and the settings first, and counts the
+    meetings only from the first period it judges (last quarter's start, rather than the year's)."""
+    reads = _refresh_reads(scope, as_of=as_of, window=window)
+    rows = {}
+    if window.unit_from > window.since:
+        rows = {name: list(reads.pop(name)) for name in ("open_flags", "settings")}
+        judged_from = window.units_from(rows["open_flags"])
+        months_from = months_counted_from(judged_from, _settings_from(rows["settings"]))
+        reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
+    return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
 
 
 # A write's refresh on PostgreSQL: one statement per (day, window, kind of run, number of branches),

@@ -139,9 +139,11 @@ def standing_reads(*, branch_filter, years, member_ids=None):
     }
 
 
-def standings_from(rows, *, branches, years, as_of, settings, posts):
+def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=False):
     """Standings from the rows of `standing_reads`. posts: [(branch_id, name, started_on, ended_on)] of
-    the committee posts, or a function reading them (called only when some year needs them)."""
+    the committee posts, or a function reading them (called only when some year needs them).
+    unmet_only: leave out the years a member has done the most hours anyone of the branch can owe
+    (the refresh flags only what is short; most members are not)."""
     years = sorted(years)
     people = rows["training_people"]  # in the roster's order when read alone
     if not people:
@@ -162,13 +164,15 @@ def standings_from(rows, *, branches, years, as_of, settings, posts):
         starts_on = max(starts) if starts else None
         for year in years:
             base, committee_hours = in_force[(person["branch_id"], year)]
+            hours_done = done.get((person["pk"], year)) or Decimal(0)
+            if unmet_only and (base is None or hours_done >= max(base, committee_hours or 0)):
+                continue
             hours = training_hours_for(
                 base=base,
                 committee=committee_hours,
                 on_committee=person["name"] in committee.get((person["branch_id"], year), ()),
             )
             due = _due(year, starts_on, tuple(exempt.get(person["pk"], ())), hours)
-            hours_done = done.get((person["pk"], year)) or Decimal(0)
             state = training_state(due, hours_done, year=year, as_of=as_of)
             result.append(Standing(person["pk"], person["name"], person["name_initials"], person["category"],
                                    person["branch_id"], year, due, hours_done, state))  # fmt: skip

@@ -777,3 +777,34 @@ def test_the_record_link_is_offered_only_where_a_meeting_meets_the_flag(client, 
         and "type=training_hours" not in page
         and "type=thought_report" not in page
     )
+
+
+def test_the_nightly_run_counts_meetings_from_the_longest_period_it_judges(tree):
+    yearly = RuleSetting(organisation=tree.township, rule="party_lecture", count=4, period_kind="year",
+                         effective_from=date(2026, 1, 1))  # fmt: skip
+    # By default the longest period of a meeting rule is a quarter (党员大会, 党课).
+    assert engine.months_counted_from(date(2026, 11, 1), []) == date(2026, 10, 1)
+    assert engine.months_counted_from(date(2026, 11, 1), [yearly]) == date(2026, 1, 1)
+    assert engine.months_counted_from(date(2027, 1, 1), []) == date(2027, 1, 1)
+
+
+def test_the_nightly_run_counts_a_yearly_setting_from_january(branch, tree):
+    RuleSetting.objects.create(organisation=tree.township, rule="party_lecture", count=3, period_kind="year",
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    for day in (date(2026, 2, 1), date(2026, 5, 1)):
+        hold(branch, ["party_lecture"], day)
+    engine.refresh(as_of=date(2026, 12, 25), since=date(2026, 1, 1))
+    assert ("party_lecture", "2026-01-01", "due_soon") in open_keys("party_lecture", branch=branch)
+    # The third lecture is held in December: the year is met, counting February's and May's too.
+    hold(branch, ["party_lecture"], date(2026, 12, 26))
+    engine.refresh(as_of=date(2026, 12, 27), time_only=True)
+    assert not open_keys("party_lecture", branch=branch)
+
+
+def test_the_nightly_run_judges_a_quarter_by_all_its_months(branch):
+    # October's 党员大会 meets the fourth quarter, judged in December from November on.
+    hold(branch, ["general_meeting"], date(2026, 10, 10))
+    engine.refresh(as_of=date(2026, 12, 26), time_only=True)
+    assert ("general_meeting", "2026-10-01", "due_soon") not in open_keys("general_meeting", branch=branch)
+    engine.refresh(as_of=date(2027, 1, 2), time_only=True)
+    assert not open_keys("general_meeting", branch=branch, period_start=date(2026, 10, 1))
