@@ -1042,7 +1042,8 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     wanted += _member_flags(units.roster, rows, as_of)
     wanted += _roster_flags(units.roster, rows, as_of)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
-    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, window=window)
+    open_rows = [*rows["open_flags"], *rows.get("moved_flags", ())]
+    return _write({w.key: w for w in wanted}, open_rows, as_of=as_of, window=window)
 
 
 def last_month_start(as_of):
@@ -1116,7 +1117,7 @@ class Window:
         """The unit rules' window as `open_flags` drew it, from the flags it read."""
         if self.unit_from <= self.since:
             return self.unit_from
-        ends = [end for _key, _pk, end, rule, state, _start in open_rows
+        ends = [end for _key, _pk, end, rule, state, _branch in open_rows
                 if state == FlagState.DUE_SOON and rule in UNIT_RULES and end < self.unit_from]  # fmt: skip
         return max(self.since, min([self.unit_from, *ends]))
 
@@ -1131,12 +1132,19 @@ def _refresh_reads(scope, *, as_of, window):
     reads |= _member_reads(scope, as_of, time_only=window.time_only)
     reads |= _roster_reads(scope, as_of)
     reads |= _training_reads(scope, as_of=as_of, since=since)
-    reads["open_flags"] = (
-        Flag.objects.filter(branch_id__in=scope.filter, resolved_on__isnull=True)
-        .filter(window.open_flags(scope))
-        .values_list("key", "pk", "period_end", "rule", "state", "period_start")
-    )
+    judged = Flag.objects.filter(resolved_on__isnull=True).filter(window.open_flags(scope))
+    reads["open_flags"] = judged.filter(branch_id__in=scope.filter).values_list(*OPEN_FIELDS)
+    if scope.branch_ids is not None:
+        # A member moved here from another branch (内部调整): the flags still open there are this
+        # branch's to judge, whichever of the two branches' refreshes runs first.
+        reads["moved_flags"] = (
+            judged.filter(member__branch_id__in=scope.filter).exclude(branch_id__in=scope.filter)
+            .values_list(*OPEN_FIELDS)
+        )  # fmt: skip
     return reads
+
+
+OPEN_FIELDS = ("key", "pk", "period_end", "rule", "state", "branch_id")
 
 
 def _read_many(scope, *, as_of, window):
@@ -1188,12 +1196,18 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
 
 
 def _write(wanted, open_rows, *, as_of, window):
-    """open_rows: (key, pk, period_end, rule, state, period_start) of the open flags the window judges."""
-    open_flags = {key: (pk, end, rule) for key, pk, end, rule, _state, _start in open_rows}
-    stale = [pk for k, (pk, _end, _rule) in open_flags.items() if k not in wanted]
-    new = [w for k, w in wanted.items() if k not in open_flags]
+    """open_rows: OPEN_FIELDS of the open flags the window judges.
+
+    A member's flag is kept by the branch the member is in: when they have moved, the flag open in the
+    old branch is resolved and the same one raised in the new (resolved first: one key is open once)."""
+    open_flags = {key: (pk, branch_id) for key, pk, _end, _rule, _state, branch_id in open_rows}
+    moved = {
+        k for k, (_pk, branch_id) in open_flags.items() if k in wanted and wanted[k].branch_id != branch_id
+    }
+    stale = [pk for k, (pk, _branch) in open_flags.items() if k not in wanted or k in moved]
+    new = [w for k, w in wanted.items() if k not in open_flags or k in moved]
     if stale or new:
-        _apply(stale, new, as_of)
+        _apply(stale, new, as_of, resolve_first=bool(moved))
     return {"raised": len(new), "resolved": len(stale), "open": len(wanted)}
 
 
@@ -1211,7 +1225,7 @@ INSERT_FLAGS = """
 INSERT_BATCH = 20_000
 
 
-def _apply(stale, new, as_of):
+def _apply(stale, new, as_of, *, resolve_first=False):
     """Resolve the stale flags, raise the new ones, and renew the open flags' token.
 
     Two refreshes of one branch may race (a write and the nightly run): the open-key constraint keeps
@@ -1231,6 +1245,12 @@ def _apply(stale, new, as_of):
         )
         stamps.renew([stamps.FLAGS])
         return
+    if resolve_first and stale:
+        # The data-modifying clauses of one statement see the same snapshot: an insert would find
+        # the key it takes over still open.
+        with connection.cursor() as cursor:
+            cursor.execute(RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale])
+        stale = []
     if len(new) >= COPY_AT_LEAST and _copied(new, as_of):
         new = []
     batches = [new[start : start + INSERT_BATCH] for start in range(0, len(new), INSERT_BATCH)] or [[]]

@@ -808,3 +808,36 @@ def test_the_nightly_run_judges_a_quarter_by_all_its_months(branch):
     assert ("general_meeting", "2026-10-01", "due_soon") not in open_keys("general_meeting", branch=branch)
     engine.refresh(as_of=date(2027, 1, 2), time_only=True)
     assert not open_keys("general_meeting", branch=branch, period_start=date(2026, 10, 1))
+
+
+def _moved_member_flags(branch, tree, refreshes):
+    """A member with dues in arrears moves from 支部 A1 to A2; returns their open flag after the refreshes."""
+    from members import services as member_services
+
+    mover = branch.people[0]
+    engine.refresh(as_of=AS_OF)
+    before = Flag.objects.get(rule="dues_arrears", member=mover, resolved_on=None)
+    assert before.branch == tree.a1
+    member_services.move_member(member=mover, branch=tree.a2, on=AS_OF, today=AS_OF)
+    for branch_ids in refreshes:
+        engine.refresh(as_of=AS_OF, branch_ids=branch_ids)
+    before.refresh_from_db()
+    assert before.resolved_on == AS_OF
+    return Flag.objects.get(rule="dues_arrears", member=mover, resolved_on=None)
+
+
+def test_a_moved_members_flag_follows_them_whichever_branch_refreshes_first(branch, tree):
+    flag = _moved_member_flags(branch, tree, [[tree.a2.pk], [tree.a1.pk]])
+    assert flag.branch == tree.a2 and flag.raised_on == AS_OF
+
+
+def test_a_moved_members_flag_follows_them_when_the_old_branch_refreshes_first(branch, tree):
+    assert _moved_member_flags(branch, tree, [[tree.a1.pk], [tree.a2.pk]]).branch == tree.a2
+
+
+def test_a_full_refresh_moves_a_moved_members_flag_to_their_branch(branch, tree):
+    flag = _moved_member_flags(branch, tree, [None])
+    assert flag.branch == tree.a2
+    # Judged again, nothing moves.
+    again = engine.refresh(as_of=AS_OF)
+    assert (again["raised"], again["resolved"]) == (0, 0)

@@ -61,8 +61,8 @@ def crash_after_the_first_new_flag(monkeypatch):
     real = engine._apply
     seen = []
 
-    def apply_one_then_die(stale, new, as_of):
-        real(stale, new[:1], as_of)
+    def apply_one_then_die(stale, new, as_of, **kwargs):
+        real(stale, new[:1], as_of, **kwargs)
         seen.append(flag_rows())
         raise WorkerCrashed("worker lost mid-refresh")
 
