@@ -1042,8 +1042,13 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     wanted += _member_flags(units.roster, rows, as_of)
     wanted += _roster_flags(units.roster, rows, as_of)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
-    open_rows = [*rows["open_flags"], *rows.get("moved_flags", ())]
-    return _write({w.key: w for w in wanted}, open_rows, as_of=as_of, window=window)
+    return _write(
+        {w.key: w for w in wanted},
+        rows["open_flags"],
+        as_of=as_of,
+        window=window,
+        elsewhere=rows.get("moved_flags", ()),
+    )
 
 
 def last_month_start(as_of):
@@ -1195,12 +1200,17 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, open_rows, *, as_of, window):
+def _write(wanted, open_rows, *, as_of, window, elsewhere=()):
     """open_rows: OPEN_FIELDS of the open flags the window judges.
 
     A member's flag is kept by the branch the member is in: when they have moved, the flag open in the
-    old branch is resolved and the same one raised in the new (resolved first: one key is open once)."""
+    old branch is resolved and the same one raised in the new (resolved first: one key is open once).
+    elsewhere: open flags of this scope's members held by other branches. Only those this refresh wants
+    are its to move; the others stay with their branch (a 民主评议 follow-up belongs to the campaign's)."""
     open_flags = {key: (pk, branch_id) for key, pk, _end, _rule, _state, branch_id in open_rows}
+    for key, pk, _end, _rule, _state, branch_id in elsewhere:
+        if key in wanted and key not in open_flags:
+            open_flags[key] = (pk, branch_id)
     moved = {
         k for k, (_pk, branch_id) in open_flags.items() if k in wanted and wanted[k].branch_id != branch_id
     }

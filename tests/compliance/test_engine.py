@@ -16,7 +16,7 @@ from meetings import services as meeting_services
 from meetings.models import Attendance
 from members.models import DuesPayment
 from tests.compliance.conftest import absent_from_theme_days, hold, idn
-from tests.conftest import make_member
+from tests.conftest import make_campaign, make_member
 
 AS_OF = date(2026, 11, 23)
 
@@ -841,3 +841,23 @@ def test_a_full_refresh_moves_a_moved_members_flag_to_their_branch(branch, tree)
     # Judged again, nothing moves.
     again = engine.refresh(as_of=AS_OF)
     assert (again["raised"], again["resolved"]) == (0, 0)
+
+
+def test_a_moved_members_review_follow_up_stays_with_the_campaigns_branch(branch, tree):
+    from members import services as member_services
+
+    mover = branch.people[3]
+    make_campaign(
+        branch, year=2025, campaign_on=date(2025, 12, 1), grades={mover: ("basic", "x")}, close=True
+    )
+    engine.refresh(as_of=AS_OF)
+    follow_up = Flag.objects.get(rule="review_followup", resolved_on=None)
+    assert follow_up.branch == tree.a1
+    member_services.move_member(member=mover, branch=tree.a2, on=AS_OF, today=AS_OF)
+    for branch_ids in ([tree.a2.pk], [tree.a1.pk], [tree.a2.pk], None):
+        engine.refresh(as_of=AS_OF, branch_ids=branch_ids)
+    # The dues flag moved with the member; the follow-up is still the campaign's, never resolved and raised again.
+    assert Flag.objects.get(rule="dues_arrears", member=mover, resolved_on=None).branch == tree.a2
+    assert list(Flag.objects.filter(rule="review_followup")) == [follow_up]
+    follow_up.refresh_from_db()
+    assert follow_up.resolved_on is None
