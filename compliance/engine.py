@@ -1043,11 +1043,7 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     wanted += _roster_flags(units.roster, rows, as_of)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
     return _write(
-        {w.key: w for w in wanted},
-        rows["open_flags"],
-        as_of=as_of,
-        window=window,
-        elsewhere=rows.get("moved_flags", ()),
+        {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=rows.get("moved_flags", ())
     )
 
 
@@ -1200,7 +1196,7 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, open_rows, *, as_of, window, elsewhere=()):
+def _write(wanted, open_rows, *, as_of, elsewhere=()):
     """open_rows: OPEN_FIELDS of the open flags the window judges.
 
     A member's flag is kept by the branch the member is in: when they have moved, the flag open in the
