@@ -72,7 +72,7 @@ from members.models import (
 from . import stamps, training
 from .batch import fold, read_together
 from .models import Flag, FlagState, RuleSetting
-from .periods import PeriodKind, State, period_containing
+from .periods import DUE_SOON_DAYS, PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
     DUES_STEPS,
@@ -496,8 +496,12 @@ def _bucket(counts, kind):
     return buckets
 
 
-def obligations(units, *, as_of, since, judged_from=None):
-    """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope."""
+def obligations(units, *, as_of, since, judged_from=None, attention_only=False):
+    """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope.
+
+    attention_only: only the periods that are over or due soon (a refresh flags nothing else); a
+    period still running, not yet in its last days, is neither evaluated nor yielded."""
+    ends_before = as_of + timedelta(days=DUE_SOON_DAYS) if attention_only else None
     held, settings, terms = units.held, units.settings, units.terms
     months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
     for (branch_id, group_id, type_, month), n in held.by_month.items():
@@ -531,7 +535,7 @@ def obligations(units, *, as_of, since, judged_from=None):
                     SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
                 ]
             for obligation in _evaluate_with_settings(
-                rule, org, unit, settings, counted, as_of, judged_from or since
+                rule, org, unit, settings, counted, as_of, judged_from or since, ends_before
             ):
                 yield branch_id, group_id, org, rule, obligation
 
@@ -548,7 +552,7 @@ DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
 def _meeting_flags(units, *, as_of, since, judged_from):
     wanted = []
     for branch_id, group_id, org, rule, obligation in obligations(
-        units, as_of=as_of, since=since, judged_from=judged_from
+        units, as_of=as_of, since=since, judged_from=judged_from, attention_only=True
     ):
         state = ATTENTION.get(obligation.state)
         if state is None:
@@ -573,7 +577,7 @@ def _unit(org, level, term):
                 merged_group=getattr(org, "merged_group", False), has_committee=has_committee)  # fmt: skip
 
 
-def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since):
+def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since, ends_before=None):
     """Evaluate each stretch of time under the setting then in force (held: {month or year start: n})."""
     segments = _settings_for(settings, org.path, rule.code) or []
     if not segments or segments[0][0] > unit.founded_on:
@@ -583,13 +587,16 @@ def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since):
         if not enabled:
             continue
         until = segments[index + 1][0] if index + 1 < len(segments) else None
+        if ends_before is not None and period_containing(frequency.period, since).end >= ends_before:
+            continue  # the first period judged is still running: nothing is over or due soon
         if rule.code == "talk_coverage":
-            results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of,
-                                         effective_from=effective_from, until=until, window_start=since)  # fmt: skip
+            results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of, effective_from=effective_from,
+                                         until=until, window_start=since, ends_before=ends_before)  # fmt: skip
             continue
         by_period = held if rule.code == "org_life_meeting" else _bucket(held, frequency.period)
         results += evaluate(rule, unit, held_by_period=by_period, as_of=as_of, frequency=frequency,
-                            effective_from=effective_from, until=until, window_start=since)  # fmt: skip
+                            effective_from=effective_from, until=until, window_start=since,
+                            ends_before=ends_before)  # fmt: skip
     return results
 
 
@@ -696,6 +703,7 @@ def _ladder_window(as_of):
 
 
 ARREARS_MONTHS = max(step.months for step in DUES_STEPS)
+FIRST_STEP_MONTHS = min(step.months for step in DUES_STEPS)
 
 
 def _arrears_window(as_of):
@@ -706,34 +714,46 @@ def _arrears_window(as_of):
 
 
 def _member_reads(scope, as_of, *, time_only=False):
-    first, last_month = _arrears_window(as_of)
-    reads = {
-        # The unpaid run ends at last month and goes back to the latest month paid: one row per member.
-        "last_paid": DuesPayment.objects.filter(member__branch_id__in=scope.filter, voided_at__isnull=True,
-                                                month__gte=first, month__lte=last_month)
-        .values("member_id").annotate(last=Max("month")).values_list("member_id", "last"),
-    }  # fmt: skip
+    reads = {"last_paid": _last_paid_query(scope, as_of)}
     if not time_only:
         reads["ladder"] = _ladder_query(scope, _ladder_window(as_of)[0], as_of)
     return reads
+
+
+def _last_paid_query(scope, as_of):
+    """(member_id, latest month paid in the window or None) of the party members who may be in arrears.
+
+    A payment for any of the first step's months (up to last month) ends every unpaid run before it
+    reaches a step, so members who made one are left out on the server: most members, most months."""
+    first, last_month = _arrears_window(as_of)
+    paid = DuesPayment.objects.filter(voided_at__isnull=True, month__gte=first, month__lte=last_month)
+    recently = paid.filter(month__gte=last_month - relativedelta(months=FIRST_STEP_MONTHS - 1))
+    latest = paid.filter(member_id=OuterRef("pk")).order_by("-month").values("month")[:1]
+    return (
+        Member.objects.filter(branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
+        .exclude(pk__in=recently.values("member_id"))
+        .annotate(last=Subquery(latest))
+        .values_list("pk", "last")
+    )
 
 
 def _member_flags(roster, rows, as_of):
     """Dues arrears and the absence ladder for 正式 and 预备 members on the roster."""
     members = {m["pk"]: m for m in roster if m["category"] in PARTY_MEMBER_CATEGORIES}
     window, last_month = _arrears_window(as_of)
-    last_paid = dict(rows["last_paid"])
     wanted = []
-    for member in members.values():
+    for member_id, paid in rows["last_paid"]:
+        member = members.get(member_id)
+        if member is None:
+            continue
         start = max(window, dues.month_start(member["joined_on"])) if member["joined_on"] else window
         if start > last_month:
             continue
-        paid = last_paid.get(member["pk"])
         first_unpaid = start if paid is None or paid < start else dues.next_month(paid)
         step = dues_step(dues.month_count(first_unpaid, last_month))
         if step:
-            wanted.append(Wanted(key=f"dues_arrears:p{member['pk']}:{step.code}", rule="dues_arrears",
-                                 state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member["pk"],
+            wanted.append(Wanted(key=f"dues_arrears:p{member_id}:{step.code}", rule="dues_arrears",
+                                 state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member_id,
                                  message=f"{member['name']}：{step.label}"))  # fmt: skip
     if "ladder" in rows:
         wanted += _ladder_flags(members, rows["ladder"])
@@ -803,6 +823,8 @@ MOBILE_CERTIFICATE_DAYS = 90  # 外出 3 months: a 证明信 or 流动党员活�
 MOBILE_TRANSFER_DAYS = 183  # 外出 6 months: transfer the 组织关系, or keep in regular contact
 PROBATION_NOTICE_DAYS = 30
 PIPELINE_RULE = "pipeline"
+# The categories with a deadline the flags watch (an activist's year is a date to look forward to, not one to miss).
+DEADLINE_CATEGORIES = frozenset({pipeline.APPLICANT, pipeline.PROBATIONARY})
 REPORT_PERIODS = {"activist": PeriodKind.QUARTER, "candidate": PeriodKind.QUARTER,
                   "probationary": PeriodKind.HALF_YEAR, "full": PeriodKind.HALF_YEAR}  # fmt: skip
 CATEGORY_SINCE = {"activist": "activist_on", "candidate": "candidate_on", "probationary": "joined_on",
@@ -817,9 +839,7 @@ def _roster_reads(scope, as_of):
         "member__status": Status.NORMAL,
     }
     return {
-        "reports": ThoughtReport.objects.filter(**on_roster, voided_at__isnull=True,
-                                                received_on__range=_reports_window(as_of))
-        .values_list("member_id", "received_on"),
+        "owing_reports": _owing_reports_query(scope, as_of),
         "events": PipelineEvent.objects.filter(**on_roster).values_list("member_id", "kind", "happened_on", "pk"),
         "away": Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
@@ -831,17 +851,30 @@ def _roster_reads(scope, as_of):
     }  # fmt: skip
 
 
-def _reports_window(as_of):
-    """(first, last) day of the reports judged: those of each category's previous period."""
-    previous = [period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())]
-    return min(p.start for p in previous), max(p.end for p in previous)
+def _owing_reports_query(scope, as_of):
+    """The people owing their category's thought report for the period before today's: on the roster
+    in good standing, in the category since before that period began, with none received in it.
+
+    Only they come back (a few in a hundred): the reports of each period are hashed once on the server."""
+    owing = Q()
+    for kind in set(REPORT_PERIODS.values()):
+        previous = period_containing(kind, as_of).previous()
+        received = ThoughtReport.objects.filter(voided_at__isnull=True, received_on__gte=previous.start,
+                                                received_on__lte=previous.end).values("member_id")  # fmt: skip
+        owes = Q()
+        for category in (category for category, its_kind in REPORT_PERIODS.items() if its_kind == kind):
+            owes |= Q(category=category, **{f"{CATEGORY_SINCE[category]}__lte": previous.start})
+        owing |= owes & ~Q(pk__in=received)
+    return (
+        Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL)
+        .filter(owing)
+        .values_list("pk", flat=True)
+    )
 
 
 def _roster_flags(roster, rows, as_of):
     """Thought reports, 外出, development deadlines and political birthdays, for people on the roster."""
-    reports = defaultdict(list)
-    for member_id, received_on in rows["reports"]:
-        reports[member_id].append(received_on)
+    owing = set(rows["owing_reports"])
     events = defaultdict(dict)
     # The first recorded event of each kind counts (in the order they were entered).
     for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
@@ -851,8 +884,11 @@ def _roster_flags(roster, rows, as_of):
     for person in roster:
         if person["status"] != Status.NORMAL:
             continue
-        wanted += _report_flag(person, reports[person["pk"]], previous)
-        wanted += _pipeline_flags(person, events[person["pk"]], as_of)
+        kind = REPORT_PERIODS.get(person["category"])
+        if kind and person["pk"] in owing:
+            wanted.append(_report_flag(person, previous[kind]))
+        if person["category"] in DEADLINE_CATEGORIES:
+            wanted += _pipeline_flags(person, events[person["pk"]], as_of)
         wanted += _birthday_flag(person, as_of)
     wanted += _mobile_flags(rows["away"], as_of)
     wanted += _lost_contact_flags(roster, dict(rows["suspended_on"]), as_of)
@@ -890,17 +926,10 @@ def _member_wanted(person, rule, code, state, message, **extra):
                   **extra)  # fmt: skip
 
 
-def _report_flag(person, received, previous_periods):
-    """previous_periods: {period kind: the period before today's} (the one judged)."""
-    kind = REPORT_PERIODS.get(person["category"])
-    since = person.get(CATEGORY_SINCE.get(person["category"], ""), None)
-    if kind is None or since is None:
-        return []
-    previous = previous_periods[kind]
-    if since > previous.start or any(previous.start <= day <= previous.end for day in received):
-        return []
-    return [_member_wanted(person, "thought_report", previous.start, FlagState.OVERDUE,
-                           f"{previous.label}未交思想汇报", period_start=previous.start, period_end=previous.end)]  # fmt: skip
+def _report_flag(person, previous):
+    """The flag of a person owing the report of the period `previous` (see `_owing_reports_query`)."""
+    return _member_wanted(person, "thought_report", previous.start, FlagState.OVERDUE, f"{previous.label}未交思想汇报",
+                          period_start=previous.start, period_end=previous.end)  # fmt: skip
 
 
 def _pipeline_flags(person, events, as_of):

@@ -113,17 +113,20 @@ def first_full_period(kind, starts_on):
     return period if period.start == starts_on else period.next()
 
 
-def obligation_periods(kind, *, starts_on, as_of, ends_on=None, window_start=None):
+def obligation_periods(kind, *, starts_on, as_of, ends_on=None, window_start=None, ends_before=None):
     """Every period the obligation accrues in, up to the one containing as_of.
 
     ends_on is the dissolution date: the period containing it, and later ones, do not accrue.
-    window_start skips periods that ended before it (closed periods a refresh leaves standing).
+    window_start skips periods that ended before it (closed periods a refresh leaves standing);
+    ends_before, those that end on or after it (a refresh wants only what is over or due soon).
     """
     periods = []
     period = first_full_period(kind, starts_on)
     if window_start is not None and period.end < window_start:
         period = max(period, period_containing(kind, window_start))
     while period.start <= as_of and (ends_on is None or period.end < ends_on):
+        if ends_before is not None and period.end >= ends_before:
+            break
         periods.append(period)
         period = period.next()
     return periods

@@ -8,6 +8,7 @@ picks the setting in force for each period and passes it to `evaluate`).
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from .periods import PeriodKind, State, obligation_periods, obligation_state
 
@@ -141,20 +142,20 @@ class Obligation:
 
 
 def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_from=None, until=None,
-             window_start=None):  # fmt: skip
+             window_start=None, ends_before=None):  # fmt: skip
     """The unit's obligations under the rule, one per accrued period, with their states.
 
     held_by_period: {period start: number of qualifying records held in that period}.
     frequency: the setting in force (defaults to the rule's); effective_from: when that setting
     took effect for the unit, if later than its founding; until: when a later setting replaces it
     (periods starting on or after it belong to the later setting); window_start: skip periods
-    that ended before it.
+    that ended before it; ends_before: skip periods that end on or after it.
     """
     frequency = frequency or rule.frequency
     reason = not_applicable_reason(rule, unit)
     starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
     periods = obligation_periods(frequency.period, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on,
-                                 window_start=window_start)  # fmt: skip
+                                 window_start=window_start, ends_before=ends_before)  # fmt: skip
     if until is not None:
         periods = [p for p in periods if p.start < until]
     if reason:
@@ -172,15 +173,23 @@ def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_fro
 
 
 def evaluate_coverage(
-    rule, unit, *, coverage_by_year, as_of, effective_from=None, until=None, window_start=None
+    rule,
+    unit,
+    *,
+    coverage_by_year,
+    as_of,
+    effective_from=None,
+    until=None,
+    window_start=None,
+    ends_before=None,
 ):
     """Yearly obligations whose required count is the unit's own: {year start: (required, covered)}.
 
-    effective_from, until and window_start work as in `evaluate`.
+    effective_from, until, window_start and ends_before work as in `evaluate`.
     """
     starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
     periods = obligation_periods(PeriodKind.YEAR, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on,
-                                 window_start=window_start)  # fmt: skip
+                                 window_start=window_start, ends_before=ends_before)  # fmt: skip
     results = []
     for period in periods:
         if until is not None and period.start >= until:
@@ -354,6 +363,7 @@ def training_state(due, done, *, year, as_of):
     return State.DUE
 
 
+@lru_cache(maxsize=4096)  # a refresh writes the hours of thousands of members: a few hundred distinct values
 def hours_text(hours):
     """学时 as a person writes them: 18, 18.5 (never 18.0)."""
     text = f"{hours:f}" if not isinstance(hours, int) else str(hours)

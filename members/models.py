@@ -308,7 +308,11 @@ class DuesPayment(Voidable):
                 fields=["member", "month"], condition=Q(voided_at__isnull=True), name="one_payment_per_month"
             ),
         ]
-        indexes = [models.Index(fields=["month", "member"])]
+        indexes = [
+            models.Index(fields=["month", "member"]),
+            # Who paid in the last months (the nightly arrears check), from the index alone.
+            models.Index(fields=["month", "member"], condition=Q(voided_at__isnull=True), name="live_dues_by_month"),
+        ]
 
     def __str__(self):
         return f"{self.member} · {self.month:%Y年%m月}党费 {self.amount}元"
@@ -323,6 +327,12 @@ class ThoughtReport(Voidable):
     class Meta:
         verbose_name = "思想汇报"
         verbose_name_plural = "思想汇报"
+        indexes = [
+            # Who reported in a period (the nightly thought-report check), from the index alone.
+            models.Index(
+                fields=["received_on", "member"], condition=Q(voided_at__isnull=True), name="live_reports_by_day"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.member} · 思想汇报（{self.received_on}）"
@@ -405,7 +415,14 @@ class TrainingRecord(Voidable):
             # The same form sent twice records each member once (see services.record_training).
             models.UniqueConstraint(fields=["submit_token", "member"], name="one_training_row_per_submit"),
         ]
-        indexes = [models.Index(fields=["member", "held_on"]), models.Index(fields=["branch", "held_on"])]
+        indexes = [
+            models.Index(fields=["member", "held_on"]),
+            models.Index(fields=["branch", "held_on"]),
+            # A year's 学时 per member (the refresh in December and January, the 台账), from the index alone.
+            models.Index(
+                fields=["held_on", "member", "hours"], condition=Q(voided_at__isnull=True), name="live_training_by_day"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.member} · {self.title}（{self.held_on}，{self.hours}学时）"

@@ -55,6 +55,18 @@ def test_obligations_start_with_the_first_full_period():
     assert [p.label for p in periods] == ["2026年第2季度", "2026年第3季度", "2026年第4季度"]
 
 
+def test_a_refresh_asks_only_for_the_periods_that_end_before_a_day():
+    def months(as_of, ends_before):
+        periods = obligation_periods("month", starts_on=date(2026, 1, 1), as_of=as_of,
+                                     window_start=date(2026, 10, 1), ends_before=ends_before)  # fmt: skip
+        return [p.start.month for p in periods]
+
+    assert months(date(2026, 11, 23), date(2026, 11, 30)) == [10]  # November ends on the 30th: not before it
+    assert months(date(2026, 11, 24), date(2026, 12, 1)) == [10, 11]
+    assert months(date(2026, 11, 24), None) == [10, 11]
+    assert months(date(2026, 12, 1), date(2026, 12, 8)) == [10, 11]  # December is still running
+
+
 def test_dissolved_units_stop_accruing():
     periods = obligation_periods(
         "month", starts_on=date(2026, 1, 1), as_of=date(2026, 11, 23), ends_on=date(2026, 4, 15)

@@ -98,3 +98,31 @@ def test_flags_copied_in_bulk_are_stored_as_inserted_ones(branch, tree, monkeypa
     assert stored[1] == stored[engine.COPY_AT_LEAST]
     assert stored[1][0][1:4] == (tricky["message"], tricky["member_id"], tricky["group_id"])
     assert stored[1][0][4:6] == (None, None) and stored[1][0][-1] == ""
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [date(2026, 11, 23), date(2026, 11, 24), date(2026, 12, 1), date(2026, 12, 24), date(2026, 12, 25),
+     date(2026, 12, 31), date(2027, 1, 1)],
+)  # fmt: skip
+def test_a_refresh_evaluates_only_what_is_over_or_due_soon_and_flags_the_same(branch, tree, as_of):
+    hold(branch, ["general_meeting", "theme_day"], date(2026, 10, 9))
+    hold(branch, ["committee_meeting"], date(2026, 11, 6), group=None)
+    hold(tree.a2, ["party_lecture"], date(2026, 12, 3))
+    since = engine.nightly_since(as_of)
+    units = engine.read_units(None, since=since, as_of=as_of)
+
+    def flagged(**kwargs):
+        return {
+            (branch_id, group_id, rule.code, o.period.start, o.state, o.held)
+            for branch_id, group_id, _org, rule, o in engine.obligations(units, as_of=as_of, since=since, **kwargs)
+            if o.state in engine.ATTENTION
+        }
+
+    everything = list(engine.obligations(units, as_of=as_of, since=since))
+    judged = list(engine.obligations(units, as_of=as_of, since=since, attention_only=True))
+    assert flagged(attention_only=True) == flagged()
+    assert flagged()  # the monthly meetings of November, at least, are over and missed somewhere
+    running = [o for *_unit, o in everything if (o.period.end - as_of).days >= 7]
+    assert len(judged) == len(everything) - len(running)
+    assert running or as_of >= date(2026, 12, 25)  # the year's last week: every period is due soon or over
