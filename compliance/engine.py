@@ -730,7 +730,9 @@ def _last_paid_query(scope, as_of):
     recently = paid.filter(month__gte=last_month - relativedelta(months=FIRST_STEP_MONTHS - 1))
     latest = paid.filter(member_id=OuterRef("pk")).order_by("-month").values("month")[:1]
     return (
-        Member.objects.filter(branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
+        Member.objects.filter(
+            branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
+        )
         .exclude(pk__in=recently.values("member_id"))
         .annotate(last=Subquery(latest))
         .values_list("pk", "last")

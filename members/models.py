@@ -311,7 +311,9 @@ class DuesPayment(Voidable):
         indexes = [
             models.Index(fields=["month", "member"]),
             # Who paid in the last months (the nightly arrears check), from the index alone.
-            models.Index(fields=["month", "member"], condition=Q(voided_at__isnull=True), name="live_dues_by_month"),
+            models.Index(
+                fields=["month", "member"], condition=Q(voided_at__isnull=True), name="live_dues_by_month"
+            ),
         ]
 
     def __str__(self):
@@ -330,7 +332,9 @@ class ThoughtReport(Voidable):
         indexes = [
             # Who reported in a period (the nightly thought-report check), from the index alone.
             models.Index(
-                fields=["received_on", "member"], condition=Q(voided_at__isnull=True), name="live_reports_by_day"
+                fields=["received_on", "member"],
+                condition=Q(voided_at__isnull=True),
+                name="live_reports_by_day",
             ),
         ]
 
@@ -420,7 +424,9 @@ class TrainingRecord(Voidable):
             models.Index(fields=["branch", "held_on"]),
             # A year's 学时 per member (the refresh in December and January, the 台账), from the index alone.
             models.Index(
-                fields=["held_on", "member", "hours"], condition=Q(voided_at__isnull=True), name="live_training_by_day"
+                fields=["held_on", "member", "hours"],
+                condition=Q(voided_at__isnull=True),
+                name="live_training_by_day",
             ),
         ]
 

@@ -115,7 +115,9 @@ def test_a_refresh_evaluates_only_what_is_over_or_due_soon_and_flags_the_same(br
     def flagged(**kwargs):
         return {
             (branch_id, group_id, rule.code, o.period.start, o.state, o.held)
-            for branch_id, group_id, _org, rule, o in engine.obligations(units, as_of=as_of, since=since, **kwargs)
+            for branch_id, group_id, _org, rule, o in engine.obligations(
+                units, as_of=as_of, since=since, **kwargs
+            )
             if o.state in engine.ATTENTION
         }
 
