@@ -382,6 +382,20 @@ def months_counted_from(judged_from, settings):
     return min(period_containing(kind, judged_from).start for kind in kinds)
 
 
+# Reads that count towards one rule only: yearly by default, so most nights judge none of its periods.
+READS_FOR_ONE_RULE = {"lectures": SECRETARY_LECTURE, "org_life": "org_life_meeting", "talks": "talk_coverage"}
+
+
+def attention_due(rule, *, judged_from, as_of, settings):
+    """Whether a period of the rule that ends on or after judged_from is over or due soon as of as_of,
+    under the rule's own period or one a local setting chooses. If none is, a refresh evaluates none
+    of its periods (`obligations(attention_only=True)`) and need not read what counts towards it."""
+    ends_before = as_of + timedelta(days=DUE_SOON_DAYS)
+    kinds = {CATALOGUE[rule].frequency.period}
+    kinds |= {PeriodKind(s.period_kind) for s in settings if s.rule == rule and s.period_kind}
+    return any(period_containing(kind, judged_from).end < ends_before for kind in kinds)
+
+
 @dataclass
 class Units:
     """The scope as the unit rules see it, read from `_unit_reads`."""
@@ -404,13 +418,16 @@ def _units_read(rows, *, since, as_of):
     by_month = defaultdict(int)
     for branch_id, group_id, type_, month, n in rows["by_month"]:
         by_month[(branch_id, group_id, type_, month)] += n
-    for (branch_id, month), n in _secretary_lectures(rows["lectures"], committees.secretaries).items():
+    # A read left out (None) counts towards no period judged (see READS_FOR_ONE_RULE).
+    for (branch_id, month), n in _secretary_lectures(rows["lectures"] or (), committees.secretaries).items():
         by_month[(branch_id, None, SECRETARY_LECTURE, month)] += n
     org_life = defaultdict(int)
-    for row in rows["org_life"]:
+    for row in rows["org_life"] or ():
         org_life[(row["branch_id"], row["for_year"])] += row["n"]
-    coverage = _talk_coverage([b.pk for b in branches], rows["roster"], rows["talks"], committees.terms, since,
-                              as_of)  # fmt: skip
+    coverage = {}
+    if rows["talks"] is not None:
+        coverage = _talk_coverage([b.pk for b in branches], rows["roster"], rows["talks"], committees.terms, since,
+                                  as_of)  # fmt: skip
     held = Held(by_month, org_life, coverage, set(rows["reviews"]))
     return Units(branches, groups, committees, _settings_from(rows["settings"]), held, rows["roster"])
 
@@ -1181,15 +1198,21 @@ OPEN_FIELDS = ("key", "pk", "period_end", "rule", "state", "branch_id")
 
 def _read_many(scope, *, as_of, window):
     """Every read of a refresh, one query each. The nightly run judges the unit rules only from
-    `units_from` on, which the open flags tell: it reads them and the settings first, and counts the
-    meetings only from the first period it judges (last quarter's start, rather than the year's)."""
+    `units_from` on, which the open flags tell: it reads them and the settings first, counts the
+    meetings only from the first period it judges (last quarter's start, rather than the year's), and
+    leaves out what counts only towards rules none of whose periods it judges (`attention_due`)."""
     reads = _refresh_reads(scope, as_of=as_of, window=window)
     rows = {}
     if window.unit_from > window.since:
         rows = {name: list(reads.pop(name)) for name in ("open_flags", "settings")}
         judged_from = window.units_from(rows["open_flags"])
-        months_from = months_counted_from(judged_from, _settings_from(rows["settings"]))
+        settings = _settings_from(rows["settings"])
+        months_from = months_counted_from(judged_from, settings)
         reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
+        for name, rule in READS_FOR_ONE_RULE.items():
+            if not attention_due(rule, judged_from=judged_from, as_of=as_of, settings=settings):
+                del reads[name]
+                rows[name] = None
     return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
 
 

@@ -810,6 +810,33 @@ def test_the_nightly_run_judges_a_quarter_by_all_its_months(branch):
     assert not open_keys("general_meeting", branch=branch, period_start=date(2026, 10, 1))
 
 
+def _night(as_of):
+    """The nightly run as of a day, and the tables its statements read."""
+    with CaptureQueriesContext(connection) as night:
+        engine.refresh(as_of=as_of, time_only=True)
+    return " ".join(query["sql"] for query in night)
+
+
+def test_the_nightly_run_reads_the_yearly_records_only_when_a_year_is_due(branch, tree):
+    # 书记讲党课, 谈心谈话 and 组织生活会 are yearly: on 1 December no period of theirs is over or due soon.
+    assert "meetings_talk" not in _night(date(2026, 12, 1))
+    assert not open_keys("secretary_lecture", branch=branch) and not open_keys("talk_coverage", branch=branch)
+    # In the year's last week they are, and the night reads what counts towards them.
+    assert "meetings_talk" in _night(date(2026, 12, 25))
+    assert ("secretary_lecture", "2026-01-01", "due_soon") in open_keys("secretary_lecture", branch=branch)
+    assert ("talk_coverage", "2026-01-01", "due_soon") in open_keys("talk_coverage", branch=branch)
+
+
+def test_the_nightly_run_reads_the_lectures_when_a_setting_makes_the_secretary_lecture_monthly(branch, tree):
+    RuleSetting.objects.create(organisation=tree.township, rule="secretary_lecture", count=1, period_kind="month",
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    hold(branch, ["party_lecture"], date(2026, 11, 5), lecturer="支部书记党员0")
+    _night(date(2026, 12, 1))  # judges November: A1's secretary gave a lecture, A2's did not
+    assert not open_keys("secretary_lecture", branch=branch)
+    assert open_keys("secretary_lecture", branch=tree.a2) == {("secretary_lecture", "2026-11-01", "overdue")}
+    assert not open_keys("talk_coverage", branch=branch)
+
+
 def _moved_member_flags(branch, tree, refreshes):
     """A member with dues in arrears moves from 支部 A1 to A2; returns their open flag after the refreshes."""
     from members import services as member_services
