@@ -160,13 +160,13 @@ def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=
     committee = _committee_names(posts, in_force, years, as_of)
     result = []
     for person in people:
-        starts = [d for d in (person["joined_on"], person["listed_on"]) if d]
-        starts_on = max(starts) if starts else None
         for year in years:
             base, committee_hours = in_force[(person["branch_id"], year)]
             hours_done = done.get((person["pk"], year)) or Decimal(0)
             if unmet_only and (base is None or hours_done >= max(base, committee_hours or 0)):
                 continue
+            starts = [d for d in (person["joined_on"], person["listed_on"]) if d]
+            starts_on = max(starts) if starts else None
             hours = training_hours_for(
                 base=base,
                 committee=committee_hours,
