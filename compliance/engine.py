@@ -536,8 +536,12 @@ def obligations(units, *, as_of, since, judged_from=None, attention_only=False):
         reviews[branch_id][date(year, 1, 1)] = 1
     scope = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in units.branches]
     scope += [(("g", g.pk), g, _unit(g, "group", None), g.branch_id, g.pk) for g in units.groups]
+    codes = UNIT_RULES
+    if attention_only:  # e.g. on 1 December, none of the yearly and quarterly rules
+        codes = [code for code in codes
+                 if attention_due(code, judged_from=judged_from or since, as_of=as_of, settings=settings)]  # fmt: skip
     for key, org, unit, branch_id, group_id in scope:
-        for code in UNIT_RULES:
+        for code in codes:
             rule = CATALOGUE[code]
             if rule.scope.value != unit.level:
                 continue
