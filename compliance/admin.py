@@ -3,7 +3,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from branches.admin import ReadOnlyMixin
 
-from .models import Flag, RuleSetting
+from .models import Flag, RefreshRun, RuleSetting
 
 
 @admin.register(RuleSetting)
@@ -23,3 +23,11 @@ class FlagAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["message", "rule", "state", "branch", "raised_on", "resolved_on"]
     list_filter = ["rule", "state"]
     search_fields = ["message", "branch__name"]
+
+
+@admin.register(RefreshRun)
+class RefreshRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """When the county's flags were last judged, and what each run changed."""
+
+    list_display = ["kind", "as_of", "finished_at", "raised", "resolved"]
+    list_filter = ["kind"]

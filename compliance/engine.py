@@ -416,16 +416,18 @@ def _units_read(rows, *, since, as_of):
     branches, groups = _units_from(rows["branches"], rows["groups"])
     committees = _committees_from(rows["terms"], as_of)
     by_month = defaultdict(int)
-    for branch_id, group_id, type_, month, n in rows["by_month"]:
+    for branch_id, group_id, type_, month, n in rows.get("by_month") or ():
         by_month[(branch_id, group_id, type_, month)] += n
     # A read left out (None) counts towards no period judged (see READS_FOR_ONE_RULE).
-    for (branch_id, month), n in _secretary_lectures(rows["lectures"] or (), committees.secretaries).items():
+    for (branch_id, month), n in _secretary_lectures(
+        rows.get("lectures") or (), committees.secretaries
+    ).items():
         by_month[(branch_id, None, SECRETARY_LECTURE, month)] += n
     org_life = defaultdict(int)
-    for row in rows["org_life"] or ():
+    for row in rows.get("org_life") or ():
         org_life[(row["branch_id"], row["for_year"])] += row["n"]
     coverage = {}
-    if rows["talks"] is not None:
+    if rows.get("talks") is not None:
         coverage = _talk_coverage([b.pk for b in branches], rows["roster"], rows["talks"], committees.terms, since,
                                   as_of)  # fmt: skip
     held = Held(by_month, org_life, coverage, set(rows["reviews"]))
@@ -513,8 +515,9 @@ def _bucket(counts, kind):
     return buckets
 
 
-def obligations(units, *, as_of, since, judged_from=None, attention_only=False):
-    """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule of every unit in scope.
+def obligations(units, *, as_of, since, judged_from=None, attention_only=False, rules=UNIT_RULES):
+    """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule (of `rules`) of every unit
+    in scope.
 
     attention_only: only the periods that are over or due soon (a refresh flags nothing else); a
     period still running, not yet in its last days, is neither evaluated nor yielded."""
@@ -536,7 +539,7 @@ def obligations(units, *, as_of, since, judged_from=None, attention_only=False):
         reviews[branch_id][date(year, 1, 1)] = 1
     scope = [(("b", b.pk), b, _unit(b, "branch", terms.get(b.pk)), b.pk, None) for b in units.branches]
     scope += [(("g", g.pk), g, _unit(g, "group", None), g.branch_id, g.pk) for g in units.groups]
-    codes = UNIT_RULES
+    codes = rules
     if attention_only:  # e.g. on 1 December, none of the yearly and quarterly rules
         codes = [code for code in codes
                  if attention_due(code, judged_from=judged_from or since, as_of=as_of, settings=settings)]  # fmt: skip
@@ -570,10 +573,10 @@ SHORTFALL_WORDS = {
 DEFAULT_SHORTFALL = ("尚未召开", "未召开", "次")
 
 
-def _meeting_flags(units, *, as_of, since, judged_from):
+def _meeting_flags(units, *, as_of, since, judged_from, rules=UNIT_RULES):
     wanted = []
     for branch_id, group_id, org, rule, obligation in obligations(
-        units, as_of=as_of, since=since, judged_from=judged_from, attention_only=True
+        units, as_of=as_of, since=since, judged_from=judged_from, attention_only=True, rules=rules
     ):
         state = ATTENTION.get(obligation.state)
         if state is None:
@@ -765,7 +768,7 @@ def _member_flags(roster, rows, as_of):
     members = {m["pk"]: m for m in roster if m["category"] in PARTY_MEMBER_CATEGORIES}
     window, last_month = _arrears_window(as_of)
     wanted = []
-    for member_id, paid in rows["last_paid"]:
+    for member_id, paid in rows.get("last_paid") or ():  # not read on a night that cannot move arrears
         member = members.get(member_id)
         if member is None:
             continue
@@ -895,9 +898,11 @@ def _owing_reports_query(scope, as_of):
     )
 
 
-def _roster_flags(roster, rows, as_of):
-    """Thought reports, 外出, development deadlines and political birthdays, for people on the roster."""
-    owing = set(rows["owing_reports"])
+def _roster_flags(roster, rows, as_of, *, birthdays=True):
+    """Thought reports, 外出, development deadlines and political birthdays, for people on the roster.
+    The nightly run leaves the thought reports (not read) and the birthdays alone on nights that cannot
+    move them."""
+    owing = set(rows.get("owing_reports") or ())
     events = defaultdict(dict)
     # The first recorded event of each kind counts (in the order they were entered).
     for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
@@ -912,7 +917,8 @@ def _roster_flags(roster, rows, as_of):
             wanted.append(_report_flag(person, previous[kind]))
         if person["category"] in DEADLINE_CATEGORIES:
             wanted += _pipeline_flags(person, events[person["pk"]], as_of)
-        wanted += _birthday_flag(person, as_of)
+        if birthdays:
+            wanted += _birthday_flag(person, as_of)
     wanted += _mobile_flags(rows["away"], as_of)
     wanted += _lost_contact_flags(roster, dict(rows["suspended_on"]), as_of)
     return wanted
@@ -1021,7 +1027,7 @@ def _training_flags(units, rows, *, as_of, since):
     """集中学习培训: a year that ended short of its 学时 is overdue; the current year is due soon in
     December while still short. The choices (who, how many hours, pro rata) are in compliance.training."""
     years = training_years(as_of, since)
-    if not years:
+    if not years or "training_people" not in rows:  # not read on a night that cannot move it
         return []
     wanted = []
     paths = {b.pk: b.path for b in units.branches}
@@ -1055,19 +1061,24 @@ def _training_message(standing, state):
 
 
 @transaction.atomic
-def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
+def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_through=None):
     """Bring the open flags of the scope in line with the data as of a date. Returns what changed.
 
     time_only: the nightly run, which only takes in a day passing. It judges from `nightly_since` and
     leaves the record-quality warnings and the absence ladder, which records change and days do not,
-    as the writes left them (the weekly run judges them again).
+    as the writes left them (the weekly run judges them again). judged_through: the day of the last
+    county-wide run that finished; the nightly run then also leaves alone the rules no day since has
+    moved (`quiet_rules`).
 
     Everything is read first, in about thirty set-based queries for a county, or in one statement
     for a write's branch (`batch.fold`); then the rules are judged in memory and only the difference
     is written, in one statement for a write's branch."""
     since = since or (nightly_since(as_of) if time_only else default_since(as_of))
     window = Window(
-        since, unit_from=max(since, last_month_start(as_of)) if time_only else since, time_only=time_only
+        since,
+        unit_from=max(since, last_month_start(as_of)) if time_only else since,
+        time_only=time_only,
+        quiet=_quiet_tonight(as_of, judged_through) if time_only else frozenset(),
     )
     scope = scope_of(branch_ids, since)
     if branch_ids is None:
@@ -1082,17 +1093,27 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
     if live is not scope:
         if not live.branch_ids:
             return {"raised": 0, "resolved": 0, "open": 0}
-        return refresh(as_of=as_of, branch_ids=live.branch_ids, since=since, time_only=time_only)
+        return refresh(
+            as_of=as_of,
+            branch_ids=live.branch_ids,
+            since=since,
+            time_only=time_only,
+            judged_through=judged_through,
+        )
     units = _units_read(rows, since=since, as_of=as_of)
     wanted = _meeting_flags(
-        units, as_of=as_of, since=since, judged_from=window.units_from(rows["open_flags"])
+        units,
+        as_of=as_of,
+        since=since,
+        judged_from=window.units_from(rows["open_flags"]),
+        rules=[code for code in UNIT_RULES if code not in window.quiet],
     )
     if not time_only:
         wanted += _record_flags(rows)
     wanted += _term_flags(units.branches, units.terms, as_of)
     wanted += _review_flags(followups_from(rows, as_of=as_of))
     wanted += _member_flags(units.roster, rows, as_of)
-    wanted += _roster_flags(units.roster, rows, as_of)
+    wanted += _roster_flags(units.roster, rows, as_of, birthdays="political_birthday" not in window.quiet)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
     return _write(
         {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=rows.get("moved_flags", ())
@@ -1101,6 +1122,51 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False):
 
 def last_month_start(as_of):
     return (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+# Rules whose verdicts a day passing changes only on some days of the year; the other rules count
+# deadlines in days (发展党员, 外出, 失联, 届满, 民主评议 follow-ups) and are judged every night.
+# Every period of the unit rules, whatever its kind, ends at a month's end: their verdicts move on a
+# month's first day (a period is over), on the first day of a month's last week (one comes due soon)
+# and on the day a local setting takes effect. Arrears and political birthdays move on a month's first
+# day, thought reports on a quarter's (their periods are quarters and half-years), 学习培训 on
+# 1 December (due soon) and 1 January (overdue).
+MONTHLY_MEMBER_RULES = frozenset({"dues_arrears", "political_birthday"})
+CALENDAR_RULES = frozenset({*UNIT_RULES, *MONTHLY_MEMBER_RULES, "thought_report", training.RULE})
+QUIET_AT_MOST_DAYS = 31
+
+
+def quiet_rules(as_of, judged_through, setting_days=()):
+    """The calendar rules that no day after judged_through, up to as_of, moves: their flags stand as the
+    last run (and the writes since, which refresh their branch) left them.
+
+    judged_through: the as_of of the last county-wide run that finished (None: unknown, nothing is
+    quiet); setting_days: the days local settings take effect. After more than a month, or for a day
+    before judged_through, nothing is quiet."""
+    if judged_through is None or not 0 <= (as_of - judged_through).days <= QUIET_AT_MOST_DAYS:
+        return frozenset()
+    moved = set()
+    day = judged_through + timedelta(days=1)
+    while day <= as_of:
+        if day.day == 1:
+            moved |= {*UNIT_RULES, *MONTHLY_MEMBER_RULES}
+            moved |= {"thought_report"} if day.month in (1, 4, 7, 10) else set()
+            moved |= {training.RULE} if day.month in (12, 1) else set()
+        if (day + timedelta(days=DUE_SOON_DAYS)).day == 1 or day in setting_days:
+            moved |= set(UNIT_RULES)
+        day += timedelta(days=1)
+    return CALENDAR_RULES - moved
+
+
+def _quiet_tonight(as_of, judged_through):
+    if judged_through is None:
+        return frozenset()
+    setting_days = set(
+        RuleSetting.objects.filter(effective_from__gt=judged_through, effective_from__lte=as_of).values_list(
+            "effective_from", flat=True
+        )
+    )
+    return quiet_rules(as_of, judged_through, setting_days)
 
 
 @dataclass(frozen=True)
@@ -1115,9 +1181,12 @@ class Window:
     since: date
     unit_from: date
     time_only: bool = False
+    quiet: frozenset = frozenset()  # rules the nightly run leaves alone tonight (`quiet_rules`)
 
     def judged_from(self, rule):
         """The date from which the rule's flags are judged; None: all of them; date.max: none."""
+        if rule in self.quiet:
+            return date.max
         if rule in UNIT_RULES:
             return self.unit_from
         if rule in RECORD_RULES:
@@ -1136,7 +1205,13 @@ class Window:
         `since`, so that it turns overdue or resolves; `units_from` gives the same date from the rows
         read. (A period still running is judged anyway: its end is on or after `unit_from`.)"""
         windowed = {}
-        for rule in (*UNIT_RULES, *sorted(RECORD_RULES), *sorted(RECORDS_ONLY_MEMBER_RULES), training.RULE):
+        windowed_rules = (
+            *UNIT_RULES,
+            *sorted(RECORD_RULES),
+            *sorted(RECORDS_ONLY_MEMBER_RULES),
+            training.RULE,
+        )
+        for rule in dict.fromkeys((*windowed_rules, *sorted(self.quiet))):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
         judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
         if self.time_only:
@@ -1187,6 +1262,9 @@ def _refresh_reads(scope, *, as_of, window):
     reads |= _training_reads(scope, as_of=as_of, since=since)
     judged = Flag.objects.filter(resolved_on__isnull=True).filter(window.open_flags(scope))
     reads["open_flags"] = judged.filter(branch_id__in=scope.filter).values_list(*OPEN_FIELDS)
+    for name, rules in READS_FOR.items():
+        if name in reads and rules <= window.quiet:
+            del reads[name]  # counts only towards rules left alone tonight
     if scope.branch_ids is not None:
         # A member moved here from another branch (内部调整): the flags still open there are this
         # branch's to judge, whichever of the two branches' refreshes runs first.
@@ -1198,6 +1276,14 @@ def _refresh_reads(scope, *, as_of, window):
 
 
 OPEN_FIELDS = ("key", "pk", "period_end", "rule", "state", "branch_id")
+# What each read counts towards, for the reads a night may leave out (`Window.quiet`).
+READS_FOR = {
+    "by_month": frozenset(COUNTED_BY_MONTH),
+    **{name: frozenset({rule}) for name, rule in READS_FOR_ONE_RULE.items()},
+    "last_paid": frozenset({"dues_arrears"}),
+    "owing_reports": frozenset({"thought_report"}),
+    **{name: frozenset({training.RULE}) for name in ("training_people", "training_done", "training_exempt")},
+}
 
 
 def _read_many(scope, *, as_of, window):
@@ -1211,12 +1297,12 @@ def _read_many(scope, *, as_of, window):
         rows = {name: list(reads.pop(name)) for name in ("open_flags", "settings")}
         judged_from = window.units_from(rows["open_flags"])
         settings = _settings_from(rows["settings"])
-        months_from = months_counted_from(judged_from, settings)
-        reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
+        if "by_month" in reads:
+            months_from = months_counted_from(judged_from, settings)
+            reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
         for name, rule in READS_FOR_ONE_RULE.items():
             if not attention_due(rule, judged_from=judged_from, as_of=as_of, settings=settings):
-                del reads[name]
-                rows[name] = None
+                reads.pop(name, None)
     return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
 
 

@@ -189,3 +189,27 @@ class GridStamp(models.Model):
 
     def __str__(self):
         return f"{self.branch_id}:{self.token}"
+
+
+class RefreshRun(models.Model):
+    """A county-wide refresh that finished: the nightly run judges again only what the calendar has moved
+    since the latest of them (see engine.quiet_rules), and the office can see when flags were last judged."""
+
+    class Kind(models.TextChoices):
+        NIGHTLY = "nightly", "夜间刷新"
+        FULL = "full", "全面刷新"
+
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    as_of = models.DateField("判断日期")
+    finished_at = models.DateTimeField("完成时间", auto_now_add=True)
+    raised = models.PositiveIntegerField("新提醒")
+    resolved = models.PositiveIntegerField("解除")
+
+    class Meta:
+        verbose_name = "合规刷新记录"
+        verbose_name_plural = "合规刷新记录"
+        ordering = ["-finished_at"]
+        indexes = [models.Index(fields=["as_of"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.as_of}"

@@ -3,13 +3,13 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from branches.models import Organisation, OrgLevel
 
 from . import engine
-from .models import DigestSubscription, FlagState, Lease, RuleSetting
+from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
 from .rules import MEETING_RULES, TRAINING_SETTINGS
 
 MAX_MEETINGS_A_PERIOD = 31
@@ -45,12 +45,25 @@ def release_lease(name):
 
 
 def refresh_all_with_lease(*, as_of, time_only=False):
+    """The county-wide run of beat (nightly: time_only; weekly: everything), one at a time, kept as a
+    RefreshRun. The nightly run leaves alone what no day since the last finished run has moved."""
     if not take_lease(LEASE_NAME):
         return {"skipped": "另一次刷新正在进行"}
     try:
-        return engine.refresh(as_of=as_of, time_only=time_only)
+        judged_through = last_judged(as_of) if time_only else None
+        result = engine.refresh(as_of=as_of, time_only=time_only, judged_through=judged_through)
+        kind = RefreshRun.Kind.NIGHTLY if time_only else RefreshRun.Kind.FULL
+        RefreshRun.objects.create(
+            kind=kind, as_of=as_of, raised=result["raised"], resolved=result["resolved"]
+        )
+        return result
     finally:
         release_lease(LEASE_NAME)
+
+
+def last_judged(as_of):
+    """The day the latest finished county-wide run judged, on or before as_of (None: none has run)."""
+    return RefreshRun.objects.filter(as_of__lte=as_of).aggregate(day=Max("as_of"))["day"]
 
 
 @transaction.atomic

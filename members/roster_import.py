@@ -21,7 +21,7 @@ from . import pipeline
 from .idcard import normalise_id_number
 from .models import Gender, Member
 from .normalise import clean_text, parse_roster_date
-from .services import bulk_register, name_initials
+from .services import bulk_register, name_initials, refresh_flags_on_commit
 from .signals import roster_changed
 from .validation import MemberFacts, check_member
 
@@ -369,6 +369,9 @@ def commit(results, *, strict, today, writable_branch_ids):
     counts["skipped"] = sum(1 for r in results if r.ok and r.action == "skip")
     counts["created"] = len(bulk_register(to_create, today=today, start_reason="名册导入"))
     counts["updated"] = _update_existing(to_update)
+    # The branches' flags are judged again once the import commits, as after any write to a member (the
+    # nightly run leaves alone what the calendar has not moved).
+    refresh_flags_on_commit(*(m.branch_id for m in to_create), *(r.existing.branch_id for r in to_update))
     return counts
 
 

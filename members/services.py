@@ -150,7 +150,7 @@ def register_member(*, branch, group=None, started_on=None, transfer=None, today
             letter_no=transfer.get("letter_no", ""),
             counterpart=transfer.get("counterpart", ""),
         )
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return member
 
 
@@ -205,7 +205,7 @@ def update_member(*, member, id_number=None, today=None, **values):
         except ValueError as error:
             raise ValidationError({"dues_base": str(error)}) from error
     member.save()
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return member
 
 
@@ -236,7 +236,7 @@ def advance_category(*, member, category, on, note="", today=None):
     member.category = category
     member.save()
     CategoryChange.objects.create(member=member, category=category, changed_on=on, note=note)
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return member
 
 
@@ -259,7 +259,7 @@ def record_pipeline_event(*, member, kind, happened_on, hours=None, months=None,
             raise ValidationError({"months": str(error)}) from error
     if kind == PipelineEventKind.TRAINING and not hours:
         raise ValidationError({"hours": "请填写培训学时。"})
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return PipelineEvent.objects.create(
         member=member, kind=kind, happened_on=happened_on, hours=hours, months=months, note=note
     )
@@ -292,7 +292,7 @@ def transfer_out(*, member, on, counterpart, letter_no="", note="", today=None):
     )
     member.on_roster = False
     member.save()
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return member
 
 
@@ -320,7 +320,7 @@ def transfer_in(*, member, branch, on, counterpart, group=None, letter_no="", no
     )
     member.branch, member.group, member.on_roster = branch, group, True
     member.save()
-    _refresh_flags(branch.pk)
+    refresh_flags_on_commit(branch.pk)
     return member
 
 
@@ -346,7 +346,7 @@ def move_member(*, member, branch, group=None, on, letter_no="", note="", today=
             letter_no=letter_no,
             note=note,
         )
-    _refresh_flags(member.branch_id, branch.pk)
+    refresh_flags_on_commit(member.branch_id, branch.pk)
     member.branch, member.group = branch, group
     member.save()
     return member
@@ -367,7 +367,7 @@ def change_status(*, member, status, on, reason, today=None):
     StatusChange.objects.create(member=member, status=status, changed_on=on, reason=reason)
     member.status = status
     member.save()
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return member
 
 
@@ -395,7 +395,7 @@ def start_mobility(*, member, destination, started_on, ended_on=None, today=None
     _check_period(member, started_on, ended_on, today)
     if _overlaps(member.mobilities, started_on, ended_on):
         raise ValidationError("该时段已有外出登记。")
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return Mobility.objects.create(
         member=member, destination=destination, started_on=started_on, ended_on=ended_on, **details
     )
@@ -407,7 +407,7 @@ def end_mobility(*, mobility, ended_on, today=None):
     _check_not_future(ended_on, "返回日期", _today(today))
     mobility.ended_on = ended_on
     mobility.save()
-    _refresh_flags(mobility.member.branch_id)
+    refresh_flags_on_commit(mobility.member.branch_id)
     return mobility
 
 
@@ -419,7 +419,7 @@ def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, ap
     _check_not_future(approved_on, "批准日期", today)
     if _overlaps(member.exemptions, started_on, ended_on):
         raise ValidationError("该时段已有免于参加组织生活的登记。")
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return Exemption.objects.create(
         member=member,
         kind=kind,
@@ -437,7 +437,7 @@ def record_thought_report(*, member, received_on, title="", today=None):
     report, _created = ThoughtReport.objects.get_or_create(
         member=member, received_on=received_on, title=title, voided_at__isnull=True
     )
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return report
 
 
@@ -446,7 +446,7 @@ def void_record(*, record, reason):
     """Void a mistaken dated record (外出, exemption, dues payment, thought report): kept, never counted."""
     if record.voided_at:
         raise ValidationError("该记录已作废。")
-    _refresh_flags(record.member.branch_id)
+    refresh_flags_on_commit(record.member.branch_id)
     return record.void(reason)
 
 
@@ -471,7 +471,7 @@ def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
         raise ValidationError({"amount": "金额必须大于0。"})
     if DuesPayment.objects.filter(member=member, month=month, voided_at__isnull=True).exists():
         raise ValidationError(f"{member.name}{month:%Y年%m月}的党费已登记。")
-    _refresh_flags(member.branch_id)
+    refresh_flags_on_commit(member.branch_id)
     return DuesPayment.objects.create(member=member, month=month, amount=amount, paid_on=paid_on)
 
 
@@ -501,7 +501,7 @@ def mark_month_paid(*, members, month, paid_on, today=None):
             continue
         created.append(DuesPayment(member=member, month=month, amount=amount, paid_on=paid_on))
     DuesPayment.objects.bulk_create(created)
-    _refresh_flags(*(payment.member.branch_id for payment in created))
+    refresh_flags_on_commit(*(payment.member.branch_id for payment in created))
     return created, skipped
 
 
@@ -560,7 +560,7 @@ def record_training(*, branch, members, held_on, hours, title, token, organiser=
     except IntegrityError:
         # The same form arrived twice at once: the other request recorded it.
         return list(TrainingRecord.objects.filter(submit_token=token))
-    _refresh_flags(branch.pk, sender=TrainingRecord, dates=[held_on])
+    refresh_flags_on_commit(branch.pk, sender=TrainingRecord, dates=[held_on])
     return created
 
 
@@ -572,11 +572,11 @@ def void_training(*, record, reason):
     if is_year_locked(record.branch, record.held_on.year):
         raise ValidationError(f"{record.held_on.year}年度台账已锁定，如需修改请联系党委解锁。")
     record.void(reason)
-    _refresh_flags(record.branch_id, sender=TrainingRecord, dates=[record.held_on])
+    refresh_flags_on_commit(record.branch_id, sender=TrainingRecord, dates=[record.held_on])
     return record
 
 
-def _refresh_flags(*branch_ids, sender=Member, dates=()):
+def refresh_flags_on_commit(*branch_ids, sender=Member, dates=()):
     """After commit, as meetings do, the compliance engine refreshes these branches' flags (debounced per
     branch), so a back-payment, a report received or a member leaving shows on the work list at once."""
     for branch_id in set(branch_ids):

@@ -138,7 +138,11 @@ def _compliance(ctx):
     since = date(first.year, 1, 1)
     Flag.objects.all().delete()
     full, result = _timed(lambda: engine.refresh(as_of=today, since=since))
+    # The nightly run with no run before it judges everything a day can move (as on 1 January); after
+    # yesterday's run, only what today moved (on most days, the deadlines counted in days).
     nightly, _ = _timed(lambda: engine.refresh(as_of=today, time_only=True))
+    yesterday = today - timedelta(days=1)
+    ordinary, _ = _timed(lambda: engine.refresh(as_of=today, time_only=True, judged_through=yesterday))
     reset_queries()
     with CaptureQueriesContext(connection) as queries:
         rerun = engine.refresh(as_of=today)
@@ -170,10 +174,16 @@ def _compliance(ctx):
             full <= 10 * floor,
         ),
         Line(
-            "合规：夜间刷新",
+            "合规：夜间刷新（全部按日历重判，如元旦）",
             f"{nightly:.2f} s = {nightly / floor:.0f}× 下限",
             "≤ 3× 下限",
             nightly <= 3 * floor,
+        ),
+        Line(
+            f"合规：夜间刷新（{today:%m-%d}，前一夜已运行）",
+            f"{ordinary:.2f} s = {ordinary / floor:.1f}× 下限",
+            "≤ 3× 下限",
+            ordinary <= 3 * floor,
         ),
         Line(
             "合规：重跑写入行数 / 写语句",

@@ -888,3 +888,80 @@ def test_a_moved_members_review_follow_up_stays_with_the_campaigns_branch(branch
     assert list(Flag.objects.filter(rule="review_followup")) == [follow_up]
     follow_up.refresh_from_db()
     assert follow_up.resolved_on is None
+
+
+QUIET_ALL = engine.CALENDAR_RULES
+UNIT = frozenset(engine.UNIT_RULES)
+
+
+def test_the_rules_a_night_leaves_alone_are_those_no_day_since_the_last_run_moved():
+    quiet = engine.quiet_rules
+    assert quiet(date(2026, 12, 2), date(2026, 12, 1)) == QUIET_ALL  # an ordinary night
+    assert quiet(date(2026, 12, 2), date(2026, 12, 2)) == QUIET_ALL  # a second run the same day
+    # A month's first day: periods end, arrears and birthdays move; 1 December brings 学习培训 due.
+    assert quiet(date(2026, 12, 1), date(2026, 11, 30)) == {"thought_report"}
+    assert quiet(date(2026, 10, 1), date(2026, 9, 30)) == {"training_hours"}  # a quarter: reports too
+    assert quiet(date(2027, 1, 1), date(2026, 12, 31)) == set()
+    # The first day of a month's last week: a period comes due soon.
+    assert quiet(date(2026, 11, 24), date(2026, 11, 23)) == QUIET_ALL - UNIT
+    assert quiet(date(2026, 12, 25), date(2026, 12, 24)) == QUIET_ALL - UNIT
+    assert quiet(date(2026, 12, 24), date(2026, 12, 23)) == QUIET_ALL
+    # Missed nights count: the run after them takes in every day since the last one.
+    assert quiet(date(2026, 12, 3), date(2026, 11, 29)) == {"thought_report"}
+    # A local setting taking effect moves the unit rules that day.
+    assert quiet(date(2026, 12, 10), date(2026, 12, 9), {date(2026, 12, 10)}) == QUIET_ALL - UNIT
+    # Nothing is quiet when the last run is unknown, more than a month old, or later than as_of.
+    for judged_through in (None, date(2026, 10, 31), date(2026, 12, 3)):
+        assert quiet(date(2026, 12, 2), judged_through) == set()
+
+
+def test_a_setting_taking_effect_tonight_moves_the_unit_rules(tree):
+    RuleSetting.objects.create(organisation=tree.township, rule="theme_day", count=2, period_kind="month",
+                               effective_from=date(2026, 12, 10))  # fmt: skip
+    assert UNIT.isdisjoint(engine._quiet_tonight(date(2026, 12, 10), date(2026, 12, 9)))
+    assert engine._quiet_tonight(date(2026, 12, 11), date(2026, 12, 10)) >= UNIT
+
+
+def test_a_quiet_night_leaves_the_calendar_rules_as_they_stood_and_judges_the_deadlines(branch, tree):
+    from members import services as member_services
+
+    engine.refresh(as_of=date(2026, 12, 1))
+    payer = branch.people[0]
+    assert Flag.objects.filter(rule="dues_arrears", member=payer, resolved_on__isnull=True).exists()
+    # Paid through November, written outside the application (no refresh of its own).
+    DuesPayment.objects.bulk_create(
+        DuesPayment(member=payer, month=date(2026, month, 1), amount=10, paid_on=date(2026, 12, 2))
+        for month in range(6, 12)
+    )
+    applicant = member_services.register_member(branch=tree.a1, id_number=idn(90), name="申请人",
+                                                category="applicant", applied_on=date(2026, 11, 3),
+                                                today=date(2026, 12, 1))  # fmt: skip
+    with CaptureQueriesContext(connection) as night:
+        engine.refresh(as_of=date(2026, 12, 4), time_only=True, judged_through=date(2026, 12, 3))
+    tables = " ".join(query["sql"] for query in night)
+    assert "members_duespayment" not in tables and "meetings_meeting" not in tables
+    assert Flag.objects.filter(rule="dues_arrears", member=payer, resolved_on__isnull=True).exists()
+    # The talk was due within a month of applying, on 3 December: a deadline counted in days.
+    assert Flag.objects.get(rule="pipeline", member=applicant, resolved_on__isnull=True).state == "overdue"
+    # The next month's first night judges the arrears again.
+    engine.refresh(as_of=date(2027, 1, 1), time_only=True, judged_through=date(2026, 12, 31))
+    assert not Flag.objects.filter(rule="dues_arrears", member=payer, resolved_on__isnull=True).exists()
+    assert Flag.objects.filter(
+        rule="dues_arrears", member=branch.people[1], resolved_on__isnull=True
+    ).exists()
+
+
+def test_the_nightly_task_keeps_its_runs_and_leaves_alone_what_the_calendar_did_not_move(branch, monkeypatch):
+    from compliance import tasks
+    from compliance.models import RefreshRun
+
+    today = [date(2026, 12, 1)]
+    monkeypatch.setattr(tasks.timezone, "localdate", lambda: today[0])
+    tasks.nightly_refresh()
+    today[0] = date(2026, 12, 2)
+    with CaptureQueriesContext(connection) as night:
+        tasks.nightly_refresh()
+    assert "meetings_meeting" not in " ".join(query["sql"] for query in night)
+    runs = list(RefreshRun.objects.order_by("as_of").values_list("kind", "as_of"))
+    assert runs == [("nightly", date(2026, 12, 1)), ("nightly", date(2026, 12, 2))]
+    assert open_keys("theme_day", branch=branch)  # November's, raised on the first night, still open

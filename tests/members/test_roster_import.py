@@ -211,6 +211,19 @@ def test_importing_twice_creates_no_duplicates(tree):
     assert Member.objects.count() == 2
 
 
+def test_an_import_refreshes_its_branches_flags_once_committed(tree, django_capture_on_commit_callbacks):
+    from compliance.models import Flag
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(workbook([row(1), row(2)]))
+    imported = set(Member.objects.values_list("pk", flat=True))
+    # Joined in 2005 with no 党费 recorded here: six months unpaid, flagged without waiting for a night.
+    flagged = set(
+        Flag.objects.filter(rule="dues_arrears", resolved_on=None).values_list("member_id", flat=True)
+    )
+    assert len(imported) == 2 and flagged == imported
+
+
 def test_queries_grow_in_batches_not_per_row(tree):
     counts = []
     for size, offset in ((20, 0), (200, 20)):
