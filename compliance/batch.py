@@ -59,6 +59,8 @@ def _rows(qs):
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return []
+    if compiler.has_extra_select:  # columns added for a DISTINCT's ordering, which Django cuts off again
+        return list(qs)
     converters = compiler.get_converters([expression for expression, _sql, _alias in compiler.select])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -53,6 +53,13 @@ def test_rows_read_together_are_the_rows_each_queryset_gives_alone(branch, tree)
     assert alone[1] and all(isinstance(month, date) for month, _n in alone[1]) and alone[4] == alone[5] == []
 
 
+def test_read_one_by_one_a_distinct_queryset_keeps_only_its_own_columns(branch):
+    # Ordered by a column it does not return: Django selects the name too, and cuts it off again.
+    qs = Member.objects.order_by("name").values_list("branch_id", "category").distinct()
+    rows = read_together([qs], together=False)[0]
+    assert rows == list(qs) and rows and all(row == (branch.pk, "full") for row in rows)
+
+
 @on_postgresql
 def test_on_postgresql_the_querysets_are_one_statement(branch):
     hold(branch, ["theme_day"], date(2026, 10, 30))
