@@ -751,13 +751,16 @@ def _last_paid_query(scope, as_of):
     reaches a step, so members who made one are left out on the server: most members, most months."""
     first, last_month = _arrears_window(as_of)
     paid = DuesPayment.objects.filter(voided_at__isnull=True, month__gte=first, month__lte=last_month)
-    recently = paid.filter(month__gte=last_month - relativedelta(months=FIRST_STEP_MONTHS - 1))
+    # NOT EXISTS: an anti-join, which scans the county's payments once, or probes a branch's members.
+    recently = paid.filter(
+        member_id=OuterRef("pk"), month__gte=last_month - relativedelta(months=FIRST_STEP_MONTHS - 1)
+    )
     latest = paid.filter(member_id=OuterRef("pk")).order_by("-month").values("month")[:1]
     return (
         Member.objects.filter(
             branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
         )
-        .exclude(pk__in=recently.values("member_id"))
+        .exclude(Exists(recently))
         .annotate(last=Subquery(latest))
         .values_list("pk", "last")
     )
@@ -885,8 +888,14 @@ def _owing_reports_query(scope, as_of):
     owing = Q()
     for kind in set(REPORT_PERIODS.values()):
         previous = period_containing(kind, as_of).previous()
-        received = ThoughtReport.objects.filter(voided_at__isnull=True, received_on__gte=previous.start,
-                                                received_on__lte=previous.end).values("member_id")  # fmt: skip
+        # The scope's reports only: a branch's refresh hashes its own few, not the county's.
+        received = ThoughtReport.objects.filter(
+            member__branch_id__in=scope.filter,
+            voided_at__isnull=True,
+            received_on__gte=previous.start,
+            received_on__lte=previous.end,
+        )
+        received = received.values("member_id")  # fmt: skip
         owes = Q()
         for category in (category for category, its_kind in REPORT_PERIODS.items() if its_kind == kind):
             owes |= Q(category=category, **{f"{CATEGORY_SINCE[category]}__lte": previous.start})
