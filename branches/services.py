@@ -5,7 +5,30 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from meetings.signals import records_changed
+
 from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
+
+
+def _refresh_flags_on_commit(*organisations):
+    """After commit, the compliance engine judges again the branches these organisations are, lie in or
+    hold (debounced per branch), as after a meeting: a committee elected, a branch founded, moved or
+    dissolved shows on the work list at once, not at the next night that judges its rules."""
+    branch_ids = {}  # in the order given, each once
+    for organisation in organisations:
+        if organisation.level == OrgLevel.BRANCH:
+            branch_ids[organisation.pk] = True
+        elif organisation.level == OrgLevel.GROUP:
+            branch_ids[Organisation.objects.get_parent(organisation).pk] = True
+        else:
+            below = Organisation.objects.get_descendants(organisation).filter(level=OrgLevel.BRANCH)
+            branch_ids.update(dict.fromkeys(below.values_list("pk", flat=True), True))
+    for branch_id in branch_ids:
+        transaction.on_commit(
+            lambda branch_id=branch_id: records_changed.send(
+                sender=Organisation, branch_id=branch_id, dates=[]
+            )
+        )
 
 
 def _check_parent(*, level, parent):
@@ -40,7 +63,9 @@ def create_organisation(*, parent, name, level, kind, founded_on, merged_group=F
     if parent is None:
         return Organisation.objects.add_root(instance=organisation)
     organisation._change_reason = f"在“{parent.name}”下设立"
-    return Organisation.objects.add_child(parent, instance=organisation)
+    created = Organisation.objects.add_child(parent, instance=organisation)
+    _refresh_flags_on_commit(created)
+    return created
 
 
 @transaction.atomic
@@ -54,6 +79,7 @@ def update_organisation(*, organisation, name, kind, founded_on, merged_group):
     organisation.merged_group = merged_group
     organisation.full_clean(exclude=["path", "depth", "numchild"])
     organisation.save()
+    _refresh_flags_on_commit(organisation)
     return organisation
 
 
@@ -73,6 +99,8 @@ def move_organisation(*, organisation, new_parent):
     moved = Organisation.objects.get(pk=organisation.pk)
     moved._change_reason = f"由“{old_parent.name}”移至“{new_parent.name}”"
     moved.save()
+    # A 党小组 moved between branches: the old branch lets go of its flags, the new one raises them.
+    _refresh_flags_on_commit(moved, *([old_parent] if moved.level == OrgLevel.GROUP else []))
     return moved
 
 
@@ -99,6 +127,7 @@ def dissolve_organisation(*, organisation, dissolved_on, reason):
         node.dissolve_reason = reason
         node._change_reason = f"撤销：{reason}"
         node.save()
+    _refresh_flags_on_commit(organisation)
     return organisation
 
 
@@ -145,6 +174,7 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
         ],
         CommitteePosition,
     )
+    _refresh_flags_on_commit(organisation)
     return term
 
 
@@ -195,4 +225,5 @@ def update_term(*, term, ends_on, note, positions):
         elif existing.holder_name != name:
             existing.holder_name = name
             existing.save()
+    _refresh_flags_on_commit(term.organisation)
     return term

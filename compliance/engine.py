@@ -762,6 +762,7 @@ def _last_paid_query(scope, as_of):
         )
         .exclude(Exists(recently))
         .annotate(last=Subquery(latest))
+        .order_by()
         .values_list("pk", "last")
     )
 
@@ -903,6 +904,7 @@ def _owing_reports_query(scope, as_of):
     return (
         Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL)
         .filter(owing)
+        .order_by()
         .values_list("pk", flat=True)
     )
 
@@ -1275,12 +1277,12 @@ def _refresh_reads(scope, *, as_of, window):
         if name in reads and rules <= window.quiet:
             del reads[name]  # counts only towards rules left alone tonight
     if scope.branch_ids is not None:
-        # A member moved here from another branch (内部调整): the flags still open there are this
-        # branch's to judge, whichever of the two branches' refreshes runs first.
+        # A member moved here from another branch (内部调整), or a 党小组 moved under this one: the flags
+        # still open there are this branch's to judge, whichever of the two branches' refreshes runs first.
+        moved_here = Q(member__branch_id__in=scope.filter) | Q(group_id__in=_groups_query(scope).values("pk"))
         reads["moved_flags"] = (
-            judged.filter(member__branch_id__in=scope.filter).exclude(branch_id__in=scope.filter)
-            .values_list(*OPEN_FIELDS)
-        )  # fmt: skip
+            judged.filter(moved_here).exclude(branch_id__in=scope.filter).values_list(*OPEN_FIELDS)
+        )
     return reads
 
 

@@ -198,6 +198,9 @@ class RefreshRun(models.Model):
     class Kind(models.TextChoices):
         NIGHTLY = "nightly", "夜间刷新"
         FULL = "full", "全面刷新"
+        # Some branches judged as of another day than today (the command's --branch --as-of): the next
+        # night cannot know what stands, and judges everything.
+        PARTIAL = "partial", "部分支部按其他日期刷新"
 
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)
     as_of = models.DateField("判断日期")

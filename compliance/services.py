@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from branches.models import Organisation, OrgLevel
@@ -52,18 +52,30 @@ def refresh_all_with_lease(*, as_of, time_only=False):
     try:
         judged_through = last_judged(as_of) if time_only else None
         result = engine.refresh(as_of=as_of, time_only=time_only, judged_through=judged_through)
-        kind = RefreshRun.Kind.NIGHTLY if time_only else RefreshRun.Kind.FULL
-        RefreshRun.objects.create(
-            kind=kind, as_of=as_of, raised=result["raised"], resolved=result["resolved"]
-        )
+        record_run(as_of=as_of, result=result, time_only=time_only)
         return result
     finally:
         release_lease(LEASE_NAME)
 
 
 def last_judged(as_of):
-    """The day the latest finished county-wide run judged, on or before as_of (None: none has run)."""
-    return RefreshRun.objects.filter(as_of__lte=as_of).aggregate(day=Max("as_of"))["day"]
+    """The day the latest finished run judged, if the flags stand as of that day: None when none has
+    run, when it judged a later day, or when it judged only some branches."""
+    latest = RefreshRun.objects.order_by("-finished_at", "-pk").first()
+    if latest is None or latest.kind == RefreshRun.Kind.PARTIAL or latest.as_of > as_of:
+        return None
+    return latest.as_of
+
+
+def record_run(*, as_of, result, time_only=False, branch_ids=None):
+    """Keep a finished run (see RefreshRun). A branch's refresh as of today is a write's, and not kept."""
+    if branch_ids is not None and as_of == timezone.localdate():
+        return
+    if branch_ids is not None:
+        kind = RefreshRun.Kind.PARTIAL
+    else:
+        kind = RefreshRun.Kind.NIGHTLY if time_only else RefreshRun.Kind.FULL
+    RefreshRun.objects.create(kind=kind, as_of=as_of, raised=result["raised"], resolved=result["resolved"])
 
 
 @transaction.atomic

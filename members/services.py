@@ -560,7 +560,10 @@ def record_training(*, branch, members, held_on, hours, title, token, organiser=
     except IntegrityError:
         # The same form arrived twice at once: the other request recorded it.
         return list(TrainingRecord.objects.filter(submit_token=token))
-    refresh_flags_on_commit(branch.pk, sender=TrainingRecord, dates=[held_on])
+    # The hours follow the member: a member who has moved on since is judged in their branch now.
+    refresh_flags_on_commit(
+        branch.pk, *(m.branch_id for m in members), sender=TrainingRecord, dates=[held_on]
+    )
     return created
 
 
@@ -572,7 +575,9 @@ def void_training(*, record, reason):
     if is_year_locked(record.branch, record.held_on.year):
         raise ValidationError(f"{record.held_on.year}年度台账已锁定，如需修改请联系党委解锁。")
     record.void(reason)
-    refresh_flags_on_commit(record.branch_id, sender=TrainingRecord, dates=[record.held_on])
+    refresh_flags_on_commit(
+        record.branch_id, record.member.branch_id, sender=TrainingRecord, dates=[record.held_on]
+    )
     return record
 
 

@@ -965,3 +965,66 @@ def test_the_nightly_task_keeps_its_runs_and_leaves_alone_what_the_calendar_did_
     runs = list(RefreshRun.objects.order_by("as_of").values_list("kind", "as_of"))
     assert runs == [("nightly", date(2026, 12, 1)), ("nightly", date(2026, 12, 2))]
     assert open_keys("theme_day", branch=branch)  # November's, raised on the first night, still open
+
+
+def test_a_committee_elected_refreshes_its_branch_on_commit(branch, django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    engine.refresh(as_of=today)
+    assert open_keys("committee_meeting", branch=branch)  # a committee that never met
+    with django_capture_on_commit_callbacks(execute=True):
+        branch_services.record_term(organisation=branch, elected_on=today, positions=[("secretary", "党员0")])
+    assert not open_keys("committee_meeting", branch=branch)  # a 书记 alone: no 支委会 to hold
+
+
+def _group_flags(group):
+    return set(Flag.objects.filter(group=group, resolved_on=None).values_list("key", "branch_id"))
+
+
+def test_a_group_moved_to_another_branch_takes_its_flags_with_it(branch, tree):
+    engine.refresh(as_of=AS_OF)
+    before = {key for key, _branch in _group_flags(tree.g2)}
+    assert before and {b for _key, b in _group_flags(tree.g2)} == {branch.pk}
+    branch_services.move_organisation(organisation=tree.g2, new_parent=tree.a2)
+    for first, second in ((tree.a2, branch), (branch, tree.a2)):  # either refresh may run first
+        engine.refresh(as_of=AS_OF, branch_ids=[first.pk])
+        engine.refresh(as_of=AS_OF, branch_ids=[second.pk])
+        assert _group_flags(tree.g2) == {(key, tree.a2.pk) for key in before}
+        branch_services.move_organisation(organisation=tree.g2, new_parent=branch)
+        engine.refresh(as_of=AS_OF)
+        branch_services.move_organisation(organisation=tree.g2, new_parent=tree.a2)
+
+
+def test_moving_a_group_refreshes_both_branches_on_commit(branch, tree, django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    engine.refresh(as_of=today)
+    before = {key for key, _branch in _group_flags(tree.g2)}
+    with django_capture_on_commit_callbacks(execute=True):
+        branch_services.move_organisation(organisation=tree.g2, new_parent=tree.a2)
+    assert before and _group_flags(tree.g2) == {(key, tree.a2.pk) for key in before}
+
+
+def test_a_refresh_as_of_another_day_makes_the_next_night_judge_everything(branch, monkeypatch):
+    from compliance import tasks
+    from compliance.models import RefreshRun
+
+    today = [date(2026, 12, 1)]
+    monkeypatch.setattr(tasks.timezone, "localdate", lambda: today[0])
+    november = ("theme_day", "2026-11-01", "overdue")
+    tasks.nightly_refresh()
+    assert november in open_keys("theme_day", branch=branch)
+    # On 2 December an operator judges the county as of 20 November: November was not over then.
+    today[0] = date(2026, 12, 2)
+    call_command("compliance_refresh", "--as-of", "2026-11-20")
+    assert november not in open_keys("theme_day", branch=branch)
+    tasks.nightly_refresh()  # the night after takes in every day since 20 November
+    assert november in open_keys("theme_day", branch=branch)
+    # Some branches judged as of another day: the next night knows nothing stands, and judges everything.
+    call_command("compliance_refresh", "--as-of", "2026-11-20", "--branch", str(branch.pk))
+    assert services.last_judged(date(2026, 12, 3)) is None
+    tasks.nightly_refresh()
+    assert november in open_keys("theme_day", branch=branch)
+    call_command("compliance_refresh", "--branch", str(branch.pk))  # as of today: a write's refresh, not kept
+    kinds = list(RefreshRun.objects.order_by("pk").values_list("kind", "as_of"))
+    assert kinds == [("nightly", date(2026, 12, 1)), ("full", date(2026, 11, 20)), ("nightly", date(2026, 12, 2)),
+                     ("partial", date(2026, 11, 20)), ("nightly", date(2026, 12, 2))]  # fmt: skip
+    assert services.last_judged(date(2026, 12, 1)) is None  # a run for a later day tells nothing of this one
