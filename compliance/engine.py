@@ -1126,9 +1126,8 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
     wanted += _member_flags(units.roster, rows, as_of)
     wanted += _roster_flags(units.roster, rows, as_of, birthdays="political_birthday" not in window.quiet)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
-    return _write(
-        {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=rows.get("moved_flags", ())
-    )
+    elsewhere = [*rows.get("moved_flags", ()), *rows.get("moved_group_flags", ())]
+    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere)
 
 
 def last_month_start(as_of):
@@ -1279,10 +1278,12 @@ def _refresh_reads(scope, *, as_of, window):
     if scope.branch_ids is not None:
         # A member moved here from another branch (内部调整), or a 党小组 moved under this one: the flags
         # still open there are this branch's to judge, whichever of the two branches' refreshes runs first.
-        moved_here = Q(member__branch_id__in=scope.filter) | Q(group_id__in=_groups_query(scope).values("pk"))
-        reads["moved_flags"] = (
-            judged.filter(moved_here).exclude(branch_id__in=scope.filter).values_list(*OPEN_FIELDS)
-        )
+        # Two reads, not one with OR: each finds its few flags through its own index.
+        elsewhere = judged.exclude(branch_id__in=scope.filter)
+        reads["moved_flags"] = elsewhere.filter(member__branch_id__in=scope.filter).values_list(*OPEN_FIELDS)
+        reads["moved_group_flags"] = elsewhere.filter(
+            group_id__in=_groups_query(scope).values("pk")
+        ).values_list(*OPEN_FIELDS)
     return reads
 
 
