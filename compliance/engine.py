@@ -895,8 +895,7 @@ def _owing_reports_query(scope, as_of):
             voided_at__isnull=True,
             received_on__gte=previous.start,
             received_on__lte=previous.end,
-        )
-        received = received.values("member_id")  # fmt: skip
+        ).values("member_id")
         owes = Q()
         for category in (category for category, its_kind in REPORT_PERIODS.items() if its_kind == kind):
             owes |= Q(category=category, **{f"{CATEGORY_SINCE[category]}__lte": previous.start})
