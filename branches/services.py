@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from meetings.signals import records_changed
+from meetings.signals import announce_on_commit
 
 from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
 
@@ -14,21 +14,16 @@ def _refresh_flags_on_commit(*organisations):
     """After commit, the compliance engine judges again the branches these organisations are, lie in or
     hold (debounced per branch), as after a meeting: a committee elected, a branch founded, moved or
     dissolved shows on the work list at once, not at the next night that judges its rules."""
-    branch_ids = {}  # in the order given, each once
+    branch_ids = []
     for organisation in organisations:
         if organisation.level == OrgLevel.BRANCH:
-            branch_ids[organisation.pk] = True
+            branch_ids.append(organisation.pk)
         elif organisation.level == OrgLevel.GROUP:
-            branch_ids[Organisation.objects.get_parent(organisation).pk] = True
+            branch_ids.append(Organisation.objects.get_parent(organisation).pk)
         else:
             below = Organisation.objects.get_descendants(organisation).filter(level=OrgLevel.BRANCH)
-            branch_ids.update(dict.fromkeys(below.values_list("pk", flat=True), True))
-    for branch_id in branch_ids:
-        transaction.on_commit(
-            lambda branch_id=branch_id: records_changed.send(
-                sender=Organisation, branch_id=branch_id, dates=[]
-            )
-        )
+            branch_ids += below.values_list("pk", flat=True)
+    announce_on_commit(Organisation, branch_ids)
 
 
 def _check_parent(*, level, parent):

@@ -147,5 +147,5 @@ def _shape(qs, decoders):
     if iterable is ValuesListIterable:
         return lambda rows: [tuple(decode(row)) for row in rows]
     if iterable is FlatValuesListIterable:
-        return lambda rows: [row[0] for row in rows] if decode is tuple else [decode(row)[0] for row in rows]
+        return lambda rows: [decode(row)[0] for row in rows]
     raise TypeError("read_together reads values() or values_list() querysets")

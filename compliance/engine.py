@@ -611,8 +611,6 @@ def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since, ends_
         if not enabled:
             continue
         until = segments[index + 1][0] if index + 1 < len(segments) else None
-        if ends_before is not None and period_containing(frequency.period, since).end >= ends_before:
-            continue  # the first period judged is still running: nothing is over or due soon
         if rule.code == "talk_coverage":
             results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of, effective_from=effective_from,
                                          until=until, window_start=since, ends_before=ends_before)  # fmt: skip

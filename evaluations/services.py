@@ -16,7 +16,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from meetings.models import MeetingType
 from meetings.services import is_year_locked
-from meetings.signals import records_changed
+from meetings.signals import announce_on_commit
 from members.models import PARTY_MEMBER_CATEGORIES, ExemptionKind, Status
 from members.selectors import roster_as_of
 
@@ -51,10 +51,7 @@ class RowErrors(ValidationError):
 
 
 def _notify(campaign):
-    branch_id, year = campaign.branch_id, campaign.year
-    transaction.on_commit(
-        lambda: records_changed.send(sender=Campaign, branch_id=branch_id, dates=[date(year, 12, 31)])
-    )
+    announce_on_commit(Campaign, [campaign.branch_id], [date(campaign.year, 12, 31)])
 
 
 def _today(today):

@@ -27,7 +27,7 @@ from .models import (
     Talk,
     YearLock,
 )
-from .signals import records_changed
+from .signals import announce_on_commit
 
 BACKFILL_WORKING_DAYS = 3
 LEAVE_REASON_LENGTH = Attendance._meta.get_field("leave_reason").max_length
@@ -49,9 +49,7 @@ def is_year_locked(branch, year):
 
 
 def _notify(branch, *dates):
-    transaction.on_commit(
-        lambda: records_changed.send(sender=Meeting, branch_id=branch.pk, dates=list(dates))
-    )
+    announce_on_commit(Meeting, [branch.pk], dates)
 
 
 def attendance_list(*, branch, types, held_on, group=None):

@@ -10,7 +10,7 @@ from simple_history.utils import bulk_create_with_history
 
 from branches.models import OrgLevel
 from meetings.services import is_year_locked
-from meetings.signals import records_changed
+from meetings.signals import announce_on_commit
 
 from . import dues, pipeline
 from .models import (
@@ -584,9 +584,4 @@ def void_training(*, record, reason):
 def refresh_flags_on_commit(*branch_ids, sender=Member, dates=()):
     """After commit, as meetings do, the compliance engine refreshes these branches' flags (debounced per
     branch), so a back-payment, a report received or a member leaving shows on the work list at once."""
-    for branch_id in set(branch_ids):
-        transaction.on_commit(
-            lambda branch_id=branch_id: records_changed.send(
-                sender=sender, branch_id=branch_id, dates=list(dates)
-            )
-        )
+    announce_on_commit(sender, branch_ids, dates)
