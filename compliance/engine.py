@@ -62,6 +62,7 @@ from members.models import (
     PARTY_MEMBER_CATEGORIES,
     DuesPayment,
     Member,
+    Membership,
     Mobility,
     PipelineEvent,
     Status,
@@ -799,24 +800,38 @@ def _ladder_query(scope, window, as_of):
     """(member_id, present, absent): bitmaps of the months since `window` (bit 0) in which the member
     has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日.
 
-    One row per member: each month is a power of two, OR-ed together (a meeting joined twice through
-    two of its types counts once)."""
+    Each month is a power of two, OR-ed together (a meeting joined twice through two of its types
+    counts once). A member's meetings count wherever they were held: one moved here keeps the absences
+    of their old branch, so that the county-wide run and a write's refresh of the new branch agree.
+    A county reads every branch's meetings; a few branches read their own, and their members' meetings
+    elsewhere since they moved in. A member may then come back twice; `_ladder_flags` ORs the rows."""
+    attendance = Attendance.objects.filter(
+        meeting__voided_at__isnull=True, meeting__held_on__gte=window, meeting__held_on__lte=as_of,
+        meeting__types__type__in=LADDER_TYPES, status__in=("present", "absent"),
+    )  # fmt: skip
+    if scope.branch_ids is None:
+        return _month_bits(attendance, window)
+    moved_in = Membership.objects.filter(
+        member_id__in=_ladder_members(scope), ended_on__gte=window
+    ).exclude(branch_id__in=scope.filter)
+    here = _month_bits(attendance.filter(meeting__branch_id__in=scope.filter), window)
+    elsewhere = _month_bits(attendance.filter(member_id__in=moved_in.values("member_id")), window)
+    return here.union(elsewhere, all=True)
+
+
+def _month_bits(attendance, window):
     month = Cast(ExtractYear("meeting__held_on"), IntegerField()) * 12 + Cast(
         ExtractMonth("meeting__held_on"), IntegerField()
     )
     bit = Value(1).bitleftshift(month - (window.year * 12 + window.month))
     return (
-        Attendance.objects.filter(
-            meeting__branch_id__in=scope.filter, meeting__voided_at__isnull=True, meeting__held_on__gte=window,
-            meeting__held_on__lte=as_of, meeting__types__type__in=LADDER_TYPES, status__in=("present", "absent"),
-        )
-        .values("member_id")
+        attendance.values("member_id")
         .annotate(
             present=_bits_or(Case(When(status="present", then=bit), default=0)),
             absent=_bits_or(Case(When(status="absent", then=bit), default=0)),
         )
         .values_list("member_id", "present", "absent")
-    )  # fmt: skip
+    )
 
 
 def _bits_or(expression):
@@ -834,8 +849,12 @@ def ladder_run(present, absent):
 
 
 def _ladder_flags(members, rows):
-    wanted = []
+    bits = defaultdict(lambda: (0, 0))
     for member_id, present, absent in rows:
+        was_present, was_absent = bits[member_id]
+        bits[member_id] = (was_present | present, was_absent | absent)
+    wanted = []
+    for member_id, (present, absent) in bits.items():
         member = members.get(member_id)
         if member is None:
             continue
