@@ -811,9 +811,8 @@ def _ladder_query(scope, window, as_of):
     )  # fmt: skip
     if scope.branch_ids is None:
         return _month_bits(attendance, window)
-    moved_in = Membership.objects.filter(
-        member_id__in=_ladder_members(scope), ended_on__gte=window
-    ).exclude(branch_id__in=scope.filter)
+    left_since = Membership.objects.filter(member_id__in=_ladder_members(scope), ended_on__gte=window)
+    moved_in = left_since.exclude(branch_id__in=scope.filter)
     here = _month_bits(attendance.filter(meeting__branch_id__in=scope.filter), window)
     elsewhere = _month_bits(attendance.filter(member_id__in=moved_in.values("member_id")), window)
     return here.union(elsewhere, all=True)
