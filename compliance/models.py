@@ -117,6 +117,11 @@ class Flag(models.Model):
         ]
         indexes = [
             models.Index(fields=["branch", "resolved_on"]),
+            # The open flags alone: a county's refresh and dashboards read them, and the resolved ones
+            # (kept for ever) would otherwise be scanned with them, more of them every year.
+            models.Index(
+                fields=["rule", "period_end"], condition=Q(resolved_on__isnull=True), name="open_flags"
+            ),
             *(
                 models.Index(
                     fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"flag_{name}_given"
