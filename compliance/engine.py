@@ -1044,9 +1044,13 @@ def training_years(as_of, since):
     return [year for year in range(since.year, as_of.year + 1) if year < as_of.year or as_of.month == 12]
 
 
-def _training_reads(scope, *, as_of, since):
+def _training_reads(scope, *, as_of, since, settings=None):
+    """settings: the local settings, when read already: then a year is read for its short members only."""
     years = training_years(as_of, since)
-    return training.standing_reads(branch_filter=scope.filter, years=years) if years else {}
+    if not years:
+        return {}
+    short_of = None if settings is None else training.most_hours_owed(settings)
+    return training.standing_reads(branch_filter=scope.filter, years=years, short_of=short_of)
 
 
 def _training_flags(units, rows, *, as_of, since):
@@ -1330,6 +1334,8 @@ def _read_many(scope, *, as_of, window):
         for name, rule in READS_FOR_ONE_RULE.items():
             if not attention_due(rule, judged_from=judged_from, as_of=as_of, settings=settings):
                 reads.pop(name, None)
+        if "training_people" in reads:
+            reads |= _training_reads(scope, as_of=as_of, since=window.since, settings=settings)
     return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
 
 

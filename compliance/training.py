@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db.models import Min, Q, Sum
+from django.db.models import IntegerField, Min, Q, Sum, Value
 from django.db.models.functions import ExtractYear
 
 from branches.models import CommitteePosition
@@ -109,23 +109,30 @@ def standings(*, branches, years, as_of, settings, branch_filter=None, member_id
                           posts=lambda: _committee_posts(branch_filter, years, as_of))  # fmt: skip
 
 
-def standing_reads(*, branch_filter, years, member_ids=None):
-    """The querysets a year's standings are computed from, by name (the engine reads them with its own)."""
+def most_hours_owed(settings):
+    """The most 学时 anyone can owe under the settings, whatever their branch, year or post."""
+    owed = [TRAINING_HOURS]
+    for s in settings:
+        if s.enabled and s.rule in (RULE, TRAINING_COMMITTEE):
+            owed.append(s.count or (TRAINING_HOURS if s.rule == RULE else COMMITTEE_TRAINING_HOURS))
+    return max(owed)
+
+
+def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
+    """The querysets a year's standings are computed from, by name (the engine reads them with its own).
+
+    short_of: for one year, read only the members who did fewer hours (`most_hours_owed`): the others
+    have met the rule whatever they owe, and most members have (a refresh flags only who is short)."""
+    if short_of is not None and len(years) == 1:
+        return _short_reads(branch_filter, years[0], short_of)
     first, last = date(min(years), 1, 1), date(max(years), 12, 31)
-    people = Member.objects.filter(
-        branch_id__in=branch_filter,
-        on_roster=True,
-        status=Status.NORMAL,
-        category__in=PARTY_MEMBER_CATEGORIES,
-    )
+    people = _people(branch_filter)
     on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
     if member_ids is not None:
         people = people.filter(pk__in=member_ids)
         on_roster["member_id__in"] = member_ids
     return {
-        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
-            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
-        ),
+        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(*PEOPLE_FIELDS),
         "training_done": TrainingRecord.objects.filter(
             **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
         )
@@ -133,10 +140,54 @@ def standing_reads(*, branch_filter, years, member_ids=None):
         .values("member_id", "year")
         .annotate(hours=Sum("hours"))
         .order_by(),
-        "training_exempt": Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
-        .values_list("member_id", "started_on", "ended_on"),
+        "training_exempt": _exemptions(on_roster, first, last),
     }
+
+
+def _people(branch_filter):
+    return Member.objects.filter(
+        branch_id__in=branch_filter,
+        on_roster=True,
+        status=Status.NORMAL,
+        category__in=PARTY_MEMBER_CATEGORIES,
+    )
+
+
+PEOPLE_FIELDS = ("pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on")
+
+
+def _short_reads(branch_filter, year, short_of):
+    """standing_reads for one year, of the members short of `short_of` hours only. Summed per member
+    (the year is known), the hours are compared on the server; a member with none is short too."""
+    on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    hours = (
+        TrainingRecord.objects.filter(
+            **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
+        )
+        .values("member_id")
+        .annotate(hours=Sum("hours"))
+        .order_by()
+    )
+    met = hours.filter(hours__gte=short_of).values("member_id")
+    return {
+        "training_people": _people(branch_filter)
+        .exclude(pk__in=met)
+        .annotate(listed_on=Min("memberships__started_on"))
+        .values(*PEOPLE_FIELDS),
+        "training_done": hours.filter(hours__lt=short_of).annotate(
+            year=Value(year, output_field=IntegerField())
+        ),
+        "training_exempt": _exemptions(on_roster, first, last),
+    }
+
+
+def _exemptions(on_roster, first, last):
+    return (
+        Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
+        .values_list("member_id", "started_on", "ended_on")
+    )
 
 
 def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=False):

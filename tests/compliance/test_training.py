@@ -224,3 +224,26 @@ def test_the_office_sets_the_committee_hours_on_the_settings_page(client, person
     engine.refresh(as_of=AFTER_2025)
     assert set(training_flags()) == {"党员0", "党员1", "党员2"}
     assert training_flags()["党员0"][1] == "党员0：2025年度学习培训56学时，不足60学时"
+
+
+def test_the_nightly_run_reads_only_the_short_members_and_flags_as_a_full_refresh_does(branch, tree):
+    """At night a year is read for the members short of the most hours anyone owes (here 56, the
+    committee's): the flags are those a full refresh raises."""
+    secretary, organiser, member, newcomer = branch.people
+    RuleSetting.objects.create(organisation=tree.township, rule="training_hours_committee", enabled=True,
+                               effective_from=date(2025, 1, 1))  # fmt: skip
+    train(branch, [secretary], 40)
+    train(branch, [organiser], 56)
+    train(branch, [member], Decimal("31.5"))
+    train(branch, [secretary, organiser, member], 60, held_on=date(2026, 4, 1))
+    train(branch, [newcomer], 20, held_on=date(2026, 4, 1))
+    expected = {}
+    for night in (date(2026, 1, 4), date(2026, 12, 2)):
+        engine.refresh(as_of=night)
+        expected[night] = training_flags(night.year - (night.month == 1))
+        Flag.objects.filter(rule="training_hours").delete()
+    assert set(expected[date(2026, 1, 4)]) == {"党员0", "党员2", "党员3"}
+    assert set(expected[date(2026, 12, 2)]) == {"党员3"}
+    for night, flags in expected.items():
+        engine.refresh(as_of=night, time_only=True)
+        assert training_flags(night.year - (night.month == 1)) == flags
