@@ -4,6 +4,7 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
 from .models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
+from .services import refresh_organisations_on_commit
 
 
 class NoDeleteMixin:
@@ -23,12 +24,28 @@ class ReadOnlyMixin(NoDeleteMixin):
         return False
 
 
+class RefreshFlagsMixin:
+    """An edit saved here bypasses the application's services, which refresh the compliance flags of the
+    branches they touch once committed: so does this, or the edit would show on the work list only
+    when a night next judges its rules. `organisation_of(obj)`: the branch, group or 党委 it touches."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        refresh_organisations_on_commit(self.organisation_of(obj))
+
+    def organisation_of(self, obj):
+        return obj.organisation
+
+
 @admin.register(Organisation)
-class OrganisationAdmin(NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
+class OrganisationAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
     form = movenodeform_factory(Organisation)
     list_display = ["name", "level", "kind", "founded_on", "merged_group", "dissolved_on"]
     list_filter = ["level", "kind", "merged_group"]
     search_fields = ["name"]
+
+    def organisation_of(self, obj):
+        return obj
 
 
 class CommitteePositionInline(admin.TabularInline):
@@ -40,7 +57,7 @@ class CommitteePositionInline(admin.TabularInline):
 
 
 @admin.register(CommitteeTerm)
-class CommitteeTermAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class CommitteeTermAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["organisation", "elected_on", "ends_on"]
     search_fields = ["organisation__name"]
     autocomplete_fields = ["organisation"]

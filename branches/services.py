@@ -10,7 +10,7 @@ from meetings.signals import announce_on_commit
 from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
 
 
-def _refresh_flags_on_commit(*organisations):
+def refresh_organisations_on_commit(*organisations):
     """After commit, the compliance engine judges again the branches these organisations are, lie in or
     hold (debounced per branch), as after a meeting: a committee elected, a branch founded, moved or
     dissolved shows on the work list at once, not at the next night that judges its rules."""
@@ -59,7 +59,7 @@ def create_organisation(*, parent, name, level, kind, founded_on, merged_group=F
         return Organisation.objects.add_root(instance=organisation)
     organisation._change_reason = f"在“{parent.name}”下设立"
     created = Organisation.objects.add_child(parent, instance=organisation)
-    _refresh_flags_on_commit(created)
+    refresh_organisations_on_commit(created)
     return created
 
 
@@ -74,7 +74,7 @@ def update_organisation(*, organisation, name, kind, founded_on, merged_group):
     organisation.merged_group = merged_group
     organisation.full_clean(exclude=["path", "depth", "numchild"])
     organisation.save()
-    _refresh_flags_on_commit(organisation)
+    refresh_organisations_on_commit(organisation)
     return organisation
 
 
@@ -95,7 +95,7 @@ def move_organisation(*, organisation, new_parent):
     moved._change_reason = f"由“{old_parent.name}”移至“{new_parent.name}”"
     moved.save()
     # A 党小组 moved between branches: the old branch lets go of its flags, the new one raises them.
-    _refresh_flags_on_commit(moved, *([old_parent] if moved.level == OrgLevel.GROUP else []))
+    refresh_organisations_on_commit(moved, *([old_parent] if moved.level == OrgLevel.GROUP else []))
     return moved
 
 
@@ -122,7 +122,7 @@ def dissolve_organisation(*, organisation, dissolved_on, reason):
         node.dissolve_reason = reason
         node._change_reason = f"撤销：{reason}"
         node.save()
-    _refresh_flags_on_commit(organisation)
+    refresh_organisations_on_commit(organisation)
     return organisation
 
 
@@ -169,7 +169,7 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
         ],
         CommitteePosition,
     )
-    _refresh_flags_on_commit(organisation)
+    refresh_organisations_on_commit(organisation)
     return term
 
 
@@ -220,5 +220,5 @@ def update_term(*, term, ends_on, note, positions):
         elif existing.holder_name != name:
             existing.holder_name = name
             existing.save()
-    _refresh_flags_on_commit(term.organisation)
+    refresh_organisations_on_commit(term.organisation)
     return term

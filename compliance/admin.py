@@ -1,13 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from branches.admin import ReadOnlyMixin
+from branches.admin import ReadOnlyMixin, RefreshFlagsMixin
 
 from .models import Flag, RefreshRun, RuleSetting
 
 
 @admin.register(RuleSetting)
-class RuleSettingAdmin(SimpleHistoryAdmin):
+class RuleSettingAdmin(RefreshFlagsMixin, SimpleHistoryAdmin):
     list_display = ["organisation", "rule", "enabled", "count", "period_kind", "effective_from"]
     list_filter = ["rule", "enabled"]
     autocomplete_fields = ["organisation"]
