@@ -121,9 +121,10 @@ def most_hours_owed(settings):
 def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
     """The querysets a year's standings are computed from, by name (the engine reads them with its own).
 
-    short_of: for one year, read only the members who did fewer hours (`most_hours_owed`): the others
-    have met the rule whatever they owe, and most members have (a refresh flags only who is short)."""
-    if short_of is not None and len(years) == 1:
+    short_of: for one year and every member, read only those who did fewer hours (`most_hours_owed`):
+    the others have met the rule whatever they owe, and most members have (a refresh flags only who is
+    short)."""
+    if short_of is not None and len(years) == 1 and member_ids is None:
         return _short_reads(branch_filter, years[0], short_of)
     first, last = date(min(years), 1, 1), date(max(years), 12, 31)
     people = _people(branch_filter)
