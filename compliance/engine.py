@@ -803,16 +803,19 @@ def _ladder_query(scope, window, as_of):
     Each month is a power of two, OR-ed together (a meeting joined twice through two of its types
     counts once). A member's meetings count wherever they were held: one moved here keeps the absences
     of their old branch, so that the county-wide run and a write's refresh of the new branch agree.
-    A county reads every branch's meetings; a few branches read their own, and their members' meetings
-    elsewhere since they moved in. A member may then come back twice; `_ladder_flags` ORs the rows."""
+    A county reads every branch's meetings. A few branches read their own, and all the meetings of
+    their members who ever belonged elsewhere (a move may be recorded long after the day it took
+    effect); not every member's, which would look up each of their meetings of five years to find
+    the window's. Such a member may come back twice: `_ladder_flags` ORs the rows."""
     attendance = Attendance.objects.filter(
         meeting__voided_at__isnull=True, meeting__held_on__gte=window, meeting__held_on__lte=as_of,
         meeting__types__type__in=LADDER_TYPES, status__in=("present", "absent"),
     )  # fmt: skip
     if scope.branch_ids is None:
         return _month_bits(attendance, window)
-    left_since = Membership.objects.filter(member_id__in=_ladder_members(scope), ended_on__gte=window)
-    moved_in = left_since.exclude(branch_id__in=scope.filter)
+    moved_in = Membership.objects.filter(member_id__in=_ladder_members(scope)).exclude(
+        branch_id__in=scope.filter
+    )
     here = _month_bits(attendance.filter(meeting__branch_id__in=scope.filter), window)
     elsewhere = _month_bits(attendance.filter(member_id__in=moved_in.values("member_id")), window)
     return here.union(elsewhere, all=True)

@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -870,14 +871,15 @@ def test_a_full_refresh_moves_a_moved_members_flag_to_their_branch(branch, tree)
     assert (again["raised"], again["resolved"]) == (0, 0)
 
 
-def test_a_moved_member_keeps_the_absences_of_their_old_branch_on_the_ladder(branch, tree):
+@pytest.mark.parametrize("moved_on", [AS_OF, date(2025, 6, 1)])  # the day recorded, or long after
+def test_a_moved_member_keeps_the_absences_of_their_old_branch_on_the_ladder(branch, tree, moved_on):
     """The ladder counts the member's meetings wherever held: the new branch's refresh after the move
     and the county-wide run give the same step, so the flag does not alternate between them."""
     from members import services as member_services
 
     mover = branch.people[0]
     absent_from_theme_days(branch, [mover], range(6, 11))  # June to October at A1
-    member_services.move_member(member=mover, branch=tree.a2, on=AS_OF, today=AS_OF)
+    member_services.move_member(member=mover, branch=tree.a2, on=moved_on, today=AS_OF)
     engine.refresh(as_of=AS_OF)
     flag = Flag.objects.get(rule="absence_ladder", member=mover, resolved_on=None)
     assert flag.branch == tree.a2 and "连续4至5个月" in flag.message
