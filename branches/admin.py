@@ -1,10 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseBadRequest
 from simple_history.admin import SimpleHistoryAdmin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
+from meetings.signals import announce_on_commit
+
 from .models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
-from .services import refresh_organisations_on_commit
+from .services import branches_of, move_organisation
 
 
 class NoDeleteMixin:
@@ -26,15 +30,28 @@ class ReadOnlyMixin(NoDeleteMixin):
 
 class RefreshFlagsMixin:
     """An edit saved here bypasses the application's services, which refresh the compliance flags of the
-    branches they touch once committed: so does this, or the edit would show on the work list only
-    when a night next judges its rules. `organisation_of(obj)`: the branch, group or 党委 it touches."""
+    branches they touch once committed: so does this, or the edit would show on the work list only when
+    a night next judges its rules. The branches touched before the edit are refreshed too (a group moved
+    out of a branch, a setting moved to another 党委). `organisation_of(obj)`: what the object touches."""
+
+    def save_form(self, request, form, change):
+        # Read before the form saves: the tree's move form moves the node here, others change it in memory.
+        before = self.model.objects.filter(pk=form.instance.pk).first() if change else None
+        branch_ids = branches_of(self.organisation_of(before)) if before else []
+        obj = super().save_form(request, form, change)
+        obj._branches_before = branch_ids
+        return obj
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        refresh_organisations_on_commit(self.organisation_of(obj))
+        before = getattr(obj, "_branches_before", [])
+        self.refresh_on_commit(list(dict.fromkeys([*before, *branches_of(self.organisation_of(obj))])))
 
     def organisation_of(self, obj):
         return obj.organisation
+
+    def refresh_on_commit(self, branch_ids):
+        announce_on_commit(self.model, branch_ids)
 
 
 @admin.register(Organisation)
@@ -46,6 +63,31 @@ class OrganisationAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin, Tr
 
     def organisation_of(self, obj):
         return obj
+
+    def move_node(self, request):
+        """Drag and drop in the list moves through the application's service, as the tree page does: it
+        checks the levels and names, keeps the move in the history and refreshes the branches' flags."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        node = Organisation.objects.filter(pk=_id(request.POST.get("node"))).first()
+        target = Organisation.objects.filter(pk=_id(request.POST.get("target"))).first()
+        relation = request.POST.get("relation")
+        if node is None or target is None or relation not in ("child", "sibling"):
+            return HttpResponseBadRequest("请求无效")
+        new_parent = target if relation == "child" else Organisation.objects.get_parent(target)
+        try:
+            if new_parent is None:
+                raise ValidationError("不能移动为最上级党委。")
+            move_organisation(organisation=node, new_parent=new_parent)
+        except ValidationError as error:
+            messages.error(request, "；".join(error.messages))
+            return HttpResponseBadRequest("；".join(error.messages))
+        messages.success(request, f"已将“{node.name}”移至“{new_parent.name}”之下。")
+        return HttpResponse("OK")
+
+
+def _id(value):
+    return int(value) if value and str(value).isdigit() else None
 
 
 class CommitteePositionInline(admin.TabularInline):

@@ -14,16 +14,22 @@ def refresh_organisations_on_commit(*organisations):
     """After commit, the compliance engine judges again the branches these organisations are, lie in or
     hold (debounced per branch), as after a meeting: a committee elected, a branch founded, moved or
     dissolved shows on the work list at once, not at the next night that judges its rules."""
+    announce_on_commit(Organisation, branches_of(*organisations))
+
+
+def branches_of(*organisations):
+    """The ids of the branches the organisations are (a branch), lie in (a group) or hold (a 党委)."""
     branch_ids = []
     for organisation in organisations:
         if organisation.level == OrgLevel.BRANCH:
             branch_ids.append(organisation.pk)
         elif organisation.level == OrgLevel.GROUP:
-            branch_ids.append(Organisation.objects.get_parent(organisation).pk)
+            parent = Organisation.objects.get_parent(organisation)
+            branch_ids += [parent.pk] if parent else []
         else:
             below = Organisation.objects.get_descendants(organisation).filter(level=OrgLevel.BRANCH)
             branch_ids += below.values_list("pk", flat=True)
-    announce_on_commit(Organisation, branch_ids)
+    return list(dict.fromkeys(branch_ids))
 
 
 def _check_parent(*, level, parent):

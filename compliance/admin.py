@@ -3,6 +3,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from branches.admin import ReadOnlyMixin, RefreshFlagsMixin
 
+from . import services
 from .models import Flag, RefreshRun, RuleSetting
 
 
@@ -14,6 +15,9 @@ class RuleSettingAdmin(RefreshFlagsMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def refresh_on_commit(self, branch_ids):
+        services.refresh_on_commit(branch_ids)  # one refresh of the subtree, as the settings page does
 
 
 @admin.register(Flag)

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from branches.models import Organisation, OrgLevel
+from branches.services import branches_of
 
 from . import engine
 from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
@@ -98,13 +98,16 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
         period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
     )  # fmt: skip
-    branch_ids = list(
-        Organisation.objects.filter(path__startswith=organisation.path, level=OrgLevel.BRANCH).values_list(
-            "pk", flat=True
-        )
-    )
-    transaction.on_commit(lambda: engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids))
+    refresh_on_commit(branches_of(organisation))
     return setting
+
+
+def refresh_on_commit(branch_ids):
+    """After commit, one refresh of these branches here and now: a local setting applies to a whole
+    subtree, a township's or a county's, for which one set-based refresh costs less than a task each."""
+    branch_ids = list(branch_ids)
+    if branch_ids:
+        transaction.on_commit(lambda: engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids))
 
 
 DIGEST_ITEMS = 30
