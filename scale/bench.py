@@ -175,7 +175,7 @@ def _compliance(ctx):
         ),
         Line(
             "合规：夜间刷新（全部按日历重判，如元旦）",
-            f"{nightly:.2f} s = {nightly / floor:.0f}× 下限",
+            f"{nightly:.2f} s = {nightly / floor:.1f}× 下限",
             "≤ 3× 下限",
             nightly <= 3 * floor,
         ),
