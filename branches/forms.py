@@ -97,10 +97,12 @@ class MoveForm(SafeForm):
         label="移至", queryset=Organisation.objects.none(), empty_label="请选择上级党组织"
     )
 
-    def __init__(self, *args, targets, **kwargs):
+    def __init__(self, *args, targets, moving=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["new_parent"].queryset = targets
         self.fields["new_parent"].label_from_instance = lambda o: f"{'　' * (o.depth - 1)}{o.name}"
+        if moving is not None and moving.level == OrgLevel.GROUP:
+            self.fields["new_parent"].help_text = "移至其他党支部时，组内党员以今天的日期一并办理内部转接。"
 
 
 class DissolveForm(SafeForm):

@@ -100,9 +100,23 @@ def move_organisation(*, organisation, new_parent):
     moved = Organisation.objects.get(pk=organisation.pk)
     moved._change_reason = f"由“{old_parent.name}”移至“{new_parent.name}”"
     moved.save()
+    if moved.level == OrgLevel.GROUP and old_parent.pk != new_parent.pk:
+        _move_members_with(moved, new_parent)
     # A 党小组 moved between branches: the old branch lets go of its flags, the new one raises them.
     refresh_organisations_on_commit(moved, *([old_parent] if moved.level == OrgLevel.GROUP else []))
     return moved
+
+
+def _move_members_with(group, branch):
+    """A 党小组 moved to another branch takes its members along: each is transferred (内部转接) as on the
+    member's page, with the date and a note, so that every member's branch and group agree."""
+    from members.models import Member  # members' services build on the tree's, not the other way
+    from members.services import move_member
+
+    today = timezone.localdate()
+    for member in Member.objects.filter(group=group, on_roster=True).select_related("branch", "group"):
+        move_member(member=member, branch=branch, group=group, on=today, today=today,
+                    note=f"随党小组“{group.name}”调整至“{branch.name}”")  # fmt: skip
 
 
 @transaction.atomic

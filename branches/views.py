@@ -125,7 +125,7 @@ def organisation_move(request, pk):
         .exclude(path__startswith=organisation.path)
         .order_by("path")
     )
-    form = MoveForm(request.POST or None, targets=targets)
+    form = MoveForm(request.POST or None, targets=targets, moving=organisation)
     if submit_form(
         request,
         form,

@@ -17,6 +17,7 @@ from branches.models import (
     OrgLevel,
     Role,
 )
+from members.models import Member, Transfer
 from tests.conftest import make_org
 
 SAMPLE_ROSTER = Path(__file__).resolve().parents[1] / "data" / "sample_roster.xlsx"
@@ -164,3 +165,17 @@ def test_tree_page_queries_do_not_grow_with_the_tree(client, personas, tree):
     with CaptureQueriesContext(connection) as detail:
         client.get(reverse("branches:detail", args=[tree.township.pk]))
     assert len(detail) == len(detail_small)
+
+
+def test_a_group_moved_to_another_branch_takes_its_members_with_it(branch, tree):
+    moved = services.move_organisation(organisation=tree.g1, new_parent=tree.a2)
+    for person in branch.people:  # all four are in 第一党小组
+        member = Member.objects.get(pk=person.pk)
+        assert (member.branch_id, member.group_id) == (tree.a2.pk, moved.pk)
+        assert member.memberships.get(ended_on__isnull=True).branch_id == tree.a2.pk
+        transfer = Transfer.objects.get(member=member)
+        assert (transfer.from_branch_id, transfer.to_branch_id) == (tree.a1.pk, tree.a2.pk)
+        assert transfer.note == "随党小组“第一党小组”调整至“甲村党支部”"
+    # Moved again within its new branch's township: nobody is transferred twice.
+    services.move_organisation(organisation=moved, new_parent=tree.a2)
+    assert Transfer.objects.count() == len(branch.people)

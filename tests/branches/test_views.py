@@ -311,3 +311,9 @@ def test_detail_page_queries_do_not_grow_with_the_number_of_branches(small_and_l
     large_count, page = _queries(large_client, reverse("branches:detail", args=[large.pk]))
     assert "大书记30" in page and "大第30党支部" in page
     assert large_count == small_count
+
+
+def test_moving_a_group_says_its_members_go_along(office, tree):
+    hint = "组内党员以今天的日期一并办理内部转接"
+    assert hint in office.get(reverse("branches:move", args=[tree.g1.pk])).content.decode()
+    assert hint not in office.get(reverse("branches:move", args=[tree.a1.pk])).content.decode()
