@@ -124,71 +124,47 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
     short_of: for one year and every member, read only those who did fewer hours (`most_hours_owed`):
     the others have met the rule whatever they owe, and most members have (a refresh flags only who is
     short)."""
-    if short_of is not None and len(years) == 1 and member_ids is None:
-        return _short_reads(branch_filter, years[0], short_of)
     first, last = date(min(years), 1, 1), date(max(years), 12, 31)
-    people = _people(branch_filter)
-    on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
-    if member_ids is not None:
-        people = people.filter(pk__in=member_ids)
-        on_roster["member_id__in"] = member_ids
-    return {
-        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(*PEOPLE_FIELDS),
-        "training_done": TrainingRecord.objects.filter(
-            **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
-        )
-        .annotate(year=ExtractYear("held_on"))
-        .values("member_id", "year")
-        .annotate(hours=Sum("hours"))
-        .order_by(),
-        "training_exempt": _exemptions(on_roster, first, last),
-    }
-
-
-def _people(branch_filter):
-    return Member.objects.filter(
+    people = Member.objects.filter(
         branch_id__in=branch_filter,
         on_roster=True,
         status=Status.NORMAL,
         category__in=PARTY_MEMBER_CATEGORIES,
     )
-
-
-PEOPLE_FIELDS = ("pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on")
-
-
-def _short_reads(branch_filter, year, short_of):
-    """standing_reads for one year, of the members short of `short_of` hours only. Summed per member
-    (the year is known), the hours are compared on the server; a member with none is short too."""
     on_roster = {"member__branch_id__in": branch_filter, "member__on_roster": True}
-    first, last = date(year, 1, 1), date(year, 12, 31)
-    hours = (
-        TrainingRecord.objects.filter(
-            **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
-        )
-        .values("member_id")
-        .annotate(hours=Sum("hours"))
-        .order_by()
+    if member_ids is not None:
+        people = people.filter(pk__in=member_ids)
+        on_roster["member_id__in"] = member_ids
+    records = TrainingRecord.objects.filter(
+        **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
     )
-    met = hours.filter(hours__gte=short_of).values("member_id")
+    if short_of is not None and len(years) == 1 and member_ids is None:
+        people, done = _short_only(people, records, years[0], short_of)
+    else:
+        done = (
+            records.annotate(year=ExtractYear("held_on"))
+            .values("member_id", "year")
+            .annotate(hours=Sum("hours"))
+            .order_by()
+        )
     return {
-        "training_people": _people(branch_filter)
-        .exclude(pk__in=met)
-        .annotate(listed_on=Min("memberships__started_on"))
-        .values(*PEOPLE_FIELDS),
-        "training_done": hours.filter(hours__lt=short_of).annotate(
-            year=Value(year, output_field=IntegerField())
+        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
+            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
         ),
-        "training_exempt": _exemptions(on_roster, first, last),
+        "training_done": done,
+        "training_exempt": Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
+        .values_list("member_id", "started_on", "ended_on"),
     }
 
 
-def _exemptions(on_roster, first, last):
-    return (
-        Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
-        .values_list("member_id", "started_on", "ended_on")
-    )
+def _short_only(people, records, year, short_of):
+    """(people, their hours) for one year, of the members short of `short_of` hours only. Summed per
+    member (the year is known), the hours are compared on the server; a member with none is short too."""
+    hours = records.values("member_id").annotate(hours=Sum("hours")).order_by()
+    met = hours.filter(hours__gte=short_of).values("member_id")
+    short = hours.filter(hours__lt=short_of).annotate(year=Value(year, output_field=IntegerField()))
+    return people.exclude(pk__in=met), short
 
 
 def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=False):
