@@ -72,7 +72,7 @@ from members.models import (
 
 from . import stamps, training
 from .batch import fold, read_together
-from .models import Flag, FlagState, RuleSetting
+from .models import FLAG_RULES, Flag, FlagState, RuleSetting
 from .periods import DUE_SOON_DAYS, PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
@@ -908,13 +908,12 @@ def _owing_reports_query(scope, as_of):
     owing = Q()
     for kind in set(REPORT_PERIODS.values()):
         previous = period_containing(kind, as_of).previous()
-        # The scope's reports only: a branch's refresh hashes its own few, not the county's.
         received = ThoughtReport.objects.filter(
-            member__branch_id__in=scope.filter,
-            voided_at__isnull=True,
-            received_on__gte=previous.start,
-            received_on__lte=previous.end,
-        ).values("member_id")
+            voided_at__isnull=True, received_on__gte=previous.start, received_on__lte=previous.end
+        )
+        if scope.branch_ids is not None:  # a branch's refresh hashes its own few reports, not the county's
+            received = received.filter(member__branch_id__in=scope.filter)
+        received = received.values("member_id")
         owes = Q()
         for category in (category for category, its_kind in REPORT_PERIODS.items() if its_kind == kind):
             owes |= Q(category=category, **{f"{CATEGORY_SINCE[category]}__lte": previous.start})
@@ -1245,7 +1244,10 @@ class Window:
         )
         for rule in dict.fromkeys((*windowed_rules, *sorted(self.quiet))):
             windowed.setdefault(self.judged_from(rule), []).append(rule)
-        judged = ~Q(rule__in=[rule for rules in windowed.values() for rule in rules])
+        in_window = {rule for rules in windowed.values() for rule in rules}
+        # The other rules named, not "rule NOT IN": each arm of the OR then finds its flags through
+        # the open flags' (rule, period_end) index instead of a scan of every flag ever raised.
+        judged = Q(rule__in=[code for code in FLAG_RULES if code not in in_window])
         if self.time_only:
             # A ladder flag of someone who left the ladder (off the roster, or no longer a party member)
             # resolves at night as the other member flags do, whatever wrote the change (a roster import,
@@ -1310,13 +1312,14 @@ def _refresh_reads(scope, *, as_of, window):
 
 
 OPEN_FIELDS = ("key", "pk", "period_end", "rule", "state", "branch_id")
+TRAINING_READS = ("training_people", "training_done", "training_exempt")
 # What each read counts towards, for the reads a night may leave out (`Window.quiet`).
 READS_FOR = {
     "by_month": frozenset(COUNTED_BY_MONTH),
     **{name: frozenset({rule}) for name, rule in READS_FOR_ONE_RULE.items()},
     "last_paid": frozenset({"dues_arrears"}),
     "owing_reports": frozenset({"thought_report"}),
-    **{name: frozenset({training.RULE}) for name in ("training_people", "training_done", "training_exempt")},
+    **{name: frozenset({training.RULE}) for name in TRAINING_READS},
 }
 
 
@@ -1338,6 +1341,8 @@ def _read_many(scope, *, as_of, window):
             if not attention_due(rule, judged_from=judged_from, as_of=as_of, settings=settings):
                 reads.pop(name, None)
         if "training_people" in reads:
+            for name in TRAINING_READS:
+                reads.pop(name, None)
             reads |= _training_reads(scope, as_of=as_of, since=window.since, settings=settings)
     return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
 
@@ -1383,6 +1388,9 @@ def _write(wanted, open_rows, *, as_of, elsewhere=()):
     old branch is resolved and the same one raised in the new (resolved first: one key is open once).
     elsewhere: open flags of this scope's members held by other branches. Only those this refresh wants
     are its to move; the others stay with their branch (a 民主评议 follow-up belongs to the campaign's)."""
+    unknown = {w.rule for w in wanted.values()}.difference(FLAG_RULES)
+    if unknown:  # a night would never judge such a flag again (Window.open_flags names the rules)
+        raise ValueError(f"flags of rules not in compliance.models.RULE_CHOICES: {sorted(unknown)}")
     open_flags = {key: (pk, branch_id) for key, pk, _end, _rule, _state, branch_id in open_rows}
     for key, pk, _end, _rule, _state, branch_id in elsewhere:
         if key in wanted and key not in open_flags:

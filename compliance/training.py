@@ -28,11 +28,11 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db.models import IntegerField, Min, Q, Sum, Value
+from django.db.models import FilteredRelation, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import ExtractYear
 
 from branches.models import CommitteePosition
-from members.models import PARTY_MEMBER_CATEGORIES, Exemption, Member, Status, TrainingRecord
+from members.models import PARTY_MEMBER_CATEGORIES, Exemption, Member, Membership, Status, TrainingRecord
 
 from .rules import (
     COMMITTEE_TRAINING_HOURS,
@@ -121,9 +121,9 @@ def most_hours_owed(settings):
 def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
     """The querysets a year's standings are computed from, by name (the engine reads them with its own).
 
-    short_of: for one year and every member, read only those who did fewer hours (`most_hours_owed`):
-    the others have met the rule whatever they owe, and most members have (a refresh flags only who is
-    short)."""
+    short_of: for one year and every member, read only those who did fewer hours (`most_hours_owed`),
+    with their hours: the others have met the rule whatever they owe, and most members have (a
+    refresh flags only who is short). Then there is no `training_done` read."""
     first, last = date(min(years), 1, 1), date(max(years), 12, 31)
     people = Member.objects.filter(
         branch_id__in=branch_filter,
@@ -135,36 +135,48 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
     if member_ids is not None:
         people = people.filter(pk__in=member_ids)
         on_roster["member_id__in"] = member_ids
-    records = TrainingRecord.objects.filter(
-        **on_roster, voided_at__isnull=True, held_on__gte=first, held_on__lte=last
-    )
+    live = {"voided_at__isnull": True, "held_on__gte": first, "held_on__lte": last}
+    reads, fields = {}, PEOPLE_FIELDS
     if short_of is not None and len(years) == 1 and member_ids is None:
-        people, done = _short_only(people, records, years[0], short_of)
+        people, fields = _short_only(people, live, short_of), (*PEOPLE_FIELDS, "hours")
     else:
-        done = (
-            records.annotate(year=ExtractYear("held_on"))
+        people = people.annotate(listed_on=Min("memberships__started_on"))
+        reads["training_done"] = (
+            TrainingRecord.objects.filter(**on_roster, **live)
+            .annotate(year=ExtractYear("held_on"))
             .values("member_id", "year")
             .annotate(hours=Sum("hours"))
             .order_by()
         )
     return {
-        "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
-            "pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on"
-        ),
-        "training_done": done,
+        "training_people": people.values(*fields),
+        **reads,
         "training_exempt": Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
         .values_list("member_id", "started_on", "ended_on"),
     }
 
 
-def _short_only(people, records, year, short_of):
-    """(people, their hours) for one year, of the members short of `short_of` hours only. Summed per
-    member (the year is known), the hours are compared on the server; a member with none is short too."""
-    hours = records.values("member_id").annotate(hours=Sum("hours")).order_by()
-    met = hours.filter(hours__gte=short_of).values("member_id")
-    short = hours.filter(hours__lt=short_of).annotate(year=Value(year, output_field=IntegerField()))
-    return people.exclude(pk__in=met), short
+PEOPLE_FIELDS = ("pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on")
+
+
+def _short_only(people, live, short_of):
+    """The members short of `short_of` hours in the year of `live`, with their hours: one pass over
+    the year's records, joined on the year alone (not every year's) and summed per member. A member
+    with none is short too. The first day on a roster is looked up for these few only."""
+    year_records = FilteredRelation(
+        "training_records",
+        condition=Q(**{f"training_records__{name}": value for name, value in live.items()}),
+    )
+    first_listed = (
+        Membership.objects.filter(member_id=OuterRef("pk")).order_by("started_on").values("started_on")[:1]
+    )
+    return (
+        people.annotate(year_records=year_records)
+        .annotate(hours=Sum("year_records__hours"))
+        .filter(Q(hours__lt=short_of) | Q(hours__isnull=True))
+        .annotate(listed_on=Subquery(first_listed))
+    )
 
 
 def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=False):
@@ -176,7 +188,10 @@ def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=
     people = rows["training_people"]  # in the roster's order when read alone
     if not people:
         return []
-    done = {(row["member_id"], row["year"]): row["hours"] for row in rows["training_done"]}
+    if "training_done" in rows:
+        done = {(row["member_id"], row["year"]): row["hours"] for row in rows["training_done"]}
+    else:  # the short members of one year, read with their hours
+        done = {(person["pk"], years[0]): person["hours"] for person in people}
     exempt = defaultdict(list)
     for member_id, started_on, ended_on in sorted(rows["training_exempt"], key=lambda row: row[:2]):
         exempt[member_id].append((started_on, ended_on))

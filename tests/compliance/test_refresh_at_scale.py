@@ -128,3 +128,11 @@ def test_a_refresh_evaluates_only_what_is_over_or_due_soon_and_flags_the_same(br
     running = [o for *_unit, o in everything if (o.period.end - as_of).days >= 7]
     assert len(judged) == len(everything) - len(running)
     assert running or as_of >= date(2026, 12, 25)  # the year's last week: every period is due soon or over
+
+
+def test_a_flag_of_a_rule_no_night_would_judge_again_is_refused(branch):
+    wanted = engine.Wanted(key="made_up:b1", rule="made_up", state=FlagState.WARNING, branch_id=branch.pk,
+                           message="未登记的规则")  # fmt: skip
+    with pytest.raises(ValueError, match="made_up"):
+        engine._write({wanted.key: wanted}, [], as_of=AS_OF)
+    assert not Flag.objects.exists()
