@@ -20,8 +20,10 @@ Choices a township office would defend in an inspection (RULES.md leaves them op
 import csv
 import io
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import MappingProxyType
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.aggregates import BitOr
@@ -102,7 +104,8 @@ LADDER_TYPES = (
 TERM_WARNING_DAYS = 183
 
 
-@dataclass(frozen=True)
+# Not frozen: a county's rebuild makes some 300,000, and a frozen dataclass is three times as slow to make.
+@dataclass
 class Wanted:
     key: str
     rule: str
@@ -516,19 +519,23 @@ def _bucket(counts, kind):
     return buckets
 
 
+NOTHING_HELD = MappingProxyType({})
+
+
 def obligations(units, *, as_of, since, judged_from=None, attention_only=False, rules=UNIT_RULES):
     """Yield (branch_id, group_id, org, rule, Obligation) for every unit rule (of `rules`) of every unit
     in scope.
 
-    attention_only: only the periods that are over or due soon (a refresh flags nothing else); a
-    period still running, not yet in its last days, is neither evaluated nor yielded."""
+    attention_only: only the periods that are over or due soon and short of their count, and applicable
+    (a refresh flags nothing else); a met period, or one still running, not yet in its last days, is
+    not yielded."""
     ends_before = as_of + timedelta(days=DUE_SOON_DAYS) if attention_only else None
     held, settings, terms = units.held, units.settings, units.terms
-    months = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # unit key -> type -> month -> n
+    months = {}  # (unit key, type) -> {month: n}, only where something was held
     for (branch_id, group_id, type_, month), n in held.by_month.items():
-        months[("b", branch_id)][type_][month] += n
-        if group_id:
-            months[("g", group_id)][type_][month] += n
+        for unit_key in (("b", branch_id), ("g", group_id)) if group_id else (("b", branch_id),):
+            counted = months.setdefault((unit_key, type_), {})
+            counted[month] = counted.get(month, 0) + n
     years = defaultdict(dict)  # branch -> {year start: 组织生活会 held for that year}
     for (branch_id, year), n in held.org_life.items():
         years[branch_id][date(year, 1, 1)] = n
@@ -556,11 +563,10 @@ def obligations(units, *, as_of, since, judged_from=None, attention_only=False, 
             elif code == "member_review":
                 counted = reviews[org.pk]
             else:
-                counted = months[key][
-                    SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
-                ]
+                type_ = SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
+                counted = months.get((key, type_), NOTHING_HELD)
             for obligation in _evaluate_with_settings(
-                rule, org, unit, settings, counted, as_of, judged_from or since, ends_before
+                rule, org, unit, settings, counted, as_of, judged_from or since, ends_before, attention_only
             ):
                 yield branch_id, group_id, org, rule, obligation
 
@@ -602,7 +608,9 @@ def _unit(org, level, term):
                 merged_group=getattr(org, "merged_group", False), has_committee=has_committee)  # fmt: skip
 
 
-def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since, ends_before=None):
+def _evaluate_with_settings(
+    rule, org, unit, settings, held, as_of, since, ends_before=None, short_only=False
+):
     """Evaluate each stretch of time under the setting then in force (held: {month or year start: n})."""
     segments = _settings_for(settings, org.path, rule.code) or []
     if not segments or segments[0][0] > unit.founded_on:
@@ -614,12 +622,13 @@ def _evaluate_with_settings(rule, org, unit, settings, held, as_of, since, ends_
         until = segments[index + 1][0] if index + 1 < len(segments) else None
         if rule.code == "talk_coverage":
             results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of, effective_from=effective_from,
-                                         until=until, window_start=since, ends_before=ends_before)  # fmt: skip
+                                         until=until, window_start=since, ends_before=ends_before,
+                                         short_only=short_only)  # fmt: skip
             continue
         by_period = held if rule.code == "org_life_meeting" else _bucket(held, frequency.period)
         results += evaluate(rule, unit, held_by_period=by_period, as_of=as_of, frequency=frequency,
                             effective_from=effective_from, until=until, window_start=since,
-                            ends_before=ends_before)  # fmt: skip
+                            ends_before=ends_before, short_only=short_only)  # fmt: skip
     return results
 
 
@@ -1117,21 +1126,33 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
         _no_jit()
     elif not branch_ids:
         return {"raised": 0, "resolved": 0, "open": 0}
-    if scope.few and connection.vendor == "postgresql":
-        rows = _read_few(scope, as_of=as_of, window=window)
+    if not scope.few and connection.vendor == "postgresql":
+        rows, wanted = _read_and_judge(scope, as_of=as_of, window=window)
     else:
-        rows = _read_many(scope, as_of=as_of, window=window)
-    live = live_scope(scope, rows)
-    if live is not scope:
-        if not live.branch_ids:
-            return {"raised": 0, "resolved": 0, "open": 0}
-        return refresh(
-            as_of=as_of,
-            branch_ids=live.branch_ids,
-            since=since,
-            time_only=time_only,
-            judged_through=judged_through,
+        rows = (_read_few if scope.few and connection.vendor == "postgresql" else _read_many)(
+            scope, as_of=as_of, window=window
         )
+        live = live_scope(scope, rows)
+        if live is not scope:
+            if not live.branch_ids:
+                return {"raised": 0, "resolved": 0, "open": 0}
+            return refresh(
+                as_of=as_of,
+                branch_ids=live.branch_ids,
+                since=since,
+                time_only=time_only,
+                judged_through=judged_through,
+            )
+        units, wanted = _judge_units(rows, as_of=as_of, window=window)
+        wanted += _judge_members(rows, as_of=as_of, window=window)
+        wanted += _training_flags(units, rows, as_of=as_of, since=since)
+    elsewhere = [*rows.get("moved_flags", ()), *rows.get("moved_group_flags", ())]
+    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere)
+
+
+def _judge_units(rows, *, as_of, window):
+    """(the units, what the unit rules, record warnings, terms and 民主评议 follow-ups want flagged)."""
+    since = window.since
     units = _units_read(rows, since=since, as_of=as_of)
     wanted = _meeting_flags(
         units,
@@ -1140,15 +1161,19 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
         judged_from=window.units_from(rows["open_flags"]),
         rules=[code for code in UNIT_RULES if code not in window.quiet],
     )
-    if not time_only:
+    if not window.time_only:
         wanted += _record_flags(rows)
     wanted += _term_flags(units.branches, units.terms, as_of)
     wanted += _review_flags(followups_from(rows, as_of=as_of))
-    wanted += _member_flags(units.roster, rows, as_of)
-    wanted += _roster_flags(units.roster, rows, as_of, birthdays="political_birthday" not in window.quiet)
-    wanted += _training_flags(units, rows, as_of=as_of, since=since)
-    elsewhere = [*rows.get("moved_flags", ()), *rows.get("moved_group_flags", ())]
-    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere)
+    return units, wanted
+
+
+def _judge_members(rows, *, as_of, window):
+    """What the member rules want flagged, but 学习培训 (which reads the units' settings and committees)."""
+    roster = rows["roster"]
+    wanted = _member_flags(roster, rows, as_of)
+    wanted += _roster_flags(roster, rows, as_of, birthdays="political_birthday" not in window.quiet)
+    return wanted
 
 
 def last_month_start(as_of):
@@ -1328,10 +1353,19 @@ def _read_many(scope, *, as_of, window):
     `units_from` on, which the open flags tell: it reads them and the settings first, counts the
     meetings only from the first period it judges (last quarter's start, rather than the year's), and
     leaves out what counts only towards rules none of whose periods it judges (`attention_due`)."""
+    reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
+    return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
+
+
+def _reads_of_many(scope, *, as_of, window):
+    """(the querysets still to read, the rows read first) of `_read_many`."""
     reads = _refresh_reads(scope, as_of=as_of, window=window)
     rows = {}
     if window.unit_from > window.since:
-        rows = {name: list(reads.pop(name)) for name in ("open_flags", "settings")}
+        first = ("open_flags", "settings")
+        rows = dict(
+            zip(first, read_together([reads.pop(name) for name in first], together=False), strict=True)
+        )
         judged_from = window.units_from(rows["open_flags"])
         settings = _settings_from(rows["settings"])
         if "by_month" in reads:
@@ -1344,7 +1378,54 @@ def _read_many(scope, *, as_of, window):
             for name in TRAINING_READS:
                 reads.pop(name, None)
             reads |= _training_reads(scope, as_of=as_of, since=window.since, settings=settings)
-    return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
+    return reads, rows
+
+
+def _read_and_judge(scope, *, as_of, window):
+    """(rows, wanted) of a big scope on PostgreSQL: `_read_many`'s reads, one query each, while a second
+    thread judges what the rows read so far allow.
+
+    The judging is pure Python over rows already read, and the server works on the next query while
+    it runs: the unit rules are judged during the 学习培训 and member reads, 学习培训 during the member
+    reads. Nothing but the order changes: the same reads, the same functions, the same flags as
+    `_read_many` then judging. The second thread touches no database connection."""
+    reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
+    for_units = frozenset(reads).difference(READS_AFTER_UNITS)
+    judged = []
+
+    def training_flags(rows):
+        units, _wanted = judged[0].result()  # judged already: one thread takes the stages in turn
+        return _training_flags(units, rows, as_of=as_of, since=window.since)
+
+    stages = [
+        (for_units, lambda rows: _judge_units(rows, as_of=as_of, window=window)),
+        (for_units | frozenset(reads).intersection(TRAINING_READS), training_flags),
+        (frozenset(reads), lambda rows: _judge_members(rows, as_of=as_of, window=window)),
+    ]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-judge") as judge:
+        for name in sorted(reads, key=_read_order):
+            (rows[name],) = read_together([reads[name]], together=False)
+            while stages and stages[0][0] <= rows.keys():
+                _needs, stage = stages.pop(0)
+                judged.append(judge.submit(stage, dict(rows)))
+        (_units, wanted), training, members = (job.result() for job in judged)
+    return rows, wanted + training + members
+
+
+# Read last, in this order, so that the unit rules can be judged while they are read.
+READS_AFTER_UNITS = (
+    *TRAINING_READS,
+    "owing_reports",
+    "events",
+    "away",
+    "suspended_on",
+    "last_paid",
+    "ladder",
+)
+
+
+def _read_order(name):
+    return READS_AFTER_UNITS.index(name) if name in READS_AFTER_UNITS else -1
 
 
 # A write's refresh on PostgreSQL: one statement per (day, window, kind of run, number of branches),

@@ -142,14 +142,16 @@ class Obligation:
 
 
 def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_from=None, until=None,
-             window_start=None, ends_before=None):  # fmt: skip
+             window_start=None, ends_before=None, short_only=False):  # fmt: skip
     """The unit's obligations under the rule, one per accrued period, with their states.
 
     held_by_period: {period start: number of qualifying records held in that period}.
     frequency: the setting in force (defaults to the rule's); effective_from: when that setting
     took effect for the unit, if later than its founding; until: when a later setting replaces it
     (periods starting on or after it belong to the later setting); window_start: skip periods
-    that ended before it; ends_before: skip periods that end on or after it.
+    that ended before it; ends_before: skip periods that end on or after it; short_only: only the
+    periods held short of the count (a refresh flags nothing else; in a county's rebuild most of the
+    million periods are met, and building them costs more than judging them).
     """
     frequency = frequency or rule.frequency
     reason = not_applicable_reason(rule, unit)
@@ -159,16 +161,17 @@ def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_fro
     if until is not None:
         periods = [p for p in periods if p.start < until]
     if reason:
-        return [Obligation(rule.code, p, State.NOT_APPLICABLE, frequency.count, 0, reason) for p in periods]
+        return [] if short_only else [
+            Obligation(rule.code, p, State.NOT_APPLICABLE, frequency.count, 0, reason) for p in periods
+        ]  # fmt: skip
+    required = frequency.count
     return [
         Obligation(
-            rule.code,
-            p,
-            obligation_state(p, required=frequency.count, held=held_by_period.get(p.start, 0), as_of=as_of),
-            frequency.count,
-            held_by_period.get(p.start, 0),
+            rule.code, p, obligation_state(p, required=required, held=held, as_of=as_of), required, held
         )
         for p in periods
+        for held in (held_by_period.get(p.start, 0),)
+        if not (short_only and held >= required)
     ]
 
 
@@ -182,10 +185,11 @@ def evaluate_coverage(
     until=None,
     window_start=None,
     ends_before=None,
+    short_only=False,
 ):
     """Yearly obligations whose required count is the unit's own: {year start: (required, covered)}.
 
-    effective_from, until, window_start and ends_before work as in `evaluate`.
+    effective_from, until, window_start, ends_before and short_only work as in `evaluate`.
     """
     starts_on = max(unit.founded_on, effective_from) if effective_from else unit.founded_on
     periods = obligation_periods(PeriodKind.YEAR, starts_on=starts_on, as_of=as_of, ends_on=unit.dissolved_on,
@@ -195,6 +199,8 @@ def evaluate_coverage(
         if until is not None and period.start >= until:
             break
         required, covered = coverage_by_year.get(period.start, (0, 0))
+        if short_only and covered >= required:
+            continue
         state = obligation_state(period, required=required, held=covered, as_of=as_of)
         results.append(Obligation(rule.code, period, state, required, covered))
     return results

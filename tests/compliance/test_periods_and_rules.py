@@ -245,3 +245,21 @@ def test_coverage_obligations_are_yearly_and_met_when_everyone_is_covered():
     later = rules.evaluate_coverage(rule, unit, coverage_by_year={}, as_of=date(2027, 1, 2),
                                     window_start=date(2026, 1, 1), until=date(2027, 1, 1))  # fmt: skip
     assert [(o.period.start.year, o.state) for o in later] == [(2026, State.MET)]  # nobody to cover
+
+
+def test_short_only_leaves_out_exactly_the_met_and_not_applicable_periods():
+    rule = CATALOGUE["theme_day"]
+    held = {date(2026, 1, 1): 1, date(2026, 3, 1): 2, date(2026, 4, 1): 0}
+    as_of = date(2026, 5, 27)
+    every = evaluate(rule, BRANCH, held_by_period=held, as_of=as_of, window_start=date(2026, 1, 1))
+    short = evaluate(
+        rule, BRANCH, held_by_period=held, as_of=as_of, window_start=date(2026, 1, 1), short_only=True
+    )
+    assert [(o.period.start, o.state) for o in short] == [
+        (date(2026, 2, 1), State.OVERDUE),
+        (date(2026, 4, 1), State.OVERDUE),
+        (date(2026, 5, 1), State.DUE_SOON),
+    ]
+    assert short == [o for o in every if o.held < o.required]
+    group = Unit(level="group", founded_on=date(2010, 1, 1))
+    assert evaluate(rule, group, held_by_period={}, as_of=as_of, short_only=True) == []
