@@ -332,8 +332,10 @@ class Held:
     reviews: set
 
 
-ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "applied_on", "activist_on", "candidate_on",
-                 "joined_on", "confirmed_on", "lost_contact_on")  # fmt: skip
+ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "joined_on", "lost_contact_on")
+# The dates the development deadlines count from: read for the few people whose deadlines are counted
+# (`DEADLINE_CATEGORIES`), not for the whole roster of a county.
+PIPELINE_FIELDS = ("pk", "applied_on", "activist_on", "confirmed_on")
 
 
 def _unit_reads(scope, *, since, as_of):
@@ -353,7 +355,9 @@ def _unit_reads(scope, *, since, as_of):
                                            for_year__gte=since.year, held_on__lte=as_of)
         .values("branch_id", "for_year")
         .annotate(n=Count("id", distinct=True)),
-        "roster": Member.objects.filter(branch_id__in=scope.filter, on_roster=True).values(*ROSTER_FIELDS),
+        "roster": Member.objects.filter(branch_id__in=scope.filter, on_roster=True)
+        .order_by()
+        .values(*ROSTER_FIELDS),
         "talks": Talk.objects.filter(**live, talked_on__gte=date(since.year, 1, 1), talked_on__lte=as_of)
         .values_list("branch_id", "talked_on", "initiator_id", "counterpart_id"),
         "reviews": closed_reviews(scope.filter),
@@ -898,6 +902,10 @@ def _roster_reads(scope, as_of):
     }
     return {
         "owing_reports": _owing_reports_query(scope, as_of),
+        "in_pipeline": Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL,
+                                             category__in=DEADLINE_CATEGORIES)
+        .order_by()
+        .values_list(*PIPELINE_FIELDS),
         "events": PipelineEvent.objects.filter(**on_roster).values_list("member_id", "kind", "happened_on", "pk"),
         "away": Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
@@ -945,6 +953,7 @@ def _roster_flags(roster, rows, as_of, *, birthdays=True):
     for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
         events[member_id].setdefault(kind, happened_on)
     previous = {kind: period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())}
+    dates = {row[0]: dict(zip(PIPELINE_FIELDS, row, strict=True)) for row in rows["in_pipeline"]}
     wanted = []
     for person in roster:
         if person["status"] != Status.NORMAL:
@@ -952,8 +961,8 @@ def _roster_flags(roster, rows, as_of, *, birthdays=True):
         kind = REPORT_PERIODS.get(person["category"])
         if kind and person["pk"] in owing:
             wanted.append(_report_flag(person, previous[kind]))
-        if person["category"] in DEADLINE_CATEGORIES:
-            wanted += _pipeline_flags(person, events[person["pk"]], as_of)
+        if person["category"] in DEADLINE_CATEGORIES and person["pk"] in dates:
+            wanted += _pipeline_flags(person | dates[person["pk"]], events[person["pk"]], as_of)
         if birthdays:
             wanted += _birthday_flag(person, as_of)
     wanted += _mobile_flags(rows["away"], as_of)
