@@ -381,13 +381,16 @@ def _by_month_query(scope, *, months_from, as_of):
 COUNTED_BY_MONTH = tuple(code for code in MEETING_RULES if code != "org_life_meeting")
 
 
-def months_counted_from(judged_from, settings):
+def months_counted_from(judged_from, settings, *, as_of=None):
     """The first month whose meetings can change a verdict on a unit rule's period ending on or after
     judged_from: the start of the longest period, among the rules' own and those the local settings
-    choose, that contains it."""
-    kinds = {CATALOGUE[code].frequency.period for code in COUNTED_BY_MONTH}
-    kinds |= {PeriodKind(s.period_kind) for s in settings if s.rule in COUNTED_BY_MONTH and s.period_kind}
-    return min(period_containing(kind, judged_from).start for kind in kinds)
+    choose, that contains it. as_of: only the rules a refresh as of that day judges (`attention_due`;
+    on 7 December, the monthly ones alone); None when it judges none of them."""
+    codes = [code for code in COUNTED_BY_MONTH
+             if as_of is None or attention_due(code, judged_from=judged_from, as_of=as_of, settings=settings)]  # fmt: skip
+    kinds = {CATALOGUE[code].frequency.period for code in codes}
+    kinds |= {PeriodKind(s.period_kind) for s in settings if s.rule in codes and s.period_kind}
+    return min((period_containing(kind, judged_from).start for kind in kinds), default=None)
 
 
 # Reads that count towards one rule only: yearly by default, so most nights judge none of its periods.
@@ -1378,8 +1381,11 @@ def _reads_of_many(scope, *, as_of, window):
         judged_from = window.units_from(rows["open_flags"])
         settings = _settings_from(rows["settings"])
         if "by_month" in reads:
-            months_from = months_counted_from(judged_from, settings)
-            reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
+            months_from = months_counted_from(judged_from, settings, as_of=as_of)
+            if months_from is None:
+                del reads["by_month"]
+            else:
+                reads["by_month"] = _by_month_query(scope, months_from=months_from, as_of=as_of)
         for name, rule in READS_FOR_ONE_RULE.items():
             if not attention_due(rule, judged_from=judged_from, as_of=as_of, settings=settings):
                 reads.pop(name, None)

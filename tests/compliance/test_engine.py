@@ -787,6 +787,14 @@ def test_the_nightly_run_counts_meetings_from_the_longest_period_it_judges(tree)
     assert engine.months_counted_from(date(2026, 11, 1), []) == date(2026, 10, 1)
     assert engine.months_counted_from(date(2026, 11, 1), [yearly]) == date(2026, 1, 1)
     assert engine.months_counted_from(date(2027, 1, 1), []) == date(2027, 1, 1)
+    # As of a day, only the rules with a period over or due soon count: on 7 December the monthly ones
+    # (November is over; the quarter is due soon from the 25th), with nothing due at all none of them.
+    assert engine.months_counted_from(date(2026, 11, 1), [], as_of=date(2026, 12, 7)) == date(2026, 11, 1)
+    assert engine.months_counted_from(date(2026, 11, 1), [], as_of=date(2026, 12, 25)) == date(2026, 10, 1)
+    assert engine.months_counted_from(date(2026, 11, 1), [yearly], as_of=date(2026, 12, 25)) == date(
+        2026, 1, 1
+    )
+    assert engine.months_counted_from(date(2026, 12, 1), [], as_of=date(2026, 12, 7)) is None
 
 
 def test_the_nightly_run_counts_a_yearly_setting_from_january(branch, tree):
