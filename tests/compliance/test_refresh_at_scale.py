@@ -1,6 +1,7 @@
 """What the faster refresh must keep: the same flags whether it reads everything or one branch at a time,
 the same absence runs from month bitmaps as from month lists, and no duplicate open flag on a race."""
 
+import gc
 import itertools
 from datetime import date
 
@@ -136,3 +137,26 @@ def test_a_flag_of_a_rule_no_night_would_judge_again_is_refused(branch):
     with pytest.raises(ValueError, match="made_up"):
         engine._write({wanted.key: wanted}, [], as_of=AS_OF)
     assert not Flag.objects.exists()
+
+
+def test_a_county_refresh_gives_the_cycle_collector_back_as_it_found_it(branch, monkeypatch):
+    assert gc.isenabled()
+    engine.refresh(as_of=AS_OF)
+    assert gc.isenabled()
+    during = []
+
+    def fails(*args, **kwargs):
+        during.append(gc.isenabled())
+        raise RuntimeError("读取失败")
+
+    monkeypatch.setattr(engine, "_read_and_judge", fails)
+    with pytest.raises(RuntimeError):
+        engine.refresh(as_of=AS_OF)
+    assert during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError):
+            engine.refresh(as_of=AS_OF)
+        assert not gc.isenabled()  # left off by whoever turned it off
+    finally:
+        gc.enable()
