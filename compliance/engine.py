@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from types import MappingProxyType
 
 from dateutil.relativedelta import relativedelta
@@ -1526,6 +1527,7 @@ def _write(wanted, open_rows, *, as_of, elsewhere=()):
 RESOLVED_BY = "情况已改变（已完成、已转为逾期或不再适用）"
 FLAG_COLUMNS = ("key", "rule", "state", "branch_id", "group_id", "member_id", "meeting_id", "period_start",
                 "period_end", "message")  # fmt: skip
+FLAG_FIELDS = attrgetter(*FLAG_COLUMNS)  # a Wanted's values for FLAG_COLUMNS, as a tuple
 RESOLVE_FLAGS = "UPDATE compliance_flag SET resolved_on = %s, resolved_by = %s WHERE id = ANY(%s::bigint[])"
 INSERT_FLAGS = """
     INSERT INTO compliance_flag (key, rule, state, branch_id, group_id, member_id, meeting_id, period_start,
@@ -1572,9 +1574,7 @@ def _apply(stale, new, as_of, *, resolve_first=False):
             if index == 0 and stale:
                 steps.append((RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale]))
             if batch:
-                steps.append(
-                    (INSERT_FLAGS, [as_of] + [[getattr(w, name) for w in batch] for name in FLAG_COLUMNS])
-                )
+                steps.append((INSERT_FLAGS, [as_of, *map(list, zip(*map(FLAG_FIELDS, batch), strict=True))]))
             if index == len(batches) - 1:
                 steps.append(stamps.renew_statement([stamps.FLAGS]))
             cursor.execute(*_one_statement(steps))
@@ -1594,7 +1594,7 @@ def _copied(new, raised_on):
     with ON CONFLICT DO NOTHING instead. Returns whether the flags are in."""
     data = io.StringIO()
     writer = csv.writer(data, lineterminator="\n")
-    writer.writerows([*(getattr(w, name) for name in FLAG_COLUMNS), raised_on, ""] for w in new)
+    writer.writerows((*FLAG_FIELDS(w), raised_on, "") for w in new)
     data.seek(0)
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
