@@ -1444,9 +1444,23 @@ def _read_and_judge(scope, *, as_of, window):
             (rows[name],) = read_together([reads[name]], together=False)
             while stages and stages[0][0] <= rows.keys():
                 _needs, stage = stages.pop(0)
-                judged.append(judge.submit(stage, dict(rows)))
+                judged.append(judge.submit(_without_queries, stage, dict(rows)))
         (_units, wanted), training, members = (job.result() for job in judged)
     return rows, wanted + training + members
+
+
+def _without_queries(stage, rows):
+    """Run a judging stage on the second thread, refusing any query: one would go out on that thread's
+    own connection, outside the refresh's transaction."""
+
+    def refuse(execute, sql, params, many, context):
+        raise RuntimeError(f"a judging stage queried the database: {sql[:80]}")
+
+    try:
+        with connection.execute_wrapper(refuse):
+            return stage(rows)
+    finally:
+        connection.close()  # the thread's own connection, if a refused query opened it
 
 
 # Read last, in this order, so that the unit rules can be judged while they are read.

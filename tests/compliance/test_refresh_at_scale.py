@@ -160,3 +160,13 @@ def test_a_county_refresh_gives_the_cycle_collector_back_as_it_found_it(branch, 
         assert not gc.isenabled()  # left off by whoever turned it off
     finally:
         gc.enable()
+
+
+def test_a_judging_stage_on_the_second_thread_may_not_query(branch, monkeypatch):
+    def queries(rows, **kwargs):
+        return list(Flag.objects.all())
+
+    monkeypatch.setattr(engine, "_judge_members", queries)
+    with pytest.raises(RuntimeError, match="queried the database"):
+        engine.refresh(as_of=AS_OF)
+    assert not Flag.objects.exists()
