@@ -1160,8 +1160,9 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
             judged_through=judged_through,
         )
     units, wanted = _judge_units(rows, as_of=as_of, window=window)
-    wanted += _judge_members(rows, as_of=as_of, window=window)
     wanted += _training_flags(units, rows, as_of=as_of, since=since)
+    wanted += _judge_roster(rows, as_of=as_of, window=window)
+    wanted += _member_flags(rows["roster"], rows, as_of)
     return _write_wanted(rows, wanted, as_of=as_of)
 
 
@@ -1202,12 +1203,9 @@ def _judge_units(rows, *, as_of, window):
     return units, wanted
 
 
-def _judge_members(rows, *, as_of, window):
-    """What the member rules want flagged, but 学习培训 (which reads the units' settings and committees)."""
-    roster = rows["roster"]
-    wanted = _member_flags(roster, rows, as_of)
-    wanted += _roster_flags(roster, rows, as_of, birthdays="political_birthday" not in window.quiet)
-    return wanted
+def _judge_roster(rows, *, as_of, window):
+    """Thought reports, 外出, 失联, development deadlines and political birthdays (`_roster_flags`)."""
+    return _roster_flags(rows["roster"], rows, as_of, birthdays="political_birthday" not in window.quiet)
 
 
 def last_month_start(as_of):
@@ -1423,8 +1421,8 @@ def _read_and_judge(scope, *, as_of, window):
     thread judges what the rows read so far allow.
 
     The judging is pure Python over rows already read, and the server works on the next query while
-    it runs: the unit rules are judged during the 学习培训 and member reads, 学习培训 during the member
-    reads. Nothing but the order changes: the same reads, the same functions, the same flags as
+    it runs: the unit rules are judged during the 学习培训 reads, 学习培训 during the roster's, the roster
+    rules during the member rules' (`MEMBER_READS`), which are read last and judged last. Nothing but the order changes: the same reads, the same functions, the same flags as
     `_read_many` then judging. The second thread touches no database connection."""
     reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
     for_units = frozenset(reads).difference(READS_AFTER_UNITS)
@@ -1437,7 +1435,11 @@ def _read_and_judge(scope, *, as_of, window):
     stages = [
         (for_units, lambda rows: _judge_units(rows, as_of=as_of, window=window)),
         (for_units | frozenset(reads).intersection(TRAINING_READS), training_flags),
-        (frozenset(reads), lambda rows: _judge_members(rows, as_of=as_of, window=window)),
+        (
+            frozenset(reads).difference(MEMBER_READS),
+            lambda rows: _judge_roster(rows, as_of=as_of, window=window),
+        ),
+        (frozenset(reads), lambda rows: _member_flags(rows["roster"], rows, as_of)),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-judge") as judge:
         for name in sorted(reads, key=_read_order):
@@ -1445,8 +1447,8 @@ def _read_and_judge(scope, *, as_of, window):
             while stages and stages[0][0] <= rows.keys():
                 _needs, stage = stages.pop(0)
                 judged.append(judge.submit(_without_queries, stage, dict(rows)))
-        (_units, wanted), training, members = (job.result() for job in judged)
-    return rows, wanted + training + members
+        (_units, wanted), *others = (job.result() for job in judged)
+    return rows, wanted + [w for flags in others for w in flags]
 
 
 def _without_queries(stage, rows):
@@ -1463,6 +1465,8 @@ def _without_queries(stage, rows):
         connection.close()  # the thread's own connection, if a refused query opened it
 
 
+# The reads of `_member_flags` (arrears, the absence ladder).
+MEMBER_READS = ("last_paid", "ladder")
 # Read last, in this order, so that the unit rules can be judged while they are read.
 READS_AFTER_UNITS = (
     *TRAINING_READS,
@@ -1471,8 +1475,7 @@ READS_AFTER_UNITS = (
     "events",
     "away",
     "suspended_on",
-    "last_paid",
-    "ladder",
+    *MEMBER_READS,
 )
 
 

@@ -166,7 +166,7 @@ def test_a_judging_stage_on_the_second_thread_may_not_query(branch, monkeypatch)
     def queries(rows, **kwargs):
         return list(Flag.objects.all())
 
-    monkeypatch.setattr(engine, "_judge_members", queries)
+    monkeypatch.setattr(engine, "_judge_roster", queries)
     with pytest.raises(RuntimeError, match="queried the database"):
         engine.refresh(as_of=AS_OF)
     assert not Flag.objects.exists()
