@@ -1141,13 +1141,15 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
         _no_jit()
     elif not branch_ids:
         return {"raised": 0, "resolved": 0, "open": 0}
-    if not scope.few and connection.vendor == "postgresql":
+    if not scope.few:  # a county, or a township's many branches
         with _no_cycle_collection():
-            rows, wanted = _read_and_judge(scope, as_of=as_of, window=window)
+            if connection.vendor == "postgresql":
+                rows, wanted = _read_and_judge(scope, as_of=as_of, window=window)
+            else:
+                rows = _read_many(scope, as_of=as_of, window=window)
+                wanted = _judge(rows, as_of=as_of, window=window)
             return _write_wanted(rows, wanted, as_of=as_of)
-    rows = (_read_few if scope.few and connection.vendor == "postgresql" else _read_many)(
-        scope, as_of=as_of, window=window
-    )
+    rows = (_read_few if connection.vendor == "postgresql" else _read_many)(scope, as_of=as_of, window=window)
     live = live_scope(scope, rows)
     if live is not scope:
         if not live.branch_ids:
@@ -1159,11 +1161,15 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
             time_only=time_only,
             judged_through=judged_through,
         )
+    return _write_wanted(rows, _judge(rows, as_of=as_of, window=window), as_of=as_of)
+
+
+def _judge(rows, *, as_of, window):
+    """What every rule wants flagged, from the rows read (`_read_and_judge` runs the same stages)."""
     units, wanted = _judge_units(rows, as_of=as_of, window=window)
-    wanted += _training_flags(units, rows, as_of=as_of, since=since)
+    wanted += _training_flags(units, rows, as_of=as_of, since=window.since)
     wanted += _judge_roster(rows, as_of=as_of, window=window)
-    wanted += _member_flags(rows["roster"], rows, as_of)
-    return _write_wanted(rows, wanted, as_of=as_of)
+    return wanted + _member_flags(rows["roster"], rows, as_of)
 
 
 def _write_wanted(rows, wanted, *, as_of):
