@@ -20,6 +20,7 @@ Choices a township office would defend in an inspection (RULES.md leaves them op
 import csv
 import gc
 import io
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -1177,18 +1178,28 @@ def _write_wanted(rows, wanted, *, as_of):
     return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere)
 
 
+_GC_LOCK = threading.Lock()
+_gc_holders = {"count": 0, "was_enabled": False}  # refreshes in this process holding the collector off
+
+
 @contextmanager
 def _no_cycle_collection():
     """A county's refresh makes a few million short-lived rows, tuples and dicts and no reference cycles:
     Python's cycle collector, set off by so many allocations, would walk the whole heap again and again
-    (a tenth of a night's run after a rebuild). Reference counting frees them all the same."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    (a tenth of a night's run after a rebuild). Reference counting frees them all the same. The switch is
+    the process's: the first refresh in turns it off, the last one out gives it back as the first found it."""
+    with _GC_LOCK:
+        if _gc_holders["count"] == 0:
+            _gc_holders["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_holders["count"] += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _GC_LOCK:
+            _gc_holders["count"] -= 1
+            if _gc_holders["count"] == 0 and _gc_holders["was_enabled"]:
+                gc.enable()
 
 
 def _judge_units(rows, *, as_of, window):
@@ -1448,12 +1459,18 @@ def _read_and_judge(scope, *, as_of, window):
         (frozenset(reads), lambda rows: _member_flags(rows["roster"], rows, as_of)),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-judge") as judge:
-        for name in sorted(reads, key=_read_order):
-            (rows[name],) = read_together([reads[name]], together=False)
-            while stages and stages[0][0] <= rows.keys():
-                _needs, stage = stages.pop(0)
-                judged.append(judge.submit(_without_queries, stage, dict(rows)))
-        (_units, wanted), *others = (job.result() for job in judged)
+        try:
+            for name in sorted(reads, key=_read_order):
+                if judged and judged[-1].done() and judged[-1].exception():
+                    break  # a stage failed: its error is raised below, without reading on
+                (rows[name],) = read_together([reads[name]], together=False)
+                while stages and stages[0][0] <= rows.keys():
+                    _needs, stage = stages.pop(0)
+                    judged.append(judge.submit(_without_queries, stage, dict(rows)))
+            (_units, wanted), *others = (job.result() for job in judged)
+        except BaseException:
+            judge.shutdown(cancel_futures=True)  # a read failed, or a stage: judge no more
+            raise
     return rows, wanted + [w for flags in others for w in flags]
 
 

@@ -22,7 +22,9 @@ QUALITY_CHOICES = [
     ("review_followup", "民主评议后续处置"),
 ]
 RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY_CHOICES
-FLAG_RULES = tuple(code for code, _name in RULE_CHOICES)  # every rule a flag may be raised under
+# Every rule a flag may be raised under. A refresh judges the open flags of these rules only (by name, so
+# that an index finds them): renaming or retiring a code needs a data migration resolving its open flags.
+FLAG_RULES = tuple(code for code, _name in RULE_CHOICES)
 # A setting may also name what is not a rule of its own: the 56 学时 asked of 书记 and 支委.
 SETTING_CHOICES = RULE_CHOICES + [(TRAINING_COMMITTEE, "集中学习培训（书记、支委）")]
 
