@@ -1605,7 +1605,8 @@ def _apply(stale, new, as_of, *, resolve_first=False):
         with connection.cursor() as cursor:
             cursor.execute(RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale])
         stale = []
-    if len(new) >= COPY_AT_LEAST and _copied(new, as_of):
+    many = len(new) >= COPY_AT_LEAST
+    if many and _copied(new, as_of):
         new = []
     batches = [new[start : start + INSERT_BATCH] for start in range(0, len(new), INSERT_BATCH)] or [[]]
     with connection.cursor() as cursor:
@@ -1618,6 +1619,11 @@ def _apply(stale, new, as_of, *, resolve_first=False):
             if index == len(batches) - 1:
                 steps.append(stamps.renew_statement([stamps.FLAGS]))
             cursor.execute(*_one_statement(steps))
+        if many:
+            # Until autovacuum comes by, the planner would take the table for what it was before these
+            # thousands of flags: the next night's and the dashboards' reads of the open flags would scan
+            # it all instead of using its indexes.
+            cursor.execute("ANALYZE compliance_flag")
 
 
 COPY_AT_LEAST = 5_000

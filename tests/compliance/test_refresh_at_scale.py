@@ -174,3 +174,17 @@ def test_a_judging_stage_on_the_second_thread_may_not_query(branch, monkeypatch)
     with pytest.raises(RuntimeError, match="queried the database"):
         engine.refresh(as_of=AS_OF)
     assert not Flag.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's")
+def test_many_new_flags_leave_the_planners_statistics_up_to_date(branch, monkeypatch):
+    monkeypatch.setattr(engine, "COPY_AT_LEAST", 3)
+    wanted = [
+        engine.Wanted(key=f"backfill:m{n}", rule="backfill", state=FlagState.WARNING, branch_id=branch.pk,
+                      message=f"补录{n}", period_end=date(2026, 3, n))
+        for n in range(1, 6)
+    ]  # fmt: skip
+    engine._apply([], wanted, AS_OF)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'compliance_flag'")
+        assert cursor.fetchone()[0] == 5
