@@ -1084,6 +1084,8 @@ def _training_flags(units, rows, *, as_of, since):
     """集中学习培训: a year that ended short of its 学时 is overdue; the current year is due soon in
     December while still short. The choices (who, how many hours, pro rata) are in compliance.training."""
     years = training_years(as_of, since)
+    if "training_short" in rows:
+        rows = rows | {"training_people": training.short_people(rows, units.roster)}
     if not years or "training_people" not in rows:  # not read on a night that cannot move it
         return []
     wanted = []
@@ -1386,7 +1388,7 @@ def _refresh_reads(scope, *, as_of, window):
 
 
 OPEN_FIELDS = ("key", "pk", "period_end", "rule", "state", "branch_id")
-TRAINING_READS = ("training_people", "training_done", "training_exempt")
+TRAINING_READS = ("training_people", "training_done", "training_short", "training_exempt")
 # What each read counts towards, for the reads a night may leave out (`Window.quiet`).
 READS_FOR = {
     "by_month": frozenset(COUNTED_BY_MONTH),

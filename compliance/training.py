@@ -123,7 +123,9 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
 
     short_of: for one year and every member, read only those who did fewer hours (`most_hours_owed`),
     with their hours: the others have met the rule whatever they owe, and most members have (a
-    refresh flags only who is short). Then there is no `training_done` read."""
+    refresh flags only who is short). Then `training_short` replaces `training_people` and
+    `training_done`: SHORT_FIELDS of each, the rest of the person (`ROSTER_PART`) being on the roster
+    the engine reads anyway, and summed over narrow rows the hours cost a third less."""
     first, last = date(min(years), 1, 1), date(max(years), 12, 31)
     people = Member.objects.filter(
         branch_id__in=branch_filter,
@@ -136,20 +138,20 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
         people = people.filter(pk__in=member_ids)
         on_roster["member_id__in"] = member_ids
     live = {"voided_at__isnull": True, "held_on__gte": first, "held_on__lte": last}
-    reads, fields = {}, PEOPLE_FIELDS
     if short_of is not None and len(years) == 1 and member_ids is None:
-        people, fields = _short_only(people, live, short_of), (*PEOPLE_FIELDS, "hours")
+        reads = {"training_short": _short_only(people, live, short_of).values(*SHORT_FIELDS)}
     else:
-        people = people.annotate(listed_on=Min("memberships__started_on"))
-        reads["training_done"] = (
-            TrainingRecord.objects.filter(**on_roster, **live)
+        reads = {
+            "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
+                *PEOPLE_FIELDS
+            ),
+            "training_done": TrainingRecord.objects.filter(**on_roster, **live)
             .annotate(year=ExtractYear("held_on"))
             .values("member_id", "year")
             .annotate(hours=Sum("hours"))
-            .order_by()
-        )
+            .order_by(),
+        }
     return {
-        "training_people": people.values(*fields),
         **reads,
         "training_exempt": Exemption.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=last)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
@@ -158,6 +160,19 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
 
 
 PEOPLE_FIELDS = ("pk", "name", "name_initials", "category", "branch_id", "joined_on", "listed_on")
+ROSTER_PART = ("name", "category", "branch_id", "joined_on")  # of PEOPLE_FIELDS: not in the short read
+SHORT_FIELDS = ("pk", "name_initials", "listed_on", "hours")
+
+
+def short_people(rows, roster):
+    """`training_people` for `standings_from` from a short read and the roster (dicts with ROSTER_PART):
+    a person no longer on the roster read is left out."""
+    on_roster = {person["pk"]: person for person in roster}
+    return [
+        {name: on_roster[row["pk"]][name] for name in ROSTER_PART} | row
+        for row in rows["training_short"]
+        if row["pk"] in on_roster
+    ]
 
 
 def _short_only(people, live, short_of):
