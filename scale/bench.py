@@ -136,13 +136,15 @@ def _compliance(ctx):
     if not rows or first is None:
         return [Line("合规刷新", "没有会议记录：请先生成数据", "")]
     since = date(first.year, 1, 1)
-    Flag.objects.all().delete()
-    full, result = _timed(lambda: engine.refresh(as_of=today, since=since))
-    # The nightly run with no run before it judges everything a day can move (as on 1 January); after
-    # yesterday's run, only what today moved (on most days, the deadlines counted in days).
+    # The nights first, on the flags as generated (committed, analyzed: as a server has them at night;
+    # right after the rebuild below they would read through its uncommitted rows). The nightly run with
+    # no run before it judges everything a day can move (as on 1 January); after yesterday's run, only
+    # what today moved (on most days, the deadlines counted in days).
     nightly, _ = _timed(lambda: engine.refresh(as_of=today, time_only=True))
     yesterday = today - timedelta(days=1)
     ordinary, _ = _timed(lambda: engine.refresh(as_of=today, time_only=True, judged_through=yesterday))
+    Flag.objects.all().delete()
+    full, result = _timed(lambda: engine.refresh(as_of=today, since=since))
     reset_queries()
     with CaptureQueriesContext(connection) as queries:
         rerun = engine.refresh(as_of=today)
