@@ -1402,7 +1402,7 @@ READS_FOR = {
 def _read_many(scope, *, as_of, window):
     """Every read of a refresh, one query each. The nightly run judges the unit rules only from
     `units_from` on, which the open flags tell: it reads them and the settings first, counts the
-    meetings only from the first period it judges (last quarter's start, rather than the year's), and
+    meetings only from the start of the first period it judges that night (`months_counted_from`), and
     leaves out what counts only towards rules none of whose periods it judges (`attention_due`)."""
     reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
     return rows | dict(zip(reads, read_together(reads.values(), together=scope.few), strict=True))
@@ -1442,7 +1442,7 @@ def _read_and_judge(scope, *, as_of, window):
     The judging is pure Python over rows already read, and the server works on the next query while
     it runs: the unit rules are judged during the 学习培训 reads, 学习培训 during the roster's, the roster
     rules during the member rules' (`MEMBER_READS`), which are read last and judged last. Nothing but the order changes: the same reads, the same functions, the same flags as
-    `_read_many` then judging. The second thread touches no database connection."""
+    `_read_many` then judging. The second thread may not query (`_without_queries`)."""
     reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
     for_units = frozenset(reads).difference(READS_AFTER_UNITS)
     judged = []
