@@ -45,12 +45,12 @@ class RefreshFlagsMixin:
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         before = getattr(obj, "_branches_before", [])
-        self.refresh_on_commit(list(dict.fromkeys([*before, *branches_of(self.organisation_of(obj))])))
+        self.refresh_on_commit(list(dict.fromkeys([*before, *branches_of(self.organisation_of(obj))])), obj)
 
     def organisation_of(self, obj):
         return obj.organisation
 
-    def refresh_on_commit(self, branch_ids):
+    def refresh_on_commit(self, branch_ids, obj):
         announce_on_commit(self.model, branch_ids)
 
 

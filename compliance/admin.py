@@ -16,8 +16,14 @@ class RuleSettingAdmin(RefreshFlagsMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def refresh_on_commit(self, branch_ids):
-        services.refresh_on_commit(branch_ids)  # one refresh of the subtree, as the settings page does
+    def save_model(self, request, obj, form, change):
+        # The periods from the earlier of the old and the new dates are judged again.
+        obj._effective_before = form.initial.get("effective_from") if change else None
+        super().save_model(request, obj, form, change)
+
+    def refresh_on_commit(self, branch_ids, obj):
+        # One refresh of the subtree, as the settings page does.
+        services.refresh_on_commit(branch_ids, dates=[obj.effective_from, obj._effective_before])
 
 
 @admin.register(Flag)

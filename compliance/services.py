@@ -1,9 +1,9 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from branches.services import branches_of
@@ -36,8 +36,9 @@ def take_lease(name, *, now=None, length=LEASE_LENGTH):
     return taken == 1
 
 
-def pending_refresh(branch_id):
-    return f"refresh:b{branch_id}"
+def pending_refresh(branch_id, since=None):
+    """The lease of a branch's scheduled refresh; one of its own for a write dated in an earlier year."""
+    return f"refresh:b{branch_id}" if since is None else f"refresh:b{branch_id}:{since.isoformat()}"
 
 
 def release_lease(name):
@@ -67,7 +68,7 @@ def last_judged(as_of):
     return latest.as_of
 
 
-def record_run(*, as_of, result, time_only=False, branch_ids=None):
+def record_run(*, as_of, result, time_only=False, branch_ids=None, since=None):
     """Keep a finished run (see RefreshRun). A branch's refresh as of today is a write's, and not kept."""
     if branch_ids is not None and as_of == timezone.localdate():
         return
@@ -75,7 +76,36 @@ def record_run(*, as_of, result, time_only=False, branch_ids=None):
         kind = RefreshRun.Kind.PARTIAL
     else:
         kind = RefreshRun.Kind.NIGHTLY if time_only else RefreshRun.Kind.FULL
-    RefreshRun.objects.create(kind=kind, as_of=as_of, raised=result["raised"], resolved=result["resolved"])
+    RefreshRun.objects.create(
+        kind=kind, as_of=as_of, since=since, raised=result["raised"], resolved=result["resolved"]
+    )
+
+
+def first_judged(today):
+    """The first day of the earliest periods any run has judged: 1 January of last year before any has."""
+    first = RefreshRun.objects.aggregate(as_of=Min("as_of"), since=Min("since"))
+    days = [engine.default_since(first["as_of"] or today), first["since"] or date.max]
+    return min(days)
+
+
+def rejudge_since(dates, *, today):
+    """Where a refresh after a change dated `dates` starts, when it must reach back further than usual;
+    else None (a refresh judges the periods from 1 January of last year on, and leaves older ones standing).
+
+    A meeting recorded for, or a local rule effective from, a day in an earlier year changes the verdict
+    on that year's periods (and, for a 组织生活会 counted for the year before it was held, on the year
+    before's): they are judged again, from 1 January of the year before that day, as the periods of
+    today's window are. Not before the earliest period any run judged: older periods were never judged,
+    and judging them now would flag every month of years nobody recorded in this system."""
+    earliest = min((day for day in dates if day is not None), default=None)
+    if earliest is None:
+        return None
+    usual = engine.default_since(today)
+    since = engine.default_since(earliest)
+    if since >= usual:
+        return None
+    since = max(since, first_judged(today))
+    return since if since < usual else None
 
 
 @transaction.atomic
@@ -98,16 +128,23 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
         period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
     )  # fmt: skip
-    refresh_on_commit(branches_of(organisation))
+    refresh_on_commit(branches_of(organisation), dates=[effective_from])
     return setting
 
 
-def refresh_on_commit(branch_ids):
+def refresh_on_commit(branch_ids, *, dates=()):
     """After commit, one refresh of these branches here and now: a local setting applies to a whole
-    subtree, a township's or a county's, for which one set-based refresh costs less than a task each."""
+    subtree, a township's or a county's, for which one set-based refresh costs less than a task each.
+    dates: the days the change takes effect from; periods of earlier years are judged again too
+    (`rejudge_since`)."""
     branch_ids = list(branch_ids)
     if branch_ids:
-        transaction.on_commit(lambda: engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids))
+        transaction.on_commit(lambda: _refresh_now(branch_ids, dates))
+
+
+def _refresh_now(branch_ids, dates):
+    today = timezone.localdate()
+    engine.refresh(as_of=today, branch_ids=branch_ids, since=rejudge_since(dates, today=today))
 
 
 DIGEST_ITEMS = 30

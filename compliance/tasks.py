@@ -1,3 +1,5 @@
+from datetime import date
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -5,10 +7,12 @@ from . import engine, services
 
 
 @shared_task(acks_late=True)
-def refresh_branch(branch_id):
+def refresh_branch(branch_id, since=None):
+    """since: ISO date of the first periods to judge again (a write dated in an earlier year), or None."""
+    since = date.fromisoformat(since) if since else None
     # Released before reading, so a write that commits during the refresh schedules the next one.
-    services.release_lease(services.pending_refresh(branch_id))
-    return engine.refresh(as_of=timezone.localdate(), branch_ids=[branch_id])
+    services.release_lease(services.pending_refresh(branch_id, since))
+    return engine.refresh(as_of=timezone.localdate(), branch_ids=[branch_id], since=since)
 
 
 @shared_task(acks_late=True)

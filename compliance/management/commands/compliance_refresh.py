@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError("日期格式应为 YYYY-MM-DD") from error
         result = engine.refresh(as_of=as_of, branch_ids=branch, since=since, time_only=time_only)
         # Kept, so that the next night knows what this run judged (as of another day, it judges everything).
-        services.record_run(as_of=as_of, result=result, time_only=time_only, branch_ids=branch)
+        services.record_run(as_of=as_of, result=result, time_only=time_only, branch_ids=branch, since=since)
         self.stdout.write(
             f"按 {as_of} 刷新：新提醒 {result['raised']} 条，解除 {result['resolved']} 条，当前 {result['open']} 条。"
         )
