@@ -3,12 +3,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseBadRequest
 from simple_history.admin import SimpleHistoryAdmin
 from treebeard.admin import TreeAdmin
-from treebeard.forms import movenodeform_factory
+from treebeard.forms import MoveNodeForm, movenodeform_factory
 
 from meetings.signals import announce_on_commit
 
-from .models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
-from .services import branches_of, move_organisation
+from .models import (
+    ALLOWED_PARENT_LEVELS,
+    CommitteePosition,
+    CommitteeTerm,
+    Organisation,
+    OrgLevel,
+    RoleAssignment,
+)
+from .services import branches_of, check_place, move_organisation
 
 
 class NoDeleteMixin:
@@ -54,9 +61,45 @@ class RefreshFlagsMixin:
         announce_on_commit(self.model, branch_ids)
 
 
+class OrganisationAdminForm(MoveNodeForm):
+    """The tree's rules, as the tree page applies them: a level only under the levels it may stand under,
+    one active name per parent. A move goes through the drag and drop (`move_node`, the service): moving a
+    党小组 to another branch takes its members along, which saving this form would not."""
+
+    def clean(self):
+        data = super().clean()
+        level, name = data.get("level"), data.get("name")
+        if "treebeard_position" not in data or not level or not name:
+            return data  # a field's own error is shown already
+        parent = self._parent(data.get("treebeard_ref_node"), data["treebeard_position"])
+        current = None if self.instance._state.adding else Organisation.objects.get_parent(self.instance)
+        if not self.instance._state.adding and getattr(parent, "pk", None) != getattr(current, "pk", None):
+            raise ValidationError("移动党组织请在列表中拖动，或在组织树页面操作（党小组的党员随之转移）。")
+        try:
+            check_place(level=level, parent=parent, name=name, exclude_pk=self.instance.pk)
+            if not self.instance._state.adding:
+                self._check_children(OrgLevel(level))
+        except ValidationError as error:
+            raise ValidationError(error.messages) from error
+        return data
+
+    @staticmethod
+    def _parent(ref, position):
+        if ref is None:
+            return None
+        return ref if position in ("first-child", "sorted-child") else Organisation.objects.get_parent(ref)
+
+    def _check_children(self, level):
+        for child in Organisation.objects.get_children(self.instance):
+            if level not in ALLOWED_PARENT_LEVELS[OrgLevel(child.level)]:
+                raise ValidationError(
+                    f"其下有{child.get_level_display()}“{child.name}”，不能改为{level.label}。"
+                )
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
-    form = movenodeform_factory(Organisation)
+    form = movenodeform_factory(Organisation, form=OrganisationAdminForm)
     list_display = ["name", "level", "kind", "founded_on", "merged_group", "dissolved_on"]
     list_filter = ["level", "kind", "merged_group"]
     search_fields = ["name"]

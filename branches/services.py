@@ -53,10 +53,15 @@ def _check_name_free(*, name, parent, exclude_pk=None):
         raise ValidationError({"name": f"同一上级下已有名为“{name}”的党组织。"})
 
 
+def check_place(*, level, parent, name, exclude_pk=None):
+    """An organisation of this level and name may stand under parent (None: at the top)."""
+    _check_parent(level=level, parent=parent)
+    _check_name_free(name=name, parent=parent, exclude_pk=exclude_pk)
+
+
 @transaction.atomic
 def create_organisation(*, parent, name, level, kind, founded_on, merged_group=False):
-    _check_parent(level=level, parent=parent)
-    _check_name_free(name=name, parent=parent)
+    check_place(level=level, parent=parent, name=name)
     organisation = Organisation(
         name=name, level=level, kind=kind, founded_on=founded_on, merged_group=merged_group
     )
@@ -92,8 +97,9 @@ def move_organisation(*, organisation, new_parent):
         raise ValidationError("不能移动到自身或其下级组织之下。")
     if not organisation.is_active:
         raise ValidationError("已撤销的党组织不能移动。")
-    _check_parent(level=organisation.level, parent=new_parent)
-    _check_name_free(name=organisation.name, parent=new_parent, exclude_pk=organisation.pk)
+    check_place(
+        level=organisation.level, parent=new_parent, name=organisation.name, exclude_pk=organisation.pk
+    )
     old_parent = Organisation.objects.get_parent(organisation)
     Organisation.objects.move(organisation, new_parent, pos="last-child")
     # treebeard rewrites paths with bulk updates; save once so the move is in the history.

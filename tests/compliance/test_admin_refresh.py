@@ -105,3 +105,57 @@ def test_a_group_dragged_to_another_branch_in_the_admin_list_moves_through_the_s
     assert group.history.first().history_change_reason == "由“甲社区第一党支部”移至“甲村党支部”"
     held = set(Flag.objects.filter(group=group, resolved_on=None).values_list("key", "branch_id"))
     assert held == {(key, tree.a2.pk) for key in keys}  # the group's flags went with it
+
+
+def _organisation_form(**fields):
+    data = {"name": "新党组织", "level": "branch", "kind": "village", "founded_on": "2026-01-01",
+            "treebeard_position": "first-child", "treebeard_ref_node": ""}  # fmt: skip
+    data.update({key: str(value) for key, value in fields.items()})
+    return data
+
+
+def test_the_admin_site_adds_organisations_by_the_trees_rules(client, personas, tree,
+                                                              django_capture_on_commit_callbacks):  # fmt: skip
+    client.force_login(personas["superuser"])
+    url = reverse("admin:branches_organisation_add")
+    count = Organisation.objects.count()
+    for data, message in [
+        (_organisation_form(level="group"), "党小组必须设在上级党组织之下"),
+        (_organisation_form(level="group", treebeard_ref_node=tree.township.pk), "党委下不能设立党小组"),
+        (_organisation_form(level="branch", treebeard_ref_node=tree.a1.pk), "党支部下不能设立党支部"),
+        (_organisation_form(name="甲村党支部", treebeard_ref_node=tree.township.pk), "同一上级下已有名为“甲村党支部”"),
+        # "After" 甲村党支部: a sibling, under 甲镇党委, where that name is taken
+        (_organisation_form(name="甲社区党委", treebeard_position="right", treebeard_ref_node=tree.a2.pk),
+         "同一上级下已有名为“甲社区党委”"),
+    ]:  # fmt: skip
+        response = client.post(url, data)
+        assert response.status_code == 200 and message in response.content.decode(), message
+    assert Organisation.objects.count() == count  # nothing saved
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url, _organisation_form(level="group", name="第三党小组", treebeard_ref_node=tree.a2.pk)
+        )
+    assert response.status_code == 302
+    group = Organisation.objects.get(name="第三党小组")
+    assert Organisation.objects.get_parent(group) == tree.a2
+
+
+def test_the_admin_site_moves_nothing_by_its_change_form_and_keeps_levels_consistent(client, personas, tree):
+    client.force_login(personas["superuser"])
+    url = reverse("admin:branches_organisation_change", args=[tree.g1.pk])
+    data = _organisation_form(name=tree.g1.name, level="group", kind=tree.g1.kind, founded_on=tree.g1.founded_on,
+                              treebeard_ref_node=tree.a2.pk)  # fmt: skip
+    response = client.post(url, data)
+    assert response.status_code == 200 and "移动党组织请在列表中拖动" in response.content.decode()
+    assert Organisation.objects.get_parent(Organisation.objects.get(pk=tree.g1.pk)) == tree.a1
+    a1 = _organisation_form(name=tree.a1.name, level="party_committee", kind=tree.a1.kind,
+                            founded_on=tree.a1.founded_on, treebeard_ref_node=tree.community.pk)  # fmt: skip
+    response = client.post(reverse("admin:branches_organisation_change", args=[tree.a1.pk]), a1)
+    assert (
+        response.status_code == 200 and "其下有党小组“第一党小组”，不能改为党委" in response.content.decode()
+    )
+    assert Organisation.objects.get(pk=tree.a1.pk).level == "branch"
+    renamed = client.post(reverse("admin:branches_organisation_change", args=[tree.a1.pk]),
+                          {**a1, "level": "branch", "name": "甲社区第一党支部（更名）"})  # fmt: skip
+    assert renamed.status_code == 302
+    assert Organisation.objects.get(pk=tree.a1.pk).name == "甲社区第一党支部（更名）"
