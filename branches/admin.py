@@ -66,6 +66,19 @@ class OrganisationAdminForm(MoveNodeForm):
     one active name per parent. A move goes through the drag and drop (`move_node`, the service): moving a
     党小组 to another branch takes its members along, which saving this form would not."""
 
+    POSITIONS = [
+        ("first-child", "作为其下级"),
+        ("left", "与其同级，排在其前"),
+        ("right", "与其同级，排在其后"),
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # treebeard's own labels are not translated into Chinese
+        self.fields["treebeard_position"].label = "位置"
+        self.fields["treebeard_position"].choices = self.POSITIONS
+        self.fields["treebeard_ref_node"].label = "相对于"
+        self.fields["treebeard_ref_node"].empty_label = "（最上级）"
+
     def clean(self):
         data = super().clean()
         level, name = data.get("level"), data.get("name")
