@@ -15,7 +15,7 @@ from .models import (
     OrgLevel,
     RoleAssignment,
 )
-from .services import branches_of, check_place, move_organisation
+from .services import branches_of, check_name_free, check_parent, move_organisation
 
 
 class NoDeleteMixin:
@@ -81,16 +81,22 @@ class OrganisationAdminForm(MoveNodeForm):
 
     def clean(self):
         data = super().clean()
-        level, name = data.get("level"), data.get("name")
-        if "treebeard_position" not in data or not level or not name:
-            return data  # a field's own error is shown already
+        if self.errors:
+            return data  # a field's own error is shown already; the place cannot be told without it
+        level, name = data["level"], data["name"]
         parent = self._parent(data.get("treebeard_ref_node"), data["treebeard_position"])
-        current = None if self.instance._state.adding else Organisation.objects.get_parent(self.instance)
-        if not self.instance._state.adding and getattr(parent, "pk", None) != getattr(current, "pk", None):
+        adding = self.instance._state.adding
+        current = None if adding else Organisation.objects.get_parent(self.instance)
+        if not adding and getattr(parent, "pk", None) != getattr(current, "pk", None):
             raise ValidationError("移动党组织请在列表中拖动，或在组织树页面操作（党小组的党员随之转移）。")
+        # Only what changes is checked: a group of a dissolved branch keeps its place, a dissolved
+        # organisation its name, whatever else is corrected.
         try:
-            check_place(level=level, parent=parent, name=name, exclude_pk=self.instance.pk)
-            if not self.instance._state.adding:
+            if adding or "level" in self.changed_data:
+                check_parent(level=level, parent=parent)
+            if adding or "name" in self.changed_data:
+                check_name_free(name=name, parent=parent, exclude_pk=self.instance.pk)
+            if not adding and "level" in self.changed_data:
                 self._check_children(OrgLevel(level))
         except ValidationError as error:
             raise ValidationError(error.messages) from error

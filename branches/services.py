@@ -32,7 +32,7 @@ def branches_of(*organisations):
     return list(dict.fromkeys(branch_ids))
 
 
-def _check_parent(*, level, parent):
+def check_parent(*, level, parent):
     allowed = ALLOWED_PARENT_LEVELS[OrgLevel(level)]
     parent_level = OrgLevel(parent.level) if parent else None
     if parent_level not in allowed:
@@ -43,7 +43,7 @@ def _check_parent(*, level, parent):
         raise ValidationError(f"上级党组织“{parent.name}”已撤销，不能在其下设立或移入党组织。")
 
 
-def _check_name_free(*, name, parent, exclude_pk=None):
+def check_name_free(*, name, parent, exclude_pk=None):
     siblings = (
         Organisation.objects.get_children(parent) if parent else Organisation.objects.get_root_nodes()
     ).filter(name=name, dissolved_on__isnull=True)
@@ -53,15 +53,10 @@ def _check_name_free(*, name, parent, exclude_pk=None):
         raise ValidationError({"name": f"同一上级下已有名为“{name}”的党组织。"})
 
 
-def check_place(*, level, parent, name, exclude_pk=None):
-    """An organisation of this level and name may stand under parent (None: at the top)."""
-    _check_parent(level=level, parent=parent)
-    _check_name_free(name=name, parent=parent, exclude_pk=exclude_pk)
-
-
 @transaction.atomic
 def create_organisation(*, parent, name, level, kind, founded_on, merged_group=False):
-    check_place(level=level, parent=parent, name=name)
+    check_parent(level=level, parent=parent)
+    check_name_free(name=name, parent=parent)
     organisation = Organisation(
         name=name, level=level, kind=kind, founded_on=founded_on, merged_group=merged_group
     )
@@ -76,7 +71,7 @@ def create_organisation(*, parent, name, level, kind, founded_on, merged_group=F
 
 @transaction.atomic
 def update_organisation(*, organisation, name, kind, founded_on, merged_group):
-    _check_name_free(
+    check_name_free(
         name=name, parent=Organisation.objects.get_parent(organisation), exclude_pk=organisation.pk
     )
     organisation.name = name
@@ -97,9 +92,8 @@ def move_organisation(*, organisation, new_parent):
         raise ValidationError("不能移动到自身或其下级组织之下。")
     if not organisation.is_active:
         raise ValidationError("已撤销的党组织不能移动。")
-    check_place(
-        level=organisation.level, parent=new_parent, name=organisation.name, exclude_pk=organisation.pk
-    )
+    check_parent(level=organisation.level, parent=new_parent)
+    check_name_free(name=organisation.name, parent=new_parent, exclude_pk=organisation.pk)
     old_parent = Organisation.objects.get_parent(organisation)
     Organisation.objects.move(organisation, new_parent, pos="last-child")
     # treebeard rewrites paths with bulk updates; save once so the move is in the history.

@@ -16,10 +16,14 @@ class RuleSettingAdmin(RefreshFlagsMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def save_model(self, request, obj, form, change):
-        # The periods from the earlier of the old and the new dates are judged again.
-        obj._effective_before = form.initial.get("effective_from") if change else None
-        super().save_model(request, obj, form, change)
+    def save_form(self, request, form, change):
+        # The periods from the earlier of the stored and the new dates are judged again (read from the
+        # database: a revert from the history starts its form from the version it goes back to).
+        stored = RuleSetting.objects.filter(pk=form.instance.pk).values_list("effective_from", flat=True)
+        before = stored.first() if change else None
+        obj = super().save_form(request, form, change)
+        obj._effective_before = before
+        return obj
 
     def refresh_on_commit(self, branch_ids, obj):
         # One refresh of the subtree, as the settings page does.

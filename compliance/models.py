@@ -212,9 +212,9 @@ class RefreshRun(models.Model):
 
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)
     as_of = models.DateField("判断日期")
-    # The first day of the periods it judged (the command's --since); empty: 1 January of the year
-    # before as_of, where every county-wide run starts. Writes dated before the earliest of them judge
-    # no further back (`services.rejudge_since`): those periods were never judged.
+    # The first day of the periods it judged (the command's --since); empty: taken as 1 January of the
+    # year before as_of, where the weekly run and every write's refresh start. Writes dated before the
+    # earliest of them judge no further back (`services.first_judged`): those periods were never judged.
     since = models.DateField("起始日期", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", auto_now_add=True)
     raised = models.PositiveIntegerField("新提醒")

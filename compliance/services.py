@@ -82,29 +82,28 @@ def record_run(*, as_of, result, time_only=False, branch_ids=None, since=None):
 
 
 def first_judged(today):
-    """The first day of the earliest periods any run has judged: 1 January of last year before any has."""
-    first = RefreshRun.objects.aggregate(as_of=Min("as_of"), since=Min("since"))
-    days = [engine.default_since(first["as_of"] or today), first["since"] or date.max]
-    return min(days)
+    """The first day of the earliest periods the county-wide runs have judged (a run for some branches
+    only judged those): 1 January of last year before any has run."""
+    first = RefreshRun.objects.exclude(kind=RefreshRun.Kind.PARTIAL).aggregate(
+        as_of=Min("as_of"), since=Min("since")
+    )
+    return min(engine.default_since(first["as_of"] or today), first["since"] or date.max)
 
 
 def rejudge_since(dates, *, today):
     """Where a refresh after a change dated `dates` starts, when it must reach back further than usual;
     else None (a refresh judges the periods from 1 January of last year on, and leaves older ones standing).
 
-    A meeting recorded for, or a local rule effective from, a day in an earlier year changes the verdict
-    on that year's periods (and, for a 组织生活会 counted for the year before it was held, on the year
-    before's): they are judged again, from 1 January of the year before that day, as the periods of
-    today's window are. Not before the earliest period any run judged: older periods were never judged,
-    and judging them now would flag every month of years nobody recorded in this system."""
-    earliest = min((day for day in dates if day is not None), default=None)
+    A meeting recorded for, or a local rule effective from, a day before last year changes the verdict on
+    that year's periods: they are judged again, from 1 January of that year (a 组织生活会 counts for its
+    所属年度: the meeting services name that year's last day too). Not before the earliest period any
+    county-wide run judged: older periods were never judged, and judging them now would flag every month
+    of years nobody recorded in this system. Days of this year and last year cost no query."""
+    usual = engine.default_since(today)
+    earliest = min((day for day in dates if day is not None and day < usual), default=None)
     if earliest is None:
         return None
-    usual = engine.default_since(today)
-    since = engine.default_since(earliest)
-    if since >= usual:
-        return None
-    since = max(since, first_judged(today))
+    since = max(date(earliest.year, 1, 1), first_judged(today))
     return since if since < usual else None
 
 

@@ -52,6 +52,11 @@ def _notify(branch, *dates):
     announce_on_commit(Meeting, [branch.pk], dates)
 
 
+def _days_counted(meeting):
+    """The days whose periods the record counts in: its date and, for a 组织生活会, its 所属年度's last."""
+    return [meeting.held_on, *([date(meeting.for_year, 12, 31)] if meeting.for_year else [])]
+
+
 def attendance_list(*, branch, types, held_on, group=None):
     """应到 on the meeting date: the group's or branch's members, or the sitting committee for a 支委会 alone.
 
@@ -195,7 +200,7 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     _save_rectifications(meeting, rectifications)
     if uploads:
         add_attachments(meeting=meeting, uploads=uploads)
-    _notify(branch, held_on)
+    _notify(branch, *_days_counted(meeting))
     return meeting
 
 
@@ -227,7 +232,7 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     _validate(branch=meeting.branch, types=types, group=group, held_on=held_on,
               for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
               backfill_reason=details.get("backfill_reason"))  # fmt: skip
-    old_date = meeting.held_on
+    counted_before = _days_counted(meeting)
     for field, value in details.items():
         if field in DETAIL_FIELDS:
             setattr(meeting, field, value)
@@ -249,7 +254,7 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     _save_rectifications(meeting, rectifications)
     if uploads:
         add_attachments(meeting=meeting, uploads=uploads)
-    _notify(meeting.branch, old_date, held_on)
+    _notify(meeting.branch, *counted_before, *_days_counted(meeting))
     return meeting
 
 
@@ -292,7 +297,7 @@ def _replace_attendance(meeting, rows):
 def void_meeting(*, meeting, reason):
     _check_editable(meeting)
     meeting.void(reason)
-    _notify(meeting.branch, meeting.held_on)
+    _notify(meeting.branch, *_days_counted(meeting))
     return meeting
 
 

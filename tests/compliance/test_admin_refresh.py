@@ -159,3 +159,17 @@ def test_the_admin_site_moves_nothing_by_its_change_form_and_keeps_levels_consis
                           {**a1, "level": "branch", "name": "甲社区第一党支部（更名）"})  # fmt: skip
     assert renamed.status_code == 302
     assert Organisation.objects.get(pk=tree.a1.pk).name == "甲社区第一党支部（更名）"
+
+
+def test_the_admin_site_edits_a_group_of_a_dissolved_branch(client, personas, tree):
+    from branches.services import dissolve_organisation
+
+    dissolve_organisation(organisation=tree.a1, dissolved_on=timezone.localdate(), reason="撤并")
+    g1 = Organisation.objects.get(pk=tree.g1.pk)
+    client.force_login(personas["superuser"])
+    data = _organisation_form(name=g1.name, level="group", kind=g1.kind, founded_on=date(2015, 3, 1),
+                              dissolved_on=g1.dissolved_on, dissolve_reason=g1.dissolve_reason,
+                              treebeard_ref_node=tree.a1.pk)  # fmt: skip
+    response = client.post(reverse("admin:branches_organisation_change", args=[g1.pk]), data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Organisation.objects.get(pk=g1.pk).founded_on == date(2015, 3, 1)

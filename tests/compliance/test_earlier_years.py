@@ -139,14 +139,33 @@ def test_a_setting_moved_later_in_the_admin_site_judges_the_months_it_left(
     assert open_theme_months(branch, old_year) == set(range(1, 13))  # checked again, as before the setting
 
 
-def test_where_a_write_starts_judging_again(db, today, old_year):
+def test_where_a_write_starts_judging_again(db, today, old_year, django_assert_num_queries):
     usual = engine.default_since(today)
-    assert services.rejudge_since([], today=today) is None
-    assert services.rejudge_since([today, usual], today=today) is None  # inside the usual window
-    assert services.rejudge_since([date(old_year, 5, 1)], today=today) is None  # no run judged that far
     services.record_run(as_of=date(old_year - 1, 3, 1), result=NOTHING)  # judged from old_year - 2 on
-    assert services.rejudge_since([date(old_year, 5, 1), None], today=today) == date(old_year - 1, 1, 1)
+    with django_assert_num_queries(0):  # this year's and last year's writes: the usual window
+        assert services.rejudge_since([], today=today) is None
+        assert services.rejudge_since([today, usual, date(today.year - 1, 12, 31), None], today=today) is None
+    assert services.rejudge_since([date(old_year, 5, 1), today], today=today) == date(old_year, 1, 1)
     assert services.rejudge_since([date(old_year - 9, 5, 1)], today=today) == date(old_year - 2, 1, 1)
+    services.record_run(as_of=date(old_year - 5, 3, 1), result=NOTHING, branch_ids=[1])  # some branches only
+    assert services.rejudge_since([date(old_year - 9, 5, 1)], today=today) == date(old_year - 2, 1, 1)
+
+
+def test_no_run_before_last_year_no_reach_back(db, today, old_year):
+    assert services.rejudge_since([date(old_year, 5, 1)], today=today) is None  # never judged that far
+
+
+def test_an_org_life_meeting_held_last_year_for_the_year_before_resolves_that_years_flag(
+    branch, today, old_year, running_since, scheduled, django_capture_on_commit_callbacks
+):
+    engine.refresh(as_of=today, since=running_since)
+    missing = Flag.objects.get(branch=branch, rule="org_life_meeting", period_start=date(old_year, 1, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        hold(branch, ["org_life_meeting"], date(old_year + 1, 1, 20), for_year=old_year, entered=today,
+             backfill_reason="补录")  # fmt: skip
+    assert scheduled == [(branch.pk, running_since.isoformat())]
+    missing.refresh_from_db()
+    assert missing.resolved_on == today
 
 
 def test_the_commands_since_is_kept_and_bounds_later_writes(branch, today, old_year):
