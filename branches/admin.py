@@ -46,7 +46,7 @@ class RefreshFlagsMixin:
         before = self.model.objects.filter(pk=form.instance.pk).first() if change else None
         branch_ids = branches_of(self.organisation_of(before)) if before else []
         obj = super().save_form(request, form, change)
-        obj._branches_before = branch_ids
+        obj._before, obj._branches_before = before, branch_ids
         return obj
 
     def save_model(self, request, obj, form, change):

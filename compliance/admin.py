@@ -16,18 +16,12 @@ class RuleSettingAdmin(RefreshFlagsMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def save_form(self, request, form, change):
-        # The periods from the earlier of the stored and the new dates are judged again (read from the
-        # database: a revert from the history starts its form from the version it goes back to).
-        stored = RuleSetting.objects.filter(pk=form.instance.pk).values_list("effective_from", flat=True)
-        before = stored.first() if change else None
-        obj = super().save_form(request, form, change)
-        obj._effective_before = before
-        return obj
-
     def refresh_on_commit(self, branch_ids, obj):
-        # One refresh of the subtree, as the settings page does.
-        services.refresh_on_commit(branch_ids, dates=[obj.effective_from, obj._effective_before])
+        # One refresh of the subtree, as the settings page does, from the earlier of the stored date (read
+        # from the database before the save: a revert from the history starts its form from the version
+        # it goes back to) and the new one.
+        stored = getattr(getattr(obj, "_before", None), "effective_from", None)
+        services.refresh_on_commit(branch_ids, dates=[obj.effective_from, stored])
 
 
 @admin.register(Flag)
