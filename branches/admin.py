@@ -119,6 +119,8 @@ class OrganisationAdminForm(MoveNodeForm):
 @admin.register(Organisation)
 class OrganisationAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin, TreeAdmin):
     form = movenodeform_factory(Organisation, form=OrganisationAdminForm)
+    # Dissolving goes through the application's 撤销 (its groups with it, never over active branches).
+    readonly_fields = ["dissolved_on", "dissolve_reason"]
     list_display = ["name", "level", "kind", "founded_on", "merged_group", "dissolved_on"]
     list_filter = ["level", "kind", "merged_group"]
     search_fields = ["name"]

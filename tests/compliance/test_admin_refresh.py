@@ -173,3 +173,13 @@ def test_the_admin_site_edits_a_group_of_a_dissolved_branch(client, personas, tr
     response = client.post(reverse("admin:branches_organisation_change", args=[g1.pk]), data)
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert Organisation.objects.get(pk=g1.pk).founded_on == date(2015, 3, 1)
+
+
+def test_the_admin_site_does_not_dissolve_organisations(client, personas, tree):
+    client.force_login(personas["superuser"])
+    data = _organisation_form(name=tree.a1.name, level="branch", kind=tree.a1.kind, founded_on=tree.a1.founded_on,
+                              dissolved_on="2026-06-30", dissolve_reason="撤并", treebeard_ref_node=tree.community.pk)  # fmt: skip
+    response = client.post(reverse("admin:branches_organisation_change", args=[tree.a1.pk]), data)
+    assert response.status_code == 302
+    a1, g1 = Organisation.objects.get(pk=tree.a1.pk), Organisation.objects.get(pk=tree.g1.pk)
+    assert a1.dissolved_on is None and g1.dissolved_on is None  # 撤销 is the application's, groups and all
