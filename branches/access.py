@@ -10,11 +10,12 @@ raises PermissionDenied.
 from enum import StrEnum
 from operator import attrgetter
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 
-from .models import Organisation, OrgLevel, Role
+from .models import Organisation, OrgLevel, Role, RoleAssignment
 
 
 class Action(StrEnum):
@@ -24,6 +25,7 @@ class Action(StrEnum):
     REVIEW = "review"  # return records for correction, confirm them
     EXPORT = "export"  # download ledgers
     AUDIT = "audit"  # read who changed which records (the 操作记录 across a subtree)
+    ACCOUNTS = "accounts"  # open accounts and grant roles within the subtree
 
 
 ROLE_ACTIONS = {
@@ -155,6 +157,35 @@ def get_object_for(user, queryset, pk, action=Action.VIEW, *, via=("organisation
         if not any(org is not None and can(user, org, action) for org in organisations):
             raise PermissionDenied("您的角色无权进行此操作。")
     return obj
+
+
+def scoped_accounts(user, action=Action.VIEW):
+    """The accounts whose every role lies in the user's scope for the action: never one's own, never a
+    superuser's or staff's (the admin site's), never an account without a role (nobody's to manage)."""
+    User = get_user_model()
+    if not user.is_authenticated:
+        return User.objects.none()
+    accounts = User.objects.filter(is_superuser=False, is_staff=False).exclude(pk=user.pk)
+    if user.is_superuser:
+        return accounts.filter(Exists(RoleAssignment.objects.filter(user=OuterRef("pk"))))
+    roots = _scope_paths(user, action)
+    if not roots:
+        return accounts.none()
+    inside = Q(pk__in=[])
+    for root in roots:
+        inside |= Q(organisation__path__startswith=root)
+    held = RoleAssignment.objects.filter(user=OuterRef("pk"))
+    return accounts.filter(Exists(held.filter(inside))).exclude(Exists(held.exclude(inside)))
+
+
+def get_account_for(user, pk, action=Action.ACCOUNTS):
+    """An account in the user's view scope (else 404) that the user may manage (else 403)."""
+    account = scoped_accounts(user, Action.VIEW).filter(pk=pk).first()
+    if account is None:
+        raise Http404("没有找到该账号，或您无权查看。")
+    if action != Action.VIEW and not scoped_accounts(user, action).filter(pk=pk).exists():
+        raise PermissionDenied("您的角色无权管理账号。")
+    return account
 
 
 # Personal data: the full 身份证号 only for those who keep the roster; phones also for those who

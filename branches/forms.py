@@ -2,11 +2,12 @@ from datetime import date
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
-from .models import ALLOWED_PARENT_LEVELS, Organisation, OrgLevel, Position
+from .models import ALLOWED_PARENT_LEVELS, Organisation, OrgLevel, Position, Role
 from .text import UNSAFE_MESSAGE, has_unsafe_characters, looks_empty
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -138,6 +139,28 @@ class TermForm(SafeForm):
 
     def positions(self):
         return [(code, self.cleaned_data.get(f"pos_{code}", "")) for code in Position.values]
+
+
+# Roles given on the accounts page (the 党员 role goes with a roster entry, Member.user).
+GRANTABLE_ROLES = [(role.value, role.label) for role in Role if role != Role.MEMBER]
+
+
+class RoleForm(SafeForm):
+    role = forms.ChoiceField(label="角色", choices=GRANTABLE_ROLES)
+    organisation = forms.ModelChoiceField(label="党组织", queryset=None, help_text="角色及于该组织及其下级。")
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations
+
+
+class AccountForm(RoleForm):
+    username = forms.CharField(
+        label="用户名", max_length=30, validators=[UnicodeUsernameValidator()],
+        help_text="登录时使用，30个字符以内，可用字母、数字和 @ . + - _。",
+    )  # fmt: skip
+    full_name = forms.CharField(label="姓名", max_length=30)
+    field_order = ["username", "full_name", "role", "organisation"]
 
 
 def add_service_errors(form, error):

@@ -1,10 +1,10 @@
 """Reads of the organisation tree. Query counts do not depend on the size of the tree."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from .access import Action, organisations_for, scope_roots
-from .models import POSITION_ORDER, CommitteePosition, CommitteeTerm, Organisation
+from .access import Action, organisations_for, scope_roots, scoped_accounts
+from .models import POSITION_ORDER, CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
 
 # How far below a starting organisation the tree page shows: township → 社区党委 → 支部 → 党小组.
 TREE_DEPTH = 3
@@ -77,3 +77,12 @@ def organisation_detail(organisation, user):
         "breadcrumbs": ancestors_of(organisation, user),
         "history": list(organisation.history.select_related("history_user").order_by("-history_date")[:20]),
     }
+
+
+def accounts(user, *, q=""):
+    """The accounts the user manages, with their roles (two queries for a page, whatever its size)."""
+    qs = scoped_accounts(user, Action.ACCOUNTS)
+    if q:
+        qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q))
+    roles = RoleAssignment.objects.select_related("organisation").order_by("organisation__path", "role")
+    return qs.order_by("username").prefetch_related(Prefetch("role_assignments", queryset=roles))

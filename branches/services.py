@@ -1,13 +1,24 @@
 """Writes to the organisation tree and committees. Keyword-only, one transaction each."""
 
+import secrets
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from meetings.signals import announce_on_commit
 
-from .models import ALLOWED_PARENT_LEVELS, CommitteePosition, CommitteeTerm, Organisation, OrgLevel
+from .models import (
+    ALLOWED_PARENT_LEVELS,
+    CommitteePosition,
+    CommitteeTerm,
+    Organisation,
+    OrgLevel,
+    Role,
+    RoleAssignment,
+)
 
 
 def refresh_organisations_on_commit(*organisations):
@@ -242,3 +253,89 @@ def update_term(*, term, ends_on, note, positions):
             existing.save()
     refresh_organisations_on_commit(term.organisation)
     return term
+
+
+# ---------------------------------------------------------------- accounts
+
+# The levels each role is given on: the township office on a 党委 (or 党总支), a branch's roles on its
+# branch, a group leader on the group. The 党员 role goes with a roster entry (Member.user): not given here.
+ROLE_LEVELS = {
+    Role.TOWNSHIP_ADMIN: {OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH},
+    Role.TOWNSHIP_LEADER: {OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH},
+    Role.INSTRUCTOR: {OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH},
+    Role.SECRETARY: {OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH},
+    Role.COMMITTEE_MEMBER: {OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH},
+    Role.GROUP_LEADER: {OrgLevel.GROUP},
+}
+# Letters and digits that cannot be mistaken for one another when read out or copied from a screen.
+LEGIBLE_CHARACTERS = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
+TEMPORARY_PASSWORD_LENGTH = 12
+
+
+def temporary_password():
+    """A random password for the user to replace at first login (shown once, never stored in clear)."""
+    return "".join(secrets.choice(LEGIBLE_CHARACTERS) for _ in range(TEMPORARY_PASSWORD_LENGTH))
+
+
+def _check_role(*, role, organisation):
+    if role not in ROLE_LEVELS:
+        raise ValidationError({"role": "党员角色需与党员名册关联，暂由系统管理员在“系统管理”中开通。"})
+    if organisation.level not in ROLE_LEVELS[role]:
+        levels = "、".join(OrgLevel(level).label for level in sorted(ROLE_LEVELS[role]))
+        raise ValidationError({"organisation": f"{Role(role).label}只能授予在{levels}上。"})
+    if not organisation.is_active:
+        raise ValidationError({"organisation": f"“{organisation.name}”已撤销，不能在其上授予角色。"})
+
+
+@transaction.atomic
+def open_account(*, username, full_name, role, organisation):
+    """A new login with one role. Returns (user, temporary password)."""
+    User = get_user_model()
+    _check_role(role=role, organisation=organisation)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"用户名“{username}”已被使用。"})
+    password = temporary_password()
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password, first_name=full_name)
+    except IntegrityError as error:  # the same name opened a moment ago (a double submit)
+        raise ValidationError({"username": f"用户名“{username}”已被使用。"}) from error
+    RoleAssignment.objects.create(user=user, organisation=organisation, role=role)
+    return user, password
+
+
+@transaction.atomic
+def grant_role(*, account, role, organisation):
+    _check_role(role=role, organisation=organisation)
+    if RoleAssignment.objects.filter(user=account, organisation=organisation, role=role).exists():
+        raise ValidationError(f"该账号已有{organisation.name}的{Role(role).label}角色。")
+    return RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
+
+
+@transaction.atomic
+def revoke_role(*, assignment):
+    """Take a role away (the history keeps who had it and until when). An account keeps one role at
+    least: an account with none is no office's to manage; one no longer used is deactivated instead."""
+    others = RoleAssignment.objects.select_for_update().filter(user_id=assignment.user_id)
+    if not others.exclude(pk=assignment.pk).exists():
+        raise ValidationError("这是该账号唯一的角色，不能收回；如该账号不再使用，请停用账号。")
+    assignment.delete()
+
+
+@transaction.atomic
+def reset_password(*, account):
+    """A new temporary password; the old one stops working at once. Returns it (shown once)."""
+    password = temporary_password()
+    account.set_password(password)
+    account.save(update_fields=["password"])
+    return password
+
+
+@transaction.atomic
+def set_account_active(*, account, active):
+    """Stop (or allow again) an account's logins; its roles and history are kept."""
+    account.is_active = active
+    # Django turns away an inactive account's sessions at their next request (ModelBackend.get_user),
+    # as it does the sessions of a changed password: nothing to delete here.
+    account.save(update_fields=["is_active"])
+    return account

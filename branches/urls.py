@@ -13,4 +13,10 @@ urlpatterns = [
     path("<int:pk>/dissolve/", views.organisation_dissolve, name="dissolve"),
     path("<int:pk>/terms/new/", views.term_create, name="term_create"),
     path("terms/<int:pk>/edit/", views.term_edit, name="term_edit"),
+    path("accounts/", views.account_list, name="accounts"),
+    path("accounts/new/", views.account_create, name="account_create"),
+    path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("accounts/<int:pk>/roles/<int:assignment_pk>/revoke/", views.account_revoke, name="account_revoke"),
+    path("accounts/<int:pk>/password/", views.account_password, name="account_password"),
+    path("accounts/<int:pk>/active/", views.account_active, name="account_active"),
 ]

@@ -1,7 +1,8 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
 from compliance.selectors import by_priority, open_flags
 from ledgers.forms import year_choices
@@ -11,7 +12,9 @@ from . import selectors, services
 from .access import (
     OFFICE_ROLES,
     Action,
+    acts_anywhere,
     can,
+    get_account_for,
     get_object_for,
     get_organisation_for,
     member_organisations,
@@ -19,8 +22,8 @@ from .access import (
     roles_of,
     scope_roots,
 )
-from .forms import DissolveForm, MoveForm, OrganisationForm, TermForm, submit_form
-from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
+from .forms import AccountForm, DissolveForm, MoveForm, OrganisationForm, RoleForm, TermForm, submit_form
+from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role, RoleAssignment
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
 
@@ -195,3 +198,122 @@ def term_edit(request, pk):
     ):
         return _to_detail(organisation)
     return _form_page(request, organisation, form, f"编辑{term}")
+
+
+# ---------------------------------------------------------------- accounts
+
+SHOW_ONCE = "account_shown_once"  # session key: a new password, shown once on the account's page
+
+
+def _manages_accounts(user):
+    if not acts_anywhere(user, Action.ACCOUNTS):
+        raise PermissionDenied("只有党委管理员可以管理账号。")
+
+
+def _account_organisations(user):
+    return organisations_for(user, Action.ACCOUNTS).filter(dissolved_on__isnull=True).order_by("path")
+
+
+def _show_password_once(request, account, password):
+    # Kept in the server-side session until the account's page shows it, never in a cookie or a URL.
+    request.session[SHOW_ONCE] = {"account": account.pk, "password": password}
+
+
+def _password_to_show(request, account):
+    shown = request.session.get(SHOW_ONCE)
+    if shown and shown.get("account") == account.pk:
+        del request.session[SHOW_ONCE]
+        return shown["password"]
+    return None
+
+
+def account_list(request):
+    """The accounts of the office's subtree: search by 用户名 or 姓名, 30 a page."""
+    _manages_accounts(request.user)
+    q = request.GET.get("q", "").strip()
+    page = Paginator(selectors.accounts(request.user, q=q), 30).get_page(request.GET.get("page"))
+    return render(request, "branches/accounts.html", {"page": page, "q": q})
+
+
+@require_http_methods(["GET", "POST"])
+def account_create(request):
+    _manages_accounts(request.user)
+    form = AccountForm(request.POST or None, organisations=_account_organisations(request.user))
+    opened = submit_form(
+        request,
+        form,
+        lambda data: services.open_account(**data),
+        success=lambda r: f"已开通账号“{r[0].username}”。",
+    )
+    if opened:
+        account, password = opened
+        _show_password_once(request, account, password)
+        return redirect("branches:account_detail", pk=account.pk)
+    return render(request, "form_page.html", {"form": form, "title": "开通账号"})
+
+
+@require_http_methods(["GET", "POST"])
+def account_detail(request, pk):
+    """An account's roles (give one, take one back), its password and whether it may log in."""
+    account = get_account_for(request.user, pk)
+    form = RoleForm(request.POST or None, organisations=_account_organisations(request.user))
+    granted = submit_form(
+        request,
+        form,
+        lambda data: services.grant_role(account=account, **data),
+        success=lambda a: f"已授予{a.organisation.name}的{a.get_role_display()}角色。",
+    )
+    if granted:
+        return redirect("branches:account_detail", pk=account.pk)
+    return render(request, "branches/account_detail.html", {
+        "account": account, "form": form, "password": _password_to_show(request, account),
+        "roles": account.role_assignments.select_related("organisation").order_by("organisation__path", "role"),
+        "history": RoleAssignment.history.filter(user_id=account.pk)
+        .select_related("organisation", "history_user").order_by("-history_date")[:50],
+    })  # fmt: skip
+
+
+def _account_action(request, pk, perform, success):
+    """A button on an account's page: perform(account) returns a new password to show once, or None."""
+    account = get_account_for(request.user, pk)
+    try:
+        password = perform(account)
+    except ValidationError as error:
+        messages.error(request, "；".join(error.messages))
+    else:
+        messages.success(request, success)
+        if password is not None:
+            _show_password_once(request, account, password)
+    return redirect("branches:account_detail", pk=account.pk)
+
+
+@require_POST
+def account_revoke(request, pk, assignment_pk):
+    def revoke(account):
+        services.revoke_role(assignment=get_object_or_404(account.role_assignments, pk=assignment_pk))
+
+    return _account_action(request, pk, revoke, "已收回该角色。")
+
+
+@require_POST
+def account_password(request, pk):
+    return _account_action(
+        request, pk, lambda account: services.reset_password(account=account), "已重置密码，原密码即时失效。"
+    )
+
+
+@require_POST
+def account_active(request, pk):
+    active = request.POST.get("active") == "1"
+
+    def switch(account):
+        services.set_account_active(account=account, active=active)
+
+    return _account_action(
+        request,
+        pk,
+        switch,
+        "已启用账号，可以登录。"
+        if active
+        else "已停用账号：不能再登录，已登录的会话随即失效；角色和记录保留。",
+    )

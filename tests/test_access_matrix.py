@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from branches import services
-from branches.models import Organisation, Role
+from branches.models import Organisation, Role, RoleAssignment
 from evaluations import services as review_services
 from evaluations.models import Campaign, FollowUp, Participant
 from ledgers.models import LedgerExport
@@ -111,6 +112,11 @@ AUDIT_LOG = {
 # An export is served to the user who asked for it, while they may still export that organisation.
 OWN_EXPORT = {**dict.fromkeys(ROLES, 404), **dict.fromkeys((Role.TOWNSHIP_ADMIN, Role.TOWNSHIP_LEADER, Role.INSTRUCTOR, Role.SECRETARY, "superuser"), 200)}  # fmt: skip
 
+# Accounts: the 党委管理员 opens and manages the accounts of the subtree.
+ACCOUNTS_ANYWHERE = {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}
+ACCOUNT = {**MANAGE, Role.GROUP_LEADER: 404}  # the account's roles lie in a1, beyond a 党小组长's group
+ACCOUNT_POST = {**ACCOUNT, Role.TOWNSHIP_ADMIN: 302, "superuser": 302}
+
 ROUTES = {
     "home": Route(None, HOME),
     "login": Route(None, dict.fromkeys(ROLES, 302)),  # a logged-in user is sent on
@@ -125,6 +131,12 @@ ROUTES = {
     "branches:dissolve": Route("org", MANAGE, write=True),
     "branches:term_create": Route("org", MANAGE, write=True),
     "branches:term_edit": Route("term", MANAGE_TERM, write=True),
+    "branches:accounts": Route(None, ACCOUNTS_ANYWHERE),
+    "branches:account_create": Route(None, ACCOUNTS_ANYWHERE, write=True),
+    "branches:account_detail": Route("account", ACCOUNT, write=True),
+    "branches:account_revoke": Route("account_role", ACCOUNT_POST, write=True, post={}),
+    "branches:account_password": Route("account", ACCOUNT_POST, write=True, post={}),
+    "branches:account_active": Route("account", ACCOUNT_POST, write=True, post={"active": "0"}),
     "members:list": Route(None, EVERYONE_OK),
     "members:export": Route(None, EVERYONE_OK),
     "members:create": Route(None, RECORD_ANYWHERE, write=True),
@@ -238,6 +250,11 @@ def world(personas, tree):
             proposed_on=date(2026, 11, 26),
             deadline_on=date(2027, 2, 1),
         )
+    for key, roles in (("a1", [(tree.a1, Role.COMMITTEE_MEMBER), (tree.g1, Role.GROUP_LEADER)]),
+                       ("b1", [(tree.b1, Role.SECRETARY)])):  # fmt: skip
+        account = get_user_model().objects.create_user(username=f"account_{key}", password="pw-Testing-123")
+        for organisation, role in roles:
+            RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
     return personas, tree, people, imports, meetings
 
 
@@ -288,6 +305,11 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": FollowUp.objects.get(participant__campaign=campaign).pk}
     if route.target == "training":
         return {"pk": TrainingRecord.objects.get(branch=tree.a1 if in_scope else tree.b1).pk}
+    if route.target in ("account", "account_role"):
+        account = get_user_model().objects.get(username="account_a1" if in_scope else "account_b1")
+        if route.target == "account":
+            return {"pk": account.pk}
+        return {"pk": account.pk, "assignment_pk": account.role_assignments.order_by("pk").first().pk}
     if route.target == "township":
         return {"pk": (tree.township if in_scope else tree.other_township).pk}
     if route.target == "export":
@@ -362,6 +384,8 @@ def _snapshot(tree, people):
         list(Participant.objects.filter(campaign__branch=tree.b1).values()),
         list(FollowUp.objects.filter(participant__campaign__branch=tree.b1).values()),
         list(TrainingRecord.objects.filter(branch=tree.b1).values()),
+        list(get_user_model().objects.filter(username="account_b1").values()),
+        list(RoleAssignment.objects.filter(organisation=tree.b1).values()),
     )
 
 

@@ -1,0 +1,179 @@
+"""账号管理: the township office opens accounts for its subtree, gives and takes roles, resets passwords."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from branches.models import Role, RoleAssignment
+from tests.conftest import make_user
+
+User = get_user_model()
+
+
+@pytest.fixture
+def office(client, personas):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    return client
+
+
+def open_account(client, tree, **fields):
+    data = {
+        "username": "zhangsan",
+        "full_name": "张三",
+        "role": "secretary",
+        "organisation": tree.a2.pk,
+        **fields,
+    }
+    return client.post(reverse("branches:account_create"), data)
+
+
+def logged_in(username, password):
+    """A browser that logged in through the login page with this password (None if refused)."""
+    browser = Client()
+    response = browser.post(reverse("login"), {"username": username, "password": password})
+    return browser if response.status_code == 302 else None
+
+
+def shown_password(client, account):
+    page = client.get(reverse("branches:account_detail", args=[account.pk])).content.decode()
+    marker = '<code class="fs-5 user-select-all">'
+    return page.split(marker)[1].split("</code>")[0] if marker in page else None
+
+
+def test_the_office_opens_an_account_and_its_password_is_shown_once(office, tree, personas):
+    response = open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "branches:account_detail", args=[account.pk]
+    )
+    assert account.get_full_name() == "张三"
+    assert [(a.organisation, a.role) for a in account.role_assignments.all()] == [(tree.a2, Role.SECRETARY)]
+    password = shown_password(office, account)
+    assert password and len(password) == 12
+    assert shown_password(office, account) is None  # once only
+    assert logged_in("zhangsan", password)
+    granted = RoleAssignment.history.get(user_id=account.pk)
+    assert granted.history_type == "+" and granted.history_user == personas[Role.TOWNSHIP_ADMIN]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"username": "secretary"}, "用户名“secretary”已被使用"),  # a persona's, whatever the case
+        ({"username": "SECRETARY"}, "用户名“SECRETARY”已被使用"),
+        ({"username": "张 三"}, "请输入合法的用户名"),
+        ({"role": "secretary", "organisation": "township"}, "支部书记只能授予在"),
+        ({"role": "group_leader", "organisation": "a2"}, "党小组长只能授予在党小组上"),
+        ({"organisation": "b1"}, "选择一个有效的选项"),  # another township's branch
+        ({"role": "member"}, "选择一个有效的选项"),  # a 党员's account goes with the roster
+        ({"full_name": ""}, "这个字段是必填项"),
+    ],
+)
+def test_bad_input_is_explained_and_opens_nothing(office, tree, fields, message):
+    if isinstance(fields.get("organisation"), str):
+        fields["organisation"] = getattr(tree, fields["organisation"]).pk
+    before = User.objects.count()
+    response = open_account(office, tree, **fields)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert User.objects.count() == before
+
+
+def test_a_double_submit_opens_one_account(office, tree):
+    assert open_account(office, tree).status_code == 302
+    again = open_account(office, tree)
+    assert again.status_code == 200 and "已被使用" in again.content.decode()
+    assert User.objects.filter(username="zhangsan").count() == 1
+
+
+def test_roles_are_given_and_taken_back_but_one_is_always_kept(office, tree):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    url = reverse("branches:account_detail", args=[account.pk])
+    assert office.post(url, {"role": "group_leader", "organisation": tree.g1.pk}).status_code == 302
+    twice = office.post(url, {"role": "group_leader", "organisation": tree.g1.pk})
+    assert "该账号已有第一党小组的党小组长角色" in twice.content.decode()
+    secretary, leader = account.role_assignments.order_by("pk")
+    office.post(reverse("branches:account_revoke", args=[account.pk, secretary.pk]))
+    assert list(account.role_assignments.all()) == [leader]
+    refused = office.post(reverse("branches:account_revoke", args=[account.pk, leader.pk]), follow=True)
+    assert "这是该账号唯一的角色" in refused.content.decode()
+    assert list(account.role_assignments.all()) == [leader]
+    history = " ".join(office.get(url).content.decode().split())
+    assert "收回 甲村党支部的支部书记（" in history and "授予 第一党小组的党小组长（" in history
+
+
+def test_a_reset_password_replaces_the_old_one_at_once(office, tree):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    first = shown_password(office, account)
+    member_client = logged_in("zhangsan", first)
+    assert member_client
+    office.post(reverse("branches:account_password", args=[account.pk]))
+    second = shown_password(office, account)
+    assert second and second != first
+    assert not logged_in("zhangsan", first)
+    assert logged_in("zhangsan", second)
+    assert member_client.get(reverse("branches:tree"))["Location"].startswith(reverse("login"))  # logged out
+
+
+def test_a_stopped_account_cannot_log_in_and_is_logged_out(office, tree):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    password = shown_password(office, account)
+    session = logged_in("zhangsan", password)
+    assert session
+    office.post(reverse("branches:account_active", args=[account.pk]), {"active": "0"})
+    assert session.get(reverse("branches:tree"))["Location"].startswith(reverse("login"))
+    assert not logged_in("zhangsan", password)
+    assert account.role_assignments.exists()  # the roles stay, for when it comes back
+    office.post(reverse("branches:account_active", args=[account.pk]), {"active": "1"})
+    assert logged_in("zhangsan", password)
+
+
+def test_the_office_manages_only_accounts_wholly_in_its_subtree(office, tree, personas):
+    elsewhere = make_user("lisi", Role.SECRETARY, tree.b1)
+    both = make_user("wangwu", Role.SECRETARY, tree.a2)
+    RoleAssignment.objects.create(user=both, organisation=tree.b1, role=Role.INSTRUCTOR)
+    listed = office.get(reverse("branches:accounts")).content.decode()
+    for account in (elsewhere, both, personas["superuser"], personas[Role.TOWNSHIP_ADMIN]):
+        assert account.username not in _usernames(listed)
+        assert office.get(reverse("branches:account_detail", args=[account.pk])).status_code == 404
+        assert office.post(reverse("branches:account_password", args=[account.pk])).status_code == 404
+    assert _usernames(listed) == {
+        "township_leader", "instructor", "secretary", "committee_member", "group_leader", "member",
+    }  # fmt: skip
+
+
+def _usernames(page):
+    return {
+        line.split("</span>")[0].strip()
+        for line in page.split('<span class="small text-body-secondary">')[1:]
+    }
+
+
+def test_the_list_searches_and_its_queries_do_not_grow_with_the_accounts(office, tree):
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert office.get(reverse("branches:accounts")).status_code == 200
+        return len(queries)
+
+    count_queries()  # the first page of a session reads what later ones find cached
+    few = count_queries()
+    for index in range(25):
+        make_user(f"branch{index}", Role.COMMITTEE_MEMBER, tree.a2)
+    assert count_queries() == few
+    found = office.get(reverse("branches:accounts"), {"q": "branch1"}).content.decode()
+    assert _usernames(found) == {"branch1", *(f"branch{n}" for n in range(10, 20))}
+    empty = office.get(reverse("branches:accounts"), {"q": "没有此人"}).content.decode()
+    assert "没有找到与“没有此人”相符的账号" in empty
+
+
+def test_only_the_office_sees_the_menu(client, personas):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    assert "账号管理" in client.get(reverse("branches:tree")).content.decode()
+    client.force_login(personas[Role.SECRETARY])
+    assert "账号管理" not in client.get(reverse("branches:tree")).content.decode()
