@@ -1,7 +1,7 @@
 from django.core.cache import cache
 
 from compliance import stamps
-from compliance.selectors import open_flags
+from compliance.selectors import due_flags
 
 from .access import Action, acts_anywhere, roles_of, scope_roots
 from .models import Role
@@ -16,7 +16,7 @@ def navigation(request):
     roles = roles_of(user)
     show_work = user.is_superuser or bool(roles - {Role.MEMBER})
     return {
-        # Every work role sees, on every page, how much needs attention in its scope.
+        # Every work role sees, on every page, how much is due in its scope.
         "nav_open_flags": open_flag_count(user) if show_work else 0,
         "nav_role_labels": [Role(r).label for r in sorted(roles)]
         or (["系统管理员"] if user.is_superuser else []),
@@ -24,16 +24,18 @@ def navigation(request):
         # The overview needs a 党委, 党总支 or 党支部 in scope (a 党小组长's scope is one group).
         "nav_show_dashboard": user.is_superuser or bool(roles - {Role.MEMBER, Role.GROUP_LEADER}),
         "nav_show_audit": acts_anywhere(user, Action.AUDIT),
+        "nav_show_accounts": acts_anywhere(user, Action.ACCOUNTS),
     }
 
 
 def open_flag_count(user):
-    """How many open flags the user's scope holds; counted again only after the engine changes flags or
-    the user's scope changes (a county's count reads tens of thousands of rows)."""
+    """How much is due in the user's scope (overdue or due soon: warnings are listed, not counted);
+    counted again only after the engine changes flags or the user's scope changes (a county's count
+    reads tens of thousands of rows)."""
     scope = ",".join(sorted(f"{r.pk}" for r in scope_roots(user)))
     key = f"badge:{user.pk}:{int(user.is_superuser)}:{scope}:{stamps.flags_token()}"
     count = cache.get(key)
     if count is None:
-        count = open_flags(user).count()
+        count = due_flags(user).count()
         cache.set(key, count, BADGE_TIMEOUT)
     return count

@@ -34,6 +34,15 @@ def open_flags(user):
     return scoped(Flag.objects.filter(resolved_on__isnull=True), user, Action.VIEW, via=("branch", "group"))
 
 
+# What is due: overdue or due soon (the nav badge's count); the warnings (关注) are listed, not counted.
+DUE = "due"
+DUE_STATES = (FlagState.OVERDUE, FlagState.DUE_SOON)
+
+
+def due_flags(user):
+    return open_flags(user).filter(state__in=DUE_STATES)
+
+
 def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=False, within=None, watch=False):
     """within: an organisation whose subtree the list keeps to; watch: only the watch-list's member flags."""
     qs = scoped(Flag.objects.all(), user, Action.VIEW, via=("branch", "group"))
@@ -47,6 +56,8 @@ def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=Fals
         qs = qs.filter(rule__in=WATCH_RULES, member__isnull=False)
     if rule:
         qs = qs.filter(rule=rule)
-    if state:
+    if state == DUE:
+        qs = qs.filter(state__in=DUE_STATES)
+    elif state:
         qs = qs.filter(state=state)
     return by_priority(qs.select_related("branch", "member", "meeting"))

@@ -24,7 +24,9 @@ def flag_list(request):
     branch_pk = id_param(request, "branch")
     branch = branches.filter(pk=branch_pk).first() if branch_pk else None
     rule = request.GET.get("rule") if request.GET.get("rule") in dict(RULE_CHOICES) else None
-    state = request.GET.get("state") if request.GET.get("state") in FlagState.values else None
+    state = (
+        request.GET.get("state") if request.GET.get("state") in (selectors.DUE, *FlagState.values) else None
+    )
     org_pk = id_param(request, "org")
     within = organisations_for(user).filter(pk=org_pk).first() if org_pk else None
     watch = request.GET.get("watch") == "1"

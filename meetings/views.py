@@ -139,10 +139,17 @@ def meeting_create(request):
     }
     if fixed_group is not None:
         initial.update(types=[MeetingType.GROUP_MEETING], group=fixed_group)
+    # From a reminder of a past period (?period_end=): the date starts in that period, not today, so that
+    # the record meets the reminder unless the secretary changes it to the day the meeting was held.
+    today = timezone.localdate()
+    period_end = date_param(request, "period_end")
+    backfilling = period_end if period_end and period_end < today else None
+    if backfilling:
+        initial["held_on"] = backfilling
     data = request.POST if request.method == "POST" else None
     form = MeetingForm(data, initial=initial, groups=groups, allowed_types=allowed)
     rectifications = RectificationFormSet(data, prefix="rect")
-    expected = _expected(branch, data, groups, fixed_group, held_on=timezone.localdate(),
+    expected = _expected(branch, data, groups, fixed_group, held_on=backfilling or today,
                          types=initial["types"], group=fixed_group)  # fmt: skip
     if data is not None and "refresh" not in data and form.is_valid() and rectifications.is_valid():
         try:
@@ -163,7 +170,8 @@ def meeting_create(request):
             return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
         form, rectifications, expected, data, branch=branch, fixed_group=fixed_group,
-        theme_day=services.fixed_theme_day(branch, timezone.localdate()), title=f"记录会议 · {branch.name}",
+        theme_day=services.fixed_theme_day(branch, backfilling or today), title=f"记录会议 · {branch.name}",
+        backfilling=backfilling,
     ))  # fmt: skip
 
 

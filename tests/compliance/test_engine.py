@@ -298,17 +298,19 @@ def test_work_list_queries_do_not_grow(client, personas, branch):
 
 def test_the_nav_badge_is_counted_again_only_when_flags_change(client, personas, branch):
     from branches.context_processors import open_flag_count
-    from compliance.selectors import open_flags
+    from compliance.selectors import due_flags, open_flags
 
     user = personas[Role.TOWNSHIP_ADMIN]
+    hold(branch, ["theme_day"], date(2026, 1, 30), entered=date(2026, 2, 27), backfill_reason="外出学习")
     engine.refresh(as_of=date(2026, 3, 2), since=date(2026, 1, 1))
     before = open_flag_count(user)
-    assert before == open_flags(user).count() > 0
+    assert before == due_flags(user).count() > 0
+    assert open_flags(user).filter(state="warning").exists()  # listed, not counted
     with CaptureQueriesContext(connection) as seen_again:
         assert open_flag_count(user) == before
     assert not any("compliance_flag" in q["sql"] for q in seen_again.captured_queries)
     engine.refresh(as_of=AS_OF, since=date(2025, 1, 1))
-    after = open_flags(user).count()
+    after = due_flags(user).count()
     assert after != before
     client.force_login(user)
     assert client.get(reverse("compliance:flags")).context["nav_open_flags"] == after
@@ -1054,3 +1056,35 @@ def test_a_refresh_as_of_another_day_makes_the_next_night_judge_everything(branc
     assert kinds == [("nightly", date(2026, 12, 1)), ("full", date(2026, 11, 20)), ("nightly", date(2026, 12, 2)),
                      ("partial", date(2026, 11, 20)), ("nightly", date(2026, 12, 2))]  # fmt: skip
     assert services.last_judged(date(2026, 12, 1)) is None  # a run for a later day tells nothing of this one
+
+
+def test_a_reminders_record_link_opens_the_form_in_its_period_and_group(client, personas, branch, tree):
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    client.force_login(personas[Role.SECRETARY])
+    listed = client.get(
+        reverse("compliance:flags"), {"state": "due", "rule": "group_meeting"}
+    ).content.decode()
+    may = Flag.objects.get(
+        rule="group_meeting", group=tree.g1, period_start=date(2026, 5, 1), resolved_on=None
+    )
+    link = f"{reverse('meetings:create')}?group={tree.g1.pk}&amp;period_end=2026-05-31"
+    assert link in listed  # the group's own form, not the branch's
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.context["form"].initial["held_on"] == date(2026, 5, 31) == may.period_end
+    assert page.context["form"].initial["group"] == tree.g1
+    assert "补录往期会议：召开日期已预填为该周期的最后一天（2026年5月31日）" in page.content.decode()
+    today = client.get(reverse("meetings:create"), {"branch": tree.a1.pk, "period_end": "2099-12-31"})
+    assert "held_on" not in today.context["form"].initial and "补录往期会议" not in today.content.decode()
+
+
+def test_the_badge_opens_what_it_counts(client, personas, branch):
+    hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
+    engine.refresh(as_of=AS_OF)
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("compliance:flags"), {"state": "due"})
+    due = page.context["page"].paginator.count
+    assert due == page.context["nav_open_flags"] > 0
+    assert {f.state for f in page.context["page"].object_list} <= {"overdue", "due_soon"}
+    assert f'href="{reverse("compliance:flags")}?state=due"' in page.content.decode()
+    everything = client.get(reverse("compliance:flags")).context["page"].paginator.count
+    assert everything > due  # the 补录 warning is listed, not counted
