@@ -160,7 +160,12 @@ class AccountForm(RoleForm):
         help_text="登录时使用，30个字符以内，可用字母、数字和 @ . + - _。",
     )  # fmt: skip
     full_name = forms.CharField(label="姓名", max_length=30)
-    field_order = ["username", "full_name", "role", "organisation"]
+    email = forms.EmailField(label="电子邮箱", required=False, help_text="选填：用于每日提醒邮件。")
+    field_order = ["username", "full_name", "email", "role", "organisation"]
+
+
+class EmailForm(SafeForm):
+    email = forms.EmailField(label="电子邮箱", required=False, help_text="用于每日提醒邮件；留空则不发送。")
 
 
 def add_service_errors(form, error):

@@ -288,7 +288,7 @@ def _check_role(*, role, organisation):
 
 
 @transaction.atomic
-def open_account(*, username, full_name, role, organisation):
+def open_account(*, username, full_name, role, organisation, email=""):
     """A new login with one role. Returns (user, temporary password)."""
     User = get_user_model()
     _check_role(role=role, organisation=organisation)
@@ -297,7 +297,9 @@ def open_account(*, username, full_name, role, organisation):
     password = temporary_password()
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password, first_name=full_name)
+            user = User.objects.create_user(
+                username=username, password=password, first_name=full_name, email=email
+            )
     except IntegrityError as error:  # the same name opened a moment ago (a double submit)
         raise ValidationError({"username": f"用户名“{username}”已被使用。"}) from error
     RoleAssignment.objects.create(user=user, organisation=organisation, role=role)
@@ -329,6 +331,14 @@ def reset_password(*, account):
     account.set_password(password)
     account.save(update_fields=["password"])
     return password
+
+
+@transaction.atomic
+def set_account_email(*, account, email):
+    """The address of the daily reminder email (the digest skips an account without one)."""
+    account.email = email
+    account.save(update_fields=["email"])
+    return account
 
 
 @transaction.atomic

@@ -18,5 +18,6 @@ urlpatterns = [
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
     path("accounts/<int:pk>/roles/<int:assignment_pk>/revoke/", views.account_revoke, name="account_revoke"),
     path("accounts/<int:pk>/password/", views.account_password, name="account_password"),
+    path("accounts/<int:pk>/email/", views.account_email, name="account_email"),
     path("accounts/<int:pk>/active/", views.account_active, name="account_active"),
 ]

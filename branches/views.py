@@ -22,7 +22,16 @@ from .access import (
     roles_of,
     scope_roots,
 )
-from .forms import AccountForm, DissolveForm, MoveForm, OrganisationForm, RoleForm, TermForm, submit_form
+from .forms import (
+    AccountForm,
+    DissolveForm,
+    EmailForm,
+    MoveForm,
+    OrganisationForm,
+    RoleForm,
+    TermForm,
+    submit_form,
+)
 from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role, RoleAssignment
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
@@ -267,6 +276,7 @@ def account_detail(request, pk):
         return redirect("branches:account_detail", pk=account.pk)
     return render(request, "branches/account_detail.html", {
         "account": account, "form": form, "password": _password_to_show(request, account),
+        "email_form": EmailForm(initial={"email": account.email}),
         "roles": account.role_assignments.select_related("organisation").order_by("organisation__path", "role"),
         "history": RoleAssignment.history.filter(user_id=account.pk)
         .select_related("organisation", "history_user").order_by("-history_date")[:50],
@@ -300,6 +310,18 @@ def account_password(request, pk):
     return _account_action(
         request, pk, lambda account: services.reset_password(account=account), "已重置密码，原密码即时失效。"
     )
+
+
+@require_POST
+def account_email(request, pk):
+    form = EmailForm(request.POST)
+
+    def save(account):
+        if not form.is_valid():
+            raise ValidationError(form.errors["email"])
+        services.set_account_email(account=account, email=form.cleaned_data["email"])
+
+    return _account_action(request, pk, save, "已保存电子邮箱。")
 
 
 @require_POST

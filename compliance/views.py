@@ -46,7 +46,7 @@ def digest(request):
     """Subscribe to (or leave) the daily reminder email; the user's own choice, so no scope applies."""
     enabled = request.POST.get("enabled") == "1"
     if enabled and not request.user.email:
-        messages.error(request, "您的账号没有登记电子邮箱，请联系管理员登记后再订阅。")
+        messages.error(request, "您的账号没有登记电子邮箱：请党委管理员在“账号管理”中登记后再订阅。")
     else:
         services.set_digest(user=request.user, enabled=enabled)
         messages.success(request, "已订阅每日提醒邮件。" if enabled else "已取消每日提醒邮件。")

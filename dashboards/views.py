@@ -163,6 +163,6 @@ def branch_home(request, branch_pk):
         "can_record": branch.is_active and can(user, branch, Action.RECORD),
         "returned": list(returned_meetings(user).filter(branch=branch).order_by("-held_on")[:20]),
         "attention": selectors.members_needing_attention(flags, branch),
-        "branch_flags": flags.filter(branch=branch, member__isnull=True).count(),
+        "branch_flags": flags.filter(branch=branch).count(),  # what the link below lists
         "theme_day": selectors.next_theme_day(branch, on=today),
     })  # fmt: skip

@@ -136,6 +136,7 @@ ROUTES = {
     "branches:account_detail": Route("account", ACCOUNT, write=True),
     "branches:account_revoke": Route("account_role", ACCOUNT_POST, write=True, post={}),
     "branches:account_password": Route("account", ACCOUNT_POST, write=True, post={}),
+    "branches:account_email": Route("account", ACCOUNT_POST, write=True, post={"email": "a@example.cn"}),
     "branches:account_active": Route("account", ACCOUNT_POST, write=True, post={"active": "0"}),
     "members:list": Route(None, EVERYONE_OK),
     "members:export": Route(None, EVERYONE_OK),

@@ -177,3 +177,20 @@ def test_only_the_office_sees_the_menu(client, personas):
     assert "账号管理" in client.get(reverse("branches:tree")).content.decode()
     client.force_login(personas[Role.SECRETARY])
     assert "账号管理" not in client.get(reverse("branches:tree")).content.decode()
+
+
+def test_the_office_registers_an_email_and_the_account_can_then_subscribe(office, tree, personas):
+    secretary = personas[Role.SECRETARY]
+    url = reverse("branches:account_email", args=[secretary.pk])
+    bad = office.post(url, {"email": "不是邮箱"}, follow=True)
+    assert "输入一个有效的 Email 地址" in bad.content.decode()
+    User.objects.filter(pk=secretary.pk, email="").get()  # unchanged
+    office.post(url, {"email": "shuji@example.cn"})
+    secretary.refresh_from_db()
+    assert secretary.email == "shuji@example.cn"
+    own = Client()
+    own.force_login(secretary)
+    own.post(reverse("compliance:digest"), {"enabled": "1"})
+    assert secretary.digest.enabled
+    open_account(office, tree, username="lisi", email="lisi@example.cn")
+    assert User.objects.get(username="lisi").email == "lisi@example.cn"

@@ -1088,3 +1088,10 @@ def test_the_badge_opens_what_it_counts(client, personas, branch):
     assert f'href="{reverse("compliance:flags")}?state=due"' in page.content.decode()
     everything = client.get(reverse("compliance:flags")).context["page"].paginator.count
     assert everything > due  # the 补录 warning is listed, not counted
+
+
+def test_a_refused_page_says_why(client, personas):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.get(reverse("compliance:settings"))
+    assert response.status_code == 403
+    assert "只有党委管理员可以设置本地规则" in response.content.decode()

@@ -295,6 +295,10 @@ def test_branch_home_shows_returned_records_and_members_needing_attention(client
     page = client.get(reverse("dashboards:branch", args=[township.a1.pk])).content.decode()
     assert "党委退回修改的记录" in page and "缺少会议记录" in page
     assert "需要关注的党员" in page and "连续3个月未交党费" in page
+    listed = (
+        client.get(reverse("compliance:flags"), {"branch": township.a1.pk}).context["page"].paginator.count
+    )
+    assert f"全部待办提醒（共 {listed} 条）" in page  # the count the link's list shows, members' items too
 
 
 def test_branch_home_of_a_branch_out_of_scope_is_404(client, township, personas):
