@@ -160,8 +160,11 @@ def get_object_for(user, queryset, pk, action=Action.VIEW, *, via=("organisation
 
 
 def scoped_accounts(user, action=Action.VIEW):
-    """The accounts whose every role lies in the user's scope for the action: never one's own, never a
-    superuser's or staff's (the admin site's), never an account without a role (nobody's to manage)."""
+    """The accounts whose every role, and roster entry if any, lie in the user's scope for the action.
+
+    Never one's own, a superuser's or staff's (the admin site's), one without a role (nobody's to manage),
+    one whose 党员 record is elsewhere (its login reads that record), nor a peer's: an account holding the
+    党委管理员 role on an organisation where the user holds theirs (colleagues do not reset each other)."""
     User = get_user_model()
     if not user.is_authenticated:
         return User.objects.none()
@@ -171,11 +174,18 @@ def scoped_accounts(user, action=Action.VIEW):
     roots = _scope_paths(user, action)
     if not roots:
         return accounts.none()
-    inside = Q(pk__in=[])
+    inside, on_roster_inside = Q(pk__in=[]), Q(pk__in=[])
     for root in roots:
         inside |= Q(organisation__path__startswith=root)
+        on_roster_inside |= Q(member__branch__path__startswith=root)
     held = RoleAssignment.objects.filter(user=OuterRef("pk"))
-    return accounts.filter(Exists(held.filter(inside))).exclude(Exists(held.exclude(inside)))
+    peers = held.filter(role=Role.TOWNSHIP_ADMIN, organisation__path__in=roots)
+    return (
+        accounts.filter(Exists(held.filter(inside)))
+        .exclude(Exists(held.exclude(inside)))
+        .exclude(Exists(peers))
+        .filter(Q(member__isnull=True) | on_roster_inside)
+    )
 
 
 def get_account_for(user, pk, action=Action.ACCOUNTS):

@@ -273,7 +273,7 @@ TEMPORARY_PASSWORD_LENGTH = 12
 
 
 def temporary_password():
-    """A random password for the user to replace at first login (shown once, never stored in clear)."""
+    """A random password, shown once to the office, which asks the user to replace it (stored hashed)."""
     return "".join(secrets.choice(LEGIBLE_CHARACTERS) for _ in range(TEMPORARY_PASSWORD_LENGTH))
 
 
@@ -292,6 +292,7 @@ def open_account(*, username, full_name, role, organisation, email=""):
     """A new login with one role. Returns (user, temporary password)."""
     User = get_user_model()
     _check_role(role=role, organisation=organisation)
+    username = User.normalize_username(username)  # as create_user stores it: ＳＥＣＲＥＴＡＲＹ is SECRETARY
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": f"用户名“{username}”已被使用。"})
     password = temporary_password()
@@ -309,9 +310,14 @@ def open_account(*, username, full_name, role, organisation, email=""):
 @transaction.atomic
 def grant_role(*, account, role, organisation):
     _check_role(role=role, organisation=organisation)
+    held = ValidationError(f"该账号已有{organisation.name}的{Role(role).label}角色。")
     if RoleAssignment.objects.filter(user=account, organisation=organisation, role=role).exists():
-        raise ValidationError(f"该账号已有{organisation.name}的{Role(role).label}角色。")
-    return RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
+        raise held
+    try:
+        with transaction.atomic():
+            return RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
+    except IntegrityError as error:  # the same role given a moment ago (a double submit)
+        raise held from error
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from compliance.selectors import by_priority, open_flags
@@ -261,6 +262,7 @@ def account_create(request):
     return render(request, "form_page.html", {"form": form, "title": "开通账号"})
 
 
+@never_cache  # it may show a new password: no browser or proxy keeps a copy
 @require_http_methods(["GET", "POST"])
 def account_detail(request, pk):
     """An account's roles (give one, take one back), its password and whether it may log in."""

@@ -194,3 +194,29 @@ def test_the_office_registers_an_email_and_the_account_can_then_subscribe(office
     assert secretary.digest.enabled
     open_account(office, tree, username="lisi", email="lisi@example.cn")
     assert User.objects.get(username="lisi").email == "lisi@example.cn"
+
+
+def test_no_account_reaching_beyond_the_subtree_or_a_colleagues_is_managed(office, tree, personas):
+    from tests.conftest import make_member
+
+    # A secretary here whose 党员 record is in another township: its login reads that record.
+    roster_elsewhere = make_user("zhaoliu", Role.SECRETARY, tree.a2)
+    make_member(tree.b1, None, "440106195109195322", name="赵六", user=roster_elsewhere)
+    roster_here = make_user("sunqi", Role.SECRETARY, tree.a2)
+    make_member(tree.a2, None, "320102197704166821", name="孙七", user=roster_here)
+    colleague = make_user("colleague", Role.TOWNSHIP_ADMIN, tree.township)
+    below = make_user("community_admin", Role.TOWNSHIP_ADMIN, tree.community)
+    for account in (roster_elsewhere, colleague):
+        assert office.post(reverse("branches:account_password", args=[account.pk])).status_code == 404
+        assert (
+            office.post(reverse("branches:account_active", args=[account.pk]), {"active": "0"}).status_code
+            == 404
+        )
+    for account in (roster_here, below):
+        assert office.get(reverse("branches:account_detail", args=[account.pk])).status_code == 200
+
+
+def test_a_username_differing_only_by_width_or_case_is_taken(office, tree):
+    response = open_account(office, tree, username="ＳＥＣＲＥＴＡＲＹ")
+    assert response.status_code == 200 and "已被使用" in response.content.decode()
+    assert not User.objects.filter(username="SECRETARY").exists()
