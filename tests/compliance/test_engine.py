@@ -386,6 +386,9 @@ def test_checklist_shows_met_by_which_record_due_and_not_applicable(client, pers
     assert {rows[("group_meeting", g.pk)].obligation.state for g in (tree.g1, tree.g2)} == {"due"}
     page = response.content.decode()
     assert "已完成" in page and "未实行支组合一" in page and f"/meetings/{meeting.pk}/" in page
+    # The 记录 button carries the period: opened after it ended, the form is dated in it.
+    assert f"?group={tree.g1.pk}&amp;period_end=2026-11-30" in page  # 党小组会: monthly
+    assert f"?branch={tree.a1.pk}&amp;type=general_meeting&amp;period_end=2026-12-31" in page  # quarterly
     late = client.get(reverse("compliance:checklist", args=[tree.a1.pk]), {"on": "2026-11-28"}).context[
         "rows"
     ]
