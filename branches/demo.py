@@ -183,7 +183,11 @@ def _ensure_users(root, counts):
         )
         counts["users"] += 1
     for username, full_name, role, path in USERS:
-        user, created = User.objects.get_or_create(username=username, defaults={"first_name": full_name})
+        # An address under .invalid (never delivered): the daily reminder email can be subscribed to and
+        # read on the console backend.
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": full_name, "email": f"{username}@example.invalid"}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
