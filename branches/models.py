@@ -1,6 +1,5 @@
 """The organisation tree (党委 > 党总支 > 党支部 > 党小组), committees and terms, and role assignments."""
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -129,10 +128,6 @@ class CommitteeTerm(models.Model):
 
     def __str__(self):
         return f"{self.organisation} {self.elected_on:%Y年%m月}届"
-
-    @staticmethod
-    def default_ends_on(organisation, elected_on):
-        return elected_on + relativedelta(years=default_term_years(organisation))
 
     def clean(self):
         if self.elected_on and self.ends_on and self.ends_on <= self.elected_on:

@@ -2,12 +2,14 @@
 
 import secrets
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from compliance.local import term_years  # the term a 党委 sets for its subtree (本地规则)
 from meetings.signals import announce_on_commit
 
 from .models import (
@@ -184,7 +186,7 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
     term = CommitteeTerm(
         organisation=organisation,
         elected_on=elected_on,
-        ends_on=ends_on or CommitteeTerm.default_ends_on(organisation, elected_on),
+        ends_on=ends_on or elected_on + relativedelta(years=term_years(organisation, elected_on)),
         note=note,
     )
     term.full_clean()

@@ -62,7 +62,6 @@ from django.db.models.functions import (
 from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
 from evaluations.selectors import closed_reviews, followup_reads, followups_from
 from meetings.models import Attendance, Meeting, MeetingType, Talk
-from meetings.services import fixed_theme_day
 from members import dues, pipeline
 from members.models import (
     PARTY_MEMBER_CATEGORIES,
@@ -78,12 +77,15 @@ from members.models import (
 
 from . import stamps, training
 from .batch import fold, read_together
+from .local import value_timeline
 from .models import FLAG_RULES, Flag, FlagState, RuleSetting
 from .periods import DUE_SOON_DAYS, PeriodKind, State, period_containing
 from .rules import (
     CATALOGUE,
+    DEFAULT_THEME_DAY,
     DUES_STEPS,
     MEETING_RULES,
+    THEME_DAY_SETTING,
     UNIT_RULES,
     Frequency,
     Unit,
@@ -94,6 +96,8 @@ from .rules import (
     ladder_step,
     lecturer_is,
     talk_coverage,
+    theme_day_in,
+    value_in_force,
 )
 
 ATTENTION = {State.OVERDUE: FlagState.OVERDUE, State.DUE_SOON: FlagState.DUE_SOON}
@@ -677,7 +681,8 @@ def _record_flags(rows):
                 wanted.append(Wanted(key=f"{code}:m{m['pk']}", rule=code, state=FlagState.WARNING,
                                      branch_id=m["branch_id"], group_id=m["group_id"], meeting_id=m["pk"],
                                      period_end=m["held_on"], message=message))  # fmt: skip
-    return wanted + _theme_day_flags(rows["theme_days"]) + _org_life_flags(rows["org_lives"])
+    fixed_day = _fixed_theme_days(rows["branches"], _settings_from(rows["settings"]))
+    return wanted + _theme_day_flags(rows["theme_days"], fixed_day) + _org_life_flags(rows["org_lives"])
 
 
 FOLLOWUP_STATES = {"overdue": FlagState.OVERDUE, "open": FlagState.WARNING, "missing": FlagState.WARNING}
@@ -692,14 +697,35 @@ def _review_flags(followups):
     ]  # fmt: skip
 
 
-def _theme_day_flags(rows):
+def _fixed_theme_days(branches, settings):
+    """fixed_day(branch_id, day): the branch's fixed 主题党日 in the month of `day`, under the local settings
+    (`compliance.local`) read with the rest: no query, and each branch's timeline worked out once."""
+    if not any(s.rule == THEME_DAY_SETTING for s in settings):
+        return lambda _branch_id, day: theme_day_in(day.year, day.month, DEFAULT_THEME_DAY)
+    paths = {row["pk"]: row["path"] for row in branches}
+    timelines = {}
+
+    def fixed_day(branch_id, day):
+        timeline = timelines.get(branch_id)
+        if timeline is None:
+            timeline = timelines[branch_id] = value_timeline(
+                settings, paths.get(branch_id, ""), THEME_DAY_SETTING
+            )
+        return theme_day_in(
+            day.year, day.month, value_in_force(timeline, day.replace(day=1), DEFAULT_THEME_DAY)
+        )
+
+    return fixed_day
+
+
+def _theme_day_flags(rows, fixed_day):
     """主题党日 held away from the fixed day without a recorded approval (a warning, not overdue)."""
     return [
         Wanted(key=f"theme_day_moved:m{m['pk']}", rule="theme_day_moved", state=FlagState.WARNING,
                branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],
                message=f"{m['held_on']:%Y-%m-%d}“{m['topic']}”未在固定的主题党日召开，且未登记改期批准")
         for m in rows
-        if m["held_on"] != fixed_theme_day(None, m["held_on"])
+        if m["held_on"] != fixed_day(m["branch_id"], m["held_on"])
     ]  # fmt: skip
 
 

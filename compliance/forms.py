@@ -4,20 +4,33 @@ from django.utils import timezone
 from branches.forms import DATE_INPUT, SafeForm
 
 from .periods import PERIOD_LABELS
-from .rules import CATALOGUE, MEETING_RULES, TRAINING_COMMITTEE
+from .rules import (
+    CATALOGUE,
+    MEETING_RULES,
+    THEME_DAY_CHOICES,
+    THEME_DAY_SETTING,
+    TRAINING_COMMITTEE,
+    VALUE_SETTING_NAMES,
+)
 
 
 class RuleSettingForm(SafeForm):
     organisation = forms.ModelChoiceField(label="适用范围（该组织及其下级）", queryset=None)
     rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES] + [
         ("training_hours", "集中学习培训（每名党员学时）"), (TRAINING_COMMITTEE, "集中学习培训（书记、支委学时）"),
+        *VALUE_SETTING_NAMES.items(),
     ])  # fmt: skip
     enabled = forms.TypedChoiceField(
         label="是否检查", choices=[("1", "检查"), ("0", "不检查")], coerce=lambda v: v == "1", initial="1"
     )
     count = forms.IntegerField(
-        label="次数或学时", min_value=1, max_value=200, required=False,
-        help_text="不填则用默认次数；集中学习培训填每年学时（默认每名党员32、书记和支委56）。",
+        label="次数、学时、天数或年数", min_value=1, max_value=200, required=False,
+        help_text="不填则用默认次数；集中学习培训填每年学时（默认每名党员32、书记和支委56）；"
+                  "补录认定填工作日数（默认3）；委员会任期填3或5年。",
+    )  # fmt: skip
+    theme_day = forms.TypedChoiceField(
+        label="主题党日固定日期", coerce=int, required=False, choices=[("", "——")] + THEME_DAY_CHOICES,
+        help_text="仅用于“主题党日固定日期”（默认每月最后一个星期五）。",
     )  # fmt: skip
     period_kind = forms.ChoiceField(
         label="周期",
@@ -32,3 +45,13 @@ class RuleSettingForm(SafeForm):
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = organisations
+
+    def clean(self):
+        """The fixed day travels as the setting's count (`rules.THEME_DAY_CHOICES`)."""
+        data = super().clean()
+        theme_day = data.pop("theme_day", None)
+        if data.get("rule") == THEME_DAY_SETTING:
+            if theme_day in (None, ""):
+                self.add_error("theme_day", "请选择主题党日的固定日期。")
+            data["count"] = theme_day
+        return data

@@ -9,7 +9,15 @@ from branches.models import Organisation
 from members.models import Member
 
 from .periods import PeriodKind
-from .rules import CATALOGUE, MEETING_RULES, TRAINING_COMMITTEE, TRAINING_SETTINGS
+from .rules import (
+    CATALOGUE,
+    MEETING_RULES,
+    TRAINING_COMMITTEE,
+    TRAINING_SETTINGS,
+    VALUE_SETTING_NAMES,
+    VALUE_SETTINGS,
+    value_label,
+)
 
 # Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
 QUALITY_CHOICES = [
@@ -26,7 +34,10 @@ RULE_CHOICES = [(code, rule.name) for code, rule in CATALOGUE.items()] + QUALITY
 # that an index finds them): renaming or retiring a code needs a data migration resolving its open flags.
 FLAG_RULES = tuple(code for code, _name in RULE_CHOICES)
 # A setting may also name what is not a rule of its own: the 56 学时 asked of 书记 and 支委.
-SETTING_CHOICES = RULE_CHOICES + [(TRAINING_COMMITTEE, "集中学习培训（书记、支委）")]
+SETTING_CHOICES = RULE_CHOICES + [
+    (TRAINING_COMMITTEE, "集中学习培训（书记、支委）"),
+    *VALUE_SETTING_NAMES.items(),
+]
 
 
 class RuleSetting(models.Model):
@@ -67,6 +78,11 @@ class RuleSetting(models.Model):
     def count_unit(self):
         """What `count` counts: 学时 for the training settings, meetings (次) for the others."""
         return "学时" if self.rule in TRAINING_SETTINGS else "次"
+
+    @property
+    def value_text(self):
+        """A local value (主题党日固定日期, 补录认定, 委员会任期) as the page says it; "" for a rule's setting."""
+        return value_label(self.rule, self.count) if self.rule in VALUE_SETTINGS and self.count else ""
 
 
 class FlagState(models.TextChoices):

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
-from .periods import PeriodKind, State, obligation_periods, obligation_state
+from .periods import PeriodKind, State, last_weekday_of_month, obligation_periods, obligation_state
 
 
 class Scope(StrEnum):
@@ -374,3 +374,58 @@ def hours_text(hours):
     """学时 as a person writes them: 18, 18.5 (never 18.0)."""
     text = f"{hours:f}" if not isinstance(hours, int) else str(hours)
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# ---------------------------------------------------------------- local values
+
+# What else a 党委 sets for its subtree besides the rules' frequencies: the 主题党日 fixed day, after how many
+# working days a record counts as 补录, and the committees' term. A RuleSetting under one of these codes
+# holds the value in `count`; each applies from its effective date (the latest in force wins, the nearest
+# organisation's on the same date), as the frequencies do.
+THEME_DAY_SETTING = "theme_day_fixed"
+BACKFILL_SETTING = "backfill_days"
+TERM_SETTING = "term_years"
+VALUE_SETTINGS = (THEME_DAY_SETTING, BACKFILL_SETTING, TERM_SETTING)
+VALUE_SETTING_NAMES = {
+    THEME_DAY_SETTING: "主题党日固定日期",
+    BACKFILL_SETTING: "补录认定（录入晚于召开的工作日数）",
+    TERM_SETTING: "委员会任期（年）",
+}
+# A fixed-day value above LAST_WEEKDAY is the last Monday (101) … Sunday (107) of the month; else that day.
+LAST_WEEKDAY = 100
+WEEKDAY_NAMES = "一二三四五六日"
+DEFAULT_THEME_DAY = LAST_WEEKDAY + 1 + 4  # the last Friday: the 街道 default
+THEME_DAY_CHOICES = [
+    (LAST_WEEKDAY + 1 + day, f"每月最后一个星期{name}") for day, name in enumerate(WEEKDAY_NAMES)
+] + [(day, f"每月{day}日") for day in range(1, 29)]
+DEFAULT_BACKFILL_DAYS = 3
+BACKFILL_DAYS_RANGE = (1, 30)
+TERM_YEARS_CHOICES = (3, 5)  # 支部条例 第二十一条: 三年或五年
+
+
+def theme_day_in(year, month, value):
+    """The fixed 主题党日 of a month under a fixed-day value."""
+    if value > LAST_WEEKDAY:
+        return last_weekday_of_month(year, month, value - LAST_WEEKDAY - 1)
+    return date(year, month, value)  # 1 to 28: in every month
+
+
+def theme_day_label(value):
+    return dict(THEME_DAY_CHOICES).get(value, "")
+
+
+def value_label(code, value):
+    """A local value as the settings page says it."""
+    if code == THEME_DAY_SETTING:
+        return theme_day_label(value)
+    return f"{value}个工作日" if code == BACKFILL_SETTING else f"{value}年"
+
+
+def value_in_force(timeline, on, default):
+    """timeline: [(effective_from, value)] in date order; the value in force on `on`, else the default."""
+    value = default
+    for effective_from, setting_value in timeline:
+        if effective_from > on:
+            break
+        value = setting_value
+    return value

@@ -10,7 +10,17 @@ from branches.services import branches_of
 
 from . import engine
 from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
-from .rules import MEETING_RULES, TRAINING_SETTINGS
+from .rules import (
+    BACKFILL_DAYS_RANGE,
+    BACKFILL_SETTING,
+    MEETING_RULES,
+    TERM_SETTING,
+    TERM_YEARS_CHOICES,
+    THEME_DAY_CHOICES,
+    THEME_DAY_SETTING,
+    TRAINING_SETTINGS,
+    VALUE_SETTINGS,
+)
 
 MAX_MEETINGS_A_PERIOD = 31
 MAX_TRAINING_HOURS_A_YEAR = 200
@@ -110,9 +120,11 @@ def rejudge_since(dates, *, today):
 @transaction.atomic
 def add_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind="", user=None):
     """A local rule for the organisation's subtree from a date on; kept with its history, never edited away."""
-    if rule not in (*MEETING_RULES, *TRAINING_SETTINGS):
+    if rule not in (*MEETING_RULES, *TRAINING_SETTINGS, *VALUE_SETTINGS):
         raise ValidationError({"rule": "该规则暂不支持本地设置。"})
-    if rule in TRAINING_SETTINGS:
+    if rule in VALUE_SETTINGS:
+        _check_value(rule, enabled=enabled, count=count, period_kind=period_kind)
+    elif rule in TRAINING_SETTINGS:
         if period_kind:
             raise ValidationError({"period_kind": "集中学习培训按年度计算学时，不能设置周期。"})
         if enabled and count is not None and not 1 <= count <= MAX_TRAINING_HOURS_A_YEAR:
@@ -129,6 +141,21 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
     )  # fmt: skip
     refresh_on_commit(branches_of(organisation), dates=[effective_from])
     return setting
+
+
+def _check_value(rule, *, enabled, count, period_kind):
+    """A local value (主题党日固定日期, 补录认定, 委员会任期) is a value, never switched off or given a period."""
+    if not enabled:
+        raise ValidationError({"enabled": "该设置不能选择“不检查”：请设定取值。"})
+    if period_kind:
+        raise ValidationError({"period_kind": "该设置没有周期，请选择“默认周期”。"})
+    if rule == THEME_DAY_SETTING and count not in dict(THEME_DAY_CHOICES):
+        raise ValidationError({"theme_day": "请选择主题党日的固定日期。"})
+    low, high = BACKFILL_DAYS_RANGE
+    if rule == BACKFILL_SETTING and not (count and low <= count <= high):
+        raise ValidationError({"count": f"补录认定的工作日数应在{low}到{high}之间。"})
+    if rule == TERM_SETTING and count not in TERM_YEARS_CHOICES:
+        raise ValidationError({"count": "委员会任期应为3年或5年（支部条例 第二十一条）。"})
 
 
 def refresh_on_commit(branch_ids, *, dates=()):

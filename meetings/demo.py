@@ -10,6 +10,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
+from compliance.local import backfill_days
 from compliance.periods import working_days_between
 
 from . import services
@@ -98,14 +99,15 @@ def _lecturer(rng, types, secretaries, held_on):
 def _meeting(rng, branch, types, group, held_on, today, chronic, secretaries=()):
     entered_at = _entered_at(rng, held_on, today)
     lateness = working_days_between(held_on, timezone.localdate(entered_at))
+    backfill = lateness > backfill_days(branch, timezone.localdate(entered_at))
     expected = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, start_time=time(14, 30) if rng.random() < 0.5 else time(9, 0),
         place="党员活动室", topic=rng.choice(TOPICS[types[0]]), host="支部书记", recorder="组织委员",
         lecturer=_lecturer(rng, types, secretaries, held_on), submit_token=uuid.uuid4().hex,
         content="传达学习有关精神，结合实际开展讨论，党员逐一发言。", lateness_days=lateness,
-        is_backfill=lateness > services.BACKFILL_WORKING_DAYS,
-        backfill_reason="会议记录本遗失后据签到表补录" if lateness > services.BACKFILL_WORKING_DAYS else "",
+        is_backfill=backfill,
+        backfill_reason="会议记录本遗失后据签到表补录" if backfill else "",
     )  # fmt: skip
     rows = []
     for row in expected:

@@ -10,7 +10,8 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from branches.models import OrgLevel
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
-from compliance.periods import last_weekday_of_month, working_days_between
+from compliance.local import backfill_days, fixed_theme_day
+from compliance.periods import working_days_between
 from members.models import Category
 from members.selectors import expected_attendees, roster_as_of
 
@@ -29,9 +30,7 @@ from .models import (
 )
 from .signals import announce_on_commit
 
-BACKFILL_WORKING_DAYS = 3
 LEAVE_REASON_LENGTH = Attendance._meta.get_field("leave_reason").max_length
-THEME_DAY_WEEKDAY = 4  # Friday: the 街道 default "last Friday of the month"
 DETAIL_FIELDS = (
     "start_time", "place", "host", "recorder", "lecturer", "content", "resolutions", "guests", "for_year",
     "opinions", "talks_summary", "self_examination", "criticism", "reported_on",
@@ -39,9 +38,7 @@ DETAIL_FIELDS = (
 )  # fmt: skip
 
 
-def fixed_theme_day(branch, held_on):
-    """The branch's fixed 主题党日 in that month (the 街道 default until local settings say otherwise)."""
-    return last_weekday_of_month(held_on.year, held_on.month, THEME_DAY_WEEKDAY)
+__all__ = ["fixed_theme_day"]  # the branch's fixed 主题党日 (a local setting), for the pages and ledgers
 
 
 def is_year_locked(branch, year):
@@ -92,7 +89,8 @@ def _check_held_on(branch, held_on, today):
     raise ValidationError({"held_on": problem})
 
 
-def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill, backfill_reason):
+def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill_after, backfill_reason):
+    """backfill_after: the working days after which the record counted as 补录 (it did), else None."""
     errors = {}
     if not types:
         errors["types"] = "请至少选择一种会议类型。"
@@ -107,10 +105,8 @@ def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill, ba
         errors["lecturer"] = "党课请填写主讲人。"
     if MeetingType.ORG_LIFE_MEETING in types and for_year not in (held_on.year, held_on.year - 1):
         errors["for_year"] = "组织生活会的所属年度应为召开当年或上一年。"
-    if backfill and not (backfill_reason or "").strip():
-        errors["backfill_reason"] = (
-            f"会议召开{BACKFILL_WORKING_DAYS}个工作日后才录入，属于补录，请填写补录原因。"
-        )
+    if backfill_after is not None and not (backfill_reason or "").strip():
+        errors["backfill_reason"] = f"会议召开{backfill_after}个工作日后才录入，属于补录，请填写补录原因。"
     if errors:
         raise ValidationError(errors)
 
@@ -171,10 +167,11 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     types = list(dict.fromkeys(types))
     _check_held_on(branch, held_on, today)
     lateness = working_days_between(held_on, today)
-    backfill = lateness > BACKFILL_WORKING_DAYS
+    threshold = backfill_days(branch, today)  # the local setting in force on the day it is entered
+    backfill = lateness > threshold
     _validate(branch=branch, types=types, group=group, held_on=held_on,
-              for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
-              backfill_reason=details.get("backfill_reason"))  # fmt: skip
+              for_year=details.get("for_year"), lecturer=details.get("lecturer"),
+              backfill_after=threshold if backfill else None, backfill_reason=details.get("backfill_reason"))  # fmt: skip
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, topic=topic.strip(), submit_token=token, created_by=user,
         lateness_days=lateness, is_backfill=backfill, entered_at=now,
@@ -228,10 +225,12 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     types = list(dict.fromkeys(types))
     _check_held_on(meeting.branch, held_on, today)
     # Lateness is measured from the first entry: correcting a record later does not make it a backfill.
-    backfill = working_days_between(held_on, timezone.localdate(meeting.entered_at)) > BACKFILL_WORKING_DAYS
+    entered_on = timezone.localdate(meeting.entered_at)
+    threshold = backfill_days(meeting.branch, entered_on)
+    backfill = working_days_between(held_on, entered_on) > threshold
     _validate(branch=meeting.branch, types=types, group=group, held_on=held_on,
-              for_year=details.get("for_year"), lecturer=details.get("lecturer"), backfill=backfill,
-              backfill_reason=details.get("backfill_reason"))  # fmt: skip
+              for_year=details.get("for_year"), lecturer=details.get("lecturer"),
+              backfill_after=threshold if backfill else None, backfill_reason=details.get("backfill_reason"))  # fmt: skip
     counted_before = _days_counted(meeting)
     for field, value in details.items():
         if field in DETAIL_FIELDS:

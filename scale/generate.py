@@ -35,7 +35,9 @@ from branches.models import (
     RoleAssignment,
     default_term_years,
 )
+from compliance.local import fixed_theme_day
 from compliance.periods import working_days_between
+from compliance.rules import DEFAULT_BACKFILL_DAYS
 from meetings.models import (
     Attendance,
     AttendanceStatus,
@@ -46,7 +48,6 @@ from meetings.models import (
     ReviewState,
     Talk,
 )
-from meetings.services import BACKFILL_WORKING_DAYS, fixed_theme_day
 from members import dues, idcard
 from members.models import (
     CategoryChange,
@@ -928,7 +929,7 @@ class Generator:
         for month in months:
             if month < branch.founded_on.replace(day=1) or month >= end or rng.random() < skip:
                 continue
-            theme = fixed_theme_day(branch, month)
+            theme = fixed_theme_day(None, month)  # the default: generated counties set no local values
             approval = None
             if rng.random() < 0.06:  # moved off the fixed day; most with an approval
                 theme = theme - timedelta(days=rng.randint(1, 6))
@@ -983,7 +984,7 @@ class Generator:
         lag = rng.randint(0, 1) if roll < 0.7 else rng.randint(2, 3) if roll < 0.94 else rng.randint(5, 40)
         entered_on = min(held_on + timedelta(days=lag), today)
         lateness = _working_days(held_on, entered_on)
-        backfill = lateness > BACKFILL_WORKING_DAYS
+        backfill = lateness > DEFAULT_BACKFILL_DAYS  # generated counties set no local values
         main = types[0]
         secretary = getattr(branch, "secretary", "")
         for_year = extra if main == MT.ORG_LIFE_MEETING else None

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from branches import demo
+from compliance import demo as compliance_demo
 from compliance import engine
 from compliance.models import Flag
 from evaluations import demo as evaluations_demo
@@ -36,9 +37,11 @@ class Command(BaseCommand):
                 evaluations_demo.reset(root=existing)
                 meetings_demo.reset(root=existing)
                 members_demo.reset(root=existing)
+                compliance_demo.reset(root=existing)
             demo.reset()
             self.stdout.write("已删除原有演示数据。")
         root, counts = demo.seed(seed=seed)
+        compliance_demo.seed(root=root, today=timezone.localdate())
         member_counts = members_demo.seed(root=root, seed=seed, today=timezone.localdate())
         meeting_counts = meetings_demo.seed(root=root, seed=seed, today=timezone.localdate())
         review_counts = evaluations_demo.seed(root=root, seed=seed, today=timezone.localdate())

@@ -1,0 +1,73 @@
+"""The local values a 党委 sets for its subtree (`rules.VALUE_SETTINGS`), for the writes and pages that need
+them: the 主题党日 fixed day, the 补录 threshold and the committees' term.
+
+A write reads them for its one organisation in one query, kept on the organisation object (loaded anew by
+each request), so that a ledger of a year's meetings asks once; the engine, which judges many branches, takes them from the settings it
+reads anyway (`value_timeline`)."""
+
+from branches.models import Organisation, default_term_years
+
+from .models import RuleSetting
+from .rules import (
+    BACKFILL_SETTING,
+    DEFAULT_BACKFILL_DAYS,
+    DEFAULT_THEME_DAY,
+    TERM_SETTING,
+    THEME_DAY_SETTING,
+    VALUE_SETTINGS,
+    theme_day_in,
+    value_in_force,
+)
+
+
+def value_timeline(settings, path, code):
+    """[(effective_from, value)] of the settings under `code` along the organisation's ancestry, in date
+    order; on one date the nearest organisation's (as for the rules' frequencies)."""
+    chosen = {}
+    for setting in settings:
+        if (
+            setting.rule == code
+            and setting.enabled
+            and setting.count
+            and path.startswith(setting.organisation.path)
+        ):
+            current = chosen.get(setting.effective_from)
+            if current is None or len(setting.organisation.path) > len(current.organisation.path):
+                chosen[setting.effective_from] = setting
+    return [(day, chosen[day].count) for day in sorted(chosen)]
+
+
+def _settings_above(organisation):
+    cached = getattr(organisation, "_value_settings", None)
+    if cached is None:
+        step = Organisation.steplen
+        paths = [organisation.path[:end] for end in range(step, len(organisation.path) + 1, step)]
+        cached = list(
+            RuleSetting.objects.filter(rule__in=VALUE_SETTINGS, organisation__path__in=paths).select_related(
+                "organisation"
+            )
+        )
+        organisation._value_settings = cached
+    return cached
+
+
+def fixed_theme_day(branch, day):
+    """The branch's fixed 主题党日 in the month of `day` (the 街道 default without a branch): the setting in
+    force on the month's first day (one effective from the 15th fixes the days of the months after)."""
+    value = DEFAULT_THEME_DAY
+    if branch is not None:
+        timeline = value_timeline(_settings_above(branch), branch.path, THEME_DAY_SETTING)
+        value = value_in_force(timeline, day.replace(day=1), DEFAULT_THEME_DAY)
+    return theme_day_in(day.year, day.month, value)
+
+
+def backfill_days(branch, entered_on):
+    """After how many working days a record entered on `entered_on` counts as 补录."""
+    timeline = value_timeline(_settings_above(branch), branch.path, BACKFILL_SETTING)
+    return value_in_force(timeline, entered_on, DEFAULT_BACKFILL_DAYS)
+
+
+def term_years(organisation, elected_on):
+    """The term of a committee elected on `elected_on`: the local setting then, else 支部条例's default."""
+    timeline = value_timeline(_settings_above(organisation), organisation.path, TERM_SETTING)
+    return value_in_force(timeline, elected_on, default_term_years(organisation))

@@ -1,0 +1,137 @@
+"""本地规则 beyond frequencies: the 主题党日 fixed day, the 补录 threshold and the committee term, each from its
+effective date, set by the township office for its subtree."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from branches import services as branch_services
+from branches.models import Organisation, Role
+from compliance import engine, local, services
+from compliance.models import Flag, RuleSetting
+from compliance.rules import (
+    BACKFILL_SETTING,
+    DEFAULT_THEME_DAY,
+    TERM_SETTING,
+    THEME_DAY_CHOICES,
+    THEME_DAY_SETTING,
+    theme_day_in,
+    value_in_force,
+)
+from tests.compliance.conftest import hold
+
+ON_THE_15TH = 15
+
+
+# ---------------------------------------------------------------- pure
+
+
+def test_fixed_days_and_their_labels():
+    assert theme_day_in(2026, 10, DEFAULT_THEME_DAY) == date(2026, 10, 30)  # the last Friday
+    assert theme_day_in(2026, 2, 101) == date(2026, 2, 23)  # the last Monday of a short month
+    assert theme_day_in(2024, 2, 107) == date(2024, 2, 25)  # the last Sunday of a leap February
+    assert theme_day_in(2026, 2, 28) == date(2026, 2, 28)
+    labels = dict(THEME_DAY_CHOICES)
+    assert labels[DEFAULT_THEME_DAY] == "每月最后一个星期五" and labels[15] == "每月15日"
+    assert max(value for value in labels if value < 100) == 28  # a day every month has
+
+
+def test_the_value_in_force_on_a_day():
+    timeline = [(date(2025, 1, 1), 5), (date(2026, 7, 1), 10)]
+    assert value_in_force(timeline, date(2024, 12, 31), 3) == 3
+    assert value_in_force(timeline, date(2025, 1, 1), 3) == 5
+    assert value_in_force(timeline, date(2026, 6, 30), 3) == 5
+    assert value_in_force(timeline, date(2026, 7, 1), 3) == 10
+
+
+# ---------------------------------------------------------------- the settings page
+
+
+@pytest.fixture
+def office(client, personas):
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    return client
+
+
+def post_setting(client, tree, **fields):
+    data = {"organisation": tree.township.pk, "enabled": "1", "effective_from": "2026-01-01", **fields}
+    return client.post(reverse("compliance:settings"), data)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"rule": THEME_DAY_SETTING}, "请选择主题党日的固定日期"),
+        ({"rule": THEME_DAY_SETTING, "theme_day": "15", "enabled": "0"}, "该设置不能选择“不检查”"),
+        ({"rule": THEME_DAY_SETTING, "theme_day": "15", "period_kind": "month"}, "该设置没有周期"),
+        ({"rule": BACKFILL_SETTING, "count": "31"}, "补录认定的工作日数应在1到30之间"),
+        ({"rule": BACKFILL_SETTING}, "补录认定的工作日数应在1到30之间"),
+        ({"rule": TERM_SETTING, "count": "4"}, "委员会任期应为3年或5年"),
+    ],
+)
+def test_a_local_value_is_checked_and_nothing_saved_on_a_mistake(office, tree, fields, message):
+    response = post_setting(office, tree, **fields)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not RuleSetting.objects.exists()
+
+
+def test_the_office_fixes_the_theme_day_and_the_warnings_follow_from_its_date(
+    office, tree, branch, django_capture_on_commit_callbacks
+):
+    on_last_friday = hold(branch, ["theme_day"], date(2026, 10, 30))
+    on_the_15th = hold(branch, ["theme_day"], date(2026, 9, 15))
+    before = hold(branch, ["theme_day"], date(2025, 12, 26))  # the last Friday, before the setting
+    engine.refresh(as_of=date(2026, 11, 23), since=date(2025, 1, 1))
+    moved = set(
+        Flag.objects.filter(rule="theme_day_moved", resolved_on=None).values_list("meeting_id", flat=True)
+    )
+    assert moved == {on_the_15th.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_setting(office, tree, rule=THEME_DAY_SETTING, theme_day=str(ON_THE_15TH))
+    assert response.status_code == 302
+    moved = set(
+        Flag.objects.filter(rule="theme_day_moved", resolved_on=None).values_list("meeting_id", flat=True)
+    )
+    assert moved == {on_last_friday.pk}  # judged again at once; December 2025 by the rule then
+    assert before.pk not in moved
+    page = office.get(reverse("compliance:settings")).content.decode()
+    assert "主题党日固定日期 · 每月15日" in " ".join(page.split())
+    form = office.get(reverse("meetings:create"), {"branch": branch.pk}).content.decode()
+    assert "主题党日固定为 12月15日；" in form
+
+
+def test_a_fixed_day_is_read_once_per_branch(branch, django_assert_num_queries):
+    RuleSetting.objects.create(organisation=branch, rule=THEME_DAY_SETTING, count=ON_THE_15TH,
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    branch = Organisation.objects.get(pk=branch.pk)  # as a request loads it
+    with django_assert_num_queries(1):
+        days = [local.fixed_theme_day(branch, date(2026, month, 1)) for month in range(1, 13)]
+    assert days == [date(2026, month, 15) for month in range(1, 13)]
+
+
+def test_the_backfill_threshold_applies_to_records_entered_from_its_date(branch, tree):
+    five_days_late = {"entered": date(2026, 11, 9), "backfill_reason": ""}  # held Monday 2 November
+    with pytest.raises(ValidationError, match="会议召开3个工作日后才录入"):
+        hold(branch, ["theme_day"], date(2026, 11, 2), **five_days_late)
+    services.add_setting(organisation=tree.township, rule=BACKFILL_SETTING, enabled=True, count=10,
+                         effective_from=date(2026, 11, 1))  # fmt: skip
+    branch = Organisation.objects.get(pk=branch.pk)  # the next request's
+    meeting = hold(branch, ["theme_day"], date(2026, 11, 2), **five_days_late)
+    assert not meeting.is_backfill and meeting.lateness_days == 5
+    with pytest.raises(
+        ValidationError, match="会议召开3个工作日后才录入"
+    ):  # entered before the setting's date
+        hold(branch, ["general_meeting"], date(2026, 10, 19), entered=date(2026, 10, 26), backfill_reason="")
+
+
+def test_a_committee_elected_from_the_settings_date_serves_its_term(tree):
+    services.add_setting(organisation=tree.township, rule=TERM_SETTING, enabled=True, count=5,
+                         effective_from=date(2026, 1, 1))  # fmt: skip
+    school = branch_services.create_organisation(parent=tree.township, name="甲镇中学党支部", level="branch",
+                                                 kind="school", founded_on=date(2010, 1, 1))  # fmt: skip
+    before = branch_services.record_term(organisation=school, elected_on=date(2025, 6, 1))
+    after = branch_services.record_term(organisation=school, elected_on=date(2026, 6, 1))
+    assert before.ends_on == date(2028, 6, 1)  # a school's 3 years (支部条例), the setting not yet in force
+    assert after.ends_on == date(2031, 6, 1)
