@@ -9,6 +9,7 @@ from meetings.signals import announce_on_commit
 
 from .models import (
     ALLOWED_PARENT_LEVELS,
+    AccountEvent,
     CommitteePosition,
     CommitteeTerm,
     Organisation,
@@ -168,6 +169,15 @@ class CommitteeTermAdmin(RefreshFlagsMixin, NoDeleteMixin, SimpleHistoryAdmin):
     search_fields = ["organisation__name"]
     autocomplete_fields = ["organisation"]
     inlines = [CommitteePositionInline]
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What the offices did to accounts (账号管理): readable here, never edited."""
+
+    list_display = ["account", "kind", "detail", "by", "at"]
+    list_filter = ["kind"]
+    search_fields = ["account__username"]
 
 
 @admin.register(RoleAssignment)

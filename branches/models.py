@@ -207,3 +207,37 @@ class RoleAssignment(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.organisation} · {self.get_role_display()}"
+
+
+class AccountEvent(models.Model):
+    """What an office did to an account besides its roles (which keep their own history): opened it,
+    reset its password, stopped or restarted it, registered its email. Kept for ever, as the history is."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "开通账号"
+        PASSWORD = "password", "重置密码"
+        STOPPED = "stopped", "停用账号"
+        RESTARTED = "restarted", "启用账号"
+        EMAIL = "email", "登记电子邮箱"
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="账号", on_delete=models.CASCADE, related_name="account_events"
+    )
+    kind = models.CharField("操作", max_length=20, choices=Kind.choices)
+    detail = models.CharField("说明", max_length=254, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="操作人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "账号操作记录"
+        verbose_name_plural = "账号操作记录"
+        indexes = [models.Index(fields=["account", "at"])]
+
+    def __str__(self):
+        return f"{self.account} {self.get_kind_display()}"

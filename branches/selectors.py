@@ -86,3 +86,23 @@ def accounts(user, *, q=""):
         qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q))
     roles = RoleAssignment.objects.select_related("organisation").order_by("organisation__path", "role")
     return qs.order_by("username").prefetch_related(Prefetch("role_assignments", queryset=roles))
+
+
+ACCOUNT_HISTORY = 50
+
+
+def account_history(account):
+    """The latest changes to an account, newest first: its roles given and taken back (their history) and
+    what the office did besides (AccountEvent), as (when, what, by whom) — two queries."""
+    roles = RoleAssignment.history.filter(user_id=account.pk).select_related("organisation", "history_user")
+    changes = [
+        (row.history_date, f"{ROLE_CHANGE.get(row.history_type, '修改')} {row.organisation.name}的{row.get_role_display()}",
+         row.history_user)
+        for row in roles.order_by("-history_date")[:ACCOUNT_HISTORY]
+    ]  # fmt: skip
+    events = account.account_events.select_related("by").order_by("-at")[:ACCOUNT_HISTORY]
+    changes += [(e.at, e.get_kind_display() + (f"：{e.detail}" if e.detail else ""), e.by) for e in events]
+    return sorted(changes, key=lambda change: change[0], reverse=True)[:ACCOUNT_HISTORY]
+
+
+ROLE_CHANGE = {"+": "授予", "-": "收回"}

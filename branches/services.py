@@ -14,6 +14,7 @@ from meetings.signals import announce_on_commit
 
 from .models import (
     ALLOWED_PARENT_LEVELS,
+    AccountEvent,
     CommitteePosition,
     CommitteeTerm,
     Organisation,
@@ -290,7 +291,7 @@ def _check_role(*, role, organisation):
 
 
 @transaction.atomic
-def open_account(*, username, full_name, role, organisation, email=""):
+def open_account(*, username, full_name, role, organisation, email="", by=None):
     """A new login with one role. Returns (user, temporary password)."""
     User = get_user_model()
     _check_role(role=role, organisation=organisation)
@@ -306,6 +307,7 @@ def open_account(*, username, full_name, role, organisation, email=""):
     except IntegrityError as error:  # the same name opened a moment ago (a double submit)
         raise ValidationError({"username": f"用户名“{username}”已被使用。"}) from error
     RoleAssignment.objects.create(user=user, organisation=organisation, role=role)
+    AccountEvent.objects.create(account=user, kind=AccountEvent.Kind.OPENED, by=by)
     return user, password
 
 
@@ -333,25 +335,36 @@ def revoke_role(*, assignment):
 
 
 @transaction.atomic
-def reset_password(*, account):
+def reset_password(*, account, by=None):
     """A new temporary password; the old one stops working at once. Returns it (shown once)."""
     password = temporary_password()
     account.set_password(password)
     account.save(update_fields=["password"])
+    AccountEvent.objects.create(account=account, kind=AccountEvent.Kind.PASSWORD, by=by)
     return password
 
 
 @transaction.atomic
-def set_account_email(*, account, email):
+def set_account_email(*, account, email, by=None):
     """The address of the daily reminder email (the digest skips an account without one)."""
+    if email == account.email:
+        return account
     account.email = email
     account.save(update_fields=["email"])
+    AccountEvent.objects.create(
+        account=account, kind=AccountEvent.Kind.EMAIL, detail=email or "（清除）", by=by
+    )
     return account
 
 
 @transaction.atomic
-def set_account_active(*, account, active):
+def set_account_active(*, account, active, by=None):
     """Stop (or allow again) an account's logins; its roles and history are kept."""
+    if account.is_active == active:
+        return account
+    AccountEvent.objects.create(
+        account=account, kind=AccountEvent.Kind.RESTARTED if active else AccountEvent.Kind.STOPPED, by=by
+    )
     account.is_active = active
     # Django turns away an inactive account's sessions at their next request (ModelBackend.get_user),
     # as it does the sessions of a changed password: nothing to delete here.

@@ -33,7 +33,7 @@ from .forms import (
     TermForm,
     submit_form,
 )
-from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role, RoleAssignment
+from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
 
@@ -252,7 +252,7 @@ def account_create(request):
     opened = submit_form(
         request,
         form,
-        lambda data: services.open_account(**data),
+        lambda data: services.open_account(**data, by=request.user),
         success=lambda r: f"已开通账号“{r[0].username}”。",
     )
     if opened:
@@ -280,8 +280,7 @@ def account_detail(request, pk):
         "account": account, "form": form, "password": _password_to_show(request, account),
         "email_form": EmailForm(initial={"email": account.email}),
         "roles": account.role_assignments.select_related("organisation").order_by("organisation__path", "role"),
-        "history": RoleAssignment.history.filter(user_id=account.pk)
-        .select_related("organisation", "history_user").order_by("-history_date")[:50],
+        "history": selectors.account_history(account),
     })  # fmt: skip
 
 
@@ -310,7 +309,10 @@ def account_revoke(request, pk, assignment_pk):
 @require_POST
 def account_password(request, pk):
     return _account_action(
-        request, pk, lambda account: services.reset_password(account=account), "已重置密码，原密码即时失效。"
+        request,
+        pk,
+        lambda account: services.reset_password(account=account, by=request.user),
+        "已重置密码，原密码即时失效。",
     )
 
 
@@ -321,7 +323,7 @@ def account_email(request, pk):
     def save(account):
         if not form.is_valid():
             raise ValidationError(form.errors["email"])
-        services.set_account_email(account=account, email=form.cleaned_data["email"])
+        services.set_account_email(account=account, email=form.cleaned_data["email"], by=request.user)
 
     return _account_action(request, pk, save, "已保存电子邮箱。")
 
@@ -331,7 +333,7 @@ def account_active(request, pk):
     active = request.POST.get("active") == "1"
 
     def switch(account):
-        services.set_account_active(account=account, active=active)
+        services.set_account_active(account=account, active=active, by=request.user)
 
     return _account_action(
         request,

@@ -220,3 +220,27 @@ def test_a_username_differing_only_by_width_or_case_is_taken(office, tree):
     response = open_account(office, tree, username="ＳＥＣＲＥＴＡＲＹ")
     assert response.status_code == 200 and "已被使用" in response.content.decode()
     assert not User.objects.filter(username="SECRETARY").exists()
+
+
+def test_what_the_office_did_to_an_account_is_kept_with_who_did_it(office, tree, personas):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    office.post(reverse("branches:account_password", args=[account.pk]))
+    office.post(reverse("branches:account_email", args=[account.pk]), {"email": "zs@example.cn"})
+    office.post(reverse("branches:account_email", args=[account.pk]), {"email": "zs@example.cn"})  # unchanged
+    office.post(reverse("branches:account_active", args=[account.pk]), {"active": "0"})
+    office.post(reverse("branches:account_active", args=[account.pk]), {"active": "0"})  # a double submit
+    page = " ".join(
+        office.get(reverse("branches:account_detail", args=[account.pk])).content.decode().split()
+    )
+    who = f"（{personas[Role.TOWNSHIP_ADMIN].username}）"
+    for what in (
+        "开通账号",
+        "授予 甲村党支部的支部书记",
+        "重置密码",
+        "登记电子邮箱：zs@example.cn",
+        "停用账号",
+    ):
+        assert f"{what}{who}" in page, what
+    kinds = list(account.account_events.order_by("at", "pk").values_list("kind", flat=True))
+    assert kinds == ["opened", "password", "email", "stopped"]  # nothing twice for a repeated submit
