@@ -164,6 +164,10 @@ class AccountForm(RoleForm):
     field_order = ["username", "full_name", "email", "role", "organisation"]
 
 
+class MemberAccountForm(SafeForm):
+    username = AccountForm.base_fields["username"]
+
+
 class EmailForm(SafeForm):
     email = forms.EmailField(label="电子邮箱", required=False, help_text="用于每日提醒邮件；留空则不发送。")
 

@@ -282,7 +282,7 @@ def temporary_password():
 
 def _check_role(*, role, organisation):
     if role not in ROLE_LEVELS:
-        raise ValidationError({"role": "党员角色需与党员名册关联，暂由系统管理员在“系统管理”中开通。"})
+        raise ValidationError({"role": "党员本人的账号请在该党员的页面开通（与名册关联）。"})
     if organisation.level not in ROLE_LEVELS[role]:
         levels = "、".join(OrgLevel(level).label for level in sorted(ROLE_LEVELS[role]))
         raise ValidationError({"organisation": f"{Role(role).label}只能授予在{levels}上。"})
@@ -293,11 +293,34 @@ def _check_role(*, role, organisation):
 @transaction.atomic
 def open_account(*, username, full_name, role, organisation, email="", by=None):
     """A new login with one role. Returns (user, temporary password)."""
-    User = get_user_model()
     _check_role(role=role, organisation=organisation)
+    return _new_login(
+        username=username, full_name=full_name, email=email, role=role, organisation=organisation, by=by
+    )
+
+
+@transaction.atomic
+def open_member_account(*, member, username, by=None):
+    """A 党员's own login, tied to their roster entry: it reads their own record and nothing else (the 党员
+    role on their branch). Returns (user, temporary password)."""
+    if member.user_id:
+        raise ValidationError("该党员已有登录账号。")
+    if not member.on_roster:
+        raise ValidationError("只能为名册上的党员开通账号。")
+    user, password = _new_login(username=username, full_name=member.name, email="", role=Role.MEMBER,
+                                organisation=member.branch, by=by)  # fmt: skip
+    member.user = user
+    member._change_reason = "开通登录账号"
+    member.save(update_fields=["user"])
+    return user, password
+
+
+def _new_login(*, username, full_name, email, role, organisation, by):
+    User = get_user_model()
     username = User.normalize_username(username)  # as create_user stores it: ＳＥＣＲＥＴＡＲＹ is SECRETARY
+    taken = ValidationError({"username": f"用户名“{username}”已被使用。"})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": f"用户名“{username}”已被使用。"})
+        raise taken
     password = temporary_password()
     try:
         with transaction.atomic():
@@ -305,7 +328,7 @@ def open_account(*, username, full_name, role, organisation, email="", by=None):
                 username=username, password=password, first_name=full_name, email=email
             )
     except IntegrityError as error:  # the same name opened a moment ago (a double submit)
-        raise ValidationError({"username": f"用户名“{username}”已被使用。"}) from error
+        raise taken from error
     RoleAssignment.objects.create(user=user, organisation=organisation, role=role)
     AccountEvent.objects.create(account=user, kind=AccountEvent.Kind.OPENED, by=by)
     return user, password

@@ -224,7 +224,7 @@ def _account_organisations(user):
     return organisations_for(user, Action.ACCOUNTS).filter(dissolved_on__isnull=True).order_by("path")
 
 
-def _show_password_once(request, account, password):
+def show_password_once(request, account, password):
     # Kept in the server-side session until the account's page shows it, never in a cookie or a URL.
     request.session[SHOW_ONCE] = {"account": account.pk, "password": password}
 
@@ -257,7 +257,7 @@ def account_create(request):
     )
     if opened:
         account, password = opened
-        _show_password_once(request, account, password)
+        show_password_once(request, account, password)
         return redirect("branches:account_detail", pk=account.pk)
     return render(request, "form_page.html", {"form": form, "title": "开通账号"})
 
@@ -294,7 +294,7 @@ def _account_action(request, pk, perform, success):
     else:
         messages.success(request, success)
         if password is not None:
-            _show_password_once(request, account, password)
+            show_password_once(request, account, password)
     return redirect("branches:account_detail", pk=account.pk)
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", views.member_create, name="create"),
     path("<int:pk>/", views.member_detail, name="detail"),
     path("<int:pk>/edit/", views.member_edit, name="edit"),
+    path("<int:pk>/account/", views.member_account, name="account"),
     path("<int:pk>/do/<slug:action>/", views.member_action, name="action"),
     path("<int:pk>/void/<slug:kind>/<int:record_pk>/", views.member_void, name="void"),
     path("import/", views.member_import, name="import"),

@@ -10,13 +10,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.selectors import object_history
+from branches import services as branch_services
 from branches.access import Action, can, get_branch_for, organisations_for
-from branches.forms import add_service_errors, submit_form, whole_number
+from branches.forms import MemberAccountForm, add_service_errors, submit_form, whole_number
 from branches.models import OrgLevel
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
+from branches.views import show_password_once
 from compliance import training
 from compliance.engine import settings_in_force
 from compliance.models import Flag
@@ -189,6 +191,7 @@ def member_detail(request, pk):
             "dues": selectors.dues_summary(member),
             "deadlines": deadlines,
             "can_record": member.on_roster and can(request.user, member.branch, Action.RECORD),
+            "can_open_account": can(request.user, member.branch, Action.ACCOUNTS),
             "can_transfer_in": not member.on_roster
             and member.status not in LEAVING_STATUSES
             and can(request.user, member.branch, Action.RECORD),
@@ -526,3 +529,24 @@ def training_void(request, pk):
         "form": form, "member": record.member, "danger": True,
         "title": f"作废{record.member.name}的培训记录：{record.title}（{record.held_on:%Y-%m-%d}，{record.hours}学时）",
     })  # fmt: skip
+
+
+@require_POST
+def member_account(request, pk):
+    """The office opens a 党员's own login from their page; the new password is shown once on the account's."""
+    member = selectors.get_member_for(request.user, pk)
+    if not can(request.user, member.branch, Action.ACCOUNTS):
+        raise PermissionDenied("只有党委管理员可以开通账号。")
+    form = MemberAccountForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors["username"])
+        account, password = branch_services.open_member_account(
+            member=member, username=form.cleaned_data["username"], by=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, "；".join(error.messages))
+        return redirect("members:detail", pk=member.pk)
+    messages.success(request, f"已为{member.name}开通账号“{account.username}”。")
+    show_password_once(request, account, password)
+    return redirect("branches:account_detail", pk=account.pk)

@@ -83,6 +83,8 @@ MEMBER_RECORD = {
     "superuser": 200,
 }
 BRANCH_VIEW = {**VIEW, Role.GROUP_LEADER: 404}
+# A 党员's own login, opened from their page by the office (Action.ACCOUNTS).
+MEMBER_ACCOUNT = {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 302, "superuser": 302}
 # Meetings: the test meeting is a 党小组会 of g1, so the group leader sees and records it.
 MEETING_RECORD = {**MANAGE, Role.SECRETARY: 200, Role.COMMITTEE_MEMBER: 200, Role.GROUP_LEADER: 200}
 MEETING_CREATE = {**RECORD_ANYWHERE, Role.GROUP_LEADER: 200}
@@ -145,6 +147,7 @@ ROUTES = {
     "members:import_detail": Route("import", RECORD_ANYWHERE, write=True),
     "members:detail": Route("member", MEMBER_VIEW),
     "members:edit": Route("member", MEMBER_RECORD, write=True),
+    "members:account": Route("member", MEMBER_ACCOUNT, write=True, post={"username": "new_login"}),
     "members:action": Route("member_action", MEMBER_RECORD, write=True),
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),

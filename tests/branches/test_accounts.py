@@ -244,3 +244,36 @@ def test_what_the_office_did_to_an_account_is_kept_with_who_did_it(office, tree,
         assert f"{what}{who}" in page, what
     kinds = list(account.account_events.order_by("at", "pk").values_list("kind", flat=True))
     assert kinds == ["opened", "password", "email", "stopped"]  # nothing twice for a repeated submit
+
+
+def test_the_office_opens_a_members_own_login_from_their_page(office, tree, personas):
+    from tests.conftest import make_member
+
+    member = make_member(tree.a2, None, "320102197704166821", name="孙七")
+    other = make_member(tree.a2, None, "440106195109195322", name="赵六")
+    page = office.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert "开通账号" in page
+    response = office.post(reverse("members:account", args=[member.pk]), {"username": "sunqi"})
+    account = User.objects.get(username="sunqi")
+    assert response["Location"] == reverse("branches:account_detail", args=[account.pk])
+    member.refresh_from_db()
+    assert member.user == account and account.get_full_name() == "孙七"
+    assert [(a.organisation, a.role) for a in account.role_assignments.all()] == [(tree.a2, Role.MEMBER)]
+    browser = logged_in("sunqi", shown_password(office, account))
+    assert browser.get(reverse("members:detail", args=[member.pk])).status_code == 200
+    assert browser.get(reverse("members:detail", args=[other.pk])).status_code == 404
+    again = office.post(reverse("members:account", args=[member.pk]), {"username": "sunqi2"}, follow=True)
+    assert "该党员已有登录账号" in again.content.decode()
+    taken = office.post(reverse("members:account", args=[other.pk]), {"username": "SunQi"}, follow=True)
+    assert "用户名“SunQi”已被使用" in taken.content.decode()
+    assert User.objects.filter(username__iexact="sunqi").count() == 1
+
+
+def test_a_secretary_cannot_open_logins(client, personas, tree):
+    from tests.conftest import make_member
+
+    member = make_member(tree.a1, None, "320102197704166821", name="孙七")
+    client.force_login(personas[Role.SECRETARY])
+    assert "开通账号" not in client.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert client.post(reverse("members:account", args=[member.pk]), {"username": "x1"}).status_code == 403
+    assert not User.objects.filter(username="x1").exists()
