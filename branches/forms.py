@@ -146,7 +146,8 @@ GRANTABLE_ROLES = [(role.value, role.label) for role in Role if role != Role.MEM
 
 
 class RoleForm(SafeForm):
-    role = forms.ChoiceField(label="角色", choices=GRANTABLE_ROLES)
+    # No role preselected: a careless tap must not give the first one, 党委管理员.
+    role = forms.ChoiceField(label="角色", choices=[("", "请选择角色")] + GRANTABLE_ROLES)
     organisation = forms.ModelChoiceField(label="党组织", queryset=None, help_text="角色及于该组织及其下级。")
 
     def __init__(self, *args, organisations, **kwargs):
