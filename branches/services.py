@@ -11,6 +11,7 @@ from simple_history.utils import bulk_create_with_history
 
 from compliance.local import term_years  # the term a 党委 sets for its subtree (本地规则)
 from meetings.signals import announce_on_commit
+from members.models import PARTY_MEMBER_CATEGORIES
 
 from .models import (
     ALLOWED_PARENT_LEVELS,
@@ -303,10 +304,15 @@ def open_account(*, username, full_name, role, organisation, email="", by=None):
 def open_member_account(*, member, username, by=None):
     """A 党员's own login, tied to their roster entry: it reads their own record and nothing else (the 党员
     role on their branch). Returns (user, temporary password)."""
+    member = (
+        type(member).objects.select_for_update().select_related("branch").get(pk=member.pk)
+    )  # one at a time
     if member.user_id:
         raise ValidationError("该党员已有登录账号。")
-    if not member.on_roster:
-        raise ValidationError("只能为名册上的党员开通账号。")
+    if not member.on_roster or not member.branch.is_active:
+        raise ValidationError("只能为名册上、党组织未撤销的党员开通账号。")
+    if member.category not in PARTY_MEMBER_CATEGORIES:
+        raise ValidationError("只能为正式党员和预备党员开通党员账号。")
     user, password = _new_login(username=username, full_name=member.name, email="", role=Role.MEMBER,
                                 organisation=member.branch, by=by)  # fmt: skip
     member.user = user

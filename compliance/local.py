@@ -17,6 +17,7 @@ from .rules import (
     VALUE_SETTINGS,
     theme_day_in,
     value_in_force,
+    value_problem,
 )
 
 
@@ -28,7 +29,7 @@ def value_timeline(settings, path, code):
         if (
             setting.rule == code
             and setting.enabled
-            and setting.count
+            and not value_problem(code, setting.count)  # one the admin site let through: the default stands
             and path.startswith(setting.organisation.path)
         ):
             current = chosen.get(setting.effective_from)
@@ -68,6 +69,13 @@ def backfill_days(branch, entered_on):
 
 
 def term_years(organisation, elected_on):
-    """The term of a committee elected on `elected_on`: the local setting then, else 支部条例's default."""
+    """The term of a committee elected on `elected_on`. 村、社区 organisations and 党委 serve 5 years whatever
+    the setting (支部条例 第二十一条); for the others, 3 or 5 as the local setting then says, else 3."""
+    default = default_term_years(organisation)
+    if default == FIVE_YEARS:
+        return default
     timeline = value_timeline(_settings_above(organisation), organisation.path, TERM_SETTING)
-    return value_in_force(timeline, elected_on, default_term_years(organisation))
+    return value_in_force(timeline, elected_on, default)
+
+
+FIVE_YEARS = 5

@@ -1,6 +1,7 @@
 """Settings a 党委 changes for its subtree, and the flags the engine raises and resolves."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -17,6 +18,7 @@ from .rules import (
     VALUE_SETTING_NAMES,
     VALUE_SETTINGS,
     value_label,
+    value_problem,
 )
 
 # Record-quality warnings are not rules of RULES.md, but they are flagged alongside them.
@@ -78,6 +80,13 @@ class RuleSetting(models.Model):
     def count_unit(self):
         """What `count` counts: 学时 for the training settings, meetings (次) for the others."""
         return "学时" if self.rule in TRAINING_SETTINGS else "次"
+
+    def clean(self):
+        """The admin site edits settings directly: a local value it could not stand would stop the engine."""
+        problem = value_problem(self.rule, self.count) if self.rule in VALUE_SETTINGS else None
+        if problem:
+            field, message = problem
+            raise ValidationError({"count" if field == "theme_day" else field: message})
 
     @property
     def value_text(self):

@@ -403,6 +403,19 @@ BACKFILL_DAYS_RANGE = (1, 30)
 TERM_YEARS_CHOICES = (3, 5)  # 支部条例 第二十一条: 三年或五年
 
 
+def value_problem(code, value):
+    """(field, message) when a local value cannot stand, else None (the page, the service and the admin site
+    all check with this; the engine ignores such a value rather than fail a county's run on it)."""
+    if code == THEME_DAY_SETTING and value not in dict(THEME_DAY_CHOICES):
+        return "theme_day", "请选择主题党日的固定日期。"
+    low, high = BACKFILL_DAYS_RANGE
+    if code == BACKFILL_SETTING and not (value and low <= value <= high):
+        return "count", f"补录认定的工作日数应在{low}到{high}之间。"
+    if code == TERM_SETTING and value not in TERM_YEARS_CHOICES:
+        return "count", "委员会任期应为3年或5年（支部条例 第二十一条）。"
+    return None
+
+
 def theme_day_in(year, month, value):
     """The fixed 主题党日 of a month under a fixed-day value."""
     if value > LAST_WEEKDAY:

@@ -10,17 +10,7 @@ from branches.services import branches_of
 
 from . import engine
 from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
-from .rules import (
-    BACKFILL_DAYS_RANGE,
-    BACKFILL_SETTING,
-    MEETING_RULES,
-    TERM_SETTING,
-    TERM_YEARS_CHOICES,
-    THEME_DAY_CHOICES,
-    THEME_DAY_SETTING,
-    TRAINING_SETTINGS,
-    VALUE_SETTINGS,
-)
+from .rules import BACKFILL_SETTING, MEETING_RULES, TRAINING_SETTINGS, VALUE_SETTINGS, value_problem
 
 MAX_MEETINGS_A_PERIOD = 31
 MAX_TRAINING_HOURS_A_YEAR = 200
@@ -124,6 +114,11 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         raise ValidationError({"rule": "该规则暂不支持本地设置。"})
     if rule in VALUE_SETTINGS:
         _check_value(rule, enabled=enabled, count=count, period_kind=period_kind)
+        if rule == BACKFILL_SETTING and effective_from < timezone.localdate():
+            # Records already entered were judged 补录 or not on their entry day, and stay so.
+            raise ValidationError(
+                {"effective_from": "补录认定只能自今天或以后生效：已录入的记录按录入时的规定判断。"}
+            )
     elif rule in TRAINING_SETTINGS:
         if period_kind:
             raise ValidationError({"period_kind": "集中学习培训按年度计算学时，不能设置周期。"})
@@ -149,13 +144,10 @@ def _check_value(rule, *, enabled, count, period_kind):
         raise ValidationError({"enabled": "该设置不能选择“不检查”：请设定取值。"})
     if period_kind:
         raise ValidationError({"period_kind": "该设置没有周期，请选择“默认周期”。"})
-    if rule == THEME_DAY_SETTING and count not in dict(THEME_DAY_CHOICES):
-        raise ValidationError({"theme_day": "请选择主题党日的固定日期。"})
-    low, high = BACKFILL_DAYS_RANGE
-    if rule == BACKFILL_SETTING and not (count and low <= count <= high):
-        raise ValidationError({"count": f"补录认定的工作日数应在{low}到{high}之间。"})
-    if rule == TERM_SETTING and count not in TERM_YEARS_CHOICES:
-        raise ValidationError({"count": "委员会任期应为3年或5年（支部条例 第二十一条）。"})
+    problem = value_problem(rule, count)
+    if problem:
+        field, message = problem
+        raise ValidationError({field: message})
 
 
 def refresh_on_commit(branch_ids, *, dates=()):

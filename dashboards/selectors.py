@@ -26,12 +26,12 @@ from compliance.grid import (
     obligation_grid,
     summed,
 )
+from compliance.local import fixed_theme_day
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, Period, PeriodKind, State, period_containing
 from compliance.rules import CATALOGUE
 from compliance.selectors import WATCH_RULES, by_priority
 from meetings.models import Meeting
-from meetings.services import fixed_theme_day
 from members import pipeline
 from members.models import Category, Member, PipelineEvent
 

@@ -18,13 +18,13 @@ from compliance import training
 from compliance.checklist import met_by
 from compliance.engine import secretaries_of, settings_in_force
 from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
+from compliance.local import fixed_theme_day
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
 from compliance.rules import CATALOGUE, hours_text
 from evaluations.models import Campaign
 from evaluations.selectors import results_rows
 from meetings.models import Attendance, AttendanceStatus, Meeting, MeetingType, MeetingTypeTag, Talk
-from meetings.services import fixed_theme_day
 from members import selectors as member_selectors
 from members.masking import mask_id_number, mask_phone
 from members.models import (

@@ -10,7 +10,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
-from compliance.local import backfill_days
+from compliance.local import backfill_days, fixed_theme_day
 from compliance.periods import working_days_between
 
 from . import services
@@ -61,7 +61,7 @@ def _months(today):
 
 def _plan(branch, groups, month, has_committee):
     """(types, group, day) of the meetings a conscientious branch holds in a month."""
-    theme_day = services.fixed_theme_day(branch, month)
+    theme_day = fixed_theme_day(branch, month)
     plan = []
     types = [MeetingType.THEME_DAY]
     if month.month % 3 == 0:

@@ -3,9 +3,9 @@
 from django.db.models import Count, Prefetch, Q
 
 from branches.access import Action, can, get_object_for, scoped
+from compliance.local import fixed_theme_day
 
 from .models import Attendance, AttendanceStatus, Meeting, MeetingTypeTag, ReviewState, Talk
-from .services import fixed_theme_day
 
 MEETING_VIA = ("branch", "group")
 

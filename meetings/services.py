@@ -10,7 +10,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from branches.models import OrgLevel
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
-from compliance.local import backfill_days, fixed_theme_day
+from compliance.local import backfill_days
 from compliance.periods import working_days_between
 from members.models import Category
 from members.selectors import expected_attendees, roster_as_of
@@ -36,9 +36,6 @@ DETAIL_FIELDS = (
     "opinions", "talks_summary", "self_examination", "criticism", "reported_on",
     "off_day_approved_by", "off_day_approved_on", "backfill_reason",
 )  # fmt: skip
-
-
-__all__ = ["fixed_theme_day"]  # the branch's fixed 主题党日 (a local setting), for the pages and ledgers
 
 
 def is_year_locked(branch, year):

@@ -15,6 +15,7 @@ from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
 from branches.forms import add_service_errors, date_param, id_param, submit_form, whole_number, year_param
 from branches.models import Organisation, OrgLevel
+from compliance.local import fixed_theme_day
 from members.models import Member
 
 from . import attachments as attachment_rules
@@ -170,7 +171,7 @@ def meeting_create(request):
             return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
         form, rectifications, expected, data, branch=branch, fixed_group=fixed_group,
-        theme_day=services.fixed_theme_day(branch, backfilling or today), title=f"记录会议 · {branch.name}",
+        theme_day=fixed_theme_day(branch, backfilling or today), title=f"记录会议 · {branch.name}",
         backfilling=backfilling,
     ))  # fmt: skip
 
@@ -225,7 +226,7 @@ def meeting_edit(request, pk):
             return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
         form, rectifications, expected, grid_data, branch=branch, meeting=meeting,
-        theme_day=services.fixed_theme_day(branch, meeting.held_on), title=f"修改会议记录 · {meeting.topic}",
+        theme_day=fixed_theme_day(branch, meeting.held_on), title=f"修改会议记录 · {meeting.topic}",
     ))  # fmt: skip
 
 

@@ -1,5 +1,7 @@
 """账号管理: the township office opens accounts for its subtree, gives and takes roles, resets passwords."""
 
+from datetime import date
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -277,3 +279,24 @@ def test_a_secretary_cannot_open_logins(client, personas, tree):
     assert "开通账号" not in client.get(reverse("members:detail", args=[member.pk])).content.decode()
     assert client.post(reverse("members:account", args=[member.pk]), {"username": "x1"}).status_code == 403
     assert not User.objects.filter(username="x1").exists()
+
+
+def test_a_members_login_only_for_a_party_member_on_a_live_roster(office, tree):
+    from branches.services import create_organisation, dissolve_organisation
+    from tests.conftest import make_member
+
+    activist = make_member(tree.a2, None, "320102197704166821", name="孙七", category="activist")
+    refused = office.post(reverse("members:account", args=[activist.pk]), {"username": "sunqi"}, follow=True)
+    assert "只能为正式党员和预备党员开通党员账号" in refused.content.decode()
+    school = create_organisation(
+        parent=tree.township,
+        name="甲镇小学党支部",
+        level="branch",
+        kind="school",
+        founded_on=date(2010, 1, 1),
+    )
+    member = make_member(school, None, "440106195109195322", name="赵六")
+    dissolve_organisation(organisation=school, dissolved_on=date(2026, 6, 30), reason="撤并")
+    refused = office.post(reverse("members:account", args=[member.pk]), {"username": "zhaoliu"}, follow=True)
+    assert "党组织未撤销" in refused.content.decode()
+    assert not User.objects.filter(username__in=["sunqi", "zhaoliu"]).exists()

@@ -1,11 +1,12 @@
 """本地规则 beyond frequencies: the 主题党日 fixed day, the 补录 threshold and the committee term, each from its
 effective date, set by the township office for its subtree."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from branches import services as branch_services
 from branches.models import Organisation, Role
@@ -115,8 +116,12 @@ def test_the_backfill_threshold_applies_to_records_entered_from_its_date(branch,
     five_days_late = {"entered": date(2026, 11, 9), "backfill_reason": ""}  # held Monday 2 November
     with pytest.raises(ValidationError, match="会议召开3个工作日后才录入"):
         hold(branch, ["theme_day"], date(2026, 11, 2), **five_days_late)
-    services.add_setting(organisation=tree.township, rule=BACKFILL_SETTING, enabled=True, count=10,
-                         effective_from=date(2026, 11, 1))  # fmt: skip
+    with pytest.raises(ValidationError, match="补录认定只能自今天或以后生效"):
+        services.add_setting(organisation=tree.township, rule=BACKFILL_SETTING, enabled=True, count=10,
+                             effective_from=timezone.localdate() - timedelta(days=1))  # fmt: skip
+    # As if set on 1 November (a setting from today on, seen from a later day).
+    RuleSetting.objects.create(organisation=tree.township, rule=BACKFILL_SETTING, count=10,
+                               effective_from=date(2026, 11, 1))  # fmt: skip
     branch = Organisation.objects.get(pk=branch.pk)  # the next request's
     meeting = hold(branch, ["theme_day"], date(2026, 11, 2), **five_days_late)
     assert not meeting.is_backfill and meeting.lateness_days == 5
@@ -135,3 +140,28 @@ def test_a_committee_elected_from_the_settings_date_serves_its_term(tree):
     after = branch_services.record_term(organisation=school, elected_on=date(2026, 6, 1))
     assert before.ends_on == date(2028, 6, 1)  # a school's 3 years (支部条例), the setting not yet in force
     assert after.ends_on == date(2031, 6, 1)
+    village = branch_services.record_term(organisation=tree.a2, elected_on=date(2026, 6, 1))
+    assert village.ends_on == date(2031, 6, 1)  # a 村's 5 years, whatever the setting
+    services.add_setting(organisation=tree.township, rule=TERM_SETTING, enabled=True, count=3,
+                         effective_from=date(2026, 7, 1))  # fmt: skip
+    again = branch_services.record_term(organisation=tree.a2, elected_on=date(2026, 8, 1))
+    assert again.ends_on == date(2031, 8, 1)
+
+
+def test_a_value_the_admin_site_could_not_hold_is_refused_there_and_ignored_by_the_engine(
+    client, personas, branch
+):
+    client.force_login(personas["superuser"])
+    response = client.post(reverse("admin:compliance_rulesetting_add"), {
+        "organisation": branch.pk, "rule": THEME_DAY_SETTING, "enabled": "on", "count": "50", "period_kind": "",
+        "effective_from": "2026-01-01", "created_by": personas["superuser"].pk,
+    })  # fmt: skip
+    assert response.status_code == 200 and "请选择主题党日的固定日期" in response.content.decode()
+    assert not RuleSetting.objects.exists()
+    RuleSetting.objects.create(
+        organisation=branch, rule=THEME_DAY_SETTING, count=50, effective_from=date(2026, 1, 1)
+    )
+    fresh = Organisation.objects.get(pk=branch.pk)
+    assert local.fixed_theme_day(fresh, date(2026, 10, 1)) == date(2026, 10, 30)  # the default, not a crash
+    hold(branch, ["theme_day"], date(2026, 10, 30))
+    engine.refresh(as_of=date(2026, 11, 23), since=date(2026, 1, 1))  # the county's run goes on
