@@ -2,8 +2,8 @@
 them: the 主题党日 fixed day, the 补录 threshold and the committees' term.
 
 A write reads them for its one organisation in one query, kept on the organisation object (loaded anew by
-each request), so that a ledger of a year's meetings asks once; the engine, which judges many branches, takes them from the settings it
-reads anyway (`value_timeline`)."""
+each request), so that a ledger of a year's meetings asks once; the engine, which judges many branches,
+takes them from the settings it reads anyway (`value_timeline`)."""
 
 from branches.models import Organisation, default_term_years
 
@@ -19,6 +19,9 @@ from .rules import (
     value_in_force,
     value_problem,
 )
+
+
+FIVE_YEARS = 5
 
 
 def value_timeline(settings, path, code):
@@ -77,5 +80,3 @@ def term_years(organisation, elected_on):
     timeline = value_timeline(_settings_above(organisation), organisation.path, TERM_SETTING)
     return value_in_force(timeline, elected_on, default)
 
-
-FIVE_YEARS = 5
