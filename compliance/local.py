@@ -20,7 +20,6 @@ from .rules import (
     value_problem,
 )
 
-
 FIVE_YEARS = 5
 
 
