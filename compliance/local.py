@@ -78,4 +78,3 @@ def term_years(organisation, elected_on):
         return default
     timeline = value_timeline(_settings_above(organisation), organisation.path, TERM_SETTING)
     return value_in_force(timeline, elected_on, default)
-
