@@ -219,6 +219,7 @@ class AccountEvent(models.Model):
         STOPPED = "stopped", "停用账号"
         RESTARTED = "restarted", "启用账号"
         EMAIL = "email", "登记电子邮箱"
+        OWN_PASSWORD = "own_password", "本人修改密码"
 
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="账号", on_delete=models.CASCADE, related_name="account_events"

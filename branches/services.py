@@ -373,6 +373,21 @@ def reset_password(*, account, by=None):
     return password
 
 
+# The password events: the office's leave a temporary password the user must replace at their next login.
+TEMPORARY_PASSWORD_EVENTS = (AccountEvent.Kind.OPENED, AccountEvent.Kind.PASSWORD)
+PASSWORD_EVENTS = (*TEMPORARY_PASSWORD_EVENTS, AccountEvent.Kind.OWN_PASSWORD)
+
+
+def holds_temporary_password(account):
+    """Whether the account's password is still one the office set (opened or reset, not changed since)."""
+    latest = account.account_events.filter(kind__in=PASSWORD_EVENTS).order_by("-at", "-pk").first()
+    return latest is not None and latest.kind in TEMPORARY_PASSWORD_EVENTS
+
+
+def record_own_password_change(*, account):
+    AccountEvent.objects.create(account=account, kind=AccountEvent.Kind.OWN_PASSWORD, by=account)
+
+
 @transaction.atomic
 def set_account_email(*, account, email, by=None):
     """The address of the daily reminder email (the digest skips an account without one)."""

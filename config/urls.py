@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from branches import views as branch_views
+from branches.passwords import PasswordChangeView
 
 admin.site.site_header = "支部组织生活管理 · 系统管理"
 admin.site.site_title = "支部组织生活管理"
@@ -12,7 +13,7 @@ urlpatterns = [
     path("", branch_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("orgs/", include("branches.urls")),
     path("members/", include("members.urls")),

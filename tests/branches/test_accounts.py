@@ -39,6 +39,16 @@ def logged_in(username, password):
     return browser if response.status_code == 302 else None
 
 
+def settled_in(username, temporary):
+    """A browser that logged in with a temporary password and replaced it, as the login then requires."""
+    browser = logged_in(username, temporary)
+    own = f"{username}-Qingxi-2026!"
+    browser.post(
+        reverse("password_change"), {"old_password": temporary, "new_password1": own, "new_password2": own}
+    )
+    return browser
+
+
 def shown_password(client, account):
     page = client.get(reverse("branches:account_detail", args=[account.pk])).content.decode()
     marker = '<code class="fs-5 user-select-all">'
@@ -261,7 +271,7 @@ def test_the_office_opens_a_members_own_login_from_their_page(office, tree, pers
     member.refresh_from_db()
     assert member.user == account and account.get_full_name() == "孙七"
     assert [(a.organisation, a.role) for a in account.role_assignments.all()] == [(tree.a2, Role.MEMBER)]
-    browser = logged_in("sunqi", shown_password(office, account))
+    browser = settled_in("sunqi", shown_password(office, account))
     assert browser.get(reverse("members:detail", args=[member.pk])).status_code == 200
     assert browser.get(reverse("members:detail", args=[other.pk])).status_code == 404
     again = office.post(reverse("members:account", args=[member.pk]), {"username": "sunqi2"}, follow=True)
@@ -300,3 +310,38 @@ def test_a_members_login_only_for_a_party_member_on_a_live_roster(office, tree):
     refused = office.post(reverse("members:account", args=[member.pk]), {"username": "zhaoliu"}, follow=True)
     assert "党组织未撤销" in refused.content.decode()
     assert not User.objects.filter(username__in=["sunqi", "zhaoliu"]).exists()
+
+
+def test_a_temporary_password_must_be_replaced_at_the_next_login(office, tree):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    browser = logged_in("zhangsan", shown_password(office, account))
+    sent = browser.get(reverse("branches:tree"))
+    assert sent.status_code == 302 and sent["Location"] == reverse("password_change")
+    page = browser.get(reverse("password_change")).content.decode()
+    assert "您正在使用管理员设置的临时密码" in page
+    changed = browser.post(
+        reverse("password_change"), {"old_password": "", "new_password1": "x", "new_password2": "x"}
+    )
+    assert changed.status_code == 200  # refused: the form explains, still held to the change
+    assert browser.get(reverse("branches:tree")).status_code == 302
+    first = shown_password(office, account)  # None: shown once already
+    assert first is None
+    own = "Qingxi-Zhen-2026!"
+    office.post(reverse("branches:account_password", args=[account.pk]))
+    temporary = shown_password(office, account)
+    browser = logged_in("zhangsan", temporary)
+    done = browser.post(
+        reverse("password_change"), {"old_password": temporary, "new_password1": own, "new_password2": own}
+    )
+    assert done.status_code == 302
+    assert browser.get(reverse("branches:tree")).status_code == 200  # free to work
+    again = logged_in("zhangsan", own)
+    assert again.get(reverse("branches:tree")).status_code == 200  # not asked again
+    kinds = list(account.account_events.order_by("at", "pk").values_list("kind", flat=True))
+    assert kinds[-1] == "own_password"
+    office.post(reverse("branches:account_password", args=[account.pk]))  # the office resets it again
+    assert (
+        logged_in("zhangsan", shown_password(office, account)).get(reverse("branches:tree")).status_code
+        == 302
+    )
