@@ -1,5 +1,5 @@
-"""A temporary password (opened or reset by the office, `services.holds_temporary_password`) must be
-replaced at the next login before anything else: the office has seen it."""
+"""Temporary passwords: the office sees one once (on the account's page), and its user must replace it at
+the next login before anything else (`services.holds_temporary_password`)."""
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -11,6 +11,20 @@ from django.urls import reverse
 from . import services
 
 MUST_CHANGE = "must_change_password"  # session key, set at login (one query then, none per request)
+SHOW_ONCE = "account_shown_once"  # session key: a new password, until the account's page shows it
+
+
+def show_password_once(request, account, password):
+    # Kept in the server-side session until the account's page shows it, never in a cookie or a URL.
+    request.session[SHOW_ONCE] = {"account": account.pk, "password": password}
+
+
+def password_to_show(request, account):
+    shown = request.session.get(SHOW_ONCE)
+    if shown and shown.get("account") == account.pk:
+        del request.session[SHOW_ONCE]
+        return shown["password"]
+    return None
 
 
 @receiver(user_logged_in)

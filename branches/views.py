@@ -34,6 +34,7 @@ from .forms import (
     submit_form,
 )
 from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
+from .passwords import password_to_show, show_password_once
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
 
@@ -212,8 +213,6 @@ def term_edit(request, pk):
 
 # ---------------------------------------------------------------- accounts
 
-SHOW_ONCE = "account_shown_once"  # session key: a new password, shown once on the account's page
-
 
 def _manages_accounts(user):
     if not acts_anywhere(user, Action.ACCOUNTS):
@@ -222,19 +221,6 @@ def _manages_accounts(user):
 
 def _account_organisations(user):
     return organisations_for(user, Action.ACCOUNTS).filter(dissolved_on__isnull=True).order_by("path")
-
-
-def show_password_once(request, account, password):
-    # Kept in the server-side session until the account's page shows it, never in a cookie or a URL.
-    request.session[SHOW_ONCE] = {"account": account.pk, "password": password}
-
-
-def _password_to_show(request, account):
-    shown = request.session.get(SHOW_ONCE)
-    if shown and shown.get("account") == account.pk:
-        del request.session[SHOW_ONCE]
-        return shown["password"]
-    return None
 
 
 def account_list(request):
@@ -277,7 +263,7 @@ def account_detail(request, pk):
     if granted:
         return redirect("branches:account_detail", pk=account.pk)
     return render(request, "branches/account_detail.html", {
-        "account": account, "form": form, "password": _password_to_show(request, account),
+        "account": account, "form": form, "password": password_to_show(request, account),
         "email_form": EmailForm(initial={"email": account.email}),
         "roles": account.role_assignments.select_related("organisation").order_by("organisation__path", "role"),
         "history": selectors.account_history(account),

@@ -17,8 +17,8 @@ from branches import services as branch_services
 from branches.access import Action, can, get_branch_for, organisations_for
 from branches.forms import MemberAccountForm, add_service_errors, submit_form, whole_number
 from branches.models import OrgLevel
+from branches.passwords import show_password_once
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
-from branches.views import show_password_once
 from compliance import training
 from compliance.engine import settings_in_force
 from compliance.models import Flag
