@@ -66,6 +66,7 @@ from members import dues, pipeline
 from members.models import (
     PARTY_MEMBER_CATEGORIES,
     DuesPayment,
+    Exemption,
     Member,
     Membership,
     Mobility,
@@ -662,7 +663,7 @@ def _record_reads(scope, since, as_of):
         .values("pk", "branch_id", "held_on", "topic"),
         "org_lives": meetings.filter(types__type=MeetingType.ORG_LIFE_MEETING)
         .annotate(items=Count("rectifications"))
-        .values("pk", "branch_id", "held_on", "opinions", "self_examination", "reported_on", "items"),
+        .values("pk", "branch_id", "held_on", *(field for field, _label in ORG_LIFE_RECORDS)),
     }  # fmt: skip
 
 
@@ -729,12 +730,16 @@ def _theme_day_flags(rows, fixed_day):
     ]  # fmt: skip
 
 
+ORG_LIFE_RECORDS = (("opinions", "会前征求意见"), ("talks_summary", "会前谈心谈话"), ("self_examination", "对照检查材料"),
+                    ("criticism", "批评与自我批评"), ("items", "整改清单"), ("reported_on", "报告上级党委"))  # fmt: skip
+
+
 def _org_life_flags(rows):
-    """组织生活会 without its before / after records: 征求意见, 对照检查材料, 整改清单, 报告上级."""
+    """组织生活会 without its records (RULES.md): before — 征求意见, 谈心谈话, 对照检查材料; during —
+    批评与自我批评; after — 整改清单, 报告上级."""
     wanted = []
     for m in rows:
-        missing = [label for label, present in (("会前征求意见", m["opinions"]), ("对照检查材料", m["self_examination"]),
-                                                ("整改清单", m["items"]), ("报告上级党委", m["reported_on"])) if not present]  # fmt: skip
+        missing = [label for field, label in ORG_LIFE_RECORDS if not m[field]]
         if missing:
             wanted.append(Wanted(key=f"org_life_records:m{m['pk']}", rule="org_life_records", state=FlagState.WARNING,
                                  branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],
@@ -844,7 +849,7 @@ def _ladder_members(scope):
 
 def _ladder_query(scope, window, as_of):
     """(member_id, present, absent): bitmaps of the months since `window` (bit 0) in which the member
-    has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日.
+    has a 在场 (present) or a 缺席 (absent) row at a 党员大会, 党小组会, 党课 or 主题党日, outside an exemption.
 
     Each month is a power of two, OR-ed together (a meeting joined twice through two of its types
     counts once). A member's meetings count wherever they were held: one moved here keeps the absences
@@ -856,7 +861,7 @@ def _ladder_query(scope, window, as_of):
     attendance = Attendance.objects.filter(
         meeting__voided_at__isnull=True, meeting__held_on__gte=window, meeting__held_on__lte=as_of,
         meeting__types__type__in=LADDER_TYPES, status__in=("present", "absent"),
-    )  # fmt: skip
+    ).exclude(Exists(_exempt_on_the_day()))  # fmt: skip
     if scope.branch_ids is None:
         return _month_bits(attendance, window)
     moved_in = Membership.objects.filter(member_id__in=_ladder_members(scope)).exclude(
@@ -865,6 +870,19 @@ def _ladder_query(scope, window, as_of):
     here = _month_bits(attendance.filter(meeting__branch_id__in=scope.filter), window)
     elsewhere = _month_bits(attendance.filter(member_id__in=moved_in.values("member_id")), window)
     return here.union(elsewhere, all=True)
+
+
+def _exempt_on_the_day():
+    """The member's approved exemption covering the meeting's day. A row inside one counts neither as
+    an absence nor as attendance (RULES.md, Exemptions), even where the exemption was entered after the
+    meeting, whose attendance then still lists the member as 缺席."""
+    held_on = OuterRef("meeting__held_on")
+    return Exemption.objects.filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gte=held_on),
+        member_id=OuterRef("member_id"),
+        voided_at__isnull=True,
+        started_on__lte=held_on,
+    )
 
 
 def _month_bits(attendance, window):
@@ -922,8 +940,10 @@ PIPELINE_RULE = "pipeline"
 DEADLINE_CATEGORIES = frozenset({pipeline.APPLICANT, pipeline.PROBATIONARY})
 REPORT_PERIODS = {"activist": PeriodKind.QUARTER, "candidate": PeriodKind.QUARTER,
                   "probationary": PeriodKind.HALF_YEAR, "full": PeriodKind.HALF_YEAR}  # fmt: skip
-CATEGORY_SINCE = {"activist": "activist_on", "candidate": "candidate_on", "probationary": "joined_on",
-                  "full": "joined_on"}  # fmt: skip
+# The dates from which someone owes their category's reports: a 发展对象 owed the quarterly report as an
+# activist already, so one named during a quarter owes that quarter's.
+CATEGORY_SINCE = {"activist": ("activist_on",), "candidate": ("activist_on", "candidate_on"),
+                  "probationary": ("joined_on",), "full": ("joined_on",)}  # fmt: skip
 
 
 def _roster_reads(scope, as_of):
@@ -966,7 +986,10 @@ def _owing_reports_query(scope, as_of):
         received = received.values("member_id")
         owes = Q()
         for category in (category for category, its_kind in REPORT_PERIODS.items() if its_kind == kind):
-            owes |= Q(category=category, **{f"{CATEGORY_SINCE[category]}__lte": previous.start})
+            since = Q()
+            for field in CATEGORY_SINCE[category]:
+                since |= Q(**{f"{field}__lte": previous.start})
+            owes |= Q(category=category) & since
         owing |= owes & ~Q(pk__in=received)
     return (
         Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL)

@@ -475,7 +475,10 @@ def test_theme_day_moved_without_approval_and_org_life_without_its_records(branc
     assert set(Flag.objects.filter(rule="theme_day_moved").values_list("meeting_id", flat=True)) == {moved.pk}
     assert approved.pk and on_day.pk
     message = Flag.objects.get(rule="org_life_records").message
-    assert message == f"{thin.held_on:%Y-%m-%d}组织生活会缺少：对照检查材料、整改清单、报告上级党委"
+    assert (
+        message
+        == f"{thin.held_on:%Y-%m-%d}组织生活会缺少：会前谈心谈话、对照检查材料、批评与自我批评、整改清单、报告上级党委"
+    )
 
 
 def test_a_members_page_shows_what_needs_attention(client, personas, branch):
