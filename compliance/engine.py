@@ -80,7 +80,7 @@ from . import stamps, training
 from .batch import fold, read_together
 from .local import value_timeline
 from .models import FLAG_RULES, Flag, FlagState, RuleSetting
-from .periods import DUE_SOON_DAYS, PeriodKind, State, period_containing
+from .periods import DUE_SOON_DAYS, PeriodKind, State, first_full_period, period_containing
 from .rules import (
     CATALOGUE,
     DEFAULT_THEME_DAY,
@@ -635,7 +635,7 @@ def _evaluate_with_settings(
     for index, (effective_from, enabled, frequency) in enumerate(segments):
         if not enabled:
             continue
-        until = segments[index + 1][0] if index + 1 < len(segments) else None
+        until = _taken_over_on(segments[index + 1]) if index + 1 < len(segments) else None
         if rule.code == "talk_coverage":
             results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of, effective_from=effective_from,
                                          until=until, window_start=since, ends_before=ends_before,
@@ -646,6 +646,15 @@ def _evaluate_with_settings(
                             effective_from=effective_from, until=until, window_start=since,
                             ends_before=ends_before, short_only=short_only)  # fmt: skip
     return results
+
+
+def _taken_over_on(segment):
+    """The start of the first period a later setting judges: the earlier one judges every period
+    starting before it. A new frequency starts with its first full period, so that a change from
+    quarterly to yearly on 15 February leaves the rest of that year's quarters to the old setting
+    rather than to neither; a rule switched off stops on its date."""
+    effective_from, enabled, frequency = segment
+    return first_full_period(frequency.period, effective_from).start if enabled else effective_from
 
 
 def _record_reads(scope, since, as_of):

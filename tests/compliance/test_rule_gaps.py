@@ -206,6 +206,26 @@ def test_a_setting_effective_mid_month_judges_that_month_by_the_old_setting(bran
     assert message.endswith("（应2次，已1次）")
 
 
+def test_a_change_from_quarterly_to_yearly_leaves_the_rest_of_the_year_to_the_quarterly_rule(branch):
+    """The yearly rule starts with its first full year (2027): the quarters of 2026 after the change
+    are still owed a 党课 each, not owed nothing."""
+    RuleSetting.objects.create(organisation=branch, rule="party_lecture", count=2, period_kind="year",
+                               effective_from=date(2026, 2, 15))  # fmt: skip
+    hold(branch, ["party_lecture"], date(2026, 3, 10))
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    assert open_keys("party_lecture", branch=branch) == {
+        ("party_lecture", "2026-04-01", "overdue"),
+        ("party_lecture", "2026-07-01", "overdue"),
+    }
+
+
+def test_a_rule_switched_off_mid_quarter_owes_nothing_after_that_quarter(branch):
+    RuleSetting.objects.create(organisation=branch, rule="party_lecture", enabled=False,
+                               effective_from=date(2026, 2, 15))  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    assert open_keys("party_lecture", branch=branch) == {("party_lecture", "2026-01-01", "overdue")}
+
+
 # ---------------------------------------------------------------- records by their held date
 
 
