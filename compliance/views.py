@@ -56,11 +56,13 @@ def digest(request):
 def branch_checklist(request, branch_pk):
     """本期事项: every meeting rule for the period containing a date, with the records that met it."""
     branch = get_branch_for(request.user, branch_pk)
-    on = date_param(request, "on") or timezone.localdate()
-    # From a dashboard's drill-down: a past period, judged as of today (how it ended, not how it stood).
-    as_of = date_param(request, "as_of")
+    today = timezone.localdate()
+    on = date_param(request, "on") or today
+    # A past period is judged as of today (how it ended, or stands now), unless `as_of` asks for the
+    # state on another day, the chosen one included.
+    as_of = max(date_param(request, "as_of") or today, on)
     return render(request, "compliance/checklist.html", {
-        "branch": branch, "on": on, "as_of": as_of if as_of and as_of > on else None,
+        "branch": branch, "on": on, "as_of": as_of, "today": today,
         "rows": checklist.branch_checklist(branch, on=on, as_of=as_of),
         "can_record": can(request.user, branch, Action.RECORD),
     })  # fmt: skip

@@ -1,6 +1,7 @@
 """The compliance refresh on the database: flags raised, resolved, never deleted, nothing written twice."""
 
 from datetime import date, timedelta
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -376,7 +377,8 @@ def test_political_birthday_this_month(branch):
 def test_checklist_shows_met_by_which_record_due_and_not_applicable(client, personas, branch, tree):
     meeting = hold(branch, ["theme_day", "party_lecture"], date(2026, 11, 20))
     client.force_login(personas[Role.SECRETARY])
-    response = client.get(reverse("compliance:checklist", args=[tree.a1.pk]), {"on": "2026-11-23"})
+    url = reverse("compliance:checklist", args=[tree.a1.pk])
+    response = client.get(url, {"on": "2026-11-23", "as_of": "2026-11-23"})
     rows = {(r.rule.code, r.group_id): r for r in response.context["rows"]}
     assert rows[("theme_day", None)].obligation.state == "met"
     assert rows[("theme_day", None)].records == [meeting]
@@ -389,12 +391,32 @@ def test_checklist_shows_met_by_which_record_due_and_not_applicable(client, pers
     # The 记录 button carries the period: opened after it ended, the form is dated in it.
     assert f"?group={tree.g1.pk}&amp;period_end=2026-11-30" in page  # 党小组会: monthly
     assert f"?branch={tree.a1.pk}&amp;type=general_meeting&amp;period_end=2026-12-31" in page  # quarterly
-    late = client.get(reverse("compliance:checklist", args=[tree.a1.pk]), {"on": "2026-11-28"}).context[
-        "rows"
-    ]
+    late = client.get(url, {"on": "2026-11-28", "as_of": "2026-11-28"}).context["rows"]
     assert {r.rule.code: r.obligation.state for r in late if r.group_id is None}[
         "committee_meeting"
     ] == "due_soon"
+
+
+def test_checklist_of_a_past_date_shows_how_its_periods_stand_today(client, personas, branch, tree):
+    """Picking a past day shows that day's periods as they stand now: a month missed is 逾期, not 待完成,
+    and a meeting held after the chosen day but within its period counts; the state on the day itself is
+    one link away."""
+    september = hold(branch, ["theme_day"], date(2026, 9, 25))
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("compliance:checklist", args=[tree.a1.pk])
+    with mock.patch("compliance.views.timezone.localdate", return_value=date(2026, 11, 23)):
+        page = client.get(url, {"on": "2026-09-10"})
+        on_the_day = client.get(url, {"on": "2026-09-10", "as_of": "2026-09-10"})
+    rows = {(r.rule.code, r.group_id): r for r in page.context["rows"]}
+    assert rows[("theme_day", None)].obligation.state == "met"
+    assert rows[("theme_day", None)].records == [september]
+    assert rows[("committee_meeting", None)].obligation.state == "overdue"
+    text = page.content.decode()
+    assert "2026年9月10日所在周期的事项，状态截至2026年11月23日" in text
+    assert "?on=2026-09-10&amp;as_of=2026-09-10" in text  # 看9月10日当天的状态
+    then = {(r.rule.code, r.group_id): r.obligation.state for r in on_the_day.context["rows"]}
+    assert then[("theme_day", None)] == "due" and then[("committee_meeting", None)] == "due"
+    assert "看现在的状态" in on_the_day.content.decode()
 
 
 def test_checklist_queries_do_not_grow_with_meetings(client, personas, branch, tree):
