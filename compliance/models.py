@@ -13,6 +13,7 @@ from .periods import PeriodKind
 from .rules import (
     CATALOGUE,
     MEETING_RULES,
+    TERM_SETTING,
     TRAINING_COMMITTEE,
     TRAINING_SETTINGS,
     VALUE_SETTING_NAMES,
@@ -87,6 +88,12 @@ class RuleSetting(models.Model):
         if problem:
             field, message = problem
             raise ValidationError({"count" if field == "theme_day" else field: message})
+        if self.rule == TERM_SETTING and self.organisation_id:
+            from .local import term_setting_refused  # local reads these settings
+
+            refused = term_setting_refused(self.organisation)
+            if refused:
+                raise ValidationError({"organisation": refused})
 
     @property
     def value_text(self):

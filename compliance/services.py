@@ -9,8 +9,16 @@ from django.utils import timezone
 from branches.services import branches_of
 
 from . import engine
+from .local import term_setting_refused
 from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
-from .rules import BACKFILL_SETTING, MEETING_RULES, TRAINING_SETTINGS, VALUE_SETTINGS, value_problem
+from .rules import (
+    BACKFILL_SETTING,
+    MEETING_RULES,
+    TERM_SETTING,
+    TRAINING_SETTINGS,
+    VALUE_SETTINGS,
+    value_problem,
+)
 
 MAX_MEETINGS_A_PERIOD = 31
 MAX_TRAINING_HOURS_A_YEAR = 200
@@ -114,6 +122,9 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         raise ValidationError({"rule": "该规则暂不支持本地设置。"})
     if rule in VALUE_SETTINGS:
         _check_value(rule, enabled=enabled, count=count, period_kind=period_kind)
+        refused = term_setting_refused(organisation) if rule == TERM_SETTING else None
+        if refused:
+            raise ValidationError({"organisation": refused})
         if rule == BACKFILL_SETTING and effective_from < timezone.localdate():
             # Records already entered were judged 补录 or not on their entry day, and stay so.
             raise ValidationError(

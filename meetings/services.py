@@ -86,9 +86,12 @@ def _check_held_on(branch, held_on, today):
     raise ValidationError({"held_on": problem})
 
 
-def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill_after, backfill_reason):
+def _validate(*, branch, types, group, held_on, details, backfill_after):
     """backfill_after: the working days after which the record counted as 补录 (it did), else None."""
-    errors = {}
+    for_year, lecturer, backfill_reason = (
+        details.get(k) for k in ("for_year", "lecturer", "backfill_reason")
+    )
+    errors = _approval_errors(details.get("off_day_approved_by"), details.get("off_day_approved_on"))
     if not types:
         errors["types"] = "请至少选择一种会议类型。"
     if MeetingType.GROUP_MEETING in types:
@@ -106,6 +109,16 @@ def _validate(*, branch, types, group, held_on, for_year, lecturer, backfill_aft
         errors["backfill_reason"] = f"会议召开{backfill_after}个工作日后才录入，属于补录，请填写补录原因。"
     if errors:
         raise ValidationError(errors)
+
+
+def _approval_errors(approved_by, approved_on):
+    """An approval to hold the 主题党日 on another day names both who approved it and when: either alone
+    would clear the 改期 warning on half a record."""
+    if (approved_by or "").strip() and approved_on is None:
+        return {"off_day_approved_on": "请填写改期批准日期。"}
+    if approved_on is not None and not (approved_by or "").strip():
+        return {"off_day_approved_by": "请填写改期批准人（如镇党委）。"}
+    return {}
 
 
 def _attendance_rows(meeting, expected, posted):
@@ -166,9 +179,8 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     lateness = working_days_between(held_on, today)
     threshold = backfill_days(branch, today)  # the local setting in force on the day it is entered
     backfill = lateness > threshold
-    _validate(branch=branch, types=types, group=group, held_on=held_on,
-              for_year=details.get("for_year"), lecturer=details.get("lecturer"),
-              backfill_after=threshold if backfill else None, backfill_reason=details.get("backfill_reason"))  # fmt: skip
+    _validate(branch=branch, types=types, group=group, held_on=held_on, details=details,
+              backfill_after=threshold if backfill else None)  # fmt: skip
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, topic=topic.strip(), submit_token=token, created_by=user,
         lateness_days=lateness, is_backfill=backfill, entered_at=now,
@@ -225,9 +237,8 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
     entered_on = timezone.localdate(meeting.entered_at)
     threshold = backfill_days(meeting.branch, entered_on)
     backfill = working_days_between(held_on, entered_on) > threshold
-    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on,
-              for_year=details.get("for_year"), lecturer=details.get("lecturer"),
-              backfill_after=threshold if backfill else None, backfill_reason=details.get("backfill_reason"))  # fmt: skip
+    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, details=details,
+              backfill_after=threshold if backfill else None)  # fmt: skip
     counted_before = _days_counted(meeting)
     for field, value in details.items():
         if field in DETAIL_FIELDS:

@@ -72,10 +72,15 @@ def _recording_target(request):
 
 
 def _attendance_grid(expected, data=None):
-    """Rows for the grid: each expected member with the status chosen (default 出席, or 外出 when away)."""
+    """Rows for the grid: each expected member with the status chosen (default 出席; 外出 when away; 缺席
+    when out of contact, whom a hurried save would otherwise mark present and so reset their absences)."""
     grid = []
     for row in expected:
-        default = AttendanceStatus.AWAY if row.away_then else AttendanceStatus.PRESENT
+        default = (
+            AttendanceStatus.AWAY if row.away_then
+            else AttendanceStatus.ABSENT if row.member.lost_contact_on
+            else AttendanceStatus.PRESENT
+        )  # fmt: skip
         status = (data or {}).get(f"att_{row.member_id}", default)
         reason = (data or {}).get(f"reason_{row.member_id}", "")
         grid.append({"row": row, "status": status, "reason": reason})

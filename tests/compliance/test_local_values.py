@@ -148,6 +148,22 @@ def test_a_committee_elected_from_the_settings_date_serves_its_term(tree):
     assert again.ends_on == date(2031, 8, 1)
 
 
+def test_a_term_on_a_village_branch_is_refused_on_the_page_and_in_the_admin(client, office, personas, tree):
+    """A 村's committee serves 5 years whatever is set: a setting there would be saved and silently ignored."""
+    response = post_setting(office, tree, rule=TERM_SETTING, count="3", organisation=tree.a2.pk)
+    assert response.status_code == 200
+    assert "村、社区党组织每届任期5年" in response.content.decode()
+    client.force_login(personas["superuser"])
+    admin = client.post(reverse("admin:compliance_rulesetting_add"), {
+        "organisation": tree.a2.pk, "rule": TERM_SETTING, "enabled": "on", "count": "3", "period_kind": "",
+        "effective_from": "2026-01-01", "created_by": personas["superuser"].pk,
+    })  # fmt: skip
+    assert admin.status_code == 200 and "村、社区党组织每届任期5年" in admin.content.decode()
+    assert not RuleSetting.objects.exists()
+    office.force_login(personas[Role.TOWNSHIP_ADMIN])
+    assert post_setting(office, tree, rule=TERM_SETTING, count="3").status_code == 302  # the 党委's own
+
+
 def test_a_value_the_admin_site_could_not_hold_is_refused_there_and_ignored_by_the_engine(
     client, personas, branch
 ):

@@ -1,7 +1,7 @@
 """Recording organisational life: attendance, backfill, quorum, review, void, locks, attachments."""
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,6 +17,7 @@ from meetings import services
 from meetings.models import Attendance, Meeting, MeetingTypeTag, ReviewState
 from members import services as member_services
 from members.idcard import check_character
+from members.models import Member
 from tests.conftest import make_meeting, make_member
 
 
@@ -304,6 +305,53 @@ def test_secretary_records_a_meeting_on_the_page_once(client, personas, tree, pe
     assert first["Location"] == reverse("meetings:detail", args=[meeting.pk])
     detail = client.get(first["Location"]).content.decode()
     assert "应到 6，实到 5，请假 1" in detail and "住院" in detail
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [({"off_day_approved_by": "镇党委"}, "off_day_approved_on"),
+     ({"off_day_approved_on": date(2026, 11, 18)}, "off_day_approved_by")],
+)  # fmt: skip
+def test_a_theme_day_approval_names_who_and_when(tree, people, given, missing):
+    with pytest.raises(ValidationError) as refused:
+        record(tree, people, types=("theme_day",), **given)
+    assert missing in refused.value.message_dict
+    assert not Meeting.objects.exists()
+    record(
+        tree,
+        people,
+        types=("theme_day",),
+        off_day_approved_by="镇党委",
+        off_day_approved_on=date(2026, 11, 18),
+    )
+    assert Meeting.objects.get().off_day_approved_by == "镇党委"
+
+
+def test_the_attendance_grid_starts_a_member_out_of_contact_at_absent(client, personas, tree, people):
+    Member.objects.filter(pk=people[2].pk).update(lost_contact_on=date(2026, 4, 11))
+    client.force_login(personas[Role.SECRETARY])
+    grid = client.get(reverse("meetings:create") + f"?branch={tree.a1.pk}").context["grid"]
+    chosen = {item["row"].member_id: item["status"] for item in grid}
+    assert chosen[people[2].pk] == "absent"
+    assert {chosen[p.pk] for p in people if p != people[2]} == {"present"}
+
+
+def test_a_refused_meeting_lists_what_to_correct_at_the_top_of_the_page(client, personas, tree, people):
+    """On a phone the 补录原因 field is screens below the first: the page opens on a summary that links to it."""
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("meetings:create") + f"?branch={tree.a1.pk}"
+    token = client.get(url).context["form"].initial["token"]
+    held_on = timezone.localdate() - timedelta(days=20)
+    data = {"types": ["theme_day"], "held_on": held_on.isoformat(), "topic": "补开主题党日", "token": token,
+            "rect-TOTAL_FORMS": "3", "rect-INITIAL_FORMS": "0"}  # fmt: skip
+    data.update({f"att_{p.pk}": "present" for p in people})
+    page = client.post(url, data)
+    assert page.status_code == 200 and not Meeting.objects.exists()
+    html = page.content.decode()
+    summary = html.index('id="error-summary"')
+    assert summary < html.index('name="held_on"')
+    assert '<a class="alert-link" href="#id_backfill_reason">补录原因</a>：会议召开' in html[summary:]
+    assert 'value="补开主题党日"' in html  # nothing typed is lost
 
 
 def test_secretary_cannot_record_for_another_branch(client, personas, tree):

@@ -206,7 +206,12 @@ def test_tomorrow_is_refused(secretary, branch):
 @pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31"])
 def test_extreme_secondary_dates_are_refused_or_stored(secretary, branch, field, value):
     before = row_counts()
-    response = post_meeting(secretary, branch, types=["theme_day", "org_life_meeting"], **{field: value})
+    approver = (
+        {"off_day_approved_by": "镇党委"} if field == "off_day_approved_on" else {}
+    )  # the pair goes together
+    response = post_meeting(
+        secretary, branch, types=["theme_day", "org_life_meeting"], **{field: value}, **approver
+    )
     if response.status_code == 302:
         assert str(getattr(Meeting.objects.get(), field)) == value
     else:
