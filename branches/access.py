@@ -72,6 +72,15 @@ def acts_anywhere(user, action):
     return user.is_superuser or bool(_scope_paths(user, action))
 
 
+def holds_group_scope(user, action=Action.VIEW):
+    """Whether part of the user's scope for the action is a 党小组 alone (a 党小组组长's): rows that name
+    a member's branch but not their group, such as member flags, reach it only through the member."""
+    return any(
+        org.level == OrgLevel.GROUP and action in ROLE_ACTIONS[role]
+        for _path, role, org in _assignments(user)
+    )
+
+
 def scope_paths(user, action=Action.VIEW):
     """The paths of the subtree roots where the user may perform the action (a superuser needs none)."""
     return list(_scope_paths(user, action))

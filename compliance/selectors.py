@@ -2,7 +2,7 @@
 
 from django.db.models import Case, IntegerField, Value, When
 
-from branches.access import Action, scoped
+from branches.access import Action, holds_group_scope, scoped
 
 from .models import Flag, FlagState
 
@@ -30,8 +30,14 @@ def by_priority(queryset):
     return queryset.annotate(priority=PRIORITY).order_by("priority", "branch__path", "-period_start", "pk")
 
 
+def scoped_flags(queryset, user):
+    """A 党小组组长 sees the flags of the group and of its members (a member's flag names only the branch)."""
+    via = ("branch", "group", "member__group") if holds_group_scope(user) else ("branch", "group")
+    return scoped(queryset, user, Action.VIEW, via=via)
+
+
 def open_flags(user):
-    return scoped(Flag.objects.filter(resolved_on__isnull=True), user, Action.VIEW, via=("branch", "group"))
+    return scoped_flags(Flag.objects.filter(resolved_on__isnull=True), user)
 
 
 # What is due: overdue or due soon (the nav badge's count); the warnings (关注) are listed, not counted.
@@ -45,7 +51,7 @@ def due_flags(user):
 
 def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=False, within=None, watch=False):
     """within: an organisation whose subtree the list keeps to; watch: only the watch-list's member flags."""
-    qs = scoped(Flag.objects.all(), user, Action.VIEW, via=("branch", "group"))
+    qs = scoped_flags(Flag.objects.all(), user)
     if not include_resolved:
         qs = qs.filter(resolved_on__isnull=True)
     if branch:

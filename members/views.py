@@ -198,11 +198,23 @@ def member_detail(request, pk):
             "actions": ACTIONS,
             "records": _voidable_records(member),
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
-            "flags": list(Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")),
+            "flags": _open_flags(request.user, member),
             "history": object_history(request.user, member, per_page=HISTORY_ON_PAGE, parts_added=False),
             "training": _member_training(request.user, member),
         },
     )
+
+
+# What a member reading their own page can act on; the rest (失联, 处置 of absences, 外出, 发展 deadlines)
+# are the branch's instructions about them.
+OWN_FLAG_RULES = ("dues_arrears", "thought_report", "political_birthday", "training_hours")
+
+
+def _open_flags(user, member):
+    flags = Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")
+    if not any(org is not None and can(user, org, Action.VIEW) for org in (member.branch, member.group)):
+        flags = flags.filter(rule__in=OWN_FLAG_RULES)
+    return list(flags)
 
 
 def _member_training(user, member):
