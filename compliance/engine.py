@@ -621,7 +621,8 @@ def _unit(org, level, term):
         position in COMMITTEE_POSTS and ended_on is None for position, _name, ended_on in term.posts
     )
     return Unit(level=level, founded_on=org.founded_on, dissolved_on=org.dissolved_on,
-                merged_group=getattr(org, "merged_group", False), has_committee=has_committee)  # fmt: skip
+                merged_group=getattr(org, "merged_group", False), has_committee=has_committee,
+                has_term=bool(term))  # fmt: skip
 
 
 def _evaluate_with_settings(

@@ -116,6 +116,7 @@ class Unit:
     dissolved_on: date | None = None
     merged_group: bool = False
     has_committee: bool = True
+    has_term: bool = True  # a committee term is recorded (without one, has_committee is False too)
 
 
 def not_applicable_reason(rule, unit):
@@ -125,7 +126,7 @@ def not_applicable_reason(rule, unit):
     if rule.scope == Scope.BRANCH and unit.level != "branch":
         return "只适用于党支部"
     if rule.code == "committee_meeting" and not unit.has_committee:
-        return "未设支部委员会（正式党员不足7人）"
+        return "只设书记，未设支部委员会" if unit.has_term else "未登记支部委员会届次"
     if rule.code == "merged_meeting" and not unit.merged_group:
         return "未实行支组合一"
     return None
