@@ -1,6 +1,6 @@
 """Party dues (党费规定 第二、五、六、十二条): monthly amounts by bracket, and unpaid months."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 EMPLOYED = "employed"
@@ -85,13 +85,30 @@ def unpaid_months(paid, *, start, end):
     return [m for m in months_between(start, end) if m not in paid]
 
 
-def trailing_arrears(paid, *, start, end):
-    count = 0
-    for month in reversed(months_between(start, end)):
-        if month in paid:
-            break
-        count += 1
-    return count
+# An unpaid run stays in arrears until its months are paid (补交), while a back-payment can still make it
+# good: for 6 months after its last month (第十二条: 补交 normally covers at most 6 months). An older run,
+# never made good, was the branch's to settle when it was flagged.
+ARREARS_LOOKBACK_MONTHS = BACKPAY_LIMIT_MONTHS
+
+
+def arrears_run(paid, *, start, end, ended_from=None):
+    """(first month, number of months) of the longest run of months from start to end (both included)
+    with no payment, among the runs ending on or after ended_from (default: start); the latest of
+    equals; (None, 0) if none. A later payment does not end an earlier run: only paying its months does."""
+    best, first, count = (None, 0), None, 0
+    for month in [*months_between(start, end), None]:
+        if month is not None and month not in paid:
+            first, count = first or month, count + 1
+            continue
+        ended_on = _previous_month(month) if month is not None else month_start(end)
+        if count and count >= best[1] and (ended_from is None or ended_on >= ended_from):
+            best = (first, count)
+        first, count = None, 0
+    return best
+
+
+def _previous_month(month):
+    return (month - timedelta(days=1)).replace(day=1)
 
 
 def backpay_months(paid, *, start, end):

@@ -125,18 +125,25 @@ def _dues_window_start(member):
 
 
 def dues_summary(member, *, today=None, months=12):
-    """The last months' payments, and how many consecutive months are unpaid up to last month."""
+    """The last months' payments, and the unpaid run the arrears reminder counts (as the compliance engine
+    does: the longest run of unpaid months up to last month that a back-payment may still make good):
+    arrears (months), arrears_from and arrears_to (its first and last month)."""
     today = today or timezone.localdate()
     payments = {p.month: p for p in member.dues_payments.filter(voided_at__isnull=True)}
     last_month = dues.month_start(today.replace(day=1) - timedelta(days=1))
     start = _dues_window_start(member)
-    arrears = 0
+    arrears_from, arrears = None, 0
     if member.category in PARTY_MEMBER_CATEGORIES and start and start <= last_month:
-        arrears = dues.trailing_arrears(set(payments), start=start, end=last_month)
+        recent_from = dues.months_between(start, last_month)[-dues.ARREARS_LOOKBACK_MONTHS :][0]
+        arrears_from, arrears = dues.arrears_run(
+            set(payments), start=start, end=last_month, ended_from=recent_from
+        )
     window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
     return {
         "months": [(m, payments.get(m)) for m in window[-months:]],
         "arrears": arrears,
+        "arrears_from": arrears_from,
+        "arrears_to": dues.months_between(arrears_from, last_month)[arrears - 1] if arrears else None,
         "monthly": member.monthly_dues,
     }
 

@@ -140,11 +140,13 @@ def test_a_back_payment_or_a_departure_resolves_member_flags_on_commit(
     engine.refresh(as_of=today)
     arrears = Flag.objects.get(rule="dues_arrears", member=payer, resolved_on=None)
     assert Flag.objects.filter(member=leaver, resolved_on=None).exists()
-    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        member_services.record_dues_payment(member=payer, month=last_month, paid_on=today, amount=1)
-    arrears.refresh_from_db()
-    assert arrears.resolved_on == today
+    month = today.replace(day=1)
+    for back in range(6):  # the back-payment: the six months up to last month (all 第十二条 allows)
+        month = (month - timedelta(days=1)).replace(day=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            member_services.record_dues_payment(member=payer, month=month, paid_on=today, amount=1)
+        arrears.refresh_from_db()
+        assert arrears.resolved_on == (today if back == 5 else None)  # not before the last month owed
     with django_capture_on_commit_callbacks(execute=True):
         member_services.transfer_out(member=leaver, on=today, counterpart="外县某党支部")
     assert not Flag.objects.filter(member=leaver, resolved_on=None).exists()
@@ -717,6 +719,42 @@ def test_dues_arrears_take_the_step_of_the_whole_unpaid_run(branch):
         "七月起未交": "dues_reminder",
         "从未交纳": "dues_lapsed",
     }
+
+
+def test_paying_the_latest_months_leaves_the_unpaid_run_before_them_in_arrears(branch, client, personas):
+    """RULES.md: a back-payment clears the arrears. Paying this month and last leaves May to October owed:
+    the 6-month flag stands, on the member's page too, until those months are paid; a run that ended more
+    than 6 months before last month, which no back-payment can cover any more, is the branch's settled matter."""
+    person = branch.people[0]
+    as_of = date(2026, 12, 7)  # last month: November
+    for month in (*range(1, 5), 11, 12):
+        DuesPayment.objects.create(
+            member=person, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
+        )
+    engine.refresh(as_of=as_of)
+    assert open_keys("dues_arrears", member=person) == {("dues_arrears", "None", "overdue")}
+    assert Flag.objects.get(rule="dues_arrears", member=person, resolved_on=None).key.endswith(":dues_lapsed")
+    client.force_login(personas[Role.SECRETARY])
+    with mock.patch("members.selectors.timezone.localdate", return_value=as_of):
+        page = client.get(reverse("members:detail", args=[person.pk])).content.decode()
+    assert "2026年5月至2026年10月连续 6 个月未缴纳党费，请补交" in page
+    for month in range(5, 11):  # the back-payment
+        DuesPayment.objects.create(member=person, month=date(2026, month, 1), amount=1, paid_on=as_of)
+    engine.refresh(as_of=as_of)
+    assert not open_keys("dues_arrears", member=person)
+    old_run = branch.people[1]  # unpaid January to March 2026, paid since: too old to back-pay in December
+    for month in range(4, 13):
+        DuesPayment.objects.create(
+            member=old_run, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
+        )
+    for month in range(1, 13):
+        DuesPayment.objects.create(
+            member=old_run, month=date(2025, month, 1), amount=1, paid_on=date(2025, month, 5)
+        )
+    engine.refresh(as_of=as_of)
+    assert not open_keys("dues_arrears", member=old_run)
+    engine.refresh(as_of=date(2026, 6, 3))  # in June, January to March could still be made good
+    assert open_keys("dues_arrears", member=old_run) == {("dues_arrears", "None", "overdue")}
 
 
 def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch):

@@ -298,9 +298,11 @@ def test_dues_amount_by_bracket_and_arrears(tree):
             member=member, month=date(2026, 10, 1), paid_on=date(2026, 10, 21), today=TODAY
         )
     summary = selectors.dues_summary(member, today=TODAY)
-    assert summary["arrears"] == 0  # October, the last full month, is paid
+    # October, the last full month, is paid; the months before it are still owed.
+    assert summary["arrears_to"] == date(2026, 9, 1) and summary["arrears"] > 12
     DuesPayment.objects.filter(member=member).delete()
-    assert selectors.dues_summary(member, today=TODAY)["arrears"] > 12
+    summary = selectors.dues_summary(member, today=TODAY)
+    assert summary["arrears_to"] == date(2026, 10, 1) and summary["arrears"] > 12
 
 
 def test_mark_month_paid_skips_the_paid_and_reports_the_unpriced(tree):

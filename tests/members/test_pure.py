@@ -82,13 +82,23 @@ def test_dues_refuse_what_cannot_be_priced():
         dues.monthly_dues(kind="retiree", base=Decimal("-1"))
 
 
-def test_arrears_count_the_trailing_unpaid_months_and_backpay_covers_six():
+def test_arrears_count_the_longest_unpaid_run_and_backpay_covers_six():
     paid = {date(2026, 1, 1), date(2026, 2, 1), date(2026, 4, 1)}
     start, end = date(2026, 1, 1), date(2026, 10, 31)
-    assert dues.trailing_arrears(paid, start=start, end=end) == 6  # May..October
+    assert dues.arrears_run(paid, start=start, end=end) == (date(2026, 5, 1), 6)  # May..October
     assert dues.unpaid_months(paid, start=start, end=end)[0] == date(2026, 3, 1)
     assert dues.backpay_months(paid, start=start, end=end) == [date(2026, m, 1) for m in range(5, 11)]
-    assert dues.trailing_arrears(paid | {date(2026, 10, 1)}, start=start, end=end) == 0
+    # Paying October alone does not pay May..September.
+    assert dues.arrears_run(paid | {date(2026, 10, 1)}, start=start, end=end) == (date(2026, 5, 1), 5)
+    # Of two equal runs, the later; a run that ended before ended_from does not count.
+    assert dues.arrears_run({date(2026, 2, 1)}, start=start, end=date(2026, 3, 31)) == (date(2026, 3, 1), 1)
+    assert dues.arrears_run({date(2026, 4, 1)}, start=start, end=date(2026, 4, 30)) == (date(2026, 1, 1), 3)
+    late = {"start": start, "end": date(2026, 4, 30), "ended_from": date(2026, 4, 1)}
+    assert dues.arrears_run({date(2026, 4, 1)}, **late) == (None, 0)
+    assert dues.arrears_run(set(paid) | {date(2026, m, 1) for m in range(3, 11)}, start=start, end=end) == (
+        None,
+        0,
+    )
     assert dues.months_between(date(2025, 11, 5), date(2026, 2, 1)) == [
         date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]  # fmt: skip
 
