@@ -96,6 +96,7 @@ from .rules import (
     hours_text,
     ladder_step,
     lecturer_is,
+    switched_off,
     talk_coverage,
     theme_day_in,
     value_in_force,
@@ -634,9 +635,12 @@ def _evaluate_with_settings(
         segments.insert(0, (unit.founded_on, True, rule.frequency))
     results = []
     for index, (effective_from, enabled, frequency) in enumerate(segments):
-        if not enabled:
-            continue
         until = _taken_over_on(segments[index + 1]) if index + 1 < len(segments) else None
+        if not enabled:
+            if not short_only:  # a refresh flags only what is short; a page shows why nothing is owed
+                results += switched_off(rule, unit, frequency=frequency, effective_from=effective_from,
+                                        until=until, as_of=as_of, window_start=since, ends_before=ends_before)  # fmt: skip
+            continue
         if rule.code == "talk_coverage":
             results += evaluate_coverage(rule, unit, coverage_by_year=held, as_of=as_of, effective_from=effective_from,
                                          until=until, window_start=since, ends_before=ends_before,

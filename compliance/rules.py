@@ -176,6 +176,19 @@ def evaluate(rule, unit, *, held_by_period, as_of, frequency=None, effective_fro
     ]
 
 
+def switched_off(rule, unit, *, frequency, effective_from, until, as_of, window_start=None, ends_before=None):
+    """The periods of a stretch in which a local setting turned the rule off: not applicable, and why
+    (from the first full period after the setting's date, as a setting that changes the rule takes over)."""
+    reason = not_applicable_reason(rule, unit) or f"本地规则自{effective_from:%Y-%m-%d}起不检查"
+    periods = obligation_periods(frequency.period, starts_on=max(unit.founded_on, effective_from), as_of=as_of,
+                                 ends_on=unit.dissolved_on, window_start=window_start, ends_before=ends_before)  # fmt: skip
+    return [
+        Obligation(rule.code, p, State.NOT_APPLICABLE, 0, 0, reason)
+        for p in periods
+        if until is None or p.start < until
+    ]
+
+
 def evaluate_coverage(
     rule,
     unit,

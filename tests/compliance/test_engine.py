@@ -421,6 +421,24 @@ def test_checklist_of_a_past_date_shows_how_its_periods_stand_today(client, pers
     assert "看现在的状态" in on_the_day.content.decode()
 
 
+def test_checklist_says_a_rule_switched_off_locally_is_not_applicable_and_why(client, personas, branch, tree):
+    RuleSetting.objects.create(organisation=tree.township, rule="group_meeting", enabled=False,
+                               effective_from=date(2026, 10, 15))  # fmt: skip
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("compliance:checklist", args=[tree.a1.pk])
+    rows = client.get(url, {"on": "2026-11-23", "as_of": "2026-11-23"}).context["rows"]
+    groups = [r for r in rows if r.rule.code == "group_meeting"]
+    assert {(r.group_id, r.obligation.state) for r in groups} == {
+        (tree.g1.pk, "not_applicable"),
+        (tree.g2.pk, "not_applicable"),
+    }
+    assert {r.obligation.reason for r in groups} == {"本地规则自2026-10-15起不检查"}
+    october = client.get(url, {"on": "2026-10-20", "as_of": "2026-10-20"}).context["rows"]
+    assert {r.obligation.state for r in october if r.rule.code == "group_meeting"} == {
+        "due"
+    }  # its month began before
+
+
 def test_checklist_queries_do_not_grow_with_meetings(client, personas, branch, tree):
     client.force_login(personas[Role.SECRETARY])
     url = reverse("compliance:checklist", args=[tree.a1.pk])

@@ -115,7 +115,9 @@ def test_a_local_rule_renews_every_branch_and_shows_at_once(township, personas):
         organisation=township.township, rule="theme_day", enabled=False, effective_from=date(2026, 1, 1)
     )
     after = _october(personas)
-    assert all(f.rule.code != "theme_day" for f in after["figures"])  # switched off: no obligation
+    # Switched off: nothing owed, every branch's month shown as not applicable (and why, on its 本期事项).
+    [theme_day] = [f.tally for f in after["figures"] if f.rule.code == "theme_day"]
+    assert theme_day.counts[:4] == (0, 0, 0, 0) and theme_day.not_applicable > 0
     assert (
         after["total"].overdue == before["total"].overdue - 1
     )  # 甲村's missing 主题党日 is no longer counted
