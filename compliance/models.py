@@ -9,7 +9,7 @@ from simple_history.models import HistoricalRecords
 from branches.models import Organisation
 from members.models import Member
 
-from .periods import PeriodKind
+from .periods import PERIOD_LABELS, PeriodKind
 from .rules import (
     CATALOGUE,
     MEETING_RULES,
@@ -78,9 +78,16 @@ class RuleSetting(models.Model):
         return f"{self.organisation} {self.get_rule_display()}（{self.effective_from}起）"
 
     @property
-    def count_unit(self):
-        """What `count` counts: 学时 for the training settings, meetings (次) for the others."""
-        return "学时" if self.rule in TRAINING_SETTINGS else "次"
+    def frequency_text(self):
+        """A rule's setting as the page says it, the rule's own count or period filled in where it keeps
+        them: 每季度2次, 每年40学时, 不检查."""
+        if not self.enabled:
+            return "不检查"
+        if self.rule in TRAINING_SETTINGS:
+            return f"每年{self.count}学时" if self.count else "按默认学时"
+        default = CATALOGUE[self.rule].frequency
+        period = PERIOD_LABELS[PeriodKind(self.period_kind or default.period)]
+        return f"每{period}{self.count or default.count}次"
 
     def clean(self):
         """The admin site edits settings directly: a local value it could not stand would stop the engine."""

@@ -474,6 +474,10 @@ def test_the_office_adds_a_local_rule_and_flags_follow(
     assert RuleSetting.objects.count() == 1
     setting = RuleSetting.objects.get()
     assert setting.history.count() == 1 and setting.created_by == personas[Role.TOWNSHIP_ADMIN]
+    RuleSetting.objects.create(organisation=tree.township, rule="committee_meeting", count=2,
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    history = " ".join(client.get(reverse("compliance:settings")).content.decode().split())
+    assert "不检查" in history and "每月2次" in history  # the rule's own period, said
 
 
 def test_the_office_cannot_set_rules_for_another_township(client, personas, tree):
