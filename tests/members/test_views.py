@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from branches.models import Role
@@ -185,6 +186,19 @@ def test_dues_month_marks_the_chosen_members_paid_once(client, personas, tree):
     assert DuesPayment.objects.filter(month=date(2026, 11, 1)).count() == 2
     page = client.get(url).content.decode()
     assert "已缴 2 / 3 人" in page
+
+
+def test_a_paid_month_on_the_member_page_opens_its_void_page_for_the_secretary_only(client, personas, tree):
+    member = make_member(tree.a1, None, id_number(20), name="缴费人", dues_kind="farmer")
+    today = timezone.localdate()
+    payment = DuesPayment.objects.create(member=member, month=today.replace(day=1), amount=1, paid_on=today)
+    void = reverse("members:void", args=[member.pk, "dues", payment.pk])
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert f'href="{void}"' in page and f"{today:%y.%m} 已缴" in page
+    client.force_login(personas[Role.TOWNSHIP_LEADER])  # reads, records nothing
+    page = client.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert void not in page and f"{today:%y.%m} 已缴" in page
 
 
 def test_export_opens_in_excel_with_masked_ids_for_the_leader(client, personas, tree, roster):
