@@ -1,3 +1,4 @@
+import logging
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,8 @@ from .rules import (
     VALUE_SETTINGS,
     value_problem,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_MEETINGS_A_PERIOD = 31
 MAX_TRAINING_HOURS_A_YEAR = 200
@@ -145,7 +148,7 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
         period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
     )  # fmt: skip
-    refresh_on_commit(branches_of(organisation), dates=[effective_from])
+    setting.judged_later = refresh_on_commit(branches_of(organisation), dates=[effective_from])
     return setting
 
 
@@ -161,19 +164,39 @@ def _check_value(rule, *, enabled, count, period_kind):
         raise ValidationError({field: message})
 
 
+# A township's subtree is judged again within the request (a second or two at most); a county's takes
+# longer than anyone should wait on a page (8 s at 1,700 branches, 23 s reaching back four years), and
+# goes to the worker.
+IN_REQUEST_BRANCHES = 300
+
+
 def refresh_on_commit(branch_ids, *, dates=()):
-    """After commit, one refresh of these branches here and now: a local setting applies to a whole
-    subtree, a township's or a county's, for which one set-based refresh costs less than a task each.
+    """After commit, one refresh of these branches: a local setting applies to a whole subtree, for which
+    one set-based refresh costs less than a task each. Here and now for a few hundred branches; else in
+    the worker, or here if the broker is down. Returns whether it was left to the worker.
     dates: the days the change takes effect from; periods of earlier years are judged again too
     (`rejudge_since`)."""
     branch_ids = list(branch_ids)
+    later = len(branch_ids) > IN_REQUEST_BRANCHES
     if branch_ids:
-        transaction.on_commit(lambda: _refresh_now(branch_ids, dates))
+        transaction.on_commit(lambda: (_refresh_later if later else _refresh_now)(branch_ids, dates))
+    return later
 
 
 def _refresh_now(branch_ids, dates):
     today = timezone.localdate()
     engine.refresh(as_of=today, branch_ids=branch_ids, since=rejudge_since(dates, today=today))
+
+
+def _refresh_later(branch_ids, dates):
+    from .tasks import refresh_branches
+
+    since = rejudge_since(dates, today=timezone.localdate())
+    try:
+        refresh_branches.apply_async((branch_ids, since.isoformat() if since else None))
+    except Exception:  # the broker is down: the setting is saved; judge here rather than not at all
+        logger.warning("消息队列不可用，改为在本进程内按新规则刷新 %s 个支部的提醒", len(branch_ids))
+        _refresh_now(branch_ids, dates)
 
 
 DIGEST_ITEMS = 30

@@ -16,6 +16,13 @@ def refresh_branch(branch_id, since=None):
 
 
 @shared_task(acks_late=True)
+def refresh_branches(branch_ids, since=None):
+    """A subtree judged again after a local setting changed (`services.refresh_on_commit`)."""
+    since = date.fromisoformat(since) if since else None
+    return engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids, since=since)
+
+
+@shared_task(acks_late=True)
 def nightly_refresh():
     """Time passing raises flags with no write: a month ends, a term expires. One run at a time."""
     return services.refresh_all_with_lease(as_of=timezone.localdate(), time_only=True)

@@ -166,6 +166,45 @@ def test_the_write_succeeds_and_refreshes_in_process_when_the_broker_is_down(bra
     assert Flag.objects.filter(branch=branch).exists()  # the in-process refresh ran
 
 
+@pytest.mark.parametrize("broker", ["up", "down"])
+def test_a_setting_for_a_big_subtree_is_judged_in_the_worker(client, personas, branch, tree, monkeypatch, broker,
+                                                             django_capture_on_commit_callbacks):  # fmt: skip
+    """A county's subtree would keep the page waiting: the worker judges it, and the page says so. With
+    the broker down it is judged in the request rather than not at all."""
+    from compliance import tasks
+
+    monkeypatch.setattr(services, "IN_REQUEST_BRANCHES", 1)  # the township's branches count as many
+    queued = []
+
+    def enqueue(args):
+        if broker == "down":
+            raise ConnectionRefusedError("broker unreachable")
+        queued.append(args)
+
+    monkeypatch.setattr(tasks.refresh_branches, "apply_async", enqueue)
+    engine.refresh(as_of=timezone.localdate())
+    owed = Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True)
+    assert owed.exists()
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    data = {
+        "organisation": tree.township.pk,
+        "rule": "theme_day",
+        "enabled": "0",
+        "effective_from": "2025-01-01",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(reverse("compliance:settings"), data, follow=True).content.decode()
+    assert "所辖支部较多，提醒正在按新规则重新判定" in page
+    if broker == "down":
+        assert not owed.exists()
+        return
+    assert owed.exists()
+    [(branch_ids, since)] = queued
+    assert branch.pk in branch_ids and since is None
+    tasks.refresh_branches.run(branch_ids, since)  # the worker
+    assert not owed.exists()
+
+
 def test_a_burst_of_writes_schedules_one_refresh_of_the_branch(branch, monkeypatch,
                                                                django_capture_on_commit_callbacks):  # fmt: skip
     from compliance import tasks
