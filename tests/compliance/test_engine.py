@@ -186,12 +186,7 @@ def test_a_setting_for_a_big_subtree_is_judged_in_the_worker(client, personas, b
     owed = Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True)
     assert owed.exists()
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
-    data = {
-        "organisation": tree.township.pk,
-        "rule": "theme_day",
-        "enabled": "0",
-        "effective_from": "2025-01-01",
-    }
+    data = theme_day_off(tree)
     with django_capture_on_commit_callbacks(execute=True):
         page = client.post(reverse("compliance:settings"), data, follow=True).content.decode()
     assert "所辖支部较多，提醒正在按新规则重新判定" in page
@@ -267,16 +262,27 @@ def test_a_term_that_expired_long_ago_resolves_when_the_election_is_recorded(tre
     assert not Flag.objects.filter(rule="committee_term", branch=tree.a2, resolved_on=None).exists()
 
 
+def theme_day_off(tree):
+    """The settings page's form: the township stops checking the 主题党日 from 1 January 2025."""
+    return {
+        "organisation": tree.township.pk,
+        "rule": "theme_day",
+        "enabled": "0",
+        "effective_from": "2025-01-01",
+    }
+
+
+def pay(member, year, months, *, paid_on=None):
+    """Dues paid for these months of the year, each on the 5th of its month unless paid_on says."""
+    for month in months:
+        DuesPayment.objects.create(member=member, month=date(year, month, 1), amount=1,
+                                   paid_on=paid_on or date(year, month, 5))  # fmt: skip
+
+
 def test_dues_arrears_and_absence_ladder(branch):
     late, steady = branch.people[0], branch.people[1]
-    for month in range(1, 11):
-        DuesPayment.objects.create(
-            member=steady, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
-        )
-    for month in range(1, 8):
-        DuesPayment.objects.create(
-            member=late, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
-        )
+    pay(steady, 2026, range(1, 11))
+    pay(late, 2026, range(1, 8))
     absent_from_theme_days(branch, [late], range(6, 11))
     engine.refresh(as_of=AS_OF)
     messages = {f.rule: f.message for f in Flag.objects.filter(member=late)}
@@ -496,12 +502,7 @@ def test_the_office_adds_a_local_rule_and_flags_follow(
     client, personas, branch, tree, django_capture_on_commit_callbacks
 ):
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
-    data = {
-        "organisation": tree.township.pk,
-        "rule": "theme_day",
-        "enabled": "0",
-        "effective_from": "2025-01-01",
-    }
+    data = theme_day_off(tree)
     engine.refresh(as_of=timezone.localdate())
     assert Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True).exists()
     with django_capture_on_commit_callbacks(execute=True):
@@ -763,10 +764,7 @@ def test_dues_arrears_take_the_step_of_the_whole_unpaid_run(branch):
     paid_up_to = {"一月起未交": 1, "四月起未交": 4, "五月起未交": 5, "七月起未交": 7, "从未交纳": None}
     people = {name: make_member(branch, None, idn(90 + i), name=name) for i, name in enumerate(paid_up_to)}
     for name, last in paid_up_to.items():
-        for month in range(1, (last or 0) + 1):
-            DuesPayment.objects.create(
-                member=people[name], month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
-            )
+        pay(people[name], 2026, range(1, (last or 0) + 1))
     engine.refresh(as_of=AS_OF)
     steps = dict(
         Flag.objects.filter(rule="dues_arrears", member__in=people.values()).values_list(
@@ -788,10 +786,7 @@ def test_paying_the_latest_months_leaves_the_unpaid_run_before_them_in_arrears(b
     than 6 months before last month, which no back-payment can cover any more, is the branch's settled matter."""
     person = branch.people[0]
     as_of = date(2026, 12, 7)  # last month: November
-    for month in (*range(1, 5), 11, 12):
-        DuesPayment.objects.create(
-            member=person, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
-        )
+    pay(person, 2026, (*range(1, 5), 11, 12))
     engine.refresh(as_of=as_of)
     assert open_keys("dues_arrears", member=person) == {("dues_arrears", "None", "overdue")}
     assert Flag.objects.get(rule="dues_arrears", member=person, resolved_on=None).key.endswith(":dues_lapsed")
@@ -799,19 +794,12 @@ def test_paying_the_latest_months_leaves_the_unpaid_run_before_them_in_arrears(b
     with mock.patch("members.selectors.timezone.localdate", return_value=as_of):
         page = client.get(reverse("members:detail", args=[person.pk])).content.decode()
     assert "2026年5月至2026年10月连续 6 个月未缴纳党费，请补交" in page
-    for month in range(5, 11):  # the back-payment
-        DuesPayment.objects.create(member=person, month=date(2026, month, 1), amount=1, paid_on=as_of)
+    pay(person, 2026, range(5, 11), paid_on=as_of)
     engine.refresh(as_of=as_of)
     assert not open_keys("dues_arrears", member=person)
     old_run = branch.people[1]  # unpaid January to March 2026, paid since: too old to back-pay in December
-    for month in range(4, 13):
-        DuesPayment.objects.create(
-            member=old_run, month=date(2026, month, 1), amount=1, paid_on=date(2026, month, 5)
-        )
-    for month in range(1, 13):
-        DuesPayment.objects.create(
-            member=old_run, month=date(2025, month, 1), amount=1, paid_on=date(2025, month, 5)
-        )
+    pay(old_run, 2026, range(4, 13))
+    pay(old_run, 2025, range(1, 13))
     engine.refresh(as_of=as_of)
     assert not open_keys("dues_arrears", member=old_run)
     engine.refresh(as_of=date(2026, 6, 3))  # in June, January to March could still be made good
