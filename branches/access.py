@@ -72,13 +72,20 @@ def acts_anywhere(user, action):
     return user.is_superuser or bool(_scope_paths(user, action))
 
 
-def holds_group_scope(user, action=Action.VIEW):
-    """Whether part of the user's scope for the action is a 党小组 alone (a 党小组组长's): rows that name
-    a member's branch but not their group, such as member flags, reach it only through the member."""
-    return any(
-        org.level == OrgLevel.GROUP and action in ROLE_ACTIONS[role]
-        for _path, role, org in _assignments(user)
-    )
+def group_scope_q(user, field, action=Action.VIEW):
+    """The rows whose `field` (a lookup to a 党小组) is a group the user holds alone, as a 党小组组长 does, or
+    None when they hold none: rows that name a member's branch but not their group (member flags) reach
+    such a user only through the member."""
+    if not user.is_authenticated or user.is_superuser:
+        return None
+    roots = [path for path, role, org in _assignments(user)
+             if org.level == OrgLevel.GROUP and action in ROLE_ACTIONS[role]]  # fmt: skip
+    if not roots:
+        return None
+    condition = Q(pk__in=[])
+    for root in roots:
+        condition |= Q(**{f"{field}__path__startswith": root})
+    return condition
 
 
 def scope_paths(user, action=Action.VIEW):

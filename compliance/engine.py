@@ -635,7 +635,7 @@ def _evaluate_with_settings(
         segments.insert(0, (unit.founded_on, True, rule.frequency))
     results = []
     for index, (effective_from, enabled, frequency) in enumerate(segments):
-        until = _taken_over_on(segments[index + 1]) if index + 1 < len(segments) else None
+        until = min((_taken_over_on(later) for later in segments[index + 1 :]), default=None)
         if not enabled:
             if not short_only:  # a refresh flags only what is short; a page shows why nothing is owed
                 results += switched_off(rule, unit, frequency=frequency, effective_from=effective_from,
@@ -654,8 +654,9 @@ def _evaluate_with_settings(
 
 
 def _taken_over_on(segment):
-    """The start of the first period a later setting judges: the earlier one judges every period
-    starting before it. A new frequency starts with its first full period, so that a change from
+    """The start of the first period a later setting judges: an earlier one judges every period starting
+    before the first such start of all the settings after it (one that switches the rule off, or changes
+    it again, may take over sooner than the next). A new frequency starts with its first full period, so that a change from
     quarterly to yearly on 15 February leaves the rest of that year's quarters to the old setting
     rather than to neither; a rule switched off stops on its date."""
     effective_from, enabled, frequency = segment
@@ -971,9 +972,10 @@ DEADLINE_CATEGORIES = frozenset({pipeline.APPLICANT, pipeline.PROBATIONARY})
 REPORT_PERIODS = {"activist": PeriodKind.QUARTER, "candidate": PeriodKind.QUARTER,
                   "probationary": PeriodKind.HALF_YEAR, "full": PeriodKind.HALF_YEAR}  # fmt: skip
 # The dates from which someone owes their category's reports: a 发展对象 owed the quarterly report as an
-# activist already, so one named during a quarter owes that quarter's.
+# activist already, so one named during a quarter owes that quarter's; a 预备党员 admitted during a half-year
+# reported all along, and owes that half-year's.
 CATEGORY_SINCE = {"activist": ("activist_on",), "candidate": ("activist_on", "candidate_on"),
-                  "probationary": ("joined_on",), "full": ("joined_on",)}  # fmt: skip
+                  "probationary": ("activist_on", "candidate_on", "joined_on"), "full": ("joined_on",)}  # fmt: skip
 
 
 def _roster_reads(scope, as_of):

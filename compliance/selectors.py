@@ -1,8 +1,8 @@
 """Reads of flags, scoped through branches.access."""
 
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 
-from branches.access import Action, holds_group_scope, scoped
+from branches.access import Action, group_scope_q, scoped
 
 from .models import Flag, FlagState
 
@@ -31,9 +31,14 @@ def by_priority(queryset):
 
 
 def scoped_flags(queryset, user):
-    """A 党小组组长 sees the flags of the group and of its members (a member's flag names only the branch)."""
-    via = ("branch", "group", "member__group") if holds_group_scope(user) else ("branch", "group")
-    return scoped(queryset, user, Action.VIEW, via=via)
+    """The flags of the user's branches and groups. A 党小组组长 sees those of the group's members too (a
+    member's flag names only the branch): the ones their branch holds, not another's (a 民主评议 follow-up
+    stays with the campaign's branch; a moved member's old flags stay with the old one)."""
+    in_scope = scoped(queryset, user, Action.VIEW, via=("branch", "group"))
+    members = group_scope_q(user, "member__group")
+    if members is None:
+        return in_scope
+    return in_scope | queryset.filter(members, branch_id=F("member__branch_id"))
 
 
 def open_flags(user):

@@ -43,3 +43,18 @@ def test_a_member_on_their_own_page_sees_what_they_can_act_on_not_the_branchs_in
     client.force_login(personas[Role.SECRETARY])
     branch_view = client.get(url).content.decode()
     assert "连续3个月未交纳党费" in branch_view and "停止其党籍" in branch_view
+
+
+def test_a_group_leader_does_not_see_a_members_flags_another_branch_holds(client, personas, tree):
+    """A member moved into the group keeps the old branch's follow-up with that branch, unseen by this
+    branch's secretary, and so by the group's leader."""
+    mover = make_member(tree.a2, None, idn(4), name="调入党员")
+    held_there = _flag(mover, "review_followup", "民主评议不合格，应作出组织处置")
+    mover.branch, mover.group = tree.a1, tree.g1
+    mover.save()
+    ours = _flag(mover, "thought_report", "2026年上半年未交思想汇报")
+    Flag.objects.filter(pk=ours.pk).update(branch=tree.a1)
+    for role in (Role.SECRETARY, Role.GROUP_LEADER):
+        client.force_login(personas[role])
+        listed = list(client.get(reverse("compliance:flags"), {"resolved": "1"}).context["page"])
+        assert held_there not in listed and ours.pk in {f.pk for f in listed}

@@ -219,6 +219,33 @@ def test_a_change_from_quarterly_to_yearly_leaves_the_rest_of_the_year_to_the_qu
     }
 
 
+def test_settings_changed_twice_judge_each_period_once_and_stop_when_switched_off(branch, tree):
+    """quarterly → yearly (15 Feb) → off (1 June): the quarters up to June are the old rule's, nothing after;
+    yearly (15 Feb) → twice a quarter (1 March): from April by the newest, each quarter once."""
+    RuleSetting.objects.create(organisation=branch, rule="general_meeting", period_kind="year",
+                               effective_from=date(2026, 2, 15))  # fmt: skip
+    RuleSetting.objects.create(organisation=branch, rule="general_meeting", enabled=False,
+                               effective_from=date(2026, 6, 1))  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    assert open_keys("general_meeting", branch=branch) == {
+        ("general_meeting", "2026-01-01", "overdue"),
+        ("general_meeting", "2026-04-01", "overdue"),
+    }
+    other = make_org(tree.township, "复议党支部")
+    RuleSetting.objects.create(organisation=other, rule="general_meeting", period_kind="year",
+                               effective_from=date(2026, 2, 15))  # fmt: skip
+    RuleSetting.objects.create(organisation=other, rule="general_meeting", period_kind="quarter", count=2,
+                               effective_from=date(2026, 3, 1))  # fmt: skip
+    engine.refresh(as_of=AS_OF, since=date(2026, 1, 1))
+    flags = Flag.objects.filter(rule="general_meeting", branch=other, resolved_on=None)
+    assert sorted(flags.values_list("period_start", flat=True)) == [
+        date(2026, 1, 1),
+        date(2026, 4, 1),
+        date(2026, 7, 1),
+    ]
+    assert all(f.message.endswith("（应2次，已0次）") for f in flags if f.period_start.month > 1)
+
+
 def test_a_rule_switched_off_mid_quarter_owes_nothing_after_that_quarter(branch):
     RuleSetting.objects.create(organisation=branch, rule="party_lecture", enabled=False,
                                effective_from=date(2026, 2, 15))  # fmt: skip
@@ -382,6 +409,15 @@ def test_an_activist_who_became_a_candidate_during_the_quarter_still_owes_its_re
     engine.refresh(as_of=AS_OF)
     flag = Flag.objects.get(rule="thought_report", member=promoted, resolved_on=None)
     assert flag.message == "八月发展：2026年第3季度未交思想汇报"
+
+
+def test_a_candidate_admitted_during_the_half_year_still_owes_its_report(tree):
+    admitted = member_services.register_member(branch=tree.a1, id_number=idn(25), name="二月入党", category="probationary",
+                                               applied_on=date(2024, 1, 5), activist_on=date(2024, 3, 1),
+                                               candidate_on=date(2025, 4, 1), joined_on=date(2026, 2, 15), today=AS_OF)  # fmt: skip
+    engine.refresh(as_of=AS_OF)
+    flag = Flag.objects.get(rule="thought_report", member=admitted, resolved_on=None)
+    assert flag.message == "二月入党：2026年上半年未交思想汇报"
 
 
 def test_away_with_a_certificate_or_back_home_is_not_flagged(branch):
