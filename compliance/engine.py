@@ -810,7 +810,7 @@ def _member_reads(scope, as_of, *, time_only=False):
 
 def _dues_paid_query(scope, as_of):
     """(member_id, bitmap of the months paid in the arrears window (bit 0 its first month), the latest
-    month paid before it or None) of the party members who left some month of the window unpaid: a few
+    month paid before it or None, their first day on a roster here) of the party members who left some month of the window unpaid: a few
     in a hundred. The others are told apart by a count of their payments (an index-only scan); only the
     few have their months' bits built and their last earlier payment looked up."""
     first, last_month = _arrears_window(as_of)
@@ -832,14 +832,17 @@ def _dues_paid_query(scope, as_of):
         .values("bits")
     )
     before = live.filter(member_id=OuterRef("pk"), month__lt=first).order_by("-month").values("month")[:1]
+    listed = (
+        Membership.objects.filter(member_id=OuterRef("pk")).order_by("started_on").values("started_on")[:1]
+    )
     return (
         Member.objects.filter(
             branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
         )
         .exclude(pk__in=paid_up)
-        .annotate(bits=Coalesce(Subquery(bits), 0), before=Subquery(before))
+        .annotate(bits=Coalesce(Subquery(bits), 0), before=Subquery(before), listed=Subquery(listed))
         .order_by()
-        .values_list("pk", "bits", "before")
+        .values_list("pk", "bits", "before", "listed")
     )
 
 
@@ -850,11 +853,11 @@ def _member_flags(roster, rows, as_of):
     months = dues.months_between(first, last_month)
     wanted = []
     # Not read on a night that cannot move arrears.
-    for member_id, bits, before in rows.get("dues_paid") or ():
+    for member_id, bits, before, listed in rows.get("dues_paid") or ():
         member = members.get(member_id)
         if member is None:
             continue
-        owed_from = dues.month_start(member["joined_on"]) if member["joined_on"] else first
+        owed_from = dues.owed_from(member["joined_on"], listed) or first
         if owed_from > last_month:
             continue
         # The window's months, and an unpaid run reaching into it from before: back to the last payment.

@@ -5,7 +5,7 @@ A write reads them for its one organisation in one query, kept on the organisati
 each request), so that a ledger of a year's meetings asks once; the engine, which judges many branches,
 takes them from the settings it reads anyway (`value_timeline`)."""
 
-from branches.models import Organisation, OrgLevel, default_term_years
+from branches.models import Organisation, OrgKind, OrgLevel, default_term_years
 
 from .models import RuleSetting
 from .rules import (
@@ -82,7 +82,11 @@ def term_years(organisation, elected_on):
 
 def term_setting_refused(organisation):
     """Why a committee-term setting cannot be made on this organisation, or None. A 党委's reaches the 总支
-    and 支部 beneath it other than 村、社区; one on a 村、社区 总支 or 支部 would be ignored."""
-    if organisation.level != OrgLevel.PARTY_COMMITTEE and default_term_years(organisation) == FIVE_YEARS:
+    and 支部 beneath it other than 村、社区; one on a 村、社区 organisation (a 村、社区党委 included, whose
+    branches are 村、社区 too) or on another that serves 5 years would be ignored."""
+    village = organisation.kind in (OrgKind.VILLAGE, OrgKind.COMMUNITY)
+    if village or (
+        organisation.level != OrgLevel.PARTY_COMMITTEE and default_term_years(organisation) == FIVE_YEARS
+    ):
         return "村、社区党组织每届任期5年（支部条例第二十一条），不能另行设置任期。"
     return None

@@ -81,6 +81,8 @@ class RuleSetting(models.Model):
     def frequency_text(self):
         """A rule's setting as the page says it, the rule's own count or period filled in where it keeps
         them: 每季度2次, 每年40学时, 不检查."""
+        if self.rule in VALUE_SETTINGS:  # a value the admin site let through empty is not applied
+            return self.value_text or "按默认"
         if not self.enabled:
             return "不检查"
         if self.rule in TRAINING_SETTINGS:

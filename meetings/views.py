@@ -73,12 +73,12 @@ def _recording_target(request):
 
 def _attendance_grid(expected, data=None):
     """Rows for the grid: each expected member with the status chosen (default 出席; 外出 when away; 缺席
-    when out of contact, whom a hurried save would otherwise mark present and so reset their absences)."""
+    when out of contact that day, whom a hurried save would otherwise mark present, resetting their absences)."""
     grid = []
     for row in expected:
         default = (
             AttendanceStatus.AWAY if row.away_then
-            else AttendanceStatus.ABSENT if row.member.lost_contact_on
+            else AttendanceStatus.ABSENT if row.lost_then
             else AttendanceStatus.PRESENT
         )  # fmt: skip
         status = (data or {}).get(f"att_{row.member_id}", default)
@@ -115,7 +115,10 @@ def _expected(branch, data, groups, fixed_group, *, held_on, types, group):
         group = fixed_group
     elif MeetingType.GROUP_MEETING not in types:
         group = None
-    return services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+    rows = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+    for row in rows:
+        row.lost_then = row.member.lost_contact_on is not None and row.member.lost_contact_on <= held_on
+    return rows
 
 
 @require_http_methods(["GET", "POST"])

@@ -91,6 +91,13 @@ def unpaid_months(paid, *, start, end):
 ARREARS_LOOKBACK_MONTHS = BACKPAY_LIMIT_MONTHS
 
 
+def owed_from(joined_on, listed_on):
+    """The first month whose dues are this branch's to collect: from joining, or from the day the member
+    came onto a roster here (one transferred in paid the earlier months elsewhere); None if neither is known."""
+    days = [day for day in (joined_on, listed_on) if day]
+    return month_start(max(days)) if days else None
+
+
 def arrears_run(paid, *, start, end, ended_from=None):
     """(first month, number of months) of the longest run of months from start to end (both included)
     with no payment, among the runs ending on or after ended_from (default: start); the latest of

@@ -119,9 +119,9 @@ def expected_attendees(rows):
 
 
 def _dues_window_start(member):
-    first_here = min((m.started_on for m in member.memberships.all()), default=None)
-    starts = [d for d in (member.joined_on, first_here) if d]
-    return dues.month_start(max(starts)) if starts else None
+    return dues.owed_from(
+        member.joined_on, min((m.started_on for m in member.memberships.all()), default=None)
+    )
 
 
 def dues_summary(member, *, today=None, months=12):

@@ -806,6 +806,22 @@ def test_paying_the_latest_months_leaves_the_unpaid_run_before_them_in_arrears(b
     assert open_keys("dues_arrears", member=old_run) == {("dues_arrears", "None", "overdue")}
 
 
+def test_a_member_transferred_in_owes_dues_here_from_arriving(tree, client, personas):
+    """Joined in 2005, on this roster since October 2026 (the earlier months were paid elsewhere): as of
+    7 December, October and November are unpaid here: two months, no reminder yet; the page says the same."""
+    arrived = make_member(tree.a1, None, idn(70), name="转入党员", started_on=date(2026, 10, 9))
+    engine.refresh(as_of=date(2026, 12, 7))
+    assert not open_keys("dues_arrears", member=arrived)
+    client.force_login(personas[Role.SECRETARY])
+    with mock.patch("members.selectors.timezone.localdate", return_value=date(2026, 12, 7)):
+        page = client.get(reverse("members:detail", args=[arrived.pk])).content.decode()
+    assert "2026年10月至2026年11月连续 2 个月未缴纳党费。" in page
+    engine.refresh(as_of=date(2027, 2, 3))  # October to January: four months
+    assert Flag.objects.get(rule="dues_arrears", member=arrived, resolved_on=None).key.endswith(
+        ":dues_reminder"
+    )
+
+
 def test_the_nightly_run_leaves_the_absence_ladder_as_the_writes_left_it(branch):
     person = branch.people[0]
     absent_from_theme_days(branch, [person], range(6, 11))

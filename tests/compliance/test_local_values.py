@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from branches import services as branch_services
-from branches.models import Organisation, Role
+from branches.models import Organisation, OrgKind, OrgLevel, Role
 from compliance import engine, local, services
 from compliance.models import Flag, RuleSetting
 from compliance.rules import (
@@ -22,6 +22,7 @@ from compliance.rules import (
     value_in_force,
 )
 from tests.compliance.conftest import hold
+from tests.conftest import make_org
 
 ON_THE_15TH = 15
 
@@ -103,6 +104,13 @@ def test_the_office_fixes_the_theme_day_and_the_warnings_follow_from_its_date(
     assert "主题党日固定为 12月15日；" in form
 
 
+def test_the_settings_page_shows_a_value_stored_empty_as_the_default(office, tree):
+    RuleSetting.objects.create(organisation=tree.township, rule=THEME_DAY_SETTING, count=None,
+                               effective_from=date(2026, 1, 1))  # fmt: skip  # as the admin site once let through
+    page = office.get(reverse("compliance:settings"))
+    assert page.status_code == 200 and "主题党日固定日期 · 按默认" in " ".join(page.content.decode().split())
+
+
 def test_a_fixed_day_is_read_once_per_branch(branch, django_assert_num_queries):
     RuleSetting.objects.create(organisation=branch, rule=THEME_DAY_SETTING, count=ON_THE_15TH,
                                effective_from=date(2026, 1, 1))  # fmt: skip
@@ -160,8 +168,12 @@ def test_a_term_on_a_village_branch_is_refused_on_the_page_and_in_the_admin(clie
     })  # fmt: skip
     assert admin.status_code == 200 and "村、社区党组织每届任期5年" in admin.content.decode()
     assert not RuleSetting.objects.exists()
+    community = make_org(tree.township, "丙社区党委", OrgLevel.PARTY_COMMITTEE, OrgKind.COMMUNITY)
+    with pytest.raises(ValidationError, match="村、社区党组织每届任期5年"):  # its branches are 社区 too
+        services.add_setting(organisation=community, rule=TERM_SETTING, enabled=True, count=3,
+                             effective_from=date(2026, 1, 1))  # fmt: skip
     office.force_login(personas[Role.TOWNSHIP_ADMIN])
-    assert post_setting(office, tree, rule=TERM_SETTING, count="3").status_code == 302  # the 党委's own
+    assert post_setting(office, tree, rule=TERM_SETTING, count="3").status_code == 302  # the 镇党委's own
 
 
 def test_a_value_the_admin_site_could_not_hold_is_refused_there_and_ignored_by_the_engine(

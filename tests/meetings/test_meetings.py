@@ -334,6 +334,11 @@ def test_the_attendance_grid_starts_a_member_out_of_contact_at_absent(client, pe
     chosen = {item["row"].member_id: item["status"] for item in grid}
     assert chosen[people[2].pk] == "absent"
     assert {chosen[p.pk] for p in people if p != people[2]} == {"present"}
+    earlier = (
+        reverse("meetings:create") + f"?branch={tree.a1.pk}&period_end=2026-03-31"
+    )  # held before the loss
+    grid = client.get(earlier).context["grid"]
+    assert {item["status"] for item in grid} == {"present"}
 
 
 def test_a_refused_meeting_lists_what_to_correct_at_the_top_of_the_page(client, personas, tree, people):
@@ -352,6 +357,8 @@ def test_a_refused_meeting_lists_what_to_correct_at_the_top_of_the_page(client, 
     assert summary < html.index('name="held_on"')
     assert '<a class="alert-link" href="#id_backfill_reason">补录原因</a>：会议召开' in html[summary:]
     assert 'value="补开主题党日"' in html  # nothing typed is lost
+    untyped = client.post(url, {**data, "types": [], "backfill_reason": "外出学习"}).content.decode()
+    assert '<a class="alert-link" href="#id_types_0">会议类型（可多选）</a>：' in untyped  # a list of boxes
 
 
 def test_secretary_cannot_record_for_another_branch(client, personas, tree):
