@@ -791,7 +791,7 @@ def _ladder_window(as_of):
     return last_month - relativedelta(years=1), last_month
 
 
-ARREARS_MONTHS = max(step.months for step in DUES_STEPS)
+FIRST_STEP_MONTHS = min(step.months for step in DUES_STEPS)
 
 
 def _arrears_window(as_of):
@@ -810,20 +810,17 @@ def _member_reads(scope, as_of, *, time_only=False):
 
 def _dues_paid_query(scope, as_of):
     """(member_id, bitmap of the months paid in the arrears window (bit 0 its first month), the latest
-    month paid before it or None, their first day on a roster here) of the party members who left some month of the window unpaid: a few
-    in a hundred. The others are told apart by a count of their payments (an index-only scan); only the
-    few have their months' bits built and their last earlier payment looked up."""
+    month paid before it or None, their first day on a roster here) of the party members who may be in
+    arrears: a few in a hundred, told apart on the server by two single-month lookups (`_probe_months`);
+    only they have their months' bits built and their earlier payment looked up."""
     first, last_month = _arrears_window(as_of)
     live = DuesPayment.objects.filter(voided_at__isnull=True)
-    paid_up = (
-        live.filter(month__gte=first, month__lte=last_month)
-        .values("member_id")
-        .annotate(n=Count("*"))
-        .filter(n=dues.month_count(first, last_month))
-        .values("member_id")
-    )
-    if scope.branch_ids is not None:  # a branch's refresh counts its own members' payments only
-        paid_up = paid_up.filter(member__branch_id__in=scope.filter)
+    unpaid_probe = Q(pk__in=[])
+    for probe in _probe_months(first, last_month):
+        paid = live.filter(month=probe)
+        if scope.branch_ids is not None:  # a branch's refresh looks up its own members' payments only
+            paid = paid.filter(member__branch_id__in=scope.filter)
+        unpaid_probe |= ~Q(pk__in=paid.values("member_id"))
     month = Cast(ExtractYear("month"), IntegerField()) * 12 + Cast(ExtractMonth("month"), IntegerField())
     bits = (
         live.filter(member_id=OuterRef("pk"), month__gte=first, month__lte=last_month)
@@ -839,11 +836,18 @@ def _dues_paid_query(scope, as_of):
         Member.objects.filter(
             branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
         )
-        .exclude(pk__in=paid_up)
+        .filter(unpaid_probe)
         .annotate(bits=Coalesce(Subquery(bits), 0), before=Subquery(before), listed=Subquery(listed))
         .order_by()
         .values_list("pk", "bits", "before", "listed")
     )
+
+
+def _probe_months(first, last_month):
+    """Months of the window such that every run of at least the first step's length (3) ending in the
+    window leaves one of them unpaid: every third month from the first. A member who paid all of them
+    has no such run, whatever else is unpaid."""
+    return dues.months_between(first, last_month)[::FIRST_STEP_MONTHS]
 
 
 def _member_flags(roster, rows, as_of):

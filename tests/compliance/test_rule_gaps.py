@@ -446,3 +446,21 @@ def test_no_political_birthday_for_a_probationer(branch, tree):
     assert probationer.pk not in flagged
     message = Flag.objects.get(rule="political_birthday", member=branch.people[0]).message
     assert message == "党员0：本月1日是入党21周年政治生日"
+
+
+def test_a_member_who_paid_the_probe_months_has_no_arrears_run_to_find():
+    """The county's read looks up only the members who left a probe month unpaid: every pattern of payments
+    over the window and the two months before it that holds a run of 3 or more ending in the window leaves
+    one of them unpaid."""
+    from itertools import product
+
+    from members import dues
+
+    first, last = date(2026, 6, 1), date(2026, 11, 1)
+    months = dues.months_between(date(2026, 4, 1), last)
+    probes = engine._probe_months(first, last)
+    for pattern in product((False, True), repeat=len(months)):
+        paid = {month for month, was_paid in zip(months, pattern, strict=True) if was_paid}
+        _start, run = dues.arrears_run(paid, start=months[0], end=last, ended_from=first)
+        if run >= 3:
+            assert not paid.issuperset(probes), sorted(paid)
