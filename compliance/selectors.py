@@ -72,3 +72,25 @@ def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=Fals
     elif state:
         qs = qs.filter(state=state)
     return by_priority(qs.select_related("branch", "member", "meeting"))
+
+
+CURRENT, PENDING, REPLACED = "现行", "待生效", "已被取代"
+
+
+def with_standing(settings, today):
+    """(setting, 现行 / 待生效 / 已被取代) of an organisation's settings of each rule, newest date first as the
+    settings page orders them: the latest in force today is current, the earlier ones replaced by it.
+    (A setting of an organisation above or below still applies where it is the nearest.)"""
+    current_found = set()
+    standings = []
+    for setting in settings:
+        key = (setting.organisation_id, setting.rule)
+        if setting.effective_from > today:
+            standing = PENDING
+        elif key in current_found:
+            standing = REPLACED
+        else:
+            current_found.add(key)
+            standing = CURRENT
+        standings.append((setting, standing))
+    return standings

@@ -98,6 +98,6 @@ def rule_settings(request):
         .select_related("organisation", "created_by")
         .order_by("organisation__path", "rule", "-effective_from")
     )
-    return render(
-        request, "compliance/settings.html", {"form": form, "settings": settings, "catalogue": CATALOGUE}
-    )
+    return render(request, "compliance/settings.html", {
+        "form": form, "settings": selectors.with_standing(settings, timezone.localdate()), "catalogue": CATALOGUE,
+    })  # fmt: skip

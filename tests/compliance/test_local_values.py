@@ -1,6 +1,7 @@
 """本地规则 beyond frequencies: the 主题党日 fixed day, the 补录 threshold and the committee term, each from its
 effective date, set by the township office for its subtree."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -109,6 +110,23 @@ def test_the_settings_page_shows_a_value_stored_empty_as_the_default(office, tre
                                effective_from=date(2026, 1, 1))  # fmt: skip  # as the admin site once let through
     page = office.get(reverse("compliance:settings"))
     assert page.status_code == 200 and "主题党日固定日期 · 按默认" in " ".join(page.content.decode().split())
+
+
+def test_the_settings_page_marks_the_setting_in_force_the_replaced_and_the_pending(office, tree):
+    today = timezone.localdate()
+    for effective_from, count in (
+        (date(2025, 1, 1), 1),
+        (date(2026, 1, 1), 2),
+        (today + timedelta(days=30), 3),
+    ):
+        RuleSetting.objects.create(organisation=tree.township, rule="committee_meeting", count=count,
+                                   effective_from=effective_from)  # fmt: skip
+    RuleSetting.objects.create(organisation=tree.a1, rule="committee_meeting", count=1,
+                               effective_from=date(2025, 6, 1))  # fmt: skip  # another organisation's own
+    page = " ".join(office.get(reverse("compliance:settings")).content.decode().split())
+    standings = re.findall(r'<span class="badge [^"]*">(现行|待生效|已被取代)</span> <span class="fw-semibold">(\S+)</span> · 支部委员会会议 · 每月(\d)次', page)  # fmt: skip
+    assert standings == [("待生效", "甲镇党委", "3"), ("现行", "甲镇党委", "2"), ("已被取代", "甲镇党委", "1"),
+                         ("现行", "甲社区第一党支部", "1")]  # fmt: skip
 
 
 def test_a_fixed_day_is_read_once_per_branch(branch, django_assert_num_queries):
