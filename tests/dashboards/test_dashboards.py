@@ -281,6 +281,9 @@ def test_branch_home_lists_this_periods_obligations_with_a_prefilled_record_butt
     assert prefill in unescape(page)
     form = client.get(prefill).content.decode()
     assert re.search(r'value="theme_day"[^>]*checked', form)
+    # 谈心谈话 and 民主评议 are not meetings: their buttons open their own pages, as on 本期事项.
+    assert f'href="{reverse("meetings:talks", args=[township.a1.pk])}"' in page
+    assert f'href="{reverse("reviews:branch", args=[township.a1.pk])}"' in page
 
 
 def test_branch_home_shows_returned_records_and_members_needing_attention(client, township, personas):
