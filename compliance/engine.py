@@ -654,11 +654,10 @@ def _evaluate_with_settings(
 
 
 def _taken_over_on(segment):
-    """The start of the first period a later setting judges: an earlier one judges every period starting
-    before the first such start of all the settings after it (one that switches the rule off, or changes
-    it again, may take over sooner than the next). A new frequency starts with its first full period, so that a change from
-    quarterly to yearly on 15 February leaves the rest of that year's quarters to the old setting
-    rather than to neither; a rule switched off stops on its date."""
+    """The start of the first period this (later) setting judges; an earlier setting judges the periods
+    starting before the soonest such start among all the settings after it. A new frequency starts with
+    its first full period, so that quarterly → yearly on 15 February leaves that year's remaining quarters
+    to the old setting rather than to neither; a rule switched off stops on its date."""
     effective_from, enabled, frequency = segment
     return first_full_period(frequency.period, effective_from).start if enabled else effective_from
 
