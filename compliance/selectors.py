@@ -2,7 +2,7 @@
 
 from django.db.models import Case, F, IntegerField, Value, When
 
-from branches.access import Action, group_scope_q, scoped
+from branches.access import Action, can, group_scope_q, scoped
 
 from .models import Flag, FlagState
 
@@ -43,6 +43,20 @@ def scoped_flags(queryset, user):
 
 def open_flags(user):
     return scoped_flags(Flag.objects.filter(resolved_on__isnull=True), user)
+
+
+# What a member reading their own page can act on; the rest (失联, 处置 of absences, 外出, 发展 deadlines)
+# are the branch's instructions about them.
+OWN_FLAG_RULES = ("dues_arrears", "thought_report", "political_birthday", "training_hours")
+
+
+def member_flags(user, member):
+    """A member's open flags on their page: all of them for those who see the member through the branch
+    or group, the ones the member acts on for the member themself."""
+    flags = Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")
+    if not any(org is not None and can(user, org, Action.VIEW) for org in (member.branch, member.group)):
+        flags = flags.filter(rule__in=OWN_FLAG_RULES)
+    return flags
 
 
 # What is due: overdue or due soon (the nav badge's count); the warnings (关注) are listed, not counted.

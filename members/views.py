@@ -21,8 +21,8 @@ from branches.passwords import show_password_once
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance import training
 from compliance.engine import settings_in_force
-from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
+from compliance.selectors import member_flags
 
 from . import dues, pipeline, roster_import, selectors, services
 from .filters import MemberFilter
@@ -198,23 +198,11 @@ def member_detail(request, pk):
             "actions": ACTIONS,
             "records": _voidable_records(member),
             "is_party_member": member.category in PARTY_MEMBER_CATEGORIES,
-            "flags": _open_flags(request.user, member),
+            "flags": list(member_flags(request.user, member)),
             "history": object_history(request.user, member, per_page=HISTORY_ON_PAGE, parts_added=False),
             "training": _member_training(request.user, member),
         },
     )
-
-
-# What a member reading their own page can act on; the rest (失联, 处置 of absences, 外出, 发展 deadlines)
-# are the branch's instructions about them.
-OWN_FLAG_RULES = ("dues_arrears", "thought_report", "political_birthday", "training_hours")
-
-
-def _open_flags(user, member):
-    flags = Flag.objects.filter(member=member, resolved_on__isnull=True).order_by("rule")
-    if not any(org is not None and can(user, org, Action.VIEW) for org in (member.branch, member.group)):
-        flags = flags.filter(rule__in=OWN_FLAG_RULES)
-    return list(flags)
 
 
 def _member_training(user, member):
