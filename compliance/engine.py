@@ -797,7 +797,7 @@ def _arrears_window(as_of):
     """(first, last) month of the arrears window: the months up to last month that a back-payment may still
     cover. A run of unpaid months counts if it ended in them (dues.arrears_run)."""
     last_month = last_month_start(as_of)
-    return last_month - relativedelta(months=dues.ARREARS_LOOKBACK_MONTHS - 1), last_month
+    return dues.lookback_from(last_month), last_month
 
 
 def _member_reads(scope, as_of, *, time_only=False):

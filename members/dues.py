@@ -91,6 +91,13 @@ def unpaid_months(paid, *, start, end):
 ARREARS_LOOKBACK_MONTHS = BACKPAY_LIMIT_MONTHS
 
 
+def lookback_from(last_month):
+    """The first month of the arrears look-back that ends with last_month: a run of unpaid months counts if
+    it ended in the look-back (`arrears_run`'s ended_from)."""
+    index = last_month.year * 12 + last_month.month - ARREARS_LOOKBACK_MONTHS
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def owed_from(joined_on, listed_on):
     """The first month whose dues are this branch's to collect: from joining, or from the day the member
     came onto a roster here (one transferred in paid the earlier months elsewhere); None if neither is known."""

@@ -134,9 +134,8 @@ def dues_summary(member, *, today=None, months=12):
     start = _dues_window_start(member)
     arrears_from, arrears = None, 0
     if member.category in PARTY_MEMBER_CATEGORIES and start and start <= last_month:
-        recent_from = dues.months_between(start, last_month)[-dues.ARREARS_LOOKBACK_MONTHS :][0]
         arrears_from, arrears = dues.arrears_run(
-            set(payments), start=start, end=last_month, ended_from=recent_from
+            set(payments), start=start, end=last_month, ended_from=dues.lookback_from(last_month)
         )
     window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
     return {
