@@ -124,18 +124,24 @@ class Flag(models.Model):
     state = models.CharField("状态", max_length=20, choices=FlagState.choices)
     # Indexed together with resolved_on (Meta.indexes), which serves every lookup by branch: a second
     # index of branch alone would only slow the refresh's inserts.
+    # No foreign-key constraints in the database (db_constraint=False, here and below): only the engine
+    # writes flags, with ids it read in the same transaction, and organisations, members and records are
+    # voided, never deleted (PROTECT still refuses a delete in Django). The constraints cost a rebuild
+    # 3.4 s at commit at county scale, one lookup per key per flag, for nothing they could catch.
     branch = models.ForeignKey(
-        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="flags", db_index=False
-    )
+        Organisation, verbose_name="党支部", on_delete=models.PROTECT, related_name="flags", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     # Most flags are about a branch or a group's period, with no member or record: the indexes of these
     # three are partial (Meta.indexes), so a rebuild's 200,000 inserts skip them where the column is empty.
     group = models.ForeignKey(
         Organisation, verbose_name="党小组", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )  # fmt: skip
     member = models.ForeignKey(
-        Member, verbose_name="党员", null=True, blank=True, on_delete=models.PROTECT, db_index=False
-    )
+        Member, verbose_name="党员", null=True, blank=True, on_delete=models.PROTECT, db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     meeting = models.ForeignKey(
         "meetings.Meeting",
         verbose_name="记录",
@@ -143,6 +149,7 @@ class Flag(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         db_index=False,
+        db_constraint=False,
     )
     period_start = models.DateField("周期开始", null=True, blank=True)
     period_end = models.DateField("周期结束", null=True, blank=True)
