@@ -26,16 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from types import MappingProxyType
 
 from dateutil.relativedelta import relativedelta
-from django.contrib.postgres.aggregates import BitOr
+from django.contrib.postgres.aggregates import ArrayAgg, BitOr
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
     Count,
-    DateField,
     Exists,
     IntegerField,
     Max,
@@ -56,7 +56,6 @@ from django.db.models.functions import (
     Least,
     Left,
     Length,
-    TruncMonth,
 )
 
 from branches.models import CommitteeTerm, Organisation, OrgLevel, Position
@@ -375,16 +374,47 @@ def _unit_reads(scope, *, since, as_of):
 
 
 def _by_month_query(scope, *, months_from, as_of):
-    """(branch_id, group_id, type, month start, n) of the non-void meetings held from months_from on."""
+    """The non-void meetings held from months_from on, by (branch_id, group_id, type, month): rows of
+    (branch_id, group_id, type, month number, n), or on PostgreSQL (branch_id, group_id, type, [the
+    month number of each meeting]). A county holds about one meeting per unit, type and month, so a
+    row per month shrinks nothing (470,000 of them for 540,000 meetings); the arrays come in 11,000
+    rows, from an aggregate that takes half the time. `_counted_by_month` reads either shape."""
     meetings = Meeting.objects.filter(branch_id__in=scope.filter, voided_at__isnull=True, held_on__gte=months_from,
                                       held_on__lte=as_of)  # fmt: skip
-    # Truncated to a date on the server: no conversion per row in Python.
+    by_unit = meetings.annotate(month=_month_number("held_on")).values("branch_id", "group_id", "types__type")
+    if connection.vendor == "postgresql":
+        return by_unit.annotate(months=ArrayAgg("month")).values_list(
+            "branch_id", "group_id", "types__type", "months"
+        )
     return (
-        meetings.annotate(month=Cast(TruncMonth("held_on"), DateField()))
-        .values("branch_id", "group_id", "types__type", "month")
+        by_unit.values("month")
         .annotate(n=Count("id"))
         .values_list("branch_id", "group_id", "types__type", "month", "n")
     )
+
+
+def _month_number(field):
+    """year × 12 + month of a date column, computed on the server: a whole number per row is cheaper
+    to group and to send than a date."""
+    return Cast(ExtractYear(field), IntegerField()) * 12 + Cast(ExtractMonth(field), IntegerField())
+
+
+@lru_cache(maxsize=2048)
+def _month_start(number):
+    """The first day of the month `_month_number` numbers."""
+    return date((number - 1) // 12, (number - 1) % 12 + 1, 1)
+
+
+def _counted_by_month(rows):
+    """{(branch_id, group_id, type, month start): n} from `_by_month_query`'s rows, of either shape."""
+    by_month = defaultdict(int)
+    for branch_id, group_id, type_, *months in rows:
+        if len(months) == 2:  # (month number, n)
+            by_month[(branch_id, group_id, type_, _month_start(months[0]))] += months[1]
+            continue
+        for number in months[0]:
+            by_month[(branch_id, group_id, type_, _month_start(number))] += 1
+    return by_month
 
 
 # The rules judged on `by_month` (组织生活会 counts by its 所属年度, 书记讲党课 on the lectures read).
@@ -436,9 +466,7 @@ class Units:
 def _units_read(rows, *, since, as_of):
     branches, groups = _units_from(rows["branches"], rows["groups"])
     committees = _committees_from(rows["terms"], as_of)
-    by_month = defaultdict(int)
-    for branch_id, group_id, type_, month, n in rows.get("by_month") or ():
-        by_month[(branch_id, group_id, type_, month)] += n
+    by_month = _counted_by_month(rows.get("by_month") or ())
     # A read left out (None) counts towards no period judged (see READS_FOR_ONE_RULE).
     for (branch_id, month), n in _secretary_lectures(
         rows.get("lectures") or (), committees.secretaries
@@ -923,10 +951,7 @@ def _exempt_on_the_day():
 
 
 def _month_bits(attendance, window):
-    month = Cast(ExtractYear("meeting__held_on"), IntegerField()) * 12 + Cast(
-        ExtractMonth("meeting__held_on"), IntegerField()
-    )
-    bit = Value(1).bitleftshift(month - (window.year * 12 + window.month))
+    bit = Value(1).bitleftshift(_month_number("meeting__held_on") - (window.year * 12 + window.month))
     return (
         attendance.values("member_id")
         .annotate(

@@ -188,3 +188,26 @@ def test_many_new_flags_leave_the_planners_statistics_up_to_date(branch, monkeyp
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'compliance_flag'")
         assert cursor.fetchone()[0] == 5
+
+
+def test_meetings_are_counted_by_unit_type_and_month_in_either_shape_the_server_sends(branch, tree):
+    hold(branch, ["general_meeting", "party_lecture"], date(2026, 1, 31))  # one record, two types
+    hold(branch, ["general_meeting"], date(2026, 1, 1))
+    hold(branch, ["group_meeting"], date(2025, 12, 31), group=tree.g1)
+    hold(branch, ["group_meeting"], date(2026, 2, 1), group=tree.g1)
+    voided = hold(branch, ["committee_meeting"], date(2026, 2, 10))
+    voided.void("录错")
+    scope = engine.scope_of([branch.pk], date(2025, 1, 1))
+
+    rows = list(engine._by_month_query(scope, months_from=date(2025, 1, 1), as_of=AS_OF))
+    counted = engine._counted_by_month(rows)
+    # The other shape (SQLite's): one row per month with its count.
+    per_month = [(*key[:3], key[3].year * 12 + key[3].month, n) for key, n in counted.items()]
+
+    assert dict(counted) == {
+        (branch.pk, None, "general_meeting", date(2026, 1, 1)): 2,
+        (branch.pk, None, "party_lecture", date(2026, 1, 1)): 1,
+        (branch.pk, tree.g1.pk, "group_meeting", date(2025, 12, 1)): 1,
+        (branch.pk, tree.g1.pk, "group_meeting", date(2026, 2, 1)): 1,
+    }
+    assert engine._counted_by_month(per_month) == counted
