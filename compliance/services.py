@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -185,7 +185,26 @@ def refresh_on_commit(branch_ids, *, dates=()):
 
 def _refresh_now(branch_ids, dates):
     today = timezone.localdate()
-    engine.refresh(as_of=today, branch_ids=branch_ids, since=rejudge_since(dates, today=today))
+    refresh_subtree(branch_ids, as_of=today, since=rejudge_since(dates, today=today))
+
+
+# One number for every refresh of a subtree after a local setting changed (any 64-bit value no other
+# advisory lock of the project uses).
+SUBTREE_LOCK = 0x7A68_6962_7531  # "zhibu1"
+
+
+@transaction.atomic
+def refresh_subtree(branch_ids, *, as_of, since=None):
+    """Judge the branches again after a local setting changed, one such refresh at a time.
+
+    Two settings saved moments apart (a county's and a township's) refresh overlapping subtrees; run
+    side by side, the one that started first could read the settings before the other's, yet commit
+    last, and its flags would stand until the weekly run. The lock lasts until this transaction ends,
+    so the later refresh reads what the earlier one wrote. (SQLite, for development only, goes without.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SUBTREE_LOCK])
+    return engine.refresh(as_of=as_of, branch_ids=branch_ids, since=since)
 
 
 def _refresh_later(branch_ids, dates):

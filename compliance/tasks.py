@@ -19,7 +19,7 @@ def refresh_branch(branch_id, since=None):
 def refresh_branches(branch_ids, since=None):
     """A subtree judged again after a local setting changed (`services.refresh_on_commit`)."""
     since = date.fromisoformat(since) if since else None
-    return engine.refresh(as_of=timezone.localdate(), branch_ids=branch_ids, since=since)
+    return services.refresh_subtree(branch_ids, as_of=timezone.localdate(), since=since)
 
 
 @shared_task(acks_late=True)

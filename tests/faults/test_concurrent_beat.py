@@ -10,9 +10,10 @@ from datetime import date
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from compliance import engine, services
-from compliance.models import Flag, Lease
+from compliance.models import Flag, Lease, RuleSetting
 from tests.compliance.conftest import hold
 
 pytestmark = [
@@ -80,3 +81,56 @@ def test_two_nightly_runs_at_once_one_refreshes_and_the_other_stands_aside(branc
     keys = list(Flag.objects.filter(resolved_on__isnull=True).values_list("key", flat=True))
     assert len(keys) == len(set(keys)) == ran["open"]  # one set of flags, nothing raised twice
     assert Lease.objects.get(name=services.LEASE_NAME).held_until is None  # released for tomorrow
+
+
+def test_two_settings_saved_moments_apart_end_with_the_flags_both_settings_want(branch, tree, monkeypatch):
+    """The township switches 主题党日 off; a moment later the 社区党委 switches it back on for its
+    branches. The township's refresh read before the second setting was saved: had it committed after
+    the second refresh, it would have resolved flags that both settings together want open."""
+    today = timezone.localdate()
+    start = date(today.year, 1, 1)
+    engine.refresh(as_of=today)
+    theme_days = Flag.objects.filter(rule="theme_day", branch=branch, resolved_on__isnull=True)
+    assert theme_days.exists()
+    RuleSetting.objects.create(
+        organisation=tree.township, rule="theme_day", enabled=False, effective_from=start
+    )
+
+    first_read = threading.Event()
+    go_on = threading.Event()
+    second_done = threading.Event()
+    real_write = engine._write_wanted
+
+    def write_after_the_second_setting(rows, wanted, **kwargs):
+        if not first_read.is_set():  # the township's refresh: hold its write back
+            first_read.set()
+            go_on.wait(WAIT)
+        return real_write(rows, wanted, **kwargs)
+
+    monkeypatch.setattr(engine, "_write_wanted", write_after_the_second_setting)
+
+    def work(index):
+        if index == 0:  # the worker judging the township's setting
+            return services.refresh_subtree([branch.pk], as_of=today)
+        if index == 1:  # the 社区党委 saves its setting; its refresh runs on commit
+            first_read.wait(WAIT)
+            services.add_setting(
+                organisation=tree.community, rule="theme_day", enabled=True, effective_from=start
+            )
+            second_done.set()
+            return None
+        # Let the township's refresh write once the second refresh waits for it (or, were nothing to
+        # keep them apart, once the second has finished).
+        first_read.wait(WAIT)
+        for _ in range(WAIT * 20):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                if cursor.fetchone()[0] or second_done.is_set():
+                    break
+            second_done.wait(0.05)
+        go_on.set()
+        return None
+
+    run_together(3, work)
+    assert theme_days.exists()
+    assert theme_days.filter(period_start__gte=start).exists()
