@@ -381,16 +381,11 @@ def _by_month_query(scope, *, months_from, as_of):
     rows, from an aggregate that takes half the time. `_counted_by_month` reads either shape."""
     meetings = Meeting.objects.filter(branch_id__in=scope.filter, voided_at__isnull=True, held_on__gte=months_from,
                                       held_on__lte=as_of)  # fmt: skip
-    by_unit = meetings.annotate(month=_month_number("held_on")).values("branch_id", "group_id", "types__type")
+    unit = ("branch_id", "group_id", "types__type")
+    meetings = meetings.annotate(month=_month_number("held_on"))
     if connection.vendor == "postgresql":
-        return by_unit.annotate(months=ArrayAgg("month")).values_list(
-            "branch_id", "group_id", "types__type", "months"
-        )
-    return (
-        by_unit.values("month")
-        .annotate(n=Count("id"))
-        .values_list("branch_id", "group_id", "types__type", "month", "n")
-    )
+        return meetings.values(*unit).annotate(months=ArrayAgg("month")).values_list(*unit, "months")
+    return meetings.values(*unit, "month").annotate(n=Count("id")).values_list(*unit, "month", "n")
 
 
 def _month_number(field):
