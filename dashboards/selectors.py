@@ -173,6 +173,11 @@ class HeatCell:
     def label(self):
         return STATE_LABELS.get(self.state, "")
 
+    @property
+    def count(self):
+        """已完成/应完成 as the cell shows it, one obligation or many; "" when none applies (–)."""
+        return f"{self.met}/{self.applicable}" if self.applicable else ""
+
 
 def heat_state(t):
     """One state for a cell holding several obligations: overdue wins, then open, then met."""

@@ -107,7 +107,7 @@ def _heat_json(context):
                 params["rule"] = rule
             cells.append({
                 "x": x, "y": y, "s": str(cell.state), "met": cell.met, "applicable": cell.applicable,
-                "overdue": cell.overdue, "url": f"{base}?{urlencode(params)}",
+                "overdue": cell.overdue, "n": cell.count, "url": f"{base}?{urlencode(params)}",
             })  # fmt: skip
     return {
         "months": [f"{m.start.month}月" for m in context["months"]],

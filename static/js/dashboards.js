@@ -54,7 +54,7 @@
             itemStyle: { color: COLOURS[c.s], borderColor: "#fff", borderWidth: 2 },
             label: {
               show: true, color: TEXT[c.s],
-              formatter: SYMBOLS[c.s] + (c.applicable > 1 ? " " + c.met + "/" + c.applicable : "")
+              formatter: SYMBOLS[c.s] + (c.n ? " " + c.n : "")
             }
           };
         })

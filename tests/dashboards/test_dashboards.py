@@ -121,6 +121,29 @@ NUMBER_LINK = re.compile(r'<a[^>]*href="(?P<href>/(?:dashboard/obligations|todo|
 TOTALS = re.compile(r"共 (\d+) (?:项|条|人)")
 
 
+HEAT_CELL = re.compile(
+    r'<td class="zb-heat zb-state-\w+"><a [^>]*title="(?P<title>[^"]*)">(?P<text>.*?)</a></td>'
+)
+
+
+def test_every_heatmap_cell_shows_its_count_one_obligation_or_many(client, township, personas, today):
+    """A cell of one obligation (one rule chosen, one branch) shows 1/1 or 0/1 as cells of several do."""
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    url = reverse("dashboards:township")
+    shown = {}
+    for rule in ("", "theme_day"):
+        page = client.get(url, {"kind": "month", "on": "2026-10-01", "rule": rule}).content.decode()
+        for m in HEAT_CELL.finditer(page):
+            text = re.sub(r'<span class="visually-hidden">.*?</span>', "", m["text"])
+            shown[(rule, unescape(m["title"]).split("：")[0])] = re.sub(r"<[^>]+>", "", text)
+    assert shown[("", "甲社区党委 2026年10月")] == "× 3/4"
+    assert shown[("theme_day", "甲社区党委 2026年10月")] == "✓ 1/1"
+    assert shown[("theme_day", "甲村党支部 2026年10月")] == "× 0/1"
+    page = client.get(url, {"kind": "month", "on": "2026-10-01", "rule": "theme_day"})
+    chart = {(c["x"], c["y"]): c["n"] for c in page.context["heat_json"]["cells"]}
+    assert (chart[(9, 0)], chart[(9, 1)]) == ("1/1", "0/1")  # the chart's labels say the same
+
+
 def test_every_number_links_to_a_list_of_as_many_items(client, township, personas, today):
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
     page = client.get(reverse("dashboards:township"), {"kind": "month", "on": "2026-10-01"})
