@@ -80,6 +80,49 @@ def test_a_local_value_is_checked_and_nothing_saved_on_a_mistake(office, tree, f
     assert not RuleSetting.objects.exists()
 
 
+def test_the_backfill_threshold_saved_with_the_default_date_takes_effect_today(office, tree, monkeypatch):
+    """The form's default 生效日期 is the month's first day, which 补录认定 (from today on) would refuse:
+    the office that changes only the number and submits gets a setting effective today."""
+    today = date(2026, 11, 23)
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *args, **kwargs: today)
+    page = office.get(reverse("compliance:settings")).content.decode()
+    default = re.search(r'name="effective_from" value="([0-9-]+)"', page)[1]
+    assert default == "2026-11-01" and "补录认定只能自今天起生效，默认即为今天" in page
+    assert 'data-backfill-day="2026-11-23"' in page  # what the page's script shows on choosing 补录认定
+    response = post_setting(office, tree, rule=BACKFILL_SETTING, count="5", effective_from=default)
+    assert response.status_code == 302, response.content.decode()
+    setting = RuleSetting.objects.get(rule=BACKFILL_SETTING)
+    assert (setting.count, setting.effective_from) == (5, today)
+    # A date chosen by hand is the office's: an earlier one is still refused, with the reason.
+    response = post_setting(office, tree, rule=BACKFILL_SETTING, count="6", effective_from="2026-11-02")
+    assert response.status_code == 200
+    assert "补录认定只能自今天或以后生效" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"rule": "theme_day", "count": "2"}, "count", "选择“不检查”时无需填写次数或学时"),
+        ({"rule": "training_hours", "count": "40"}, "count", "选择“不检查”时无需填写次数或学时"),
+        ({"rule": "general_meeting", "period_kind": "month"}, "period_kind", "选择“不检查”时无需选择周期"),
+    ],
+    ids=["meeting-count", "training-hours", "period"],
+)
+def test_switching_a_rule_off_with_a_count_is_refused_and_nothing_is_lost(
+    office, tree, fields, field, message
+):
+    response = post_setting(office, tree, enabled="0", **fields)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert list(response.context["form"].errors) == [field]
+    assert not RuleSetting.objects.exists()
+    form = response.context["form"]  # shown again as filled in
+    assert form["enabled"].value() == "0" and form[field].value() == fields[field]
+    response = post_setting(office, tree, enabled="0", rule=fields["rule"])  # switched off, nothing more
+    assert response.status_code == 302
+    assert RuleSetting.objects.get().enabled is False
+
+
 def test_the_office_fixes_the_theme_day_and_the_warnings_follow_from_its_date(
     office, tree, branch, django_capture_on_commit_callbacks
 ):
