@@ -808,14 +808,15 @@ def test_paying_the_latest_months_leaves_the_unpaid_run_before_them_in_arrears(b
 
 def test_a_member_transferred_in_owes_dues_here_from_arriving(tree, client, personas):
     """Joined in 2005, on this roster since October 2026 (the earlier months were paid elsewhere): as of
-    7 December, October and November are unpaid here: two months, no reminder yet; the page says the same."""
+    7 December, October and November are unpaid here: two months, no reminder yet; the page says that no
+    payment is recorded here since October."""
     arrived = make_member(tree.a1, None, idn(70), name="转入党员", started_on=date(2026, 10, 9))
     engine.refresh(as_of=date(2026, 12, 7))
     assert not open_keys("dues_arrears", member=arrived)
     client.force_login(personas[Role.SECRETARY])
     with mock.patch("members.selectors.timezone.localdate", return_value=date(2026, 12, 7)):
         page = client.get(reverse("members:detail", args=[arrived.pk])).content.decode()
-    assert "2026年10月至2026年11月连续 2 个月未缴纳党费。" in page
+    assert "本系统暂无该党员的党费缴纳记录（自2026年10月起应缴）。" in page  # none recorded here yet
     engine.refresh(as_of=date(2027, 2, 3))  # October to January: four months
     assert Flag.objects.get(rule="dues_arrears", member=arrived, resolved_on=None).key.endswith(
         ":dues_reminder"

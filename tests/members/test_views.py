@@ -188,6 +188,24 @@ def test_dues_month_marks_the_chosen_members_paid_once(client, personas, tree):
     assert "已缴 2 / 3 人" in page
 
 
+def test_a_member_with_no_dues_recorded_is_not_told_of_hundreds_of_months_unpaid(
+    client, personas, tree, monkeypatch
+):
+    """Imported without their payment history (入党 2005): the page says there is no record here since the
+    first month owed, not "连续 257 个月未缴纳党费"; once payments are recorded, the unpaid run is counted."""
+    monkeypatch.setattr("members.selectors.timezone.localdate", lambda: date(2026, 12, 7))
+    member = make_member(tree.a1, None, id_number(30), name="导入党员", dues_kind="farmer")
+    url = reverse("members:detail", args=[member.pk])
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(url).content.decode()
+    assert "本系统暂无该党员的党费缴纳记录（自2005年7月起应缴）。" in page
+    assert "个月未缴纳党费" not in page
+    DuesPayment.objects.create(member=member, month=date(2026, 11, 1), amount=1, paid_on=date(2026, 11, 5))
+    page = client.get(url).content.decode()
+    assert "本系统暂无该党员的党费缴纳记录" not in page
+    assert "2005年7月至2026年10月连续 256 个月未缴纳党费，请补交。" in page  # the current message stands
+
+
 def test_a_paid_month_on_the_member_page_opens_its_void_page_for_the_secretary_only(client, personas, tree):
     member = make_member(tree.a1, None, id_number(20), name="缴费人", dues_kind="farmer")
     today = timezone.localdate()
