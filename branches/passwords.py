@@ -35,9 +35,10 @@ def remember_temporary_password(sender, request, user, **kwargs):
 
 class TemporaryPasswordMiddleware:
     """Until a temporary password is replaced, every page but the password change (and logging out) sends
-    the user there."""
+    the user there. The browser's own request for the icon is let through: it is no page, and would queue
+    the notice once more."""
 
-    ALLOWED = ("password_change", "password_change_done", "logout")
+    ALLOWED = ("password_change", "password_change_done", "logout", "favicon")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -2,7 +2,7 @@
 
 from django.db.models import Case, F, IntegerField, Value, When
 
-from branches.access import Action, can, group_scope_q, scoped
+from branches.access import Action, acts_anywhere, can, group_scope_q, scoped
 
 from .models import Flag, FlagState
 
@@ -62,6 +62,12 @@ def member_flags(user, member):
 # What is due: overdue or due soon (the nav badge's count); the warnings (关注) are listed, not counted.
 DUE = "due"
 DUE_STATES = (FlagState.OVERDUE, FlagState.DUE_SOON)
+
+
+def has_work_list(user):
+    """Whether the user has a scope of flags to act on (the 待办 list and its daily email): a role on some
+    organisation. A login that is only a 党员's reads its own record, reminders included, on its page."""
+    return acts_anywhere(user, Action.VIEW)
 
 
 def due_flags(user):

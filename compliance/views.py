@@ -18,8 +18,14 @@ PAGE_SIZE = 50
 
 
 def flag_list(request):
-    """The work list: what is overdue, due soon or needs a look, in the user's scope."""
+    """The work list: what is overdue, due soon or needs a look, in the user's scope. A 党员's own login
+    has no scope: it is told where its own reminders are instead of shown an empty list."""
     user = request.user
+    if not selectors.has_work_list(user):
+        return render(request, "compliance/flags_self.html", {
+            "own": getattr(user, "member", None),  # the reverse one-to-one raises AttributeError when absent
+            "digest": DigestSubscription.objects.filter(user=user, enabled=True).exists(),
+        })  # fmt: skip
     branches = organisations_for(user).filter(level=OrgLevel.BRANCH).order_by("path")
     branch_pk = id_param(request, "branch")
     branch = branches.filter(pk=branch_pk).first() if branch_pk else None
@@ -43,8 +49,13 @@ def flag_list(request):
 
 @require_POST
 def digest(request):
-    """Subscribe to (or leave) the daily reminder email; the user's own choice, so no scope applies."""
+    """Subscribe to (or leave) the daily reminder email; the user's own choice of their own scope's flags.
+    A login without a scope (a 党员's own) has nothing it would bring, and may only leave it."""
     enabled = request.POST.get("enabled") == "1"
+    if enabled and not selectors.has_work_list(request.user):
+        raise PermissionDenied(
+            "每日提醒邮件发送所负责党组织的待办事项，党员本人的账号不能订阅；您本人的提醒请在“我的党员信息”页面查看。"
+        )
     if enabled and not request.user.email:
         messages.error(request, "您的账号没有登记电子邮箱：请党委管理员在“账号管理”中登记后再订阅。")
     else:

@@ -121,6 +121,7 @@ ACCOUNT_POST = {**ACCOUNT, Role.TOWNSHIP_ADMIN: 302, "superuser": 302}
 
 ROUTES = {
     "home": Route(None, HOME),
+    "favicon": Route(None, dict.fromkeys(ROLES, 302)),  # to the icon under static/, for anyone
     "login": Route(None, dict.fromkeys(ROLES, 302)),  # a logged-in user is sent on
     "logout": Route(None, dict.fromkeys(ROLES, 405)),  # POST only
     "password_change": Route(None, EVERYONE_OK),
@@ -155,8 +156,11 @@ ROUTES = {
     "members:training_create": Route("branch", BRANCH_RECORD, write=True),
     "members:training_void": Route("training", BRANCH_RECORD, write=True),
     "compliance:flags": Route(None, EVERYONE_OK),
-    # One's own email subscription: every signed-in user, nothing to scope.
-    "compliance:digest": Route(None, dict.fromkeys(ROLES, 302), write=True, post={"enabled": "0"}),
+    # One's own email subscription of one's scope's flags: every role with a scope; a 党员's own login has
+    # none (its reminders are on its page), and subscribing is refused.
+    "compliance:digest": Route(
+        None, {**dict.fromkeys(ROLES, 302), Role.MEMBER: 403}, write=True, post={"enabled": "1"}
+    ),
     "compliance:checklist": Route("branch", BRANCH_VIEW),
     "compliance:settings": Route(
         None, {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}, write=True
@@ -200,7 +204,7 @@ ROUTES = {
     "audit:meeting": Route("meeting", VIEW),
     "audit:member": Route("member", MEMBER_VIEW),
 }
-PUBLIC = {"login"}
+PUBLIC = {"login", "favicon"}
 
 
 def _walk(patterns, prefix=""):

@@ -3,10 +3,13 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 
 from branches.models import Role
+from branches.passwords import MUST_CHANGE
 from config.celery import app, clear_expired_sessions
 from tests.conftest import make_user
 
@@ -24,6 +27,24 @@ def test_login_page_is_chinese(client):
     text = response.content.decode()
     assert "登录" in text and 'lang="zh-Hans"' in text
     assert "用户名" in text and "密码" in text
+
+
+@pytest.mark.django_db
+def test_the_browsers_favicon_request_finds_the_icon_signed_in_or_not(client):
+    """Browsers ask for /favicon.ico on every page: it leads to the icon the pages link, never a 404 or the
+    login page (nor, with a temporary password, to 修改密码 with its notice queued once more)."""
+    icon = static("favicon.svg")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == icon
+    assert f'<link rel="icon" href="{icon}" type="image/svg+xml">' in client.get(LOGIN).content.decode()
+    with open(finders.find("favicon.svg"), encoding="utf-8") as svg:
+        assert svg.read().startswith("<svg")
+    client.force_login(make_user("linshi"))
+    session = client.session
+    session[MUST_CHANGE] = True
+    session.save()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == icon
 
 
 def test_correct_password_logs_in_and_lands_on_home(tree, client):

@@ -8,7 +8,8 @@ from django.urls import reverse
 from branches.models import Role
 from compliance import engine, services
 from compliance.models import DigestSubscription
-from tests.conftest import make_org
+from tests.compliance.conftest import idn
+from tests.conftest import make_member, make_org
 
 TODAY = date(2026, 12, 1)
 
@@ -41,3 +42,34 @@ def test_subscribing_from_the_work_list(client, personas):
     page = client.post(reverse("compliance:digest"), {"enabled": "1"}, follow=True).content.decode()
     assert "已订阅每日提醒邮件" in page and "取消提醒邮件" in page
     assert DigestSubscription.objects.get(user=member).enabled
+
+
+def test_a_members_own_login_is_sent_to_its_page_and_cannot_subscribe(client, personas, tree):
+    """A 党员's login has no branch's flags to act on: the 待办 page says where its own reminders are (its
+    page), offers no email, and a subscription posted anyway is refused."""
+    login = personas[Role.MEMBER]
+    login.email = "zw@example.cn"
+    login.save()
+    own = make_member(tree.a1, None, idn(5), name="张伟", user=login)
+    client.force_login(login)
+    response = client.get(reverse("compliance:flags"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "只能查看本人的记录" in page and "我的党员信息" in page
+    assert f'href="{reverse("members:detail", args=[own.pk])}"' in page
+    assert "订阅每日提醒邮件" not in page and "共 0 条" not in page
+    refused = client.post(reverse("compliance:digest"), {"enabled": "1"})
+    assert refused.status_code == 403 and "党员本人的账号不能订阅" in refused.content.decode()
+    assert not DigestSubscription.objects.filter(user=login).exists()
+    # One subscribed before this was refused may still leave it, from the same page.
+    services.set_digest(user=login, enabled=True)
+    assert "取消提醒邮件" in client.get(reverse("compliance:flags")).content.decode()
+    page = client.post(reverse("compliance:digest"), {"enabled": "0"}, follow=True).content.decode()
+    assert "已取消每日提醒邮件" in page
+    assert not DigestSubscription.objects.get(user=login).enabled
+
+
+def test_a_member_login_not_yet_on_the_roster_is_told_whom_to_ask(client, personas):
+    client.force_login(personas[Role.MEMBER])
+    page = client.get(reverse("compliance:flags")).content.decode()
+    assert "尚未关联党员名册" in page and "订阅每日提醒邮件" not in page

@@ -158,6 +158,8 @@ def test_gunicorn_serves_the_app_with_the_deploy_config(tmp_path):
         stylesheet = re.search(r'href="(/static/css/zhibu\.[0-9a-f]{12}\.css)"', page)
         assert stylesheet, "static files are not served under their hashed names"
         assert _get(base + stylesheet.group(1), time.monotonic() + 10, server)[0] == 200
+        icon = _get(base + "/favicon.ico", time.monotonic() + 10, server)  # redirected to the hashed icon
+        assert icon[0] == 200 and icon[1].startswith("<svg")
         assert 'GET /accounts/login/ HTTP/1.1" 200' in log.read_text()  # the access log is on
     finally:
         server.terminate()
