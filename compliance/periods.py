@@ -120,16 +120,23 @@ def obligation_periods(kind, *, starts_on, as_of, ends_on=None, window_start=Non
     window_start skips periods that ended before it (closed periods a refresh leaves standing);
     ends_before, those that end on or after it (a refresh wants only what is over or due soon).
     """
-    periods = []
     period = first_full_period(kind, starts_on)
     if window_start is not None and period.end < window_start:
         period = max(period, period_containing(kind, window_start))
+    return list(_periods_from(period, as_of, ends_on, ends_before))
+
+
+# Most units of a county were founded before the window a refresh judges, so they share one first
+# period, and their lists of periods are the same few: built once each.
+@lru_cache(maxsize=4096)
+def _periods_from(period, as_of, ends_on, ends_before):
+    periods = []
     while period.start <= as_of and (ends_on is None or period.end < ends_on):
         if ends_before is not None and period.end >= ends_before:
             break
         periods.append(period)
         period = period.next()
-    return periods
+    return tuple(periods)
 
 
 def obligation_state(period, *, required, held, as_of):
