@@ -124,12 +124,18 @@ def _dues_window_start(member):
     )
 
 
+def _entered_month(member):
+    return dues.month_start(timezone.localtime(member.created_at).date())
+
+
 def dues_summary(member, *, today=None, months=12):
     """The last months' payments, and the unpaid run the arrears reminder counts (as the compliance engine
     does: the longest run of unpaid months up to last month that a back-payment may still make good):
-    arrears (months), arrears_from and arrears_to (its first and last month). A member owing dues with no
-    payment recorded here at all (one imported without their history) is not told of hundreds of months in
-    arrears: unrecorded_from is then the first month owed, and the page says there is no record since then."""
+    arrears (months), arrears_from and arrears_to (its first and last month). A member whose unpaid run
+    began before they were entered here, with no payment recorded at all (imported without their payment
+    history), is not told of hundreds of months in arrears: unrecorded_from is then the first month owed,
+    and the page says nothing is recorded since then. A member entered before their dues began (an applicant
+    who joined later) is told the run as it is."""
     today = today or timezone.localdate()
     payments = {p.month: p for p in member.dues_payments.filter(voided_at__isnull=True)}
     last_month = dues.month_start(today.replace(day=1) - timedelta(days=1))
@@ -145,7 +151,9 @@ def dues_summary(member, *, today=None, months=12):
         "arrears": arrears,
         "arrears_from": arrears_from,
         "arrears_to": dues.months_between(arrears_from, last_month)[arrears - 1] if arrears else None,
-        "unrecorded_from": start if arrears and not payments else None,
+        "unrecorded_from": start
+        if arrears and not payments and arrears_from < _entered_month(member)
+        else None,
         "monthly": member.monthly_dues,
     }
 

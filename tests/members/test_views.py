@@ -1,6 +1,6 @@
 """The roster pages as a secretary and the township office use them."""
 
-from datetime import date
+from datetime import date, datetime
 from io import BytesIO
 
 import pytest
@@ -204,6 +204,21 @@ def test_a_member_with_no_dues_recorded_is_not_told_of_hundreds_of_months_unpaid
     page = client.get(url).content.decode()
     assert "本系统暂无该党员的党费缴纳记录" not in page
     assert "2005年7月至2026年10月连续 256 个月未缴纳党费，请补交。" in page  # the current message stands
+
+
+def test_a_member_entered_before_their_dues_began_is_told_the_unpaid_run_and_to_pay(
+    client, personas, tree, monkeypatch
+):
+    """Entered as an applicant in 2024, 预备党员 from June 2026, nothing paid yet: the page counts the months
+    and asks for them (no imported history to excuse), as the engine's reminder does."""
+    monkeypatch.setattr("members.selectors.timezone.localdate", lambda: date(2026, 12, 7))
+    member = make_member(tree.a1, None, id_number(31), name="新党员", category="probationary",
+                         joined_on=date(2026, 6, 10), dues_kind="farmer")  # fmt: skip
+    Member.objects.filter(pk=member.pk).update(created_at=timezone.make_aware(datetime(2024, 3, 1, 9)))
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:detail", args=[member.pk])).content.decode()
+    assert "2026年6月至2026年11月连续 6 个月未缴纳党费，请补交。" in page
+    assert "本系统暂无该党员的党费缴纳记录" not in page
 
 
 def test_a_paid_month_on_the_member_page_opens_its_void_page_for_the_secretary_only(client, personas, tree):
