@@ -1,4 +1,5 @@
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
@@ -58,12 +59,15 @@ def release_lease(name):
 
 def refresh_all_with_lease(*, as_of, time_only=False):
     """The county-wide run of beat (nightly: time_only; weekly: everything), one at a time, kept as a
-    RefreshRun. The nightly run leaves alone what no day since the last finished run has moved."""
+    RefreshRun. The nightly run leaves alone what no day since the last finished run has moved. It takes
+    its turn with the refreshes after a setting changed (`refresh_subtree`)."""
     if not take_lease(LEASE_NAME):
         return {"skipped": "另一次刷新正在进行"}
     try:
         judged_through = last_judged(as_of) if time_only else None
-        result = engine.refresh(as_of=as_of, time_only=time_only, judged_through=judged_through)
+        with transaction.atomic():
+            _take_subtree_lock(wait=True)
+            result = engine.refresh(as_of=as_of, time_only=time_only, judged_through=judged_through)
         record_run(as_of=as_of, result=result, time_only=time_only)
         return result
     finally:
@@ -148,7 +152,7 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
         organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
         period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
     )  # fmt: skip
-    setting.judged_later = refresh_on_commit(branches_of(organisation), dates=[effective_from])
+    setting.judging = refresh_on_commit(branches_of(organisation), dates=[effective_from])
     return setting
 
 
@@ -170,41 +174,72 @@ def _check_value(rule, *, enabled, count, period_kind):
 IN_REQUEST_BRANCHES = 300
 
 
+@dataclass
+class Judging:
+    """Where a subtree is judged again after a change: later, in the worker; settled once it has committed."""
+
+    later: bool
+
+
 def refresh_on_commit(branch_ids, *, dates=()):
     """After commit, one refresh of these branches: a local setting applies to a whole subtree, for which
-    one set-based refresh costs less than a task each. Here and now for a few hundred branches; else in
-    the worker, or here if the broker is down. Returns whether it was left to the worker.
+    one set-based refresh costs less than a task each. Here and now for a few hundred branches, unless
+    another subtree is being judged; else in the worker, or here if the broker is down. Returns a Judging.
     dates: the days the change takes effect from; periods of earlier years are judged again too
     (`rejudge_since`)."""
     branch_ids = list(branch_ids)
-    later = len(branch_ids) > IN_REQUEST_BRANCHES
+    judging = Judging(later=len(branch_ids) > IN_REQUEST_BRANCHES)
+
+    def run():
+        if judging.later:
+            _refresh_later(branch_ids, dates)
+        else:
+            judging.later = _refresh_now(branch_ids, dates, wait=False)
+
     if branch_ids:
-        transaction.on_commit(lambda: (_refresh_later if later else _refresh_now)(branch_ids, dates))
-    return later
+        transaction.on_commit(run)
+    return judging
 
 
-def _refresh_now(branch_ids, dates):
+def _refresh_now(branch_ids, dates, *, wait):
+    """Judge the branches here; True when another subtree's refresh is running and, not to wait for it
+    (wait=False: a request), this one was left to the worker instead."""
     today = timezone.localdate()
-    refresh_subtree(branch_ids, as_of=today, since=rejudge_since(dates, today=today))
+    if refresh_subtree(branch_ids, as_of=today, since=rejudge_since(dates, today=today), wait=wait) is None:
+        _refresh_later(branch_ids, dates)
+        return True
+    return False
 
 
-# One number for every refresh of a subtree after a local setting changed (any 64-bit value no other
-# advisory lock of the project uses).
+# One number for every refresh of a subtree after a local setting changed, and for the county-wide runs
+# (any 64-bit value no other advisory lock of the project uses).
 SUBTREE_LOCK = 0x7A68_6962_7531  # "zhibu1"
 
 
 @transaction.atomic
-def refresh_subtree(branch_ids, *, as_of, since=None):
-    """Judge the branches again after a local setting changed, one such refresh at a time.
+def refresh_subtree(branch_ids, *, as_of, since=None, wait=True):
+    """Judge the branches again after a local setting changed, one such refresh at a time; None when
+    another holds the turn and wait is False (a request, which then leaves it to the worker).
 
     Two settings saved moments apart (a county's and a township's) refresh overlapping subtrees; run
     side by side, the one that started first could read the settings before the other's, yet commit
     last, and its flags would stand until the weekly run. The lock lasts until this transaction ends,
     so the later refresh reads what the earlier one wrote. (SQLite, for development only, goes without.)"""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SUBTREE_LOCK])
+    if not _take_subtree_lock(wait=wait):
+        return None
     return engine.refresh(as_of=as_of, branch_ids=branch_ids, since=since)
+
+
+def _take_subtree_lock(*, wait):
+    """Take the subtree refreshes' turn until the transaction ends: wait for it, or return False if it is taken."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SUBTREE_LOCK])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SUBTREE_LOCK])
+        return cursor.fetchone()[0]
 
 
 def _refresh_later(branch_ids, dates):
@@ -215,7 +250,7 @@ def _refresh_later(branch_ids, dates):
         refresh_branches.apply_async((branch_ids, since.isoformat() if since else None))
     except Exception:  # the broker is down: the setting is saved; judge here rather than not at all
         logger.warning("消息队列不可用，改为在本进程内按新规则刷新 %s 个支部的提醒", len(branch_ids))
-        _refresh_now(branch_ids, dates)
+        _refresh_now(branch_ids, dates, wait=True)
 
 
 DIGEST_ITEMS = 30

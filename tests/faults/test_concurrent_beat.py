@@ -9,7 +9,7 @@ import threading
 from datetime import date
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance import engine, services
@@ -134,3 +134,35 @@ def test_two_settings_saved_moments_apart_end_with_the_flags_both_settings_want(
     run_together(3, work)
     assert theme_days.exists()
     assert theme_days.filter(period_start__gte=start).exists()
+
+
+def test_a_setting_saved_while_another_subtree_is_judged_is_left_to_the_worker(branch, tree, monkeypatch):
+    """A request does not wait behind a county's refresh (or the weekly run): its setting is saved at once
+    and judged in the worker, which waits its turn, and the page says so."""
+    from compliance import tasks
+
+    today = timezone.localdate()
+    holding, release = threading.Event(), threading.Event()
+    queued = []
+    monkeypatch.setattr(tasks.refresh_branches, "apply_async", lambda args: queued.append(args))
+
+    def work(index):
+        if index == 0:  # a refresh of another subtree, holding the turn
+            with transaction.atomic():
+                services._take_subtree_lock(wait=True)
+                holding.set()
+                release.wait(WAIT)
+            return None
+        holding.wait(WAIT)
+        try:
+            setting = services.add_setting(
+                organisation=tree.township, rule="theme_day", enabled=False, effective_from=today
+            )
+            return setting
+        finally:
+            release.set()
+
+    _other, setting = run_together(2, work)
+    assert setting.judging.later is True
+    assert queued and branch.pk in queued[0][0]
+    assert RuleSetting.objects.filter(organisation=tree.township, rule="theme_day").exists()
