@@ -126,6 +126,11 @@ def obligation_periods(kind, *, starts_on, as_of, ends_on=None, window_start=Non
     return list(_periods_from(period, as_of, ends_on, ends_before))
 
 
+def clear_day_caches():
+    """Forget what is cached for a day (`_periods_from` takes as_of): for measuring a night as it comes."""
+    _periods_from.cache_clear()
+
+
 # Most units of a county were founded before the window a refresh judges, so they share one first
 # period, and their lists of periods are the same few: built once each.
 @lru_cache(maxsize=4096)

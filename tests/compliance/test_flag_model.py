@@ -4,6 +4,7 @@ pay a lookup per key at commit): what they guarded is kept in Django."""
 from datetime import date
 
 import pytest
+from django.db import connection
 from django.db.models import ProtectedError
 
 from compliance import engine
@@ -21,3 +22,9 @@ def test_a_member_or_branch_with_flags_cannot_be_deleted(branch):
             flagged.delete()
         assert flag in refused.value.protected_objects
     assert Flag.objects.filter(pk=flag.pk, member=flag.member).exists()
+
+
+def test_the_flag_table_has_no_foreign_key_constraints_in_the_database(db):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Flag._meta.db_table)
+    assert [name for name, c in constraints.items() if c["foreign_key"]] == []

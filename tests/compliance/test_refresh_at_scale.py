@@ -190,24 +190,40 @@ def test_many_new_flags_leave_the_planners_statistics_up_to_date(branch, monkeyp
         assert cursor.fetchone()[0] == 5
 
 
-def test_meetings_are_counted_by_unit_type_and_month_in_either_shape_the_server_sends(branch, tree):
+def test_meetings_by_month_rows_of_either_shape_count_the_same():
+    """PostgreSQL sends each unit and type with an array of month numbers (one per meeting), SQLite a row
+    per month with its count: year × 12 + month, so December and January are 12 and 1 of adjacent years."""
+    december, january = 2025 * 12 + 12, 2026 * 12 + 1
+    arrays = [(1, None, "general_meeting", [january, december, january]), (1, 7, "group_meeting", [december])]
+    per_month = [(1, None, "general_meeting", january, 2), (1, None, "general_meeting", december, 1),
+                 (1, 7, "group_meeting", december, 1)]  # fmt: skip
+    expected = {
+        (1, None, "general_meeting", date(2026, 1, 1)): 2,
+        (1, None, "general_meeting", date(2025, 12, 1)): 1,
+        (1, 7, "group_meeting", date(2025, 12, 1)): 1,
+    }
+    assert engine._counted_by_month(arrays) == expected
+    assert engine._counted_by_month(per_month) == expected
+
+
+def test_meetings_are_counted_by_unit_type_and_month_alone_or_folded_into_a_writes_read(branch, tree):
     hold(branch, ["general_meeting", "party_lecture"], date(2026, 1, 31))  # one record, two types
     hold(branch, ["general_meeting"], date(2026, 1, 1))
     hold(branch, ["group_meeting"], date(2025, 12, 31), group=tree.g1)
     hold(branch, ["group_meeting"], date(2026, 2, 1), group=tree.g1)
     voided = hold(branch, ["committee_meeting"], date(2026, 2, 10))
     voided.void("录错")
-    scope = engine.scope_of([branch.pk], date(2025, 1, 1))
-
-    rows = list(engine._by_month_query(scope, months_from=date(2025, 1, 1), as_of=AS_OF))
-    counted = engine._counted_by_month(rows)
-    # The other shape (SQLite's): one row per month with its count.
-    per_month = [(*key[:3], key[3].year * 12 + key[3].month, n) for key, n in counted.items()]
-
-    assert dict(counted) == {
+    since = date(2025, 1, 1)
+    scope = engine.scope_of([branch.pk], since)
+    expected = {
         (branch.pk, None, "general_meeting", date(2026, 1, 1)): 2,
         (branch.pk, None, "party_lecture", date(2026, 1, 1)): 1,
         (branch.pk, tree.g1.pk, "group_meeting", date(2025, 12, 1)): 1,
         (branch.pk, tree.g1.pk, "group_meeting", date(2026, 2, 1)): 1,
     }
-    assert engine._counted_by_month(per_month) == counted
+
+    alone = engine._by_month_query(scope, months_from=since, as_of=AS_OF)
+    folded = engine._read_few(scope, as_of=AS_OF, window=engine.Window(since, unit_from=since))["by_month"]
+
+    assert engine._counted_by_month(list(alone)) == expected
+    assert engine._counted_by_month(folded) == expected
