@@ -1254,11 +1254,11 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
     if not scope.few:  # a county, or a township's many branches
         with _no_cycle_collection():
             if connection.vendor == "postgresql":
-                rows, wanted = _read_and_judge(scope, as_of=as_of, window=window)
-            else:
-                rows = _read_many(scope, as_of=as_of, window=window)
-                wanted = _judge(rows, as_of=as_of, window=window)
-            return _write_wanted(rows, wanted, as_of=as_of)
+                streamed = _Streamed(as_of)
+                rows, wanted = _read_and_judge(scope, as_of=as_of, window=window, take=streamed)
+                return _write_wanted(rows, wanted, as_of=as_of, streamed=streamed.keys)
+            rows = _read_many(scope, as_of=as_of, window=window)
+            return _write_wanted(rows, _judge(rows, as_of=as_of, window=window), as_of=as_of)
     rows = (_read_few if connection.vendor == "postgresql" else _read_many)(scope, as_of=as_of, window=window)
     live = live_scope(scope, rows)
     if live is not scope:
@@ -1276,15 +1276,19 @@ def refresh(*, as_of, branch_ids=None, since=None, time_only=False, judged_throu
 
 def _judge(rows, *, as_of, window):
     """What every rule wants flagged, from the rows read (`_read_and_judge` runs the same stages)."""
-    units, wanted = _judge_units(rows, as_of=as_of, window=window)
+    wanted = [] if window.time_only else _record_flags(rows)
+    units, unit_flags = _judge_units(rows, as_of=as_of, window=window)
+    wanted += unit_flags
     wanted += _training_flags(units, rows, as_of=as_of, since=window.since)
     wanted += _judge_roster(rows, as_of=as_of, window=window)
     return wanted + _member_flags(rows["roster"], rows, as_of)
 
 
-def _write_wanted(rows, wanted, *, as_of):
+def _write_wanted(rows, wanted, *, as_of, streamed=frozenset()):
     elsewhere = [*rows.get("moved_flags", ()), *rows.get("moved_group_flags", ())]
-    return _write({w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere)
+    return _write(
+        {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere, streamed=streamed
+    )
 
 
 _GC_LOCK = threading.Lock()
@@ -1312,7 +1316,7 @@ def _no_cycle_collection():
 
 
 def _judge_units(rows, *, as_of, window):
-    """(the units, what the unit rules, record warnings, terms and 民主评议 follow-ups want flagged)."""
+    """(the units, what the unit rules, terms and 民主评议 follow-ups want flagged)."""
     since = window.since
     units = _units_read(rows, since=since, as_of=as_of)
     wanted = _meeting_flags(
@@ -1322,8 +1326,6 @@ def _judge_units(rows, *, as_of, window):
         judged_from=window.units_from(rows["open_flags"]),
         rules=[code for code in UNIT_RULES if code not in window.quiet],
     )
-    if not window.time_only:
-        wanted += _record_flags(rows)
     wanted += _term_flags(units.branches, units.terms, as_of)
     wanted += _review_flags(followups_from(rows, as_of=as_of))
     return units, wanted
@@ -1542,45 +1544,58 @@ def _reads_of_many(scope, *, as_of, window):
     return reads, rows
 
 
-def _read_and_judge(scope, *, as_of, window):
+def _read_and_judge(scope, *, as_of, window, take=None):
     """(rows, wanted) of a big scope on PostgreSQL: `_read_many`'s reads, one query each, while a second
     thread judges what the rows read so far allow.
 
     The judging is pure Python over rows already read, and the server works on the next query while
-    it runs: the unit rules are judged during the 学习培训 reads, 学习培训 during the roster's, the roster
-    rules during the member rules' (`MEMBER_READS`), which are read last and judged last. Nothing but the order changes: the same reads, the same functions, the same flags as
-    `_read_many` then judging. The second thread may not query (`_without_queries`)."""
+    it runs: the record warnings are judged while the meetings are counted by month, the unit rules
+    during the 学习培训 reads, 学习培训 during the roster's, the roster rules during the member rules'
+    (`MEMBER_READS`), which are read last and judged last. Nothing but the order changes: the same reads,
+    the same functions, the same flags as `_read_many` then judging. The second thread may not query
+    (`_without_queries`).
+
+    take(rows, flags): called on this thread with each stage's flags in turn once everything is read,
+    while the later stages are still being judged (`_Streamed` writes them)."""
     reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
     for_units = frozenset(reads).difference(READS_AFTER_UNITS)
-    judged = []
+    judged = {}
 
     def training_flags(rows):
-        units, _wanted = judged[0].result()  # judged already: one thread takes the stages in turn
+        units, _wanted = judged["units"].result()  # judged already: one thread takes the stages in turn
         return _training_flags(units, rows, as_of=as_of, since=window.since)
 
     stages = [
-        (for_units, lambda rows: _judge_units(rows, as_of=as_of, window=window)),
-        (for_units | frozenset(reads).intersection(TRAINING_READS), training_flags),
+        ("units", for_units, lambda rows: _judge_units(rows, as_of=as_of, window=window)),
+        ("training", for_units | frozenset(reads).intersection(TRAINING_READS), training_flags),
         (
+            "roster",
             frozenset(reads).difference(MEMBER_READS),
             lambda rows: _judge_roster(rows, as_of=as_of, window=window),
         ),
-        (frozenset(reads), lambda rows: _member_flags(rows["roster"], rows, as_of)),
+        ("members", frozenset(reads), lambda rows: _member_flags(rows["roster"], rows, as_of)),
     ]
+    if not window.time_only:
+        stages.insert(0, ("records", frozenset(reads).intersection(RECORD_READS), _record_flags))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-judge") as judge:
         try:
             for name in sorted(reads, key=_read_order):
-                if judged and judged[-1].done() and judged[-1].exception():
+                if any(job.done() and job.exception() for job in judged.values()):
                     break  # a stage failed: its error is raised below, without reading on
                 (rows[name],) = read_together([reads[name]], together=False)
-                while stages and stages[0][0] <= rows.keys():
-                    _needs, stage = stages.pop(0)
-                    judged.append(judge.submit(_without_queries, stage, dict(rows)))
-            (_units, wanted), *others = (job.result() for job in judged)
+                while stages and stages[0][1] <= rows.keys():
+                    stage, _needs, run = stages.pop(0)
+                    judged[stage] = judge.submit(_without_queries, run, dict(rows))
+            results = {}
+            for stage, job in judged.items():
+                results[stage] = job.result()
+                if take is not None:
+                    take(rows, results[stage][1] if stage == "units" else results[stage])
         except BaseException:
             judge.shutdown(cancel_futures=True)  # a read failed, or a stage: judge no more
             raise
-    return rows, wanted + [w for flags in others for w in flags]
+    _units, wanted = results.pop("units")
+    return rows, wanted + [w for flags in results.values() for w in flags]
 
 
 def _without_queries(stage, rows):
@@ -1611,7 +1626,13 @@ READS_AFTER_UNITS = (
 )
 
 
+# Read first: the record warnings are judged from these while the rest is read.
+RECORD_READS = ("branches", "settings", "records", "theme_days", "org_lives")
+
+
 def _read_order(name):
+    if name in RECORD_READS:
+        return RECORD_READS.index(name) - len(RECORD_READS) - 1
     return READS_AFTER_UNITS.index(name) if name in READS_AFTER_UNITS else -1
 
 
@@ -1649,8 +1670,9 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, open_rows, *, as_of, elsewhere=()):
-    """open_rows: OPEN_FIELDS of the open flags the window judges.
+def _write(wanted, open_rows, *, as_of, elsewhere=(), streamed=frozenset()):
+    """open_rows: OPEN_FIELDS of the open flags the window judges. streamed: the keys of wanted flags
+    already raised (`_Streamed`); none of them was open.
 
     A member's flag is kept by the branch the member is in: when they have moved, the flag open in the
     old branch is resolved and the same one raised in the new (resolved first: one key is open once).
@@ -1667,10 +1689,31 @@ def _write(wanted, open_rows, *, as_of, elsewhere=()):
         k for k, (_pk, branch_id) in open_flags.items() if k in wanted and wanted[k].branch_id != branch_id
     }
     stale = [pk for k, (pk, _branch) in open_flags.items() if k not in wanted or k in moved]
-    new = [w for k, w in wanted.items() if k not in open_flags or k in moved]
-    if stale or new:
-        _apply(stale, new, as_of, resolve_first=bool(moved))
-    return {"raised": len(new), "resolved": len(stale), "open": len(wanted)}
+    new = [w for k, w in wanted.items() if (k not in open_flags or k in moved) and k not in streamed]
+    if stale or new or streamed:
+        _apply(stale, new, as_of, resolve_first=bool(moved), streamed=len(streamed))
+    return {"raised": len(new) + len(streamed), "resolved": len(stale), "open": len(wanted)}
+
+
+class _Streamed:
+    """A county's new flags, written stage by stage (`_read_and_judge`'s take) while the later stages are
+    judged: the server takes in one stage's flags while Python judges the next, where otherwise each
+    would wait for the other (a rebuild writes 280,000 flags). Only flags whose key is open nowhere the
+    refresh read are written here; the rest (a member moved, a key to resolve first) wait for `_write`."""
+
+    def __init__(self, as_of):
+        self.as_of = as_of
+        self.keys = set()
+        self.open = None
+
+    def __call__(self, rows, flags):
+        if self.open is None:
+            self.open = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
+                                             *rows.get("moved_group_flags", ()))}  # fmt: skip
+        new = [w for w in flags if w.key not in self.open]
+        if len(new) >= COPY_AT_LEAST:  # a handful go in with the rest, in one statement
+            _insert(new, self.as_of)
+            self.keys.update(w.key for w in new)
 
 
 RESOLVED_BY = "情况已改变（已完成、已转为逾期或不再适用）"
@@ -1688,7 +1731,18 @@ INSERT_FLAGS = """
 INSERT_BATCH = 20_000
 
 
-def _apply(stale, new, as_of, *, resolve_first=False):
+def _insert(new, as_of):
+    """New flags in by COPY; if another refresh opened one of their keys meantime, by INSERT … ON CONFLICT
+    DO NOTHING (that one flag is kept once)."""
+    if _copied(new, as_of):
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(new), INSERT_BATCH):
+            batch = new[start : start + INSERT_BATCH]
+            cursor.execute(INSERT_FLAGS, [as_of, *map(list, zip(*map(FLAG_FIELDS, batch), strict=True))])
+
+
+def _apply(stale, new, as_of, *, resolve_first=False, streamed=0):
     """Resolve the stale flags, raise the new ones, and renew the open flags' token.
 
     Two refreshes of one branch may race (a write and the nightly run): the open-key constraint keeps
@@ -1714,8 +1768,8 @@ def _apply(stale, new, as_of, *, resolve_first=False):
         with connection.cursor() as cursor:
             cursor.execute(RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale])
         stale = []
-    many = len(new) >= COPY_AT_LEAST
-    if many and _copied(new, as_of):
+    many = len(new) + streamed >= COPY_AT_LEAST
+    if len(new) >= COPY_AT_LEAST and _copied(new, as_of):
         new = []
     batches = [new[start : start + INSERT_BATCH] for start in range(0, len(new), INSERT_BATCH)] or [[]]
     with connection.cursor() as cursor:

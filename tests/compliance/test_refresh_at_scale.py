@@ -60,14 +60,19 @@ def test_refreshing_everything_flags_what_refreshing_each_branch_flags(branch, t
     assert not Flag.objects.filter(branch=dissolved).exists()
 
 
-@pytest.mark.parametrize("copy_at_least", [engine.COPY_AT_LEAST, 1], ids=["insert", "copy"])
-def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch, monkeypatch, copy_at_least):
-    monkeypatch.setattr(engine, "COPY_AT_LEAST", copy_at_least)
+@pytest.mark.parametrize("how", ["insert", "copy", "streamed"])
+def test_a_flag_opened_meanwhile_by_another_refresh_is_not_inserted_again(branch, monkeypatch, how):
+    monkeypatch.setattr(engine, "COPY_AT_LEAST", engine.COPY_AT_LEAST if how == "insert" else 1)
     wanted = engine.Wanted(key="theme_day:b1:2026-10-01:overdue", rule="theme_day", state=FlagState.OVERDUE,
                            branch_id=branch.pk, message="2026年10月主题党日未召开", period_start=date(2026, 10, 1),
                            period_end=date(2026, 10, 31))  # fmt: skip
-    engine._apply([], [wanted], AS_OF)
-    engine._apply([], [wanted], AS_OF)  # the racing refresh: dropped, not an error
+    write = (
+        (lambda: engine._insert([wanted], AS_OF))
+        if how == "streamed"
+        else (lambda: engine._apply([], [wanted], AS_OF))
+    )
+    write()
+    write()  # the racing refresh: dropped, not an error
     flag = Flag.objects.get()
     assert (flag.key, flag.raised_on, flag.period_end, flag.resolved_on) == (
         wanted.key,
@@ -227,3 +232,22 @@ def test_meetings_are_counted_by_unit_type_and_month_alone_or_folded_into_a_writ
 
     assert engine._counted_by_month(list(alone)) == expected
     assert engine._counted_by_month(folded) == expected
+
+
+def test_a_countys_flags_written_stage_by_stage_are_counted_once_and_renew_the_counts(
+    branch, tree, monkeypatch
+):
+    from compliance import stamps
+
+    monkeypatch.setattr(
+        engine, "COPY_AT_LEAST", 1
+    )  # every stage's new flags written while the next is judged
+    absent_from_theme_days(branch, [branch.people[0]], range(6, 11))
+    hold(tree.a2, ["general_meeting"], date(2026, 3, 5), backfill_reason="补录", entered=date(2026, 3, 30))
+    token = stamps.flags_token()
+
+    first = engine.refresh(as_of=AS_OF)
+
+    assert first["raised"] == first["open"] == Flag.objects.filter(resolved_on__isnull=True).count() > 0
+    assert stamps.flags_token() != token  # the pages' cached counts are read again
+    assert engine.refresh(as_of=AS_OF) == {"raised": 0, "resolved": 0, "open": first["open"]}
