@@ -1710,7 +1710,7 @@ class _Streamed:
         if self.open is None:
             self.open = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
                                              *rows.get("moved_group_flags", ()))}  # fmt: skip
-        new = [w for w in flags if w.key not in self.open]
+        new = list({w.key: w for w in flags if w.key not in self.open}.values())  # one per key, as `_write`
         if len(new) >= COPY_AT_LEAST:  # a handful go in with the rest, in one statement
             _insert(new, self.as_of)
             self.keys.update(w.key for w in new)
