@@ -1555,11 +1555,11 @@ def _read_and_judge(scope, *, as_of, window, take=None):
     the same functions, the same flags as `_read_many` then judging. The second thread may not query
     (`_without_queries`).
 
-    take(rows, flags): called on this thread with each stage's flags in turn once everything is read,
-    while the later stages are still being judged (`_Streamed` writes them)."""
+    take: a `_Streamed`. The second thread prepares each stage's flags for it after judging them; this
+    thread writes them in turn once everything is read, while the later stages are still being judged."""
     reads, rows = _reads_of_many(scope, as_of=as_of, window=window)
     for_units = frozenset(reads).difference(READS_AFTER_UNITS)
-    judged = {}
+    judged, prepared = {}, {}
 
     def training_flags(rows):
         units, _wanted = judged["units"].result()  # judged already: one thread takes the stages in turn
@@ -1586,16 +1586,30 @@ def _read_and_judge(scope, *, as_of, window, take=None):
                 while stages and stages[0][1] <= rows.keys():
                     stage, _needs, run = stages.pop(0)
                     judged[stage] = judge.submit(_without_queries, run, dict(rows))
+                    if take is not None:
+                        prepared[stage] = judge.submit(
+                            _without_queries, _prepare(take, judged[stage]), dict(rows)
+                        )
             results = {}
             for stage, job in judged.items():
                 results[stage] = job.result()
                 if take is not None:
-                    take(rows, results[stage][1] if stage == "units" else results[stage])
+                    take.write(prepared[stage].result())
         except BaseException:
             judge.shutdown(cancel_futures=True)  # a read failed, or a stage: judge no more
             raise
     _units, wanted = results.pop("units")
     return rows, wanted + [w for flags in results.values() for w in flags]
+
+
+def _prepare(take, judged):
+    """The job that prepares a judged stage's flags for `take` (run after it, on the same thread)."""
+
+    def prepare(rows):
+        result = judged.result()
+        return take.prepare(rows, result[1] if isinstance(result, tuple) else result)  # units: (units, flags)
+
+    return prepare
 
 
 def _without_queries(stage, rows):
@@ -1626,8 +1640,10 @@ READS_AFTER_UNITS = (
 )
 
 
-# Read first: the record warnings are judged from these while the rest is read.
-RECORD_READS = ("branches", "settings", "records", "theme_days", "org_lives")
+# Read first: the record warnings are judged from these while the rest is read (and their new flags
+# told from the open ones).
+RECORD_READS = ("open_flags", "moved_flags", "moved_group_flags", "branches", "settings", "records", "theme_days",
+                "org_lives")  # fmt: skip
 
 
 def _read_order(name):
@@ -1699,20 +1715,26 @@ class _Streamed:
     """A county's new flags, written stage by stage (`_read_and_judge`'s take) while the later stages are
     judged: the server takes in one stage's flags while Python judges the next, where otherwise each
     would wait for the other (a rebuild writes 280,000 flags). Only flags whose key is open nowhere the
-    refresh read are written here; the rest (a member moved, a key to resolve first) wait for `_write`."""
+    refresh read are written here; the rest (a member moved, a key to resolve first) wait for `_write`.
+
+    `prepare` runs on the judging thread, after the stage: the CSV is Python's work, the COPY the server's."""
 
     def __init__(self, as_of):
         self.as_of = as_of
         self.keys = set()
-        self.open = None
 
-    def __call__(self, rows, flags):
-        if self.open is None:
-            self.open = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
-                                             *rows.get("moved_group_flags", ()))}  # fmt: skip
-        new = list({w.key: w for w in flags if w.key not in self.open}.values())  # one per key, as `_write`
-        if len(new) >= COPY_AT_LEAST:  # a handful go in with the rest, in one statement
-            _insert(new, self.as_of)
+    def prepare(self, rows, flags):
+        """(the stage's new flags, their CSV), or None for a handful (they go in with the rest, in one
+        statement). rows: those read so far, the open flags among them (`RECORD_READS`)."""
+        open_keys = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
+                                         *rows.get("moved_group_flags", ()))}  # fmt: skip
+        new = list({w.key: w for w in flags if w.key not in open_keys}.values())  # one per key, as `_write`
+        return (new, _csv(new, self.as_of)) if len(new) >= COPY_AT_LEAST else None
+
+    def write(self, prepared):
+        if prepared is not None:
+            new, data = prepared
+            _insert(new, self.as_of, data)
             self.keys.update(w.key for w in new)
 
 
@@ -1731,10 +1753,10 @@ INSERT_FLAGS = """
 INSERT_BATCH = 20_000
 
 
-def _insert(new, as_of):
-    """New flags in by COPY; if another refresh opened one of their keys meantime, by INSERT … ON CONFLICT
-    DO NOTHING (that one flag is kept once)."""
-    if _copied(new, as_of):
+def _insert(new, as_of, data=None):
+    """New flags in by COPY (data: their `_csv`, if made); if another refresh opened one of their keys
+    meantime, by INSERT … ON CONFLICT DO NOTHING (that one flag is kept once)."""
+    if _copied(new, as_of, data):
         return
     with connection.cursor() as cursor:
         for start in range(0, len(new), INSERT_BATCH):
@@ -1796,15 +1818,21 @@ COPY_FLAGS = (
 )
 
 
-def _copied(new, raised_on):
-    """Many new flags (a rebuild) go in by COPY: a third of the time of the INSERT, most of which is
-    psycopg2 spelling out the arrays and the server parsing them. COPY cannot skip a key that another
-    refresh opened meanwhile, so it runs in a savepoint, and on that conflict the caller inserts
-    with ON CONFLICT DO NOTHING instead. Returns whether the flags are in."""
+def _csv(new, raised_on):
+    """The flags as COPY_FLAGS reads them."""
     data = io.StringIO()
     writer = csv.writer(data, lineterminator="\n")
     writer.writerows((*FLAG_FIELDS(w), raised_on, "") for w in new)
     data.seek(0)
+    return data
+
+
+def _copied(new, raised_on, data=None):
+    """Many new flags (a rebuild) go in by COPY: a third of the time of the INSERT, most of which is
+    psycopg2 spelling out the arrays and the server parsing them. COPY cannot skip a key that another
+    refresh opened meanwhile, so it runs in a savepoint, and on that conflict the caller inserts
+    with ON CONFLICT DO NOTHING instead. Returns whether the flags are in. data: their `_csv`, if made."""
+    data = _csv(new, raised_on) if data is None else data
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.copy_expert(COPY_FLAGS, data)  # outside Django's execute: errors wrapped here

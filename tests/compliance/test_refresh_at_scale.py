@@ -251,3 +251,20 @@ def test_a_countys_flags_written_stage_by_stage_are_counted_once_and_renew_the_c
     assert first["raised"] == first["open"] == Flag.objects.filter(resolved_on__isnull=True).count() > 0
     assert stamps.flags_token() != token  # the pages' cached counts are read again
     assert engine.refresh(as_of=AS_OF) == {"raised": 0, "resolved": 0, "open": first["open"]}
+
+
+@pytest.mark.parametrize("first", ["new branch", "old branch"])
+def test_a_moved_members_flag_follows_them_when_a_townships_refresh_writes_stage_by_stage(
+    branch, tree, monkeypatch, first
+):
+    from tests.compliance.test_engine import _moved_member_flags
+
+    monkeypatch.setattr(
+        engine, "COPY_AT_LEAST", 1
+    )  # every stage's new flags written while the next is judged
+    monkeypatch.setattr(
+        engine, "FEW_BRANCHES", 0
+    )  # a township's many branches: read and judged as a county's
+    order = [[tree.a2.pk], [tree.a1.pk]] if first == "new branch" else [[tree.a1.pk], [tree.a2.pk]]
+    flag = _moved_member_flags(branch, tree, order)
+    assert flag.branch == tree.a2 and flag.raised_on == AS_OF
