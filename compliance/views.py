@@ -98,7 +98,7 @@ def rule_settings(request):
         form,
         lambda data: services.add_setting(user=request.user, **data),
         success=lambda setting: (
-            "已保存本地规则。所辖支部较多，提醒正在按新规则重新判定，稍后刷新页面即可看到。"
+            "已保存本地规则。提醒正在后台按新规则重新判定，稍后刷新页面即可看到。"
             if setting.judging.later
             else "已保存本地规则，相关支部的提醒已按新规则刷新。"
         ),

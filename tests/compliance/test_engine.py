@@ -189,7 +189,7 @@ def test_a_setting_for_a_big_subtree_is_judged_in_the_worker(client, personas, b
     data = theme_day_off(tree)
     with django_capture_on_commit_callbacks(execute=True):
         page = client.post(reverse("compliance:settings"), data, follow=True).content.decode()
-    assert "所辖支部较多，提醒正在按新规则重新判定" in page
+    assert "提醒正在后台按新规则重新判定，稍后刷新页面即可看到" in page
     if broker == "down":
         assert not owed.exists()
         return
