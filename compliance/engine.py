@@ -591,10 +591,13 @@ def obligations(units, *, as_of, since, judged_from=None, attention_only=False, 
     if attention_only:  # e.g. on 1 December, none of the yearly and quarterly rules
         codes = [code for code in codes
                  if attention_due(code, judged_from=judged_from or since, as_of=as_of, settings=settings)]  # fmt: skip
+    # Each rule's level and what it counts, looked up once: a county has some 4,000 units.
+    plan = [(code, CATALOGUE[code], CATALOGUE[code].scope.value,
+             SECRETARY_LECTURE if code == SECRETARY_LECTURE else (CATALOGUE[code].meeting_types or (None,))[0])
+            for code in codes]  # fmt: skip
     for key, org, unit, branch_id, group_id in scope:
-        for code in codes:
-            rule = CATALOGUE[code]
-            if rule.scope.value != unit.level:
+        for code, rule, level, type_ in plan:
+            if level != unit.level:
                 continue
             if code == "org_life_meeting":
                 counted = years[org.pk]
@@ -603,7 +606,6 @@ def obligations(units, *, as_of, since, judged_from=None, attention_only=False, 
             elif code == "member_review":
                 counted = reviews[org.pk]
             else:
-                type_ = SECRETARY_LECTURE if code == SECRETARY_LECTURE else rule.meeting_types[0]
                 counted = months.get((key, type_), NOTHING_HELD)
             for obligation in _evaluate_with_settings(
                 rule, org, unit, settings, counted, as_of, judged_from or since, ends_before, attention_only
@@ -653,7 +655,7 @@ def _evaluate_with_settings(
     rule, org, unit, settings, held, as_of, since, ends_before=None, short_only=False
 ):
     """Evaluate each stretch of time under the setting then in force (held: {month or year start: n})."""
-    segments = _settings_for(settings, org.path, rule.code) or []
+    segments = _settings_for(settings, org.path, rule.code) if settings else []
     if not segments or segments[0][0] > unit.founded_on:
         segments.insert(0, (unit.founded_on, True, rule.frequency))
     results = []
@@ -1069,16 +1071,17 @@ def _roster_flags(roster, rows, as_of, *, birthdays=True):
     previous = {kind: period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())}
     dates = {row[0]: dict(zip(PIPELINE_FIELDS, row, strict=True)) for row in rows["in_pipeline"]}
     wanted = []
-    for person in roster:
+    for person in roster:  # a county's 35,000 people, every night
         if person["status"] != Status.NORMAL:
             continue
-        kind = REPORT_PERIODS.get(person["category"])
-        if kind and person["pk"] in owing:
+        pk, category = person["pk"], person["category"]
+        kind = REPORT_PERIODS.get(category)
+        if kind and pk in owing:
             wanted.append(_report_flag(person, previous[kind]))
-        if person["category"] in DEADLINE_CATEGORIES and person["pk"] in dates:
-            wanted += _pipeline_flags(person | dates[person["pk"]], events[person["pk"]], as_of)
-        if birthdays:
-            wanted += _birthday_flag(person, as_of)
+        if pk in dates and category in DEADLINE_CATEGORIES:
+            wanted += _pipeline_flags(person | dates[pk], events[pk], as_of)
+        if birthdays and category == "full" and _birthday_month(person["joined_on"], as_of):
+            wanted.append(_birthday_flag(person, as_of))
     wanted += _mobile_flags(rows["away"], as_of)
     wanted += _lost_contact_flags(roster, dict(rows["suspended_on"]), as_of)
     return wanted
@@ -1142,17 +1145,15 @@ def _pipeline_flags(person, events, as_of):
     return wanted
 
 
+def _birthday_month(joined_on, as_of):
+    """Whether as_of's month holds a 正式党员's political birthday (an anniversary, not the year they joined)."""
+    return joined_on is not None and joined_on.month == as_of.month and joined_on.year < as_of.year
+
+
 def _birthday_flag(person, as_of):
     joined = person["joined_on"]
-    if (
-        person["category"] != "full"
-        or joined is None
-        or joined.month != as_of.month
-        or joined.year >= as_of.year
-    ):
-        return []
-    return [_member_wanted(person, "political_birthday", as_of.year, FlagState.WARNING,
-                           f"本月{joined.day}日是入党{as_of.year - joined.year}周年政治生日")]  # fmt: skip
+    return _member_wanted(person, "political_birthday", as_of.year, FlagState.WARNING,
+                          f"本月{joined.day}日是入党{as_of.year - joined.year}周年政治生日")  # fmt: skip
 
 
 def _mobile_flags(away, as_of):
@@ -1198,17 +1199,18 @@ def _training_flags(units, rows, *, as_of, since):
     wanted = []
     paths = {b.pk: b.path for b in units.branches}
     posts = units.committees.posts
+    spans = {year: (date(year, 1, 1), date(year, 12, 31)) for year in years}
     for s in training.standings_from(rows, branches=paths, years=years, as_of=as_of, settings=units.settings,
                                      posts=posts, unmet_only=True):  # fmt: skip
         state = ATTENTION.get(s.state)
         if state is None:
             continue
-        done = hours_text(s.done)
+        start, end = spans[s.year]
         # The hours are part of the key: a record that narrows the gap resolves the flag and raises one
         # that says how far short the member still is.
         person = {"pk": s.member_id, "name": s.name, "branch_id": s.branch_id}
-        wanted.append(_member_wanted(person, training.RULE, f"{s.year}:{done}", state, _training_message(s, state),
-                                     period_start=date(s.year, 1, 1), period_end=date(s.year, 12, 31)))  # fmt: skip
+        wanted.append(_member_wanted(person, training.RULE, f"{s.year}:{hours_text(s.done)}", state,
+                                     _training_message(s, state), period_start=start, period_end=end))  # fmt: skip
     return wanted
 
 
@@ -1722,12 +1724,16 @@ class _Streamed:
     def __init__(self, as_of):
         self.as_of = as_of
         self.keys = set()
+        self._open_keys = None
 
     def prepare(self, rows, flags):
         """(the stage's new flags, their CSV), or None for a handful (they go in with the rest, in one
-        statement). rows: those read so far, the open flags among them (`RECORD_READS`)."""
-        open_keys = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
-                                         *rows.get("moved_group_flags", ()))}  # fmt: skip
+        statement). rows: those read so far, the open flags among them (`RECORD_READS`). Runs on the
+        judging thread only, one stage after another."""
+        if self._open_keys is None:
+            self._open_keys = {key for key, *_ in (*rows["open_flags"], *rows.get("moved_flags", ()),
+                                                   *rows.get("moved_group_flags", ()))}  # fmt: skip
+        open_keys = self._open_keys
         new = list({w.key: w for w in flags if w.key not in open_keys}.values())  # one per key, as `_write`
         return (new, _csv(new, self.as_of)) if len(new) >= COPY_AT_LEAST else None
 
