@@ -309,8 +309,8 @@ class DuesPayment(Voidable):
             ),
         ]
         indexes = [
-            models.Index(fields=["month", "member"]),
-            # Who paid in the last months (the nightly arrears check), from the index alone.
+            # Who paid in the last months (the nightly arrears check), from the index alone. Every read of
+            # payments by month is of live ones: no index of every row by month besides.
             models.Index(
                 fields=["month", "member"], condition=Q(voided_at__isnull=True), name="live_dues_by_month"
             ),
