@@ -116,10 +116,23 @@ class TalkRowForm(SafeForm):
     counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, required=False)
     topic = forms.CharField(label="主要内容", max_length=200, required=False)
 
+    PEOPLE = ("initiator", "counterpart")
+
     def __init__(self, *args, members=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["initiator"].queryset = members
-        self.fields["counterpart"].queryset = members
+        for name in self.PEOPLE:
+            self.fields[name].queryset = members
+            self.fields[name].error_messages["invalid_choice"] = "所选人员不在本支部名册中，请重新选择。"
+
+    def clean(self):
+        """A row begun but without both people is asked for the one missing, not skipped as if blank."""
+        data = super().clean()
+        filled = [self.fields[name].label for name in (*self.PEOPLE, "topic") if data.get(name)]
+        if filled:
+            for name in self.PEOPLE:
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, f"请选择（本行已填写{'、'.join(filled)}）。")
+        return data
 
 
 class TalkDateForm(SafeForm):

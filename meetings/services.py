@@ -2,6 +2,7 @@
 
 import os
 from datetime import date
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -216,7 +217,8 @@ def _save_rectifications(meeting, items):
         bulk_create_with_history(new, RectificationItem)
 
 
-def _check_editable(meeting, *, new_date=None):
+def check_editable(meeting, *, new_date=None):
+    """Refuse a change to a voided record or to one in a locked year (the edit page asks this up front)."""
     if meeting.voided_at:
         raise ValidationError("该记录已作废，不能修改。")
     for year in {meeting.held_on.year, (new_date or meeting.held_on).year}:
@@ -228,7 +230,7 @@ def _check_editable(meeting, *, new_date=None):
 def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, now=None, rectifications=(),
                    uploads=(), **details):  # fmt: skip
     """Correct a record. Every change is kept in its history; a returned record goes back for review."""
-    _check_editable(meeting, new_date=held_on)
+    check_editable(meeting, new_date=held_on)
     now = now or timezone.now()
     today = timezone.localdate(now)
     types = list(dict.fromkeys(types))
@@ -302,7 +304,7 @@ def _replace_attendance(meeting, rows):
 
 @transaction.atomic
 def void_meeting(*, meeting, reason):
-    _check_editable(meeting)
+    check_editable(meeting)
     meeting.void(reason)
     _notify(meeting.branch, *_days_counted(meeting))
     return meeting
@@ -325,7 +327,7 @@ def review_meeting(*, meeting, decision, comment=""):
 
 @transaction.atomic
 def add_attachments(*, meeting, uploads):
-    _check_editable(meeting)
+    check_editable(meeting)
     if meeting.attachments.count() + len(uploads) > attachment_rules.MAX_FILES:
         raise ValidationError({"files": f"每次会议最多 {attachment_rules.MAX_FILES} 个附件。"})
     checked = []
@@ -345,6 +347,13 @@ def add_attachments(*, meeting, uploads):
             )
         )
     return saved
+
+
+class TalksRecorded(NamedTuple):
+    """What record_talks did: the talks it saved, and those it found recorded before (not saved again)."""
+
+    created: list
+    already: list
 
 
 @transaction.atomic
@@ -379,7 +388,7 @@ def record_talks(*, branch, talked_on, pairs, today=None):
     created = bulk_create_with_history(talks, Talk) if talks else []
     if created:
         _notify(branch, talked_on)
-    return [*already, *created]
+    return TalksRecorded(created=created, already=already)
 
 
 @transaction.atomic

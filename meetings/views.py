@@ -96,29 +96,75 @@ def _posted_attendance(data):
     return posted
 
 
-def _form_context(form, rectifications, expected, data, **extra):
+def _form_context(form, rectifications, grid, data, **extra):
+    """grid: the GridFor the 应到 list was made for; data: the statuses to show (posted, or the record's)."""
+    types = data.getlist("types") if hasattr(data, "getlist") else form.initial.get("types", [])
     return {
-        "form": form, "rectifications": rectifications, "grid": _attendance_grid(expected, data),
-        "statuses": AttendanceStatus.choices, **extra,
+        "form": form, "rectifications": rectifications, "grid": _attendance_grid(grid.rows, data),
+        "grid_basis": grid.basis, "statuses": AttendanceStatus.choices,
+        "theme_day_ticked": MeetingType.THEME_DAY in types, **extra,
     }  # fmt: skip
 
 
-def _expected(branch, data, groups, fixed_group, *, held_on, types, group):
-    """应到 for what the form says now (posted date, types, group), else for the given defaults."""
-    if data is not None:
-        with contextlib.suppress(ValueError):
-            held_on = date.fromisoformat(data.get("held_on", ""))
-        types = data.getlist("types") or types
-        group_pk = whole_number(data.get("group", ""))
-        group = groups.filter(pk=group_pk).first() if group_pk else None
-    if fixed_group is not None:
-        group = fixed_group
-    elif MeetingType.GROUP_MEETING not in types:
-        group = None
-    rows = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
-    for row in rows:
-        row.lost_then = row.member.lost_contact_on is not None and row.member.lost_contact_on <= held_on
-    return rows
+class GridFor:
+    """The 应到 list for what the form says now (posted date, types, group), else for the given defaults.
+
+    basis names the list; it goes out with the page and comes back with the form, so a form whose date,
+    types or group were changed after the list was shown is caught before anything is judged on it.
+    """
+
+    def __init__(self, branch, data, groups, fixed_group, *, held_on, types, group):
+        if data is not None:
+            with contextlib.suppress(ValueError):
+                held_on = date.fromisoformat(data.get("held_on", ""))
+            types = data.getlist("types") or types
+            group_pk = whole_number(data.get("group", ""))
+            group = groups.filter(pk=group_pk).first() if group_pk else None
+        if fixed_group is not None:
+            group = fixed_group
+        elif MeetingType.GROUP_MEETING not in types:
+            group = None
+        self.basis = f"{','.join(sorted(set(types)))}|{held_on.isoformat()}|{group.pk if group else ''}"
+        self.rows = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+        for row in self.rows:
+            row.lost_then = row.member.lost_contact_on is not None and row.member.lost_contact_on <= held_on
+
+    def is_stale(self, data):
+        """The posted attendance was chosen on a list for another date, type or group."""
+        posted = data.get("grid_basis")
+        return posted is not None and posted != self.basis
+
+
+STALE_GRID = (
+    "会议类型、召开日期或党小组改过之后，出勤名单还没有更新。现已按新的选择列出应到人员（共 {count} 人），"
+    "请核对每人的出勤后再提交。"
+)
+
+
+def _save_if_ready(form, rectifications, grid, data, save):
+    """Run save() for a submitted form that is valid and was filled in on the right 应到 list.
+
+    Returns the saved record, or None when the page is to be shown again (with the reasons on the form).
+    """
+    if data is None or "refresh" in data:
+        return None
+    if grid.is_stale(data):
+        form.add_error(None, STALE_GRID.format(count=len(grid.rows)))
+        return None
+    if not (form.is_valid() and rectifications.is_valid()):
+        return None
+    try:
+        return save()
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
+
+
+def _draft_key(user, *parts):
+    """Where the browser keeps this form's unsent typing: one place per user and per what the link asked
+    for (record, branch or group, pre-filled types and period). A link for another type or period, or another
+    user of the same phone, opens a clean form instead of someone else's draft."""
+    return ":".join(["meeting-draft", f"u{user.pk}", *(str(part) for part in parts)])
 
 
 @require_http_methods(["GET", "POST"])
@@ -158,29 +204,26 @@ def meeting_create(request):
     data = request.POST if request.method == "POST" else None
     form = MeetingForm(data, initial=initial, groups=groups, allowed_types=allowed)
     rectifications = RectificationFormSet(data, prefix="rect")
-    expected = _expected(branch, data, groups, fixed_group, held_on=backfilling or today,
-                         types=initial["types"], group=fixed_group)  # fmt: skip
-    if data is not None and "refresh" not in data and form.is_valid() and rectifications.is_valid():
-        try:
-            meeting = services.record_meeting(
-                branch=branch, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
-                held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
-                token=form.cleaned_data["token"], user=request.user,
-                attendance=_posted_attendance(data),
-                rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
-                uploads=request.FILES.getlist("files"), **form.details(),
-            )  # fmt: skip
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "会议已记录。" + ("该会议属于补录。" if meeting.is_backfill else ""))
-            if meeting.low_quorum:
-                messages.warning(request, "到会正式党员未超过半数：会议照常记录，但会上的表决无效。")
-            return redirect("meetings:detail", pk=meeting.pk)
+    grid = GridFor(branch, data, groups, fixed_group, held_on=backfilling or today, types=initial["types"],
+                   group=fixed_group)  # fmt: skip
+    meeting = _save_if_ready(form, rectifications, grid, data, lambda: services.record_meeting(
+        branch=branch, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
+        held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
+        token=form.cleaned_data["token"], user=request.user, attendance=_posted_attendance(data),
+        rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+        uploads=request.FILES.getlist("files"), **form.details(),
+    ))  # fmt: skip
+    if meeting is not None:
+        messages.success(request, "会议已记录。" + ("该会议属于补录。" if meeting.is_backfill else ""))
+        if meeting.low_quorum:
+            messages.warning(request, "到会正式党员未超过半数：会议照常记录，但会上的表决无效。")
+        return redirect("meetings:detail", pk=meeting.pk)
+    draft_key = _draft_key(request.user, f"b{branch.pk}", f"g{fixed_group.pk if fixed_group else ''}",
+                           "t" + ",".join(sorted(initial["types"])), f"p{backfilling or ''}")  # fmt: skip
     return render(request, "meetings/form.html", _form_context(
-        form, rectifications, expected, data, branch=branch, fixed_group=fixed_group,
+        form, rectifications, grid, data, branch=branch, fixed_group=fixed_group,
         theme_day=fixed_theme_day(branch, backfilling or today), title=f"记录会议 · {branch.name}",
-        backfilling=backfilling,
+        backfilling=backfilling, draft_key=draft_key, restore_draft=data is None,
     ))  # fmt: skip
 
 
@@ -201,6 +244,12 @@ def meeting_edit(request, pk):
     meeting = selectors.get_meeting_for(request.user, pk)
     if not selectors.may(request.user, meeting, Action.RECORD):
         raise PermissionDenied("您的角色无权修改该记录。")
+    try:
+        # Said before the form is filled in, not after: a voided record or a locked year cannot change.
+        services.check_editable(meeting)
+    except ValidationError as error:
+        messages.error(request, "".join(error.messages))
+        return redirect("meetings:detail", pk=meeting.pk)
     branch = meeting.branch
     groups = Organisation.objects.get_children(branch).filter(level=OrgLevel.GROUP)
     current = {a.member_id: a for a in meeting.attendance.all()}
@@ -212,29 +261,26 @@ def meeting_edit(request, pk):
     data = request.POST if request.method == "POST" else None
     form = MeetingForm(data, initial=initial, groups=groups)
     rectifications = RectificationFormSet(data, prefix="rect")
-    expected = _expected(branch, data, groups, None, held_on=meeting.held_on, types=initial["types"],
-                         group=meeting.group)  # fmt: skip
+    grid = GridFor(branch, data, groups, None, held_on=meeting.held_on, types=initial["types"],
+                   group=meeting.group)  # fmt: skip
     grid_data = data or {
         **{f"att_{k}": a.status for k, a in current.items()},
         **{f"reason_{k}": a.leave_reason for k, a in current.items()},
     }
-    if data is not None and "refresh" not in data and form.is_valid() and rectifications.is_valid():
-        try:
-            services.update_meeting(
-                meeting=meeting, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
-                held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
-                attendance=_posted_attendance(data),
-                rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
-                uploads=request.FILES.getlist("files"), **form.details(),
-            )  # fmt: skip
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "已保存修改，修改前的内容保留在修改历史中。")
-            return redirect("meetings:detail", pk=meeting.pk)
+    saved = _save_if_ready(form, rectifications, grid, data, lambda: services.update_meeting(
+        meeting=meeting, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
+        held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
+        attendance=_posted_attendance(data),
+        rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+        uploads=request.FILES.getlist("files"), **form.details(),
+    ))  # fmt: skip
+    if saved is not None:
+        messages.success(request, "已保存修改，修改前的内容保留在修改历史中。")
+        return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
-        form, rectifications, expected, grid_data, branch=branch, meeting=meeting,
+        form, rectifications, grid, grid_data, branch=branch, meeting=meeting,
         theme_day=fixed_theme_day(branch, meeting.held_on), title=f"修改会议记录 · {meeting.topic}",
+        draft_key=_draft_key(request.user, f"m{meeting.pk}"), restore_draft=data is None,
     ))  # fmt: skip
 
 
@@ -310,18 +356,36 @@ def talks(request, branch_pk):
             pairs = [(r.cleaned_data["initiator"], r.cleaned_data["counterpart"], r.cleaned_data["topic"])
                      for r in rows if r.cleaned_data.get("initiator") and r.cleaned_data.get("counterpart")]  # fmt: skip
             try:
-                created = services.record_talks(
+                recorded = services.record_talks(
                     branch=branch, talked_on=date_form.cleaned_data["talked_on"], pairs=pairs
                 )
             except ValidationError as error:
                 add_service_errors(date_form, error)
             else:
-                messages.success(request, f"已登记 {len(created)} 次谈心谈话。")
+                say = messages.success if recorded.created else messages.info
+                say(request, _talks_saved_message(recorded))
                 return redirect(f"{request.path}?year={date_form.cleaned_data['talked_on'].year}")
     return render(request, "meetings/talks.html", {
         "branch": branch, "year": year, "talks": selectors.talks_for(request.user, branch=branch, year=year),
-        "date_form": date_form, "rows": rows, "can_record": can_record,
+        "date_form": date_form, "rows": rows, "can_record": can_record, "row_errors": _talk_row_errors(rows),
     })  # fmt: skip
+
+
+def _talk_row_errors(rows):
+    """Each row's problems named by row and field (also listed above the form, seen first on a phone)."""
+    listed = []
+    for number, row in enumerate(rows, start=1):
+        row.problems = [f"第{number}行{field.label}：{error}" for field in row for error in field.errors]
+        listed.extend(row.problems)
+    return listed
+
+
+def _talks_saved_message(recorded):
+    """Say what was saved now, and apart from it what was on record already (a resent form saves nothing)."""
+    saved = f"已登记 {len(recorded.created)} 次谈心谈话"
+    if not recorded.already:
+        return f"{saved}。"
+    return f"{saved}；{len(recorded.already)} 次此前已登记，未重复保存。"
 
 
 @require_POST
