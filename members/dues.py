@@ -105,6 +105,54 @@ def owed_from(joined_on, listed_on):
     return month_start(max(days)) if days else None
 
 
+NOT_OWED_BEFORE_JOINING = "入党前无需缴纳"
+NOT_OWED_BEFORE_LISTED = "转入本支部前无需在此缴纳"
+
+
+def not_owed_reason(joined_on, listed_on):
+    """Why the months before `owed_from` are not owed here: the member had not yet joined the party, or
+    (joined earlier) was not yet on a roster here and paid elsewhere."""
+    if joined_on and (listed_on is None or month_start(joined_on) >= month_start(listed_on)):
+        return NOT_OWED_BEFORE_JOINING
+    return NOT_OWED_BEFORE_LISTED
+
+
+def owes(month, start):
+    """Whether `month` is owed, given the first month owed (`owed_from`); owed when that is not known, as
+    the compliance engine counts it."""
+    return start is None or month >= start
+
+
+# 预缴: paying up to a year ahead (the whole year at January's 主题党日) is common; a 缴纳日期 further
+# before the month is nearly always a mistyped year.
+PREPAY_LIMIT_MONTHS = 12
+
+
+def months_before(month, count):
+    index = month.year * 12 + month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def paid_on_problem(paid_on, *, month, today, joined_on=None):
+    """Why a 缴纳日期 is not believable for the dues of `month` (a first day), or None.
+
+    It may not be after today (a payment is recorded once made), nor before the member joined the party,
+    nor before the first day of the month PREPAY_LIMIT_MONTHS months before `month` (预缴 of up to a year
+    ahead: for December 2026, 2025-12-01 at the earliest). A date after the month is a back-payment (补交),
+    however late: the arrears reminder asks for exactly that."""
+    if paid_on > today:
+        return "缴纳日期不能晚于今天。"
+    earliest = months_before(month, PREPAY_LIMIT_MONTHS)
+    if joined_on and joined_on >= earliest and paid_on < joined_on:  # the later bound is the one to name
+        return f"缴纳日期不能早于入党日期（{joined_on:%Y-%m-%d}）。"
+    if paid_on < earliest:
+        return (
+            f"缴纳日期早于所属月份{PREPAY_LIMIT_MONTHS}个月以上：{month.year}年{month.month}月的党费"
+            f"最早可于{earliest:%Y-%m-%d}预缴，请核对缴纳日期或所属月份。"
+        )
+    return None
+
+
 def arrears_run(paid, *, start, end, ended_from=None):
     """(first month, number of months) of the longest run of months from start to end (both included)
     with no payment, among the runs ending on or after ended_from (default: start); the latest of

@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from branches.access import (
@@ -15,6 +17,8 @@ from branches.access import (
     may_see_personal,
     scoped,
 )
+from meetings import selectors as meeting_selectors
+from meetings.models import Attendance, AttendanceStatus, MeetingTypeTag
 
 from . import dues, pipeline
 from .masking import mask_id_number, mask_phone
@@ -118,10 +122,28 @@ def expected_attendees(rows):
     ]
 
 
-def _dues_window_start(member):
-    return dues.owed_from(
-        member.joined_on, min((m.started_on for m in member.memberships.all()), default=None)
-    )
+def first_listed_on():
+    """Subquery: the member's first day on a roster here (the compliance engine's `listed`)."""
+    return Membership.objects.filter(member_id=OuterRef("pk")).order_by("started_on").values("started_on")[:1]
+
+
+def with_dues_start(members):
+    """Members with `listed_on` annotated, so `dues_start` needs no query per member."""
+    return members.annotate(listed_on=Subquery(first_listed_on()))
+
+
+def _listed_on(member):
+    if hasattr(member, "listed_on"):
+        return member.listed_on
+    return min((m.started_on for m in member.memberships.all()), default=None)
+
+
+def dues_start(member):
+    """(first month owed, why earlier months are not): the month the arrears reminder starts counting from
+    (dues.owed_from, as compliance.engine reads it); (None, "") when neither date is known."""
+    listed_on = _listed_on(member)
+    start = dues.owed_from(member.joined_on, listed_on)
+    return start, dues.not_owed_reason(member.joined_on, listed_on) if start else ""
 
 
 def _entered_month(member):
@@ -139,15 +161,18 @@ def dues_summary(member, *, today=None, months=12):
     today = today or timezone.localdate()
     payments = {p.month: p for p in member.dues_payments.filter(voided_at__isnull=True)}
     last_month = dues.month_start(today.replace(day=1) - timedelta(days=1))
-    start = _dues_window_start(member)
+    start, not_owed = dues_start(member)
     arrears_from, arrears = None, 0
     if member.category in PARTY_MEMBER_CATEGORIES and start and start <= last_month:
         arrears_from, arrears = dues.arrears_run(
             set(payments), start=start, end=last_month, ended_from=dues.lookback_from(last_month)
         )
     window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
+    shown = window[-months:]
     return {
-        "months": [(m, payments.get(m)) for m in window[-months:]],
+        # (month, payment or None, owed): a month before the dues began is shown as not owed, not unpaid.
+        "months": [(m, payments.get(m), dues.owes(m, start)) for m in shown],
+        "not_owed": not_owed if not all(dues.owes(m, start) for m in shown) else "",
         "arrears": arrears,
         "arrears_from": arrears_from,
         "arrears_to": dues.months_between(arrears_from, last_month)[arrears - 1] if arrears else None,
@@ -188,17 +213,67 @@ def timeline(member):
     return sorted(items, key=lambda item: item[0], reverse=True)
 
 
+ATTENDANCE_MONTHS = 12
+ATTENDANCE_PER_PAGE = 20
+
+
+def attendance_history(user, member, *, page=None, today=None):
+    """参加组织生活: the member's attendance at the meetings (not void) held in the last ATTENDANCE_MONTHS
+    months, newest first, a page at a time, and the number of each status over them all. A row's meeting is
+    `linked` only if the user may open it: a 党员 sees their own attendance but not the branch's meetings.
+    Four queries, however many meetings."""
+    today = today or timezone.localdate()
+    rows = Attendance.objects.filter(
+        member=member,
+        meeting__voided_at__isnull=True,
+        meeting__held_on__gt=today - relativedelta(months=ATTENDANCE_MONTHS),
+        meeting__held_on__lte=today,
+    )
+    counts = dict(rows.order_by().values_list("status").annotate(n=Count("pk")))
+    ordered = (
+        rows.select_related("meeting__branch", "meeting__group")
+        .prefetch_related(Prefetch("meeting__types", queryset=MeetingTypeTag.objects.order_by("pk")))
+        .order_by("-meeting__held_on", "-meeting_id")
+    )
+    shown = Paginator(ordered, ATTENDANCE_PER_PAGE).get_page(page)
+    for row in shown:
+        row.linked = meeting_selectors.may(user, row.meeting, Action.VIEW)
+    return {
+        "months": ATTENDANCE_MONTHS,
+        "page": shown,
+        "total": sum(counts.values()),
+        "counts": [(label, counts.get(status, 0)) for status, label in AttendanceStatus.choices],
+    }
+
+
 def _voided(record, note):
     return f"已作废：{record.void_reason}" if record.voided_at else note
 
 
+def dues_payers(branch):
+    """The branch's party members on the roster, by name, each with `listed_on` for `dues_start`."""
+    return list(
+        with_dues_start(branch.members.filter(on_roster=True, category__in=PARTY_MEMBER_CATEGORIES))
+        .select_related("group")
+        .order_by("name_initials", "name", "pk")
+    )
+
+
 def branch_dues_month(members, *, month):
-    """For a month: each member with their payment (or None). One query for all payments."""
+    """For a month: the members who owed its dues, each with their payment (or None), and how many of the
+    others had not begun to owe (joined or came here later). One query for all payments."""
+    owing = [m for m in members if dues.owes(month, dues_start(m)[0])]
     paid = {
         p.member_id: p
-        for p in DuesPayment.objects.filter(member__in=members, month=month, voided_at__isnull=True)
+        for p in DuesPayment.objects.filter(member__in=owing, month=month, voided_at__isnull=True)
     }
-    return [(m, paid.get(m.pk)) for m in members]
+    rows = [(m, paid.get(m.pk)) for m in owing]
+    return {
+        "rows": rows,
+        "paid_count": sum(1 for _m, p in rows if p),
+        "paid_total": sum((p.amount for _m, p in rows if p), 0),
+        "not_yet": len(members) - len(owing),
+    }
 
 
 def get_member_for(user, pk, action=Action.VIEW):

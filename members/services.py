@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pypinyin import Style, lazy_pinyin
@@ -32,7 +32,7 @@ from .models import (
     Transfer,
     TransferDirection,
 )
-from .selectors import roster_as_of
+from .selectors import dues_start, roster_as_of
 from .signals import roster_changed
 from .validation import DATE_ORDER, MemberFacts, check_member
 
@@ -451,21 +451,50 @@ def void_record(*, record, reason):
 
 
 def _payable(member, month, today):
+    """The amount of a month's dues worked out from the member's base (a month to come cannot be priced)."""
     if month > dues.month_start(today):
-        raise ValidationError(f"不能登记{month:%Y年%m月}以后的党费。")
-    if member.category not in PARTY_MEMBER_CATEGORIES:
-        raise ValidationError(f"{member.name}尚未入党，不缴纳党费。")
+        raise ValidationError({"month": f"不能登记{month:%Y年%m月}以后的党费。"})
     amount = member.monthly_dues
     if amount is None:
         raise ValidationError(f"{member.name}未设置党费基数，无法计算应缴金额。")
     return amount
 
 
+def _dues_problems(member, month, paid_on, today):
+    """What refuses a payment of `month`'s dues on `paid_on`, by field: a member who owes none for the month
+    (not a party member, or before the month the arrears reminder counts from: dues_start), and a 缴纳日期
+    that dues.paid_on_problem finds unbelievable."""
+    problems = {}
+    if member.category not in PARTY_MEMBER_CATEGORIES:
+        problems[NON_FIELD_ERRORS] = f"{member.name}尚未入党，不缴纳党费。"
+    elif not_owed := _not_owed(member, month):
+        problems["month"] = not_owed
+    paid_on_problem = dues.paid_on_problem(paid_on, month=month, today=today, joined_on=member.joined_on)
+    if paid_on_problem:
+        problems["paid_on"] = paid_on_problem
+    return problems
+
+
+def _not_owed(member, month):
+    start, reason = dues_start(member)
+    if dues.owes(month, start):
+        return ""
+    return f"{member.name}的党费自{start.year}年{start.month}月起缴纳（{reason}），{month.year}年{month.month}月无需缴纳。"
+
+
+def _check_dues(member, month, paid_on, today):
+    problems = _dues_problems(member, month, paid_on, today)
+    if problems:
+        raise ValidationError(problems)
+
+
 @transaction.atomic
 def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
+    """One month's dues of one member, refused for a month the member owes none or an unbelievable
+    缴纳日期 (_dues_problems); the amount defaults to the member's monthly dues."""
     today = _today(today)
     month = dues.month_start(month)
-    _check_not_future(paid_on, "缴纳日期", today)
+    _check_dues(member, month, paid_on, today)
     amount = amount if amount is not None else _payable(member, month, today)
     if amount <= 0:
         raise ValidationError({"amount": "金额必须大于0。"})
@@ -477,14 +506,16 @@ def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
 
 @transaction.atomic
 def mark_month_paid(*, members, month, paid_on, today=None):
-    """主题党日 collection: record this month's dues for every listed member not yet paid.
+    """主题党日 collection: record this month's dues for every listed member not yet paid, by the rules of
+    record_dues_payment for each (members read through selectors.with_dues_start need no query each).
 
-    Returns (payments created, [(member, reason skipped)]).
+    Returns (payments created, [(member, reason skipped)]); refuses an empty list.
     """
     today = _today(today)
     month = dues.month_start(month)
-    _check_not_future(paid_on, "缴纳日期", today)
     members = list(members)
+    if not members:
+        raise ValidationError("请至少勾选一名党员。")
     already = set(
         DuesPayment.objects.filter(member__in=members, month=month, voided_at__isnull=True).values_list(
             "member_id", flat=True
@@ -495,6 +526,7 @@ def mark_month_paid(*, members, month, paid_on, today=None):
         if member.pk in already:
             continue
         try:
+            _check_dues(member, month, paid_on, today)
             amount = _payable(member, month, today)
         except ValidationError as error:
             skipped.append((member, error.messages[0]))

@@ -201,6 +201,9 @@ def member_detail(request, pk):
             "flags": list(member_flags(request.user, member)),
             "history": object_history(request.user, member, per_page=HISTORY_ON_PAGE, parts_added=False),
             "training": _member_training(request.user, member),
+            "attendance": selectors.attendance_history(
+                request.user, member, page=request.GET.get("attendance_page")
+            ),
         },
     )
 
@@ -359,11 +362,7 @@ def dues_month(request, branch_pk):
     except ValidationError:
         month = None
     month = month or dues.month_start(timezone.localdate())
-    members = list(
-        branch.members.filter(on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
-        .select_related("group")
-        .order_by("name")
-    )
+    members = selectors.dues_payers(branch)
     if request.method == "POST":
         if not can(request.user, branch, Action.RECORD):
             raise PermissionDenied("您的角色无权登记党费。")
@@ -375,23 +374,27 @@ def dues_month(request, branch_pk):
         except ValidationError as error:
             messages.error(request, "；".join(error.messages))
         else:
-            messages.success(request, f"已登记 {len(created)} 人{month:%Y年%m月}党费。")
-            for member, reason in skipped:
-                messages.warning(request, f"{member.name}未登记：{reason}")
+            _report_marked(request, month, created, skipped)
         return redirect(f"{request.path}?month={month:%Y-%m}")
-    rows = selectors.branch_dues_month(members, month=month)
     return render(
         request,
         "members/dues_month.html",
         {
             "branch": branch,
             "month": month,
-            "rows": rows,
-            "paid_count": sum(1 for _m, p in rows if p),
-            "paid_total": sum((p.amount for _m, p in rows if p), 0),
+            **selectors.branch_dues_month(members, month=month),
             "can_record": can(request.user, branch, Action.RECORD),
         },
     )
+
+
+def _report_marked(request, month, created, skipped):
+    if created:
+        messages.success(request, f"已登记 {len(created)} 人{month:%Y年%m月}党费。")
+    elif not skipped:  # a second tap of the button: everyone chosen was recorded by the first
+        messages.info(request, f"所选人员{month:%Y年%m月}的党费此前均已登记，未重复登记。")
+    for member, reason in skipped:
+        messages.warning(request, f"{member.name}未登记：{reason}")
 
 
 @require_http_methods(["GET", "POST"])
