@@ -1,4 +1,5 @@
 from datetime import date
+from operator import attrgetter
 
 from django import forms
 from django.contrib import messages
@@ -151,8 +152,11 @@ class RoleForm(SafeForm):
     organisation = forms.ModelChoiceField(label="党组织", queryset=None, help_text="角色及于该组织及其下级。")
 
     def __init__(self, *args, organisations, **kwargs):
+        """organisations: labelled ones (selectors.account_organisations), so that each 第一党小组 names its
+        branch without a query an option."""
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = organisations
+        self.fields["organisation"].label_from_instance = attrgetter("label")
 
 
 class AccountForm(RoleForm):

@@ -1,10 +1,11 @@
 """Reads of the organisation tree. Query counts do not depend on the size of the tree."""
 
-from django.db.models import Prefetch, Q
+from django.db.models import Case, CharField, F, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models.functions import Concat, Length, Substr
 from django.utils import timezone
 
 from .access import Action, organisations_for, scope_roots, scoped_accounts
-from .models import POSITION_ORDER, CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
+from .models import POSITION_ORDER, CommitteePosition, CommitteeTerm, Organisation, OrgLevel, RoleAssignment
 
 # How far below a starting organisation the tree page shows: township → 社区党委 → 支部 → 党小组.
 TREE_DEPTH = 3
@@ -21,17 +22,22 @@ def _with_terms(queryset):
                     queryset=CommitteePosition.objects.filter(ended_on__isnull=True),
                     to_attr="sitting",
                 )
-            ),
+            ).order_by("-elected_on", "pk"),  # the first created among equals ranks first, as in the engine
             to_attr="term_list",
         )
     )
 
 
 def attach_current_terms(organisations, *, on=None):
-    """Set .current_term (latest term elected on or before the date) and its ordered office-holders."""
+    """Set .current_term, the term the compliance engine judges by (engine._committees_from: the latest
+    elected on or before the date, the first created among equals), with its ordered office-holders; and
+    on each earlier term .superseded_on, the election that ended it, whatever its 届满 date said."""
     on = on or timezone.localdate()
     for org in organisations:
-        org.current_term = next((t for t in org.term_list if t.elected_on <= on), None)
+        elected = [t for t in org.term_list if t.elected_on <= on]  # newest first (_with_terms)
+        org.current_term = elected[0] if elected else None
+        for later, term in zip(elected, elected[1:], strict=False):
+            term.superseded_on = later.elected_on
         if org.current_term:
             org.current_term.ordered_positions = sorted(
                 org.current_term.sitting, key=lambda p: POSITION_ORDER.get(p.position, 99)
@@ -79,13 +85,49 @@ def organisation_detail(organisation, user):
     }
 
 
+def org_label(prefix=""):
+    """An organisation's name as a list of many shows it, computed in the query that reads it: a 党小组's
+    after its branch's ("甲村党支部 · 第一党小组"), as every branch has a 第一党小组. prefix: the lookup to the
+    organisation ("organisation__") when the rows are something else's. A group's branch is its parent
+    (ALLOWED_PARENT_LEVELS), whose path is the group's minus its last step."""
+    path = OuterRef(f"{prefix}path")
+    parent = Organisation.objects.filter(path=Substr(path, 1, Length(path) - Organisation.steplen))
+    return Case(
+        When(**{f"{prefix}level": OrgLevel.GROUP},
+             then=Concat(Subquery(parent.values("name")[:1]), Value(" · "), F(f"{prefix}name"))),
+        default=F(f"{prefix}name"),
+        output_field=CharField(),
+    )  # fmt: skip
+
+
+def label_of(organisation):
+    """One organisation's org_label (one query)."""
+    return Organisation.objects.filter(pk=organisation.pk).values_list(org_label(), flat=True).get()
+
+
+def account_organisations(user):
+    """Where the user may give roles, in tree order, each with its .label: one query for the choices."""
+    live = organisations_for(user, Action.ACCOUNTS).filter(dissolved_on__isnull=True)
+    return live.annotate(label=org_label()).order_by("path")
+
+
+def _labelled_roles(queryset):
+    labelled = queryset.annotate(organisation_label=org_label("organisation__"))
+    return labelled.order_by("organisation__path", "role")
+
+
 def accounts(user, *, q=""):
     """The accounts the user manages, with their roles (two queries for a page, whatever its size)."""
     qs = scoped_accounts(user, Action.ACCOUNTS)
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q))
-    roles = RoleAssignment.objects.select_related("organisation").order_by("organisation__path", "role")
+    roles = _labelled_roles(RoleAssignment.objects.all())
     return qs.order_by("username").prefetch_related(Prefetch("role_assignments", queryset=roles))
+
+
+def account_roles(account):
+    """The account's roles in tree order, each with its .organisation_label."""
+    return _labelled_roles(account.role_assignments.all())
 
 
 ACCOUNT_HISTORY = 50
@@ -94,9 +136,13 @@ ACCOUNT_HISTORY = 50
 def account_history(account):
     """The latest changes to an account, newest first: its roles given and taken back (their history) and
     what the office did besides (AccountEvent), as (when, what, by whom) — two queries."""
-    roles = RoleAssignment.history.filter(user_id=account.pk).select_related("organisation", "history_user")
+    roles = (
+        RoleAssignment.history.filter(user_id=account.pk)
+        .annotate(organisation_label=org_label("organisation__"))
+        .select_related("history_user")
+    )
     changes = [
-        (row.history_date, f"{ROLE_CHANGE.get(row.history_type, '修改')} {row.organisation.name}的{row.get_role_display()}",
+        (row.history_date, f"{ROLE_CHANGE.get(row.history_type, '修改')} {row.organisation_label}的{row.get_role_display()}",
          row.history_user)
         for row in roles.order_by("-history_date")[:ACCOUNT_HISTORY]
     ]  # fmt: skip

@@ -219,10 +219,6 @@ def _manages_accounts(user):
         raise PermissionDenied("只有党委管理员可以管理账号。")
 
 
-def _account_organisations(user):
-    return organisations_for(user, Action.ACCOUNTS).filter(dissolved_on__isnull=True).order_by("path")
-
-
 def account_list(request):
     """The accounts of the office's subtree: search by 用户名 or 姓名, 30 a page."""
     _manages_accounts(request.user)
@@ -234,7 +230,7 @@ def account_list(request):
 @require_http_methods(["GET", "POST"])
 def account_create(request):
     _manages_accounts(request.user)
-    form = AccountForm(request.POST or None, organisations=_account_organisations(request.user))
+    form = AccountForm(request.POST or None, organisations=selectors.account_organisations(request.user))
     opened = submit_form(
         request,
         form,
@@ -253,19 +249,19 @@ def account_create(request):
 def account_detail(request, pk):
     """An account's roles (give one, take one back), its password and whether it may log in."""
     account = get_account_for(request.user, pk)
-    form = RoleForm(request.POST or None, organisations=_account_organisations(request.user))
+    form = RoleForm(request.POST or None, organisations=selectors.account_organisations(request.user))
     granted = submit_form(
         request,
         form,
         lambda data: services.grant_role(account=account, **data),
-        success=lambda a: f"已授予{a.organisation.name}的{a.get_role_display()}角色。",
+        success=lambda a: f"已授予{selectors.label_of(a.organisation)}的{a.get_role_display()}角色。",
     )
     if granted:
         return redirect("branches:account_detail", pk=account.pk)
     return render(request, "branches/account_detail.html", {
         "account": account, "form": form, "password": password_to_show(request, account),
         "email_form": EmailForm(initial={"email": account.email}),
-        "roles": account.role_assignments.select_related("organisation").order_by("organisation__path", "role"),
+        "roles": selectors.account_roles(account),
         "history": selectors.account_history(account),
     })  # fmt: skip
 

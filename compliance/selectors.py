@@ -6,7 +6,7 @@ from branches.access import Action, acts_anywhere, can, group_scope_q, scoped
 
 from .models import Flag, FlagState
 
-# Overdue first, then what is due soon, then record-quality warnings.
+# Overdue first, then what is due soon, then record-quality warnings (see by_priority).
 PRIORITY = Case(
     When(state=FlagState.OVERDUE, then=Value(0)),
     When(state=FlagState.DUE_SOON, then=Value(1)),
@@ -27,7 +27,13 @@ WATCH_RULES = (
 
 
 def by_priority(queryset):
-    return queryset.annotate(priority=PRIORITY).order_by("priority", "branch__path", "-period_start", "pk")
+    """Most urgent first: overdue, then due soon, then warnings; within each, by the date the thing was due
+    (a period's end, a deadline), earliest first: the longest overdue on top, then what falls due next.
+    Flags with no date (党费欠缴, 失联, 外出 …) follow the dated ones of their state; the databases disagree
+    on where NULLs sort, so it is said. One order for every list of flags, the page's and the email's."""
+    return queryset.annotate(priority=PRIORITY).order_by(
+        "priority", F("period_end").asc(nulls_last=True), "branch__path", "pk"
+    )
 
 
 def scoped_flags(queryset, user):
@@ -91,7 +97,20 @@ def flag_list(user, *, branch=None, rule=None, state=None, include_resolved=Fals
         qs = qs.filter(state__in=DUE_STATES)
     elif state:
         qs = qs.filter(state=state)
-    return by_priority(qs.select_related("branch", "member", "meeting"))
+    # The group too: with_actions reads its path.
+    return by_priority(qs.select_related("branch", "group", "member", "meeting"))
+
+
+def with_actions(flags, user):
+    """A page of flags, each told what its reader may open from it, decided by branches.access on the roles
+    read once (no query a row): .branch_open, whether the branch's page would open (a 党小组长's scope is
+    their group, not its branch); .may_record, whether the meeting form would take the missing meeting —
+    the group's for a group's flag, else the branch's, as the form itself decides (meetings.views)."""
+    flags = list(flags)
+    for flag in flags:
+        flag.branch_open = can(user, flag.branch, Action.VIEW)
+        flag.may_record = flag.record_type is not None and can(user, flag.group or flag.branch, Action.RECORD)
+    return flags
 
 
 CURRENT, PENDING, REPLACED = "现行", "待生效", "已被取代"

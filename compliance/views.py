@@ -38,8 +38,10 @@ def flag_list(request):
     watch = request.GET.get("watch") == "1"
     flags = selectors.flag_list(user, branch=branch, rule=rule, state=state, within=within, watch=watch,
                                 include_resolved=request.GET.get("resolved") == "1")  # fmt: skip
+    page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_actions(page.object_list, user)
     return render(request, "compliance/flags.html", {
-        "page": Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page")), "branches": branches,
+        "page": page, "branches": branches,
         "branch": branch, "rule": rule, "state": state, "within": within, "watch": watch, "rules": RULE_CHOICES, "states": FlagState.choices,
         "include_resolved": request.GET.get("resolved") == "1",
         "can_set_rules": organisations_for(user, Action.MANAGE).exists(),
