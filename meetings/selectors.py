@@ -1,5 +1,8 @@
 """Reads of organisational-life records, scoped through branches.access; query counts stay constant."""
 
+from functools import reduce
+from operator import or_
+
 from django.db.models import Count, Prefetch, Q
 
 from branches.access import Action, can, get_object_for, scoped
@@ -14,11 +17,26 @@ def meetings_for(user, action=Action.VIEW):
     return scoped(Meeting.objects.all(), user, action, via=MEETING_VIA)
 
 
+# What a secretary remembers of a meeting: its 主题, where it was, who led or spoke, a phrase of its record.
+SEARCHED_FIELDS = ("topic", "place", "host", "lecturer", "content")
+
+
+def matching(queryset, q):
+    """Meetings with every word of q (split on spaces) in one of SEARCHED_FIELDS."""
+    for word in q.split():
+        queryset = queryset.filter(
+            reduce(or_, (Q(**{f"{name}__icontains": word}) for name in SEARCHED_FIELDS))
+        )
+    return queryset
+
+
 def meeting_list(user, *, branch=None, year=None, type=None, state=None, include_void=False, within=None,
-                 since=None, until=None, backfill=False):  # fmt: skip
+                 since=None, until=None, backfill=False, q=""):  # fmt: skip
     """within: an organisation whose subtree the list keeps to; since / until: held between (inclusive);
-    backfill: only records entered late (补录)."""
+    backfill: only records entered late (补录); q: words to find (matching)."""
     qs = meetings_for(user).select_related("branch", "group").prefetch_related("types")
+    if q:
+        qs = matching(qs, q)
     if branch:
         qs = qs.filter(branch=branch)
     if within:

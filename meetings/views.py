@@ -1,4 +1,5 @@
 import contextlib
+import hashlib
 import uuid
 from datetime import date
 
@@ -24,6 +25,7 @@ from .forms import MeetingForm, RectificationFormSet, ReviewForm, TalkDateForm, 
 from .models import AttendanceStatus, MeetingType, ReviewState
 
 PAGE_SIZE = 30
+SEARCH_MAX = 50  # longer than any 主题 a secretary would type to find one
 TALK_ROWS = 8
 HISTORY_ON_PAGE = 10  # the latest changes on the record's page; the 修改历史 page has all
 
@@ -43,13 +45,14 @@ def meeting_list(request):
         year = None
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
     state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
+    q = request.GET.get("q", "").strip()[:SEARCH_MAX]
     meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state, within=within,
-                                      since=since, until=until, backfill=backfill,
+                                      since=since, until=until, backfill=backfill, q=q,
                                       include_void=request.GET.get("void") == "1")  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
-        "within": within, "since": since, "until": until, "backfill": backfill,
+        "within": within, "since": since, "until": until, "backfill": backfill, "q": q,
         "page": page, "branch_choices": branches.values_list("pk", "name"), "branch": branch, "year": year, "type": type_, "state": state,
         "types": MeetingType.choices, "states": ReviewState.choices,
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
@@ -109,8 +112,9 @@ def _form_context(form, rectifications, grid, data, **extra):
 class GridFor:
     """The 应到 list for what the form says now (posted date, types, group), else for the given defaults.
 
-    basis names the list; it goes out with the page and comes back with the form, so a form whose date,
-    types or group were changed after the list was shown is caught before anything is judged on it.
+    basis names who is on the list; it goes out with the page and comes back with the form, so a form whose
+    date, types or group were changed after the list was shown, to ones that list other people, is caught
+    before anything is judged on it. A change that lists the same people (a 党课 added to a 主题党日) is not.
     """
 
     def __init__(self, branch, data, groups, fixed_group, *, held_on, types, group):
@@ -124,8 +128,9 @@ class GridFor:
             group = fixed_group
         elif MeetingType.GROUP_MEETING not in types:
             group = None
-        self.basis = f"{','.join(sorted(set(types)))}|{held_on.isoformat()}|{group.pk if group else ''}"
         self.rows = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+        people = ",".join(str(pk) for pk in sorted(row.member_id for row in self.rows))
+        self.basis = hashlib.sha256(people.encode()).hexdigest()[:16]
         for row in self.rows:
             row.lost_then = row.member.lost_contact_on is not None and row.member.lost_contact_on <= held_on
 

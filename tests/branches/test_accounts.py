@@ -115,7 +115,10 @@ def test_roles_are_given_and_taken_back_but_one_is_always_kept(office, tree):
     assert "这是该账号唯一的角色" in refused.content.decode()
     assert list(account.role_assignments.all()) == [leader]
     history = " ".join(office.get(url).content.decode().split())
-    assert "收回 甲村党支部的支部书记（" in history and "授予 甲社区第一党支部 · 第一党小组的党小组长（" in history
+    assert (
+        "收回 甲村党支部的支部书记（" in history
+        and "授予 甲社区第一党支部 · 第一党小组的党小组长（" in history
+    )
 
 
 def test_a_reset_password_replaces_the_old_one_at_once(office, tree):

@@ -177,3 +177,15 @@ def test_a_talk_sent_again_says_it_was_not_saved_twice(secretary, branch):
     more = secretary.post(talks_url(branch), {**first, **talk_row(1, p[2], p[3], "谈思想")}, follow=True)
     assert "已登记 1 次谈心谈话；1 次此前已登记，未重复保存。" in more.content.decode()
     assert Talk.objects.count() == 2
+
+
+def test_a_type_ticked_that_lists_the_same_people_saves_without_a_refresh(secretary, branch):
+    """A 党课 added to a 主题党日: both list the whole branch, so what was marked still fits."""
+    url = create_url(branch, "&type=theme_day")
+    page = secretary.get(url)
+    sent = secretary.post(url, form_data(page, types=["theme_day", "party_lecture"], lecturer="书记"))
+    assert sent.status_code == 302
+    assert sorted(Meeting.objects.get().types.values_list("type", flat=True)) == [
+        "party_lecture",
+        "theme_day",
+    ]
