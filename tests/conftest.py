@@ -183,3 +183,15 @@ def branch(tree):
     )  # fmt: skip
     tree.a1.people = people
     return tree.a1
+
+
+def page_queries(client, url, params=None):
+    """The queries of one GET of a page, read after a first GET: the first page of a session (or the first
+    after a change) reads what later ones find cached, such as the bell's count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, params)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, params).status_code == 200
+    return len(queries)

@@ -4,13 +4,11 @@ from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from branches.models import Role, RoleAssignment
-from tests.conftest import make_user
+from tests.conftest import make_user, page_queries
 
 User = get_user_model()
 
@@ -171,16 +169,10 @@ def _usernames(page):
 
 
 def test_the_list_searches_and_its_queries_do_not_grow_with_the_accounts(office, tree):
-    def count_queries():
-        with CaptureQueriesContext(connection) as queries:
-            assert office.get(reverse("branches:accounts")).status_code == 200
-        return len(queries)
-
-    count_queries()  # the first page of a session reads what later ones find cached
-    few = count_queries()
+    few = page_queries(office, reverse("branches:accounts"))
     for index in range(25):
         make_user(f"branch{index}", Role.COMMITTEE_MEMBER, tree.a2)
-    assert count_queries() == few
+    assert page_queries(office, reverse("branches:accounts")) == few
     found = office.get(reverse("branches:accounts"), {"q": "branch1"}).content.decode()
     assert _usernames(found) == {"branch1", *(f"branch{n}" for n in range(10, 20))}
     empty = office.get(reverse("branches:accounts"), {"q": "没有此人"}).content.decode()
