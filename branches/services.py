@@ -23,6 +23,7 @@ from .models import (
     Role,
     RoleAssignment,
 )
+from .selectors import label_of
 
 
 def refresh_organisations_on_commit(*organisations):
@@ -343,14 +344,17 @@ def _new_login(*, username, full_name, email, role, organisation, by):
 @transaction.atomic
 def grant_role(*, account, role, organisation):
     _check_role(role=role, organisation=organisation)
-    held = ValidationError(f"该账号已有{organisation.name}的{Role(role).label}角色。")
     if RoleAssignment.objects.filter(user=account, organisation=organisation, role=role).exists():
-        raise held
+        raise _held(organisation, role)
     try:
         with transaction.atomic():
             return RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
     except IntegrityError as error:  # the same role given a moment ago (a double submit)
-        raise held from error
+        raise _held(organisation, role) from error
+
+
+def _held(organisation, role):
+    return ValidationError(f"该账号已有{label_of(organisation)}的{Role(role).label}角色。")
 
 
 @transaction.atomic

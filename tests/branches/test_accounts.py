@@ -105,7 +105,7 @@ def test_roles_are_given_and_taken_back_but_one_is_always_kept(office, tree):
     url = reverse("branches:account_detail", args=[account.pk])
     assert office.post(url, {"role": "group_leader", "organisation": tree.g1.pk}).status_code == 302
     twice = office.post(url, {"role": "group_leader", "organisation": tree.g1.pk})
-    assert "该账号已有第一党小组的党小组长角色" in twice.content.decode()
+    assert "该账号已有甲社区第一党支部 · 第一党小组的党小组长角色" in twice.content.decode()
     secretary, leader = account.role_assignments.order_by("pk")
     office.post(reverse("branches:account_revoke", args=[account.pk, secretary.pk]))
     assert list(account.role_assignments.all()) == [leader]
