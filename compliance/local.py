@@ -43,15 +43,27 @@ def value_timeline(settings, path, code):
 def _settings_above(organisation):
     cached = getattr(organisation, "_value_settings", None)
     if cached is None:
-        step = Organisation.steplen
-        paths = [organisation.path[:end] for end in range(step, len(organisation.path) + 1, step)]
-        cached = list(
-            RuleSetting.objects.filter(rule__in=VALUE_SETTINGS, organisation__path__in=paths).select_related(
-                "organisation"
-            )
-        )
-        organisation._value_settings = cached
+        preload_value_settings([organisation])
+        cached = organisation._value_settings
     return cached
+
+
+def _ancestor_paths(organisation):
+    step = Organisation.steplen
+    return [organisation.path[:end] for end in range(step, len(organisation.path) + 1, step)]
+
+
+def preload_value_settings(organisations):
+    """Read what _settings_above reads for many organisations in one query (a county's ledgers)."""
+    paths = {path for org in organisations for path in _ancestor_paths(org)}
+    found = list(
+        RuleSetting.objects.filter(rule__in=VALUE_SETTINGS, organisation__path__in=paths).select_related(
+            "organisation"
+        )
+    )
+    for org in organisations:
+        above = set(_ancestor_paths(org))
+        org._value_settings = [s for s in found if s.organisation.path in above]
 
 
 def fixed_theme_day(branch, day):

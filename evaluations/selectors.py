@@ -287,11 +287,15 @@ def results_rows(campaign):
     Keys: name, category, away, votes_excellent, votes_qualified, votes_basic, votes_unqualified,
     votes_total, grade, grade_reason, exempt_reason, followup. Two queries.
     """
-    rows = []
-    participants = _participants_queryset().filter(campaign=campaign)
-    ordered = sorted(participants, key=lambda p: p.is_exempt)
-    for p in ordered:
-        rows.append({
+    return results_by_campaign([campaign])[campaign.pk]
+
+
+def results_by_campaign(campaigns):
+    """{campaign id: its results_rows} of many campaigns (a county's ledgers), in two queries."""
+    rows = {c.pk: [] for c in campaigns}
+    participants = _participants_queryset().filter(campaign__in=campaigns)
+    for p in sorted(participants, key=lambda p: p.is_exempt):  # stable: each campaign's order kept
+        rows[p.campaign_id].append({
             "name": p.member.name,
             "category": p.get_category_display(),
             "away": "外出" if p.away else "",

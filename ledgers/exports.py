@@ -1,7 +1,9 @@
 """The rows of every 台账: plain Python values read from the apps' models and selectors, no Excel here.
 
 A branch ledger is a list of sheets (data: BRANCH_SHEETS); each sheet's rows are built when the
-renderer asks for them, in a fixed number of queries whatever the size of the branch. The 合规情况
+renderer asks for them, from what Reads read beforehand: each kind of record in one query for a set of
+branches (one branch, or a chunk of the county zip), so the queries depend on neither the size of a branch
+nor the number of branches in a chunk. The 合规情况
 sheet and the township summary take their figures from compliance.grid (obligation_grid and tally),
 the same functions the checklist and the dashboard count with, so every page and workbook agrees.
 """
@@ -9,8 +11,9 @@ the same functions the checklist and the dashboard count with, so every page and
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
@@ -18,12 +21,12 @@ from compliance import training
 from compliance.checklist import met_by
 from compliance.engine import secretaries_of, settings_in_force
 from compliance.grid import ending_within, grid_since, obligation_grid, tally, tally_by
-from compliance.local import fixed_theme_day
+from compliance.local import fixed_theme_day, preload_value_settings
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
 from compliance.rules import CATALOGUE, hours_text
 from evaluations.models import Campaign
-from evaluations.selectors import results_rows
+from evaluations.selectors import results_by_campaign
 from meetings.models import Attendance, AttendanceStatus, Meeting, MeetingType, MeetingTypeTag, Talk
 from members import selectors as member_selectors
 from members.masking import mask_id_number, mask_phone
@@ -56,12 +59,14 @@ REVIEW_COLUMNS = [("序号", 6), "姓名", "人员类别", ("优秀票", 8), ("�
 
 @dataclass
 class Context:
-    """What every sheet of one branch ledger shares: the branch, the year, who exports, as of when."""
+    """What every sheet of one branch ledger shares: the branch, the year, who exports, as of when, and
+    what was read for it (Reads, for this branch alone or for a chunk of branches at once)."""
 
     branch: Organisation
     year: int
     user: object
     as_of: date
+    reads: "Reads" = None
 
     @property
     def start(self):
@@ -88,10 +93,10 @@ def _yes(flag):
 # ---------------------------------------------------------------- 党员名册
 
 
-def roster_members(branch, user):
-    """The branch's members on the roster, as the 党员名册 page shows them to this user (IDs masked)."""
+def roster_members(branch_ids, user):
+    """The branches' members on the roster, as the 党员名册 page shows them to this user (IDs masked)."""
     members = list(
-        Member.objects.filter(branch=branch, on_roster=True)
+        Member.objects.filter(branch_id__in=branch_ids, on_roster=True)
         .select_related("branch", "group")
         .order_by("name_initials", "name", "pk")
     )
@@ -104,16 +109,16 @@ def roster_members(branch, user):
 
 def roster_sheet(ctx):
     return Sheet("党员名册", [Column(t, w) for t, w in ROSTER_HEADERS],
-                 lambda: roster_rows(roster_members(ctx.branch, ctx.user)), note="本支部暂无在册党员")  # fmt: skip
+                 lambda: roster_rows(ctx.reads.of("roster", ctx.branch)), note="本支部暂无在册党员")  # fmt: skip
 
 
 # ---------------------------------------------------------------- meetings
 
 
-def year_meetings(branch, year):
-    """The branch's meetings held in the year, and 组织生活会 held for it; types and attendance loaded."""
+def year_meetings(branch_ids, year):
+    """The branches' meetings held in the year, and 组织生活会 held for it; types and attendance loaded."""
     return list(
-        Meeting.objects.filter(branch=branch, voided_at__isnull=True)
+        Meeting.objects.filter(branch_id__in=branch_ids, voided_at__isnull=True)
         .filter(Q(held_on__year=year) | Q(for_year=year))
         .select_related("group")
         .prefetch_related(
@@ -222,31 +227,38 @@ def org_life_rows(meetings, year):
 TALK_COLUMNS = [("序号", 6), ("谈话日期", 12), "谈话人", "谈话对象", Column("主要内容", wrap=True)]
 
 
-def talk_rows(branch, year):
-    talks = (
-        Talk.objects.filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
+def year_talks(branch_ids, year):
+    return (
+        Talk.objects.filter(branch_id__in=branch_ids, talked_on__year=year, voided_at__isnull=True)
         .select_related("initiator", "counterpart")
         .order_by("talked_on", "pk")
     )
+
+
+def talk_rows(talks):
     for index, t in enumerate(talks, start=1):
         yield [index, t.talked_on, t.initiator.name, t.counterpart.name, t.topic]
 
 
-def review_rows(branch, year):
-    """The year's 民主评议 results (the campaign not voided), graded members first."""
-    campaign = Campaign.objects.filter(branch=branch, year=year, voided_at__isnull=True).first()
-    if campaign is None:
-        return []
+def year_reviews(branch_ids, year):
+    """{branch_id: [rows of review_rows]}: the year's 民主评议 results (the campaign not voided, one a
+    branch and year), graded members first."""
+    campaigns = list(Campaign.objects.filter(branch_id__in=branch_ids, year=year, voided_at__isnull=True))
+    results = results_by_campaign(campaigns)
+    return {c.branch_id: review_rows(c, results[c.pk]) for c in campaigns}
+
+
+def review_rows(campaign, results):
     status = campaign.get_status_display()
     return [
         [index, r["name"], r["category"], r["votes_excellent"], r["votes_qualified"], r["votes_basic"],
          r["votes_unqualified"], r["grade"], r["grade_reason"] or r["exempt_reason"], r["followup"], status]
-        for index, r in enumerate(results_rows(campaign), start=1)
+        for index, r in enumerate(results, start=1)
     ]  # fmt: skip
 
 
 def review_sheet(ctx):
-    return Sheet("民主评议", REVIEW_COLUMNS, review_rows(ctx.branch, ctx.year), note=NO_REVIEW_NOTE)
+    return Sheet("民主评议", REVIEW_COLUMNS, ctx.reads.of("reviews", ctx.branch), note=NO_REVIEW_NOTE)
 
 
 MONTHS = range(1, 13)
@@ -254,20 +266,27 @@ DUES_COLUMNS = [("序号", 6), "姓名", "人员类别", "党费类别", ("月�
                 *((f"{m}月", 8) for m in MONTHS), ("已缴月数", 9), ("合计（元）", 11)]  # fmt: skip
 
 
-def dues_rows(branch, year):
-    """Member × month: the amount paid for each month of the year (blank when unpaid)."""
+def dues_payers(branch_ids, year):
+    """The branches' party members on the roster, each with .paid: {month number: amount} of the year."""
     members = list(
-        Member.objects.filter(branch=branch, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES).order_by(
-            "name_initials", "name", "pk"
-        )
+        Member.objects.filter(
+            branch_id__in=branch_ids, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
+        ).order_by("name_initials", "name", "pk")
     )
     paid = defaultdict(dict)
-    for p in DuesPayment.objects.filter(member__in=members, month__year=year, voided_at__isnull=True).only(
-        "member_id", "month", "amount"
-    ):
+    for p in DuesPayment.objects.filter(
+        member__branch_id__in=branch_ids, month__year=year, voided_at__isnull=True
+    ).only("member_id", "month", "amount"):
         paid[p.member_id][p.month.month] = p.amount
+    for m in members:
+        m.paid = paid.get(m.pk, {})
+    return members
+
+
+def dues_rows(members):
+    """Member × month: the amount paid for each month of the year (blank when unpaid)."""
     for index, m in enumerate(members, start=1):
-        months = paid.get(m.pk, {})
+        months = m.paid
         yield [index, m.name, m.get_category_display(), m.get_dues_kind_display(), m.monthly_dues,
                *(months.get(month) for month in MONTHS), len(months), sum(months.values()) if months else 0]  # fmt: skip
 
@@ -275,12 +294,17 @@ def dues_rows(branch, year):
 REPORT_COLUMNS = [("序号", 6), "姓名", "人员类别", ("收到日期", 12), Column("标题/主要内容", wrap=True)]
 
 
-def report_rows(branch, year):
-    reports = (
-        ThoughtReport.objects.filter(member__branch=branch, received_on__year=year, voided_at__isnull=True)
+def year_reports(branch_ids, year):
+    return (
+        ThoughtReport.objects.filter(
+            member__branch_id__in=branch_ids, received_on__year=year, voided_at__isnull=True
+        )
         .select_related("member")
         .order_by("received_on", "member__name_initials", "pk")
     )
+
+
+def report_rows(reports):
     for index, r in enumerate(reports, start=1):
         yield [index, r.member.name, r.member.get_category_display(), r.received_on, r.title]
 
@@ -289,10 +313,11 @@ TRAINING_COLUMNS = [("序号", 6), "姓名", "人员类别", ("应完成学时",
                     Column("培训记录（日期 内容 形式 学时）", wrap=True)]  # fmt: skip
 
 
-def training_rows(branch, year, as_of):
-    """Each party member on the roster: the year's 学时 against what they owe (compliance.training, the
-    figures the flags and the branch's training page use), and the records that make up the total."""
-    found = training.standings(branches={branch.pk: branch.path}, years=[year], as_of=as_of,
+def year_training(branches, year, as_of):
+    """Each party member on the branches' rosters: the year's 学时 against what they owe
+    (compliance.training, the figures the flags and the branch's training page use), each with .records,
+    the records that make up the total."""
+    found = training.standings(branches={b.pk: b.path for b in branches}, years=[year], as_of=as_of,
                                settings=settings_in_force(as_of))  # fmt: skip
     records = defaultdict(list)
     for r in TrainingRecord.objects.filter(
@@ -301,12 +326,16 @@ def training_rows(branch, year, as_of):
         records[r.member_id].append(
             f"{r.held_on:%Y-%m-%d} {r.title} {r.get_kind_display()} {hours_text(r.hours)}学时"
         )
-    for index, s in enumerate(sorted(found, key=lambda s: (s.initials, s.name)), start=1):
+    return [(s, records[s.member_id]) for s in sorted(found, key=lambda s: (s.initials, s.name))]
+
+
+def training_rows(standings):
+    for index, (s, records) in enumerate(standings, start=1):
         state = STATE_LABELS[State(s.state)] if s.due.hours else f"不适用：{s.due.reason}"
         if s.due.hours and s.due.months < 12:
             state += f"（按{s.due.months}个月折算）"
         yield [index, s.name, Category(s.category).label, s.due.hours or None, s.done, state,
-               "\n".join(records[s.member_id])]  # fmt: skip
+               "\n".join(records)]  # fmt: skip
 
 
 PIPELINE_COLUMNS = [("序号", 6), "姓名", "当前类别", ("递交申请", 12), ("确定积极分子", 12), ("确定发展对象", 12),
@@ -314,16 +343,19 @@ PIPELINE_COLUMNS = [("序号", 6), "姓名", "当前类别", ("递交申请", 12
 IN_PIPELINE = (Category.APPLICANT, Category.ACTIVIST, Category.CANDIDATE, Category.PROBATIONARY)
 
 
-def pipeline_rows(branch, year):
+def pipeline_members(branch_ids, year):
     """Everyone on the way in (申请人 to 预备党员), and those who joined or were confirmed in the year."""
-    members = (
-        Member.objects.filter(branch=branch, on_roster=True)
+    return (
+        Member.objects.filter(branch_id__in=branch_ids, on_roster=True)
         .filter(Q(category__in=IN_PIPELINE) | Q(joined_on__year=year) | Q(confirmed_on__year=year))
         .prefetch_related(
             Prefetch("pipeline_events", queryset=PipelineEvent.objects.order_by("happened_on", "pk"))
         )
         .order_by("applied_on", "name_initials", "pk")
     )
+
+
+def pipeline_rows(members):
     for index, m in enumerate(members, start=1):
         events = "\n".join(
             f"{e.happened_on:%Y-%m-%d} {e.get_kind_display()}" + (f" {e.hours}学时" if e.hours else "")
@@ -354,10 +386,10 @@ def year_cells(branch_ids, year, as_of):
     return sorted(cells, key=_cell_order)
 
 
-def compliance_rows(cells, meetings):
-    secretaries = secretaries_of({c.branch_id for c in cells})
+def compliance_rows(cells, meetings, secretaries):
+    """secretaries: the branch's (engine.secretaries_of), for 书记讲党课."""
     for index, cell in enumerate(cells, start=1):
-        records = met_by(meetings, cell.rule, cell.obligation, cell.group_id, secretaries[cell.branch_id])
+        records = met_by(meetings, cell.rule, cell.obligation, cell.group_id, secretaries)
         shown = _join(f"{m.held_on:%Y-%m-%d} {m.topic}" for m in records)
         yield [index, cell.rule.name, cell.unit_name, cell.period.label, cell.period.start, cell.period.end,
                cell.obligation.required, cell.obligation.held, STATE_LABELS[cell.state], shown,
@@ -371,41 +403,97 @@ def _rate_text(t):
 # ---------------------------------------------------------------- the branch ledger
 
 
-def secretary_name(branch, on):
-    position = (
+NO_SECRETARY = "（未录入）"
+
+
+def secretary_names(branch_ids, on):
+    """{branch_id: name} of the secretary in office on the day (the latest elected term's, the latest
+    started among its secretaries)."""
+    positions = (
         CommitteePosition.objects.filter(
-            term__organisation=branch,
+            term__organisation_id__in=branch_ids,
             term__elected_on__lte=on,
             position=Position.SECRETARY,
             started_on__lte=on,
         )
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
         .order_by("-term__elected_on", "-started_on")
-        .first()
+        .values_list("term__organisation_id", "holder_name")
     )
-    return position.holder_name if position else "（未录入）"
+    names = {}
+    for branch_id, name in positions:
+        names.setdefault(branch_id, name)
+    return names
 
 
-def branch_book(branch, *, year, user, as_of=None, generated_at=None):
-    """The branch's 台账 for the year: a cover and the sheets of BRANCH_SHEETS, rows built on write."""
+def parents_of(branches):
+    """{branch_id: name of its parent organisation} (a branch at the root has none)."""
+    step = Organisation.steplen
+    names = dict(
+        Organisation.objects.filter(
+            path__in={b.path[:-step] for b in branches if len(b.path) > step}
+        ).values_list("path", "name")
+    )
+    return {b.pk: names.get(b.path[:-step], "") for b in branches}
+
+
+def party_member_counts(branch_ids):
+    return dict(
+        Member.objects.filter(branch_id__in=branch_ids, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
+        .order_by()
+        .values_list("branch_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def _by_branch(rows, branch_of=attrgetter("branch_id")):
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[branch_of(row)].append(row)
+    return grouped
+
+
+class Reads:
+    """What the ledgers of some branches read for a year, each kind in one query for all of them and kept
+    by branch: the county zip reads a chunk of branches at a time (ZIP_CHUNK), a branch export its own."""
+
+    def __init__(self, branches, *, year, user, as_of):
+        ids = [b.pk for b in branches]
+        on = min(date(year, 12, 31), as_of)  # Context.on
+        preload_value_settings(branches)  # 主题党日 fixed days
+        self.roster = _by_branch(roster_members(ids, user))
+        self.meetings = _by_branch(year_meetings(ids, year))
+        self.talks = _by_branch(year_talks(ids, year))
+        self.reviews = year_reviews(ids, year)
+        self.dues = _by_branch(dues_payers(ids, year))
+        self.reports = _by_branch(year_reports(ids, year), lambda r: r.member.branch_id)
+        self.training = _by_branch(year_training(branches, year, as_of), lambda pair: pair[0].branch_id)
+        self.pipeline = _by_branch(pipeline_members(ids, year))
+        self.cells = _by_branch(year_cells(ids, year, as_of))
+        self.secretaries = secretaries_of(ids)
+        self.secretary_names = secretary_names(ids, on)
+        self.parents = parents_of(branches)
+        self.party_members = party_member_counts(ids)
+
+    def of(self, kind, branch):
+        return getattr(self, kind).get(branch.pk, [])
+
+
+def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None):
+    """The branch's 台账 for the year: a cover and the sheets of BRANCH_SHEETS, rows built on write.
+
+    reads: what was read for a chunk of branches including this one (Reads); else read for it alone."""
     as_of = as_of or timezone.localdate()
-    ctx = Context(branch, year, user, as_of)
-    meetings = year_meetings(branch, year)
-    cells = year_cells([branch.pk], year, as_of)
-    ctx.meetings, ctx.cells = meetings, cells
-    parent = Organisation.objects.get_parent(branch)
+    reads = reads or Reads([branch], year=year, user=user, as_of=as_of)
+    ctx = Context(branch, year, user, as_of, reads)
+    ctx.meetings, ctx.cells = reads.of("meetings", branch), reads.of("cells", branch)
     cover = [
         ("党支部", branch.name),
-        ("上级党组织", parent.name if parent else ""),
+        ("上级党组织", reads.parents.get(branch.pk, "")),
         ("年度", f"{year}年"),
-        ("支部书记", secretary_name(branch, ctx.on)),
-        (
-            "在册党员",
-            Member.objects.filter(
-                branch=branch, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
-            ).count(),
-        ),
-        ("合规完成率", _rate_text(tally(cells))),
+        ("支部书记", reads.secretary_names.get(branch.pk, NO_SECRETARY)),
+        ("在册党员", reads.party_members.get(branch.pk, 0)),
+        ("合规完成率", _rate_text(tally(ctx.cells))),
         ("统计截至", as_of),
         ("生成时间", generated_at or timezone.now()),
         ("导出人", getattr(user, "username", "") or "命令行"),
@@ -425,16 +513,19 @@ BRANCH_SHEETS = [
                                   note="本年度无主题党日记录")),
     ("组织生活会", lambda c: Sheet("组织生活会", ORG_LIFE_COLUMNS, lambda: org_life_rows(c.meetings, c.year),
                                     note="本年度组织生活会尚未召开或未录入")),
-    ("谈心谈话", lambda c: Sheet("谈心谈话", TALK_COLUMNS, lambda: talk_rows(c.branch, c.year), note="本年度无谈心谈话记录")),
+    ("谈心谈话", lambda c: Sheet("谈心谈话", TALK_COLUMNS, lambda: talk_rows(c.reads.of("talks", c.branch)),
+                                  note="本年度无谈心谈话记录")),
     ("民主评议", review_sheet),
-    ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.branch, c.year), note="本支部暂无党员")),
-    ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.branch, c.year),
+    ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.reads.of("dues", c.branch)),
+                                  note="本支部暂无党员")),
+    ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.reads.of("reports", c.branch)),
                                   note="本年度无思想汇报记录")),
-    ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.branch, c.year, c.as_of),
+    ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.reads.of("training", c.branch)),
                                   note="本支部暂无在册党员")),
-    ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.branch, c.year),
+    ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.reads.of("pipeline", c.branch)),
                                   note="本年度无发展党员工作记录")),
-    ("合规情况", lambda c: Sheet("合规情况", COMPLIANCE_COLUMNS, lambda: compliance_rows(c.cells, c.meetings),
+    ("合规情况", lambda c: Sheet("合规情况", COMPLIANCE_COLUMNS, lambda: compliance_rows(c.cells, c.meetings,
+                                                                   c.reads.secretaries[c.branch.pk]),
                                   note="本年度无应完成事项")),
 ]  # fmt: skip
 
