@@ -129,8 +129,9 @@ PREPAY_LIMIT_MONTHS = 12
 
 
 def months_before(month, count):
+    """The first day of the month `count` months before `month`; date.min when that is before year 1."""
     index = month.year * 12 + month.month - 1 - count
-    return date(index // 12, index % 12 + 1, 1)
+    return date(index // 12, index % 12 + 1, 1) if index >= 12 else date.min
 
 
 def paid_on_problem(paid_on, *, month, today, joined_on=None):

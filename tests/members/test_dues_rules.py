@@ -196,3 +196,5 @@ def test_not_owed_reason_and_owes_are_pure():
     assert dues.owes(date(2026, 6, 1), None) and not dues.owes(date(2026, 6, 1), date(2026, 7, 1))
     assert dues.months_before(date(2026, 1, 1), 12) == date(2025, 1, 1)
     assert dues.paid_on_problem(date(2025, 12, 1), month=date(2026, 12, 1), today=TODAY) is None
+    assert dues.months_before(date(1, 12, 1), 12) == date.min  # a typed year 1 is refused, not a crash
+    assert dues.months_before(date(2, 1, 1), 12) == date(1, 1, 1)
