@@ -16,6 +16,7 @@ from audit.selectors import object_history
 from branches.access import Action, can, get_branch_for, get_organisation_for, organisations_for
 from branches.forms import add_service_errors, date_param, id_param, submit_form, whole_number, year_param
 from branches.models import Organisation, OrgLevel
+from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance.local import fixed_theme_day
 from members.models import Member
 
@@ -46,13 +47,14 @@ def meeting_list(request):
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
     state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
     q = request.GET.get("q", "").strip()[:SEARCH_MAX]
+    q_error = UNSAFE_MESSAGE if has_unsafe_characters(q) else ""  # PostgreSQL cannot even compare NUL
     meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state, within=within,
-                                      since=since, until=until, backfill=backfill, q=q,
+                                      since=since, until=until, backfill=backfill, q="" if q_error else q,
                                       include_void=request.GET.get("void") == "1")  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
-        "within": within, "since": since, "until": until, "backfill": backfill, "q": q,
+        "within": within, "since": since, "until": until, "backfill": backfill, "q": q, "q_error": q_error,
         "page": page, "branch_choices": branches.values_list("pk", "name"), "branch": branch, "year": year, "type": type_, "state": state,
         "types": MeetingType.choices, "states": ReviewState.choices,
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),

@@ -71,3 +71,10 @@ def test_the_next_page_keeps_the_search(client, personas, tree, people):  # noqa
     client.force_login(personas[Role.SECRETARY])
     html = client.get(reverse("meetings:list"), {"q": "党课", "year": 2026}).content.decode()
     assert "第 1 / 2 页" in html and "q=%E5%85%9A%E8%AF%BE&amp;" in html
+
+
+def test_a_control_character_is_named_not_searched(client, personas, meetings):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.get(reverse("meetings:list"), {"q": "党章\x00", "year": 2026})
+    assert response.status_code == 200 and "含有无法保存的控制字符" in response.content.decode()
+    assert response.context["page"].paginator.count == 3  # the list unfiltered, as without a search

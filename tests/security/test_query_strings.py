@@ -30,7 +30,11 @@ HOSTILE_VALUES = {
 # (url name, args from the fixture, query parameters the view reads)
 PAGES = [
     ("members:list", None, ["q", "branch", "group", "category", "status", "org", "off_roster", "page"]),
-    ("meetings:list", None, ["branch", "org", "since", "until", "year", "type", "state", "void", "page"]),
+    (
+        "meetings:list",
+        None,
+        ["q", "branch", "org", "since", "until", "year", "type", "state", "void", "page"],
+    ),
     ("compliance:flags", None, ["branch", "rule", "state", "org", "watch", "page"]),
     ("compliance:checklist", "branch", ["on", "as_of"]),
     ("dashboards:township", None, ["org", "kind", "on", "rule", "state"]),
