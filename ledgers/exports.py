@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from branches.models import CommitteePosition, Organisation, OrgLevel, Position
@@ -314,8 +314,8 @@ TRAINING_COLUMNS = [("序号", 6), "姓名", "人员类别", ("应完成学时",
 
 
 def year_training(branches, year, as_of):
-    """Each party member on the branches' rosters: the year's 学时 against what they owe
-    (compliance.training, the figures the flags and the branch's training page use), each with .records,
+    """(standing, records) of each party member on the branches' rosters: the year's 学时 against what they
+    owe (compliance.training, the figures the flags and the branch's training page use), and the lines of
     the records that make up the total."""
     found = training.standings(branches={b.pk: b.path for b in branches}, years=[year], as_of=as_of,
                                settings=settings_in_force(as_of))  # fmt: skip
@@ -437,15 +437,6 @@ def parents_of(branches):
     return {b.pk: names.get(b.path[:-step], "") for b in branches}
 
 
-def party_member_counts(branch_ids):
-    return dict(
-        Member.objects.filter(branch_id__in=branch_ids, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES)
-        .order_by()
-        .values_list("branch_id")
-        .annotate(n=Count("pk"))
-    )
-
-
 def _by_branch(rows, branch_of=attrgetter("branch_id")):
     grouped = defaultdict(list)
     for row in rows:
@@ -473,7 +464,6 @@ class Reads:
         self.secretaries = secretaries_of(ids)
         self.secretary_names = secretary_names(ids, on)
         self.parents = parents_of(branches)
-        self.party_members = party_member_counts(ids)
 
     def of(self, kind, branch):
         return getattr(self, kind).get(branch.pk, [])
@@ -492,7 +482,7 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
         ("上级党组织", reads.parents.get(branch.pk, "")),
         ("年度", f"{year}年"),
         ("支部书记", reads.secretary_names.get(branch.pk, NO_SECRETARY)),
-        ("在册党员", reads.party_members.get(branch.pk, 0)),
+        ("在册党员", len(reads.of("dues", branch))),  # the party members on the roster: who owes dues
         ("合规完成率", _rate_text(tally(ctx.cells))),
         ("统计截至", as_of),
         ("生成时间", generated_at or timezone.now()),
