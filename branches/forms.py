@@ -61,6 +61,11 @@ def submit_token_field():
     )
 
 
+def organisation_select():
+    """A drop-down of organisations that static/js/select_filter.js gives a search box once it is long."""
+    return forms.Select(attrs={"data-filter": "输入名称筛选"})
+
+
 class SafeForm(SafeTextMixin, forms.Form):
     pass
 
@@ -96,7 +101,10 @@ class OrganisationForm(SafeModelForm):
 
 class MoveForm(SafeForm):
     new_parent = forms.ModelChoiceField(
-        label="移至", queryset=Organisation.objects.none(), empty_label="请选择上级党组织"
+        label="移至",
+        queryset=Organisation.objects.none(),
+        empty_label="请选择上级党组织",
+        widget=organisation_select(),
     )
 
     def __init__(self, *args, targets, moving=None, **kwargs):
@@ -149,7 +157,9 @@ GRANTABLE_ROLES = [(role.value, role.label) for role in Role if role != Role.MEM
 class RoleForm(SafeForm):
     # No role preselected: a careless tap must not give the first one, 党委管理员.
     role = forms.ChoiceField(label="角色", choices=[("", "请选择角色")] + GRANTABLE_ROLES)
-    organisation = forms.ModelChoiceField(label="党组织", queryset=None, help_text="角色及于该组织及其下级。")
+    organisation = forms.ModelChoiceField(
+        label="党组织", queryset=None, help_text="角色及于该组织及其下级。", widget=organisation_select()
+    )
 
     def __init__(self, *args, organisations, **kwargs):
         """organisations: labelled ones (selectors.account_organisations), so that each 第一党小组 names its

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT, SafeForm
+from branches.forms import DATE_INPUT, SafeForm, organisation_select
 
 from .periods import PERIOD_LABELS
 from .rules import (
@@ -22,7 +22,9 @@ def default_effective_from():
 
 
 class RuleSettingForm(SafeForm):
-    organisation = forms.ModelChoiceField(label="适用范围（该组织及其下级）", queryset=None)
+    organisation = forms.ModelChoiceField(
+        label="适用范围（该组织及其下级）", queryset=None, widget=organisation_select()
+    )
     rule = forms.ChoiceField(label="规则", choices=[(c, CATALOGUE[c].name) for c in MEETING_RULES] + [
         ("training_hours", "集中学习培训（每名党员学时）"), (TRAINING_COMMITTEE, "集中学习培训（书记、支委学时）"),
         *VALUE_SETTING_NAMES.items(),

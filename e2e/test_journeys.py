@@ -215,3 +215,26 @@ def test_office_reads_who_was_granted_which_role(open_browser, login, shot):
     expect(grant.first).to_be_visible()
     expect(grant.first).to_contain_text("新增")
     shot(page, "role-grants")
+
+
+def test_office_finds_an_organisation_by_typing_when_granting_a_role(open_browser, login, shot):
+    page = open_browser(PHONE)
+    login(page, "office")
+    page.goto("/orgs/accounts/new/")
+    organisation = page.locator("select[name=organisation]")
+    everything = organisation.locator("option").count()
+    assert everything > 15  # the township's tree: long enough to need the box
+    page.get_by_label("输入名称筛选").fill("幸福里 第一党支部")
+    expect(page.get_by_text(re.compile(r"^匹配 \d+ 项$"))).to_be_visible()
+    names = [n for n in organisation.locator("option").all_inner_texts() if n != "---------"]
+    assert names and len(names) < everything
+    assert all("幸福里" in n and "第一党支部" in n for n in names), names
+    organisation.select_option(label=BRANCH)
+    username = f"e2e{uuid.uuid4().hex[:8]}"
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("姓名").fill("测试支委")
+    page.get_by_label("角色").select_option(label="支委")
+    shot(page, "account-filtered")
+    with page.expect_navigation():
+        page.get_by_role("button", name="确定").click()
+    expect(page.locator("body")).to_contain_text(f"{BRANCH} · 支委")

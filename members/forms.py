@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from branches.forms import DATE_INPUT, SafeForm, SafeModelForm, submit_token_field
+from branches.forms import DATE_INPUT, SafeForm, SafeModelForm, organisation_select, submit_token_field
 from branches.models import Organisation
 
 from . import pipeline
@@ -55,7 +55,9 @@ def dues_base_field():
 
 
 class MemberCreateForm(SafeModelForm):
-    branch = forms.ModelChoiceField(label="所在党支部", queryset=Organisation.objects.none())
+    branch = forms.ModelChoiceField(
+        label="所在党支部", queryset=Organisation.objects.none(), widget=organisation_select()
+    )
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
     birth_on = _date("出生日期", required=False, help_text="不填则按身份证号。")
@@ -164,7 +166,9 @@ class TransferOutForm(SafeForm):
 
 
 class MoveForm(SafeForm):
-    branch = forms.ModelChoiceField(label="调入党支部", queryset=Organisation.objects.none())
+    branch = forms.ModelChoiceField(
+        label="调入党支部", queryset=Organisation.objects.none(), widget=organisation_select()
+    )
     group = forms.ModelChoiceField(label="党小组", queryset=Organisation.objects.none(), required=False)
     on = _date("调整日期", initial=timezone.localdate)
     letter_no = forms.CharField(label="介绍信编号", max_length=50, required=False)
