@@ -7,7 +7,6 @@ transaction with bulk statements, so 5,000 rows take a handful of queries.
 import math
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date
 from xml.etree.ElementTree import ParseError
 
 from django.db import transaction
@@ -203,11 +202,8 @@ def _portable(value):
 def _parse_dates(raw, result, today):
     values = {}
     for key in DATE_COLUMNS:
-        value = raw.get(key)
-        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
-            value = date.fromisoformat(value) if value[:4].isdigit() else value
         try:
-            values[key] = parse_roster_date(value, today=today)
+            values[key] = parse_roster_date(raw.get(key), today=today)
         except ValueError as error:
             result.errors.append((LABELS[key], str(error)))
             values[key] = None
