@@ -204,6 +204,14 @@ def scoped_accounts(user, action=Action.VIEW):
     )
 
 
+def peer_role(user, role, organisation):
+    """Whether an account given this role would become the user's peer, which scoped_accounts leaves out
+    (for viewing or managing): the 党委管理员 role on an organisation where the user's own scope starts."""
+    if not user.is_authenticated or user.is_superuser or role != Role.TOWNSHIP_ADMIN:
+        return False
+    return organisation.path in {*_scope_paths(user, Action.VIEW), *_scope_paths(user, Action.ACCOUNTS)}
+
+
 def get_account_for(user, pk, action=Action.ACCOUNTS):
     """An account in the user's view scope (else 404) that the user may manage (else 403)."""
     account = scoped_accounts(user, Action.VIEW).filter(pk=pk).first()

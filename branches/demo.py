@@ -152,7 +152,8 @@ def _name(rng):
 def _ensure_terms(org, rng, *, large):
     if org.terms.exists():
         return 0
-    for elected_on in _term_plan(org, rng):
+    dissolved_on = DISSOLVED.get(org.name, (date.max,))[0]
+    for elected_on in (day for day in _term_plan(org, rng) if day <= dissolved_on):
         services.record_term(
             organisation=org, elected_on=elected_on, positions=_positions_for(org, rng, large=large)
         )
@@ -168,7 +169,10 @@ def _build(parent, spec, rng, counts):
         counts["organisations"] += created
     for child in children:
         _build(org, child, rng, counts)
-    counts["terms"] += _ensure_terms(org, rng, large=bool(groups) or level != L.BRANCH)
+    # Every branch of 7 or more 正式党员 has a committee (支部条例 第十二条); the small enterprise branches
+    # have a 书记 only, and one of them has grown past 7 without electing one (a 待办 the demo shows).
+    small = kind in (K.STATE_ENTERPRISE, K.PRIVATE_ENTERPRISE)
+    counts["terms"] += _ensure_terms(org, rng, large=bool(groups) or level != L.BRANCH or not small)
     if name in DISSOLVED and org.is_active:
         dissolved_on, reason = DISSOLVED[name]
         services.dissolve_organisation(organisation=org, dissolved_on=dissolved_on, reason=reason)

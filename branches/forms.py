@@ -128,7 +128,7 @@ class TermForm(SafeForm):
         label="届满日期",
         widget=DATE_INPUT,
         required=False,
-        help_text="不填则按任期计算：党委在本地规则中设定的任期，未设定的村、社区党组织和基层党委5年，其他3年。",
+        help_text="不填则按任期计算：党委在本地规则中设定的任期，未设定的村、社区党组织和基层党委5年，其他3年；填写时不能晚于按任期计算的日期。",
     )
     note = forms.CharField(label="备注", max_length=200, required=False)
 

@@ -103,6 +103,18 @@ class Organisation(MP_Node):
     def clean(self):
         if self.merged_group and self.level != OrgLevel.BRANCH:
             raise ValidationError({"merged_group": "只有党支部可以设置为支组合一。"})
+        if self.merged_group and self.pk and self.path:
+            # RULES.md: 支组合一 is a small branch with no groups; its 党员大会 stands for the group meetings.
+            groups = list(
+                Organisation.objects.get_children(self)
+                .filter(level=OrgLevel.GROUP, dissolved_on__isnull=True)
+                .values_list("name", flat=True)[:4]
+            )
+            if groups:
+                names = "、".join(f"“{name}”" for name in groups[:3]) + ("等" if len(groups) > 3 else "")
+                raise ValidationError(
+                    {"merged_group": f"该支部设有党小组{names}，不能设为支组合一；请先撤销或移走其党小组。"}
+                )
         if self.founded_on and self.founded_on > timezone.localdate():
             raise ValidationError({"founded_on": "成立日期不能晚于今天。"})
         if self.dissolved_on and self.founded_on and self.dissolved_on < self.founded_on:

@@ -1,14 +1,54 @@
-"""Temporary passwords: the office sees one once (on the account's page), and its user must replace it at
-the next login before anything else (`services.holds_temporary_password`)."""
+"""Logging in and passwords. Temporary passwords: the office sees one once (on the account's page), and its
+user must replace it at the next login before anything else (`services.holds_temporary_password`)."""
 
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
 from django.dispatch import receiver
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from . import services
+
+STOPPED_ACCOUNT = "该账号已停用，请联系党委管理员。"
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    """Django's, which also tells the user of a stopped account (set_account_active) why they cannot log in,
+    but only when the password was right: a wrong one gets the usual message, whether the name exists or
+    not. ModelBackend turns an inactive user away before confirm_login_allowed is reached (and letting
+    it through, as AllowAllUsersModelBackend does, would also keep a stopped account's sessions), so the
+    password is checked here once the backends have refused."""
+
+    error_messages = {**auth_forms.AuthenticationForm.error_messages, "inactive": STOPPED_ACCOUNT}
+
+    @sensitive_variables()
+    def get_invalid_login_error(self):
+        if not getattr(self.request, "axes_locked_out", False):  # django-axes shows its own page then
+            username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+            User = get_user_model()
+            user = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first()
+            if user is not None and not user.is_active and user.check_password(password):
+                return ValidationError(self.error_messages["inactive"], code="inactive")
+        return super().get_invalid_login_error()
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's, which also refuses the old password as the new one: replacing the temporary password the
+    office set with itself would lift the forced change and keep a password the office has seen."""
+
+    @sensitive_variables()
+    def clean(self):
+        data = super().clean()
+        old, new = data.get("old_password"), data.get("new_password1")
+        if old and new and old == new:
+            self.add_error("new_password1", "新密码不能与原密码相同。")
+        return data
+
 
 MUST_CHANGE = "must_change_password"  # session key, set at login (one query then, none per request)
 SHOW_ONCE = "account_shown_once"  # session key: a new password, until the account's page shows it
@@ -54,6 +94,8 @@ class TemporaryPasswordMiddleware:
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's, which also records the change and lifts the temporary-password redirect."""
+
+    form_class = PasswordChangeForm
 
     def form_valid(self, form):
         response = super().form_valid(form)

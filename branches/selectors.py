@@ -5,7 +5,15 @@ from django.db.models.functions import Concat, Length, Substr
 from django.utils import timezone
 
 from .access import Action, organisations_for, scope_roots, scoped_accounts
-from .models import POSITION_ORDER, CommitteePosition, CommitteeTerm, Organisation, OrgLevel, RoleAssignment
+from .models import (
+    ALLOWED_PARENT_LEVELS,
+    POSITION_ORDER,
+    CommitteePosition,
+    CommitteeTerm,
+    Organisation,
+    OrgLevel,
+    RoleAssignment,
+)
 
 # How far below a starting organisation the tree page shows: township → 社区党委 → 支部 → 党小组.
 TREE_DEPTH = 3
@@ -64,10 +72,34 @@ def organisation_tree(user, *, root=None, include_dissolved=False):
 
 
 def search_organisations(user, *, q, include_dissolved=False):
+    """Matches in tree order, each with its .label (a 党小组 named with its branch: every branch has a
+    第一党小组), computed in the query."""
     qs = organisations_for(user, Action.VIEW).filter(name__icontains=q).order_by("path")
     if not include_dissolved:
         qs = qs.filter(dissolved_on__isnull=True)
-    return qs
+    return qs.annotate(label=org_label())
+
+
+def with_current_terms(organisations):
+    """A page of organisations (search results) as the tree shows them: each with its current term and
+    office-holders, in two queries for the page."""
+    return attach_current_terms(list(_with_terms(organisations)))
+
+
+def move_targets(user, organisation):
+    """Where the user may move the organisation: a live organisation of a level it may stand under, outside
+    its own subtree and other than its present parent; for a 党小组, no 支组合一 branch (which has none)."""
+    allowed = [level for level in ALLOWED_PARENT_LEVELS[organisation.level] if level]
+    targets = (
+        organisations_for(user, Action.MANAGE)
+        .filter(dissolved_on__isnull=True, level__in=allowed)
+        .exclude(path__startswith=organisation.path)
+    )
+    if organisation.depth > 1:
+        targets = targets.exclude(path=organisation.path[: -Organisation.steplen])
+    if organisation.level == OrgLevel.GROUP:
+        targets = targets.exclude(merged_group=True)
+    return targets.order_by("path")
 
 
 def ancestors_of(organisation, user):

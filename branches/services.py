@@ -6,13 +6,16 @@ from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from compliance.local import term_years  # the term a 党委 sets for its subtree (本地规则)
+from meetings.models import Meeting
 from meetings.signals import announce_on_commit
-from members.models import PARTY_MEMBER_CATEGORIES
+from members.models import PARTY_MEMBER_CATEGORIES, Member
 
+from .access import peer_role
 from .models import (
     ALLOWED_PARENT_LEVELS,
     AccountEvent,
@@ -57,6 +60,10 @@ def check_parent(*, level, parent):
         raise ValidationError(f"{parent.get_level_display()}下不能设立{OrgLevel(level).label}。")
     if parent is not None and not parent.is_active:
         raise ValidationError(f"上级党组织“{parent.name}”已撤销，不能在其下设立或移入党组织。")
+    if level == OrgLevel.GROUP and parent.merged_group:  # RULES.md: 支组合一 is a branch with no groups
+        raise ValidationError(
+            f"“{parent.name}”为支组合一的党支部，不设党小组；如需设立党小组，请先在该支部的编辑页取消“支组合一”。"
+        )
 
 
 def check_name_free(*, name, parent, exclude_pk=None):
@@ -90,6 +97,7 @@ def update_organisation(*, organisation, name, kind, founded_on, merged_group):
     check_name_free(
         name=name, parent=Organisation.objects.get_parent(organisation), exclude_pk=organisation.pk
     )
+    _check_founded_before_records(organisation, founded_on)  # (a ModelForm has set the new one already)
     organisation.name = name
     organisation.kind = kind
     organisation.founded_on = founded_on
@@ -98,6 +106,33 @@ def update_organisation(*, organisation, name, kind, founded_on, merged_group):
     organisation.save()
     refresh_organisations_on_commit(organisation)
     return organisation
+
+
+def _meetings_of(organisation):
+    """The organisation's meetings that stand (not voided): a 党小组's own, else those of the branches it
+    is or holds (a branch's include its groups')."""
+    meetings = Meeting.objects.filter(voided_at__isnull=True)
+    if organisation.level == OrgLevel.GROUP:
+        return meetings.filter(group=organisation)
+    return meetings.filter(branch__path__startswith=organisation.path)
+
+
+def _check_founded_before_records(organisation, founded_on):
+    """A 成立日期 is not later than the organisation's own records: its elections and meetings (which
+    record_term and the meeting service refuse before the founding)."""
+    # A 党委's branches may be older than the 党委 they were moved under: only a branch's or group's own.
+    holds_meetings = organisation.level in (OrgLevel.BRANCH, OrgLevel.GROUP)
+    meetings = _meetings_of(organisation) if holds_meetings else Meeting.objects.none()
+    first_meeting = meetings.aggregate(on=Min("held_on"))["on"]
+    first_election = organisation.terms.aggregate(on=Min("elected_on"))["on"]
+    records = [(on, what) for on, what in ((first_election, "换届选举"), (first_meeting, "会议")) if on]
+    if not records:
+        return
+    earliest, what = min(records)
+    if founded_on > earliest:
+        raise ValidationError(
+            {"founded_on": f"成立日期不能晚于该组织最早的记录：{earliest:%Y-%m-%d}的{what}。"}
+        )
 
 
 @transaction.atomic
@@ -153,6 +188,8 @@ def dissolve_organisation(*, organisation, dissolved_on, reason):
         raise ValidationError(
             "请先撤销或移走下级党组织：" + "、".join(blocking) + ("等" if len(blocking) == 5 else "")
         )
+    _check_dissolved_after_records(organisation, dissolved_on)
+    _check_roster_empty(organisation)
     for node in [*descendants, organisation]:
         node.dissolved_on = dissolved_on
         node.dissolve_reason = reason
@@ -160,6 +197,43 @@ def dissolve_organisation(*, organisation, dissolved_on, reason):
         node.save()
     refresh_organisations_on_commit(organisation)
     return organisation
+
+
+def _check_roster_empty(organisation):
+    """A 党支部 or 党小组 is dissolved once nobody is on its roster: members of a dissolved one would drop
+    out of the roster list and still be counted (their branch transfers them out, or moves them to
+    another group, first)."""
+    if organisation.level not in (OrgLevel.BRANCH, OrgLevel.GROUP):
+        return  # a 党委 or 党总支 holds no members itself, and its branches are dissolved first
+    field = "group" if organisation.level == OrgLevel.GROUP else "branch"
+    counts = Member.objects.filter(**{field: organisation}, on_roster=True).aggregate(
+        total=Count("pk"), party=Count("pk", filter=Q(category__in=PARTY_MEMBER_CATEGORIES))
+    )
+    party, others = counts["party"], counts["total"] - counts["party"]
+    pipeline = f"入党申请人、积极分子和发展对象 {others} 人"
+    if party:
+        held = f"党员 {party} 人" + (f"（另有{pipeline}）" if others else "")
+    elif others:
+        held = f"的{pipeline}"
+    else:
+        return
+    raise ValidationError(f"该组织仍有在册{held}，请先办理转出或调整党小组后再撤销。")
+
+
+def _check_dissolved_after_records(organisation, dissolved_on):
+    """The 撤销日期 is not before what the organisation (and its subtree) recorded: a meeting is held
+    before the dissolution (the meeting service refuses one on or after it), an election not after it."""
+    last_meeting = _meetings_of(organisation).aggregate(on=Max("held_on"))["on"]
+    if last_meeting and dissolved_on <= last_meeting:
+        raise ValidationError(
+            {"dissolved_on": f"该组织最近一次会议于{last_meeting:%Y-%m-%d}召开，撤销日期应晚于该日期。"}
+        )
+    terms = CommitteeTerm.objects.filter(organisation__path__startswith=organisation.path)
+    last_election = terms.aggregate(on=Max("elected_on"))["on"]
+    if last_election and dissolved_on < last_election:
+        raise ValidationError(
+            {"dissolved_on": f"该组织最近一次换届选举于{last_election:%Y-%m-%d}，撤销日期不能早于该日期。"}
+        )
 
 
 def term_holders(term):
@@ -189,17 +263,22 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
     term = CommitteeTerm(
         organisation=organisation,
         elected_on=elected_on,
-        ends_on=ends_on or elected_on + relativedelta(years=term_years(organisation, elected_on)),
+        ends_on=ends_on or latest_term_end(organisation, elected_on),
         note=note,
     )
     term.full_clean()
+    _check_term_end(term)
     if CommitteeTerm.objects.filter(organisation=organisation, elected_on=elected_on).exists():
         raise ValidationError({"elected_on": "该日期已有一次换届记录。"})
     term.save()
-    _end_previous_positions(organisation=organisation, term=term)
+    # An earlier term recorded afterwards (历届补录): its office-holders left at the next election.
+    successor = successor_election(term)
+    _end_previous_positions(organisation=organisation, term=term, successor=successor)
     bulk_create_with_history(
         [
-            CommitteePosition(term=term, position=code, holder_name=name.strip(), started_on=elected_on)
+            CommitteePosition(
+                term=term, position=code, holder_name=name.strip(), started_on=elected_on, ended_on=successor
+            )
             for code, name in positions
             if name and name.strip()
         ],
@@ -209,11 +288,39 @@ def record_term(*, organisation, elected_on, ends_on=None, note="", positions=()
     return term
 
 
-def _end_previous_positions(*, organisation, term):
+def latest_term_end(organisation, elected_on):
+    """The statutory end of a term elected on that date (and its default 届满日期): the 党委's local term
+    where it sets one, else 5 years for 村、社区 organisations and 基层党委, 3 for the others."""
+    return elected_on + relativedelta(years=term_years(organisation, elected_on))
+
+
+def _check_term_end(term):
+    latest = latest_term_end(term.organisation, term.elected_on)
+    if term.ends_on > latest:
+        years = term_years(term.organisation, term.elected_on)
+        raise ValidationError(
+            {"ends_on": f"届满日期不能晚于{latest:%Y-%m-%d}：该党组织每届任期{years}年，自选举日期起算。"}
+        )
+
+
+def successor_election(term):
+    """The date of the organisation's next election after this term's (which ended its posts), or None."""
+    return (
+        CommitteeTerm.objects.filter(organisation=term.organisation_id, elected_on__gt=term.elected_on)
+        .order_by("elected_on")
+        .values_list("elected_on", flat=True)
+        .first()
+    )
+
+
+def _end_previous_positions(*, organisation, term, successor=None):
+    """The election ends every earlier term's posts on its date: those still open, and, when it is an
+    earlier election recorded afterwards, those its successor (the next election) had ended."""
+    ended_by_successor = Q(ended_on=successor) if successor else Q(pk__in=[])
     open_positions = CommitteePosition.objects.filter(
+        Q(ended_on__isnull=True) | ended_by_successor,
         term__organisation=organisation,
         term__elected_on__lt=term.elected_on,
-        ended_on__isnull=True,
     )
     for position in open_positions:
         position.ended_on = term.elected_on
@@ -232,14 +339,10 @@ def update_term(*, term, ends_on, note, positions):
     term.ends_on = ends_on
     term.note = note
     term.full_clean()
+    _check_term_end(term)
     term.save()
     holders = term_holders(term)
-    successor = (
-        CommitteeTerm.objects.filter(organisation=term.organisation, elected_on__gt=term.elected_on)
-        .order_by("elected_on")
-        .values_list("elected_on", flat=True)
-        .first()
-    )
+    successor = successor_election(term)
     today = timezone.localdate()
     for code, name in positions:
         name = (name or "").strip()
@@ -282,7 +385,7 @@ def temporary_password():
     return "".join(secrets.choice(LEGIBLE_CHARACTERS) for _ in range(TEMPORARY_PASSWORD_LENGTH))
 
 
-def _check_role(*, role, organisation):
+def _check_role(*, role, organisation, by=None):
     if role not in ROLE_LEVELS:
         raise ValidationError({"role": "党员本人的账号请在该党员的页面开通（与名册关联）。"})
     if organisation.level not in ROLE_LEVELS[role]:
@@ -290,12 +393,19 @@ def _check_role(*, role, organisation):
         raise ValidationError({"organisation": f"{Role(role).label}只能授予在{levels}上。"})
     if not organisation.is_active:
         raise ValidationError({"organisation": f"“{organisation.name}”已撤销，不能在其上授予角色。"})
+    if by is not None and peer_role(by, role, organisation):
+        # The account would be a colleague's, which no office manages (access.scoped_accounts): the
+        # office could neither see it again nor show its new password.
+        raise ValidationError({"role": (
+            f"不能在“{organisation.name}”上授予与您同级的{Role(role).label}角色：授予后该账号将不再由您管理。"
+            "同级的党委管理员请由上级党组织的管理员授予。"
+        )})  # fmt: skip
 
 
 @transaction.atomic
 def open_account(*, username, full_name, role, organisation, email="", by=None):
     """A new login with one role. Returns (user, temporary password)."""
-    _check_role(role=role, organisation=organisation)
+    _check_role(role=role, organisation=organisation, by=by)
     return _new_login(
         username=username, full_name=full_name, email=email, role=role, organisation=organisation, by=by
     )
@@ -342,8 +452,9 @@ def _new_login(*, username, full_name, email, role, organisation, by):
 
 
 @transaction.atomic
-def grant_role(*, account, role, organisation):
-    _check_role(role=role, organisation=organisation)
+def grant_role(*, account, role, organisation, by=None):
+    """by: the office giving it, which may not make the account its peer (see _check_role)."""
+    _check_role(role=role, organisation=organisation, by=by)
     if RoleAssignment.objects.filter(user=account, organisation=organisation, role=role).exists():
         raise _held(organisation, role)
     try:

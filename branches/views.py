@@ -19,7 +19,6 @@ from .access import (
     get_object_for,
     get_organisation_for,
     member_organisations,
-    organisations_for,
     roles_of,
     scope_roots,
 )
@@ -33,7 +32,7 @@ from .forms import (
     TermForm,
     submit_form,
 )
-from .models import ALLOWED_PARENT_LEVELS, CommitteeTerm, OrgLevel, Position, Role
+from .models import CommitteeTerm, OrgLevel, Position, Role
 from .passwords import password_to_show, show_password_once
 
 BRANCH_WORK_ROLES = (Role.SECRETARY, Role.COMMITTEE_MEMBER, Role.GROUP_LEADER)
@@ -64,7 +63,9 @@ def organisation_tree(request):
     context = {"q": q, "include_dissolved": include_dissolved}
     if q:
         results = selectors.search_organisations(request.user, q=q, include_dissolved=include_dissolved)
-        context["page"] = Paginator(results, 50).get_page(request.GET.get("page"))
+        page = Paginator(results, 50).get_page(request.GET.get("page"))
+        page.object_list = selectors.with_current_terms(page.object_list)
+        context["page"] = page
     else:
         context["nodes"] = selectors.organisation_tree(request.user, include_dissolved=include_dissolved)
     return render(request, "branches/tree.html", context)
@@ -85,10 +86,13 @@ def organisation_detail(request, pk):
     return render(request, "branches/detail.html", context)
 
 
-def _form_page(request, organisation, form, title, **extra):
-    return render(
-        request, "branches/form.html", {"form": form, "organisation": organisation, "title": title, **extra}
-    )
+def _form_page(request, organisation, form, title, *, crumb, **extra):
+    """A form about an organisation, under the same breadcrumb path as its page, then `crumb` (the action)."""
+    breadcrumbs = selectors.ancestors_of(organisation, request.user)
+    return render(request, "branches/form.html", {
+        "form": form, "organisation": organisation, "title": title, "crumb": crumb,
+        "breadcrumbs": breadcrumbs, **extra,
+    })  # fmt: skip
 
 
 def _to_detail(organisation):
@@ -110,7 +114,7 @@ def organisation_create(request, pk):
     )
     if created:
         return _to_detail(created)
-    return _form_page(request, parent, form, f"在“{parent.name}”下设立党组织")
+    return _form_page(request, parent, form, f"在“{parent.name}”下设立党组织", crumb="设立下级党组织")
 
 
 @require_http_methods(["GET", "POST"])
@@ -124,21 +128,13 @@ def organisation_edit(request, pk):
         success="已保存。",
     ):
         return _to_detail(organisation)
-    return _form_page(request, organisation, form, f"编辑“{organisation.name}”")
+    return _form_page(request, organisation, form, f"编辑“{organisation.name}”", crumb="编辑")
 
 
 @require_http_methods(["GET", "POST"])
 def organisation_move(request, pk):
     organisation = get_organisation_for(request.user, pk, Action.MANAGE)
-    targets = (
-        organisations_for(request.user, Action.MANAGE)
-        .filter(
-            dissolved_on__isnull=True,
-            level__in=[lvl for lvl in ALLOWED_PARENT_LEVELS[organisation.level] if lvl],
-        )
-        .exclude(path__startswith=organisation.path)
-        .order_by("path")
-    )
+    targets = selectors.move_targets(request.user, organisation)
     form = MoveForm(request.POST or None, targets=targets, moving=organisation)
     if submit_form(
         request,
@@ -147,7 +143,7 @@ def organisation_move(request, pk):
         success=lambda moved: f"已将“{moved.name}”移至“{form.cleaned_data['new_parent'].name}”。",
     ):
         return _to_detail(organisation)
-    return _form_page(request, organisation, form, f"移动“{organisation.name}”")
+    return _form_page(request, organisation, form, f"移动“{organisation.name}”", crumb="移动")
 
 
 @require_http_methods(["GET", "POST"])
@@ -166,6 +162,7 @@ def organisation_dissolve(request, pk):
         organisation,
         form,
         f"撤销“{organisation.name}”",
+        crumb="撤销",
         warning="撤销后该组织不再计算组织生活要求；其下党小组一并撤销。记录不会删除。",
         danger=True,
     )
@@ -188,7 +185,7 @@ def term_create(request, pk):
         success="已记录换届。",
     ):
         return _to_detail(organisation)
-    return _form_page(request, organisation, form, f"“{organisation.name}”换届选举")
+    return _form_page(request, organisation, form, f"“{organisation.name}”换届选举", crumb="换届选举")
 
 
 @require_http_methods(["GET", "POST"])
@@ -208,7 +205,7 @@ def term_edit(request, pk):
         success="已保存届次信息。",
     ):
         return _to_detail(organisation)
-    return _form_page(request, organisation, form, f"编辑{term}")
+    return _form_page(request, organisation, form, f"编辑{term}", crumb="编辑届次")
 
 
 # ---------------------------------------------------------------- accounts
@@ -253,7 +250,7 @@ def account_detail(request, pk):
     granted = submit_form(
         request,
         form,
-        lambda data: services.grant_role(account=account, **data),
+        lambda data: services.grant_role(account=account, **data, by=request.user),
         success=lambda a: f"已授予{selectors.label_of(a.organisation)}的{a.get_role_display()}角色。",
     )
     if granted:

@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from branches import views as branch_views
-from branches.passwords import PasswordChangeView
+from branches.passwords import LoginForm, PasswordChangeView
 
 admin.site.site_header = "支部组织生活管理 · 系统管理"
 admin.site.site_title = "支部组织生活管理"
@@ -24,7 +24,11 @@ class FaviconView(RedirectView):
 urlpatterns = [
     path("", branch_views.home, name="home"),
     path("favicon.ico", login_not_required(FaviconView.as_view()), name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),

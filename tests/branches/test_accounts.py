@@ -147,6 +147,53 @@ def test_a_stopped_account_cannot_log_in_and_is_logged_out(office, tree):
     assert logged_in("zhangsan", password)
 
 
+def test_a_stopped_account_is_told_why_only_with_the_right_password(office, tree):
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    password = shown_password(office, account)
+    office.post(reverse("branches:account_active", args=[account.pk]), {"active": "0"})
+    browser = Client()
+    refused = browser.post(reverse("login"), {"username": "zhangsan", "password": password})
+    assert refused.status_code == 200 and "该账号已停用，请联系党委管理员。" in refused.content.decode()
+    wrong = browser.post(reverse("login"), {"username": "zhangsan", "password": "not-the-password"})
+    assert "该账号已停用" not in wrong.content.decode()
+    assert "请输入一个正确的用户名和密码" in wrong.content.decode()  # as for a name that does not exist
+    nobody = browser.post(reverse("login"), {"username": "nobody", "password": password})
+    assert "请输入一个正确的用户名和密码" in nobody.content.decode()
+    assert browser.get(reverse("branches:tree"))["Location"].startswith(reverse("login"))
+
+
+def test_the_office_cannot_give_an_account_its_own_role_on_its_own_committee(office, tree, personas):
+    """The account would become a colleague's, which no office manages: it would vanish from 账号管理."""
+    open_account(office, tree)
+    account = User.objects.get(username="zhangsan")
+    url = reverse("branches:account_detail", args=[account.pk])
+    refused = office.post(url, {"role": "township_admin", "organisation": tree.township.pk})
+    assert refused.status_code == 200
+    assert "不能在“甲镇党委”上授予与您同级的党委管理员角色" in refused.content.decode()
+    assert 'value="township_admin" selected' in refused.content.decode()  # the input is kept
+    assert not account.role_assignments.filter(role=Role.TOWNSHIP_ADMIN).exists()
+    assert "zhangsan" in _usernames(office.get(reverse("branches:accounts")).content.decode())
+    # Below the office's own 党委 it stays the office's to manage.
+    assert office.post(url, {"role": "township_admin", "organisation": tree.community.pk}).status_code == 302
+    assert office.get(url).status_code == 200
+    opened = open_account(office, tree, username="lisi", role="township_admin", organisation=tree.township.pk)
+    assert "与您同级的党委管理员角色" in opened.content.decode()
+    assert not User.objects.filter(username="lisi").exists()
+
+
+def test_the_temporary_password_cannot_be_changed_to_itself(office, tree):
+    open_account(office, tree)
+    temporary = shown_password(office, User.objects.get(username="zhangsan"))
+    browser = logged_in("zhangsan", temporary)
+    same = browser.post(
+        reverse("password_change"),
+        {"old_password": temporary, "new_password1": temporary, "new_password2": temporary},
+    )
+    assert same.status_code == 200 and "新密码不能与原密码相同。" in same.content.decode()
+    assert browser.get(reverse("branches:tree"))["Location"] == reverse("password_change")  # still held
+
+
 def test_the_office_manages_only_accounts_wholly_in_its_subtree(office, tree, personas):
     elsewhere = make_user("lisi", Role.SECRETARY, tree.b1)
     both = make_user("wangwu", Role.SECRETARY, tree.a2)
@@ -288,6 +335,7 @@ def test_a_secretary_cannot_open_logins(client, personas, tree):
 
 def test_a_members_login_only_for_a_party_member_on_a_live_roster(office, tree):
     from branches.services import create_organisation, dissolve_organisation
+    from members.services import transfer_out
     from tests.conftest import make_member
 
     activist = make_member(tree.a2, None, "320102197704166821", name="孙七", category="activist")
@@ -301,6 +349,8 @@ def test_a_members_login_only_for_a_party_member_on_a_live_roster(office, tree):
         founded_on=date(2010, 1, 1),
     )
     member = make_member(school, None, "440106195109195322", name="赵六")
+    # A branch is dissolved once nobody is on its roster; its members are transferred out first.
+    transfer_out(member=member, on=date(2026, 6, 30), counterpart="县教育局党委")
     dissolve_organisation(organisation=school, dissolved_on=date(2026, 6, 30), reason="撤并")
     refused = office.post(reverse("members:account", args=[member.pk]), {"username": "zhaoliu"}, follow=True)
     assert "党组织未撤销" in refused.content.decode()

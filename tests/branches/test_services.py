@@ -22,8 +22,16 @@ def _term(org, elected_on, **holders):
 # --- create -------------------------------------------------------------------------------------
 
 
+def _unmerged(branch):
+    """The branch with 支组合一 taken off (the fixture's 甲村党支部 is 支组合一), so that it may hold groups."""
+    return services.update_organisation(
+        organisation=_fresh(branch), name=branch.name, kind=branch.kind, founded_on=branch.founded_on,
+        merged_group=False,
+    )  # fmt: skip
+
+
 def test_a_group_can_be_set_up_under_a_branch(tree):
-    group = make_org(tree.a2, "第一党小组", OrgLevel.GROUP)
+    group = make_org(_unmerged(tree.a2), "第一党小组", OrgLevel.GROUP)
     assert Organisation.objects.get_parent(group) == tree.a2
 
 
@@ -73,7 +81,7 @@ def test_duplicate_name_among_active_siblings_is_rejected(tree):
 
 
 def test_same_name_is_fine_under_another_parent(tree):
-    group = make_org(tree.a2, "第一党小组", OrgLevel.GROUP)
+    group = make_org(_unmerged(tree.a2), "第一党小组", OrgLevel.GROUP)
     assert group.name == tree.g1.name
 
 
@@ -96,11 +104,65 @@ def test_a_branch_can_be_merged_group(tree):
     assert _fresh(branch).merged_group is True
 
 
+def test_merged_group_and_groups_do_not_coexist(tree):
+    """RULES.md: 支组合一 is for a small branch with no 党小组 (its 党员大会 stands for the group meetings)."""
+    with pytest.raises(ValidationError) as caught:
+        services.update_organisation(
+            organisation=tree.a1, name=tree.a1.name, kind=tree.a1.kind, founded_on=tree.a1.founded_on,
+            merged_group=True,
+        )  # fmt: skip
+    assert caught.value.message_dict["merged_group"] == [
+        "该支部设有党小组“第一党小组”、“第二党小组”，不能设为支组合一；请先撤销或移走其党小组。"
+    ]
+    assert _fresh(tree.a1).merged_group is False
+    with pytest.raises(ValidationError, match="“甲村党支部”为支组合一的党支部，不设党小组"):
+        make_org(tree.a2, "第一党小组", OrgLevel.GROUP)
+    with pytest.raises(ValidationError, match="“甲村党支部”为支组合一的党支部，不设党小组"):
+        services.move_organisation(organisation=tree.g2, new_parent=tree.a2)
+    assert Organisation.objects.get_children(_fresh(tree.a2)).count() == 0
+    assert Organisation.objects.get_parent(_fresh(tree.g2)) == tree.a1
+    # Once its groups are gone, the branch may be 支组合一.
+    for group in (tree.g1, tree.g2):
+        services.dissolve_organisation(
+            organisation=_fresh(group), dissolved_on=date(2025, 1, 1), reason="合并"
+        )
+    merged = services.update_organisation(
+        organisation=_fresh(tree.a1), name=tree.a1.name, kind=tree.a1.kind, founded_on=tree.a1.founded_on,
+        merged_group=True,
+    )  # fmt: skip
+    assert _fresh(merged).merged_group is True
+
+
 def test_creation_is_recorded_with_the_parent_in_history(tree):
     branch = make_org(tree.township, "甲镇卫生院党支部", kind=OrgKind.PUBLIC_INSTITUTION)
     record = branch.history.get()
     assert record.history_type == "+"
     assert record.history_change_reason == "在“甲镇党委”下设立"
+
+
+def test_the_founding_date_is_not_moved_after_the_organisations_records(branch, tree):
+    from tests.conftest import make_meeting
+
+    def refound(organisation, founded_on):
+        organisation = _fresh(organisation)
+        return services.update_organisation(
+            organisation=organisation, name=organisation.name, kind=organisation.kind, founded_on=founded_on,
+            merged_group=organisation.merged_group,
+        )  # fmt: skip
+
+    with pytest.raises(ValidationError) as caught:
+        refound(branch, date(2025, 1, 1))  # elected 2024-01-05 (the fixture)
+    assert caught.value.message_dict["founded_on"] == [
+        "成立日期不能晚于该组织最早的记录：2024-01-05的换届选举。"
+    ]
+    make_meeting(branch, tree.g1, branch.people, held_on=date(2023, 6, 1))
+    with pytest.raises(ValidationError, match="成立日期不能晚于该组织最早的记录：2023-06-01的会议。"):
+        refound(branch, date(2024, 1, 1))
+    with pytest.raises(ValidationError, match="2023-06-01的会议"):
+        refound(tree.g1, date(2024, 1, 1))  # the group's own meeting
+    assert _fresh(branch).founded_on == date(2010, 1, 1)
+    assert refound(branch, date(2023, 6, 1)).founded_on == date(2023, 6, 1)
+    assert refound(tree.g2, date(2025, 1, 1)).founded_on == date(2025, 1, 1)  # no records of its own
 
 
 # --- move ---------------------------------------------------------------------------------------
@@ -129,7 +191,7 @@ def test_a_branch_cannot_move_under_another_branch(tree):
 
 
 def test_a_group_can_move_to_another_branch(tree):
-    moved = services.move_organisation(organisation=tree.g2, new_parent=tree.a2)
+    moved = services.move_organisation(organisation=tree.g2, new_parent=_unmerged(tree.a2))
     assert Organisation.objects.get_parent(moved) == tree.a2
     assert [o.name for o in Organisation.objects.get_children(_fresh(tree.a1))] == ["第一党小组"]
 
@@ -251,6 +313,67 @@ def test_dissolving_twice_is_rejected(tree):
     assert _fresh(tree.a2).dissolved_on == date(2025, 1, 1)
 
 
+def test_a_branch_or_group_with_members_on_its_roster_is_not_dissolved(branch, tree):
+    """Members of a dissolved branch would drop out of the roster list and still be counted."""
+    from members import services as member_services
+    from tests.compliance.conftest import idn
+    from tests.conftest import make_member
+
+    make_member(branch, tree.g2, idn(10), name="积极分子甲", category="activist")
+    for organisation, message in [
+        (tree.g1, "该组织仍有在册党员 4 人，请先办理转出或调整党小组后再撤销。"),
+        (branch, "该组织仍有在册党员 4 人（另有入党申请人、积极分子和发展对象 1 人），请先办理转出或调整党小组后再撤销。"),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError) as caught:
+            services.dissolve_organisation(
+                organisation=organisation, dissolved_on=date(2026, 12, 1), reason="合并"
+            )
+        assert caught.value.messages == [message]
+        assert _fresh(organisation).is_active
+    # Moved to another group, or transferred out, they no longer hold it back.
+    for person in branch.people:
+        member_services.move_member(member=person, branch=branch, group=tree.g2, on=date(2026, 12, 1))
+    services.dissolve_organisation(
+        organisation=_fresh(tree.g1), dissolved_on=date(2026, 12, 2), reason="合并"
+    )
+    assert not _fresh(tree.g1).is_active
+
+
+def test_a_dissolution_date_before_the_organisations_records_is_refused(branch, tree):
+    from tests.conftest import make_meeting
+
+    make_meeting(branch, tree.g1, branch.people, held_on=date(2026, 11, 20))
+    for organisation in (branch, tree.g1):
+        with pytest.raises(ValidationError) as caught:
+            services.dissolve_organisation(
+                organisation=organisation, dissolved_on=date(2020, 6, 1), reason="合并"
+            )
+        assert caught.value.message_dict["dissolved_on"] == [
+            "该组织最近一次会议于2026-11-20召开，撤销日期应晚于该日期。"
+        ]
+    _term(tree.a2, date(2024, 1, 5), secretary="王书记")
+    with pytest.raises(ValidationError) as caught:
+        services.dissolve_organisation(organisation=tree.a2, dissolved_on=date(2024, 1, 4), reason="合并")
+    assert caught.value.message_dict["dissolved_on"] == [
+        "该组织最近一次换届选举于2024-01-05，撤销日期不能早于该日期。"
+    ]
+    assert _fresh(tree.a2).is_active
+    services.dissolve_organisation(organisation=tree.a2, dissolved_on=date(2024, 1, 5), reason="合并")
+    assert _fresh(tree.a2).dissolved_on == date(2024, 1, 5)
+
+
+def test_a_voided_meeting_does_not_hold_back_the_dissolution(tree):
+    from meetings.models import Meeting
+
+    branch = make_org(tree.township, "甲镇卫生院党支部", kind=OrgKind.PUBLIC_INSTITUTION)
+    meeting = Meeting.objects.create(
+        branch=branch, held_on=date(2026, 11, 20), topic="误录", submit_token="x"
+    )
+    meeting.void("误录")
+    services.dissolve_organisation(organisation=branch, dissolved_on=date(2026, 1, 1), reason="合并")
+    assert _fresh(branch).dissolved_on == date(2026, 1, 1)
+
+
 def test_dissolve_reason_is_in_the_history(tree):
     services.dissolve_organisation(organisation=tree.a1, dissolved_on=date(2025, 1, 1), reason="社区合并")
     for org in (tree.a1, tree.g1, tree.g2):
@@ -344,6 +467,51 @@ def test_the_same_election_date_twice_is_rejected(tree):
 def test_election_in_the_future_is_rejected(tree):
     with pytest.raises(ValidationError, match="选举日期不能晚于今天"):
         _term(tree.a2, timezone.localdate() + timedelta(days=1), secretary="王")
+
+
+def test_an_earlier_term_recorded_afterwards_ends_at_the_next_election(tree):
+    """A 2016 书记 entered after the 2021 election is no 书记 in 2025 (书记讲党课 counts the sitting one)."""
+    _term(tree.a2, date(2021, 3, 1), secretary="新书记")
+    _term(tree.a2, date(2016, 3, 1), secretary="老书记", organisation="老委员")
+    old = CommitteePosition.objects.filter(holder_name__in=["老书记", "老委员"])
+    assert {(p.started_on, p.ended_on) for p in old} == {(date(2016, 3, 1), date(2021, 3, 1))}
+    assert CommitteePosition.objects.get(holder_name="新书记").ended_on is None
+    # One recorded between them ends the earlier one's posts on its own date, and its own at the next.
+    _term(tree.a2, date(2018, 3, 1), secretary="中书记")
+    assert {p.ended_on for p in old.all()} == {date(2018, 3, 1)}
+    assert CommitteePosition.objects.get(holder_name="中书记").ended_on == date(2021, 3, 1)
+    sitting = CommitteePosition.objects.filter(term__organisation=tree.a2, ended_on__isnull=True)
+    assert list(sitting.values_list("holder_name", flat=True)) == ["新书记"]
+
+
+def test_a_term_ends_at_the_latest_after_its_statutory_length(tree):
+    """A village branch serves five years: 届满 2099 for a 2021 election is refused, on create and edit."""
+    with pytest.raises(ValidationError) as caught:
+        services.record_term(
+            organisation=tree.a2, elected_on=date(2021, 3, 1), ends_on=date(2099, 3, 1),
+            positions=[("secretary", "王")],
+        )  # fmt: skip
+    assert caught.value.message_dict["ends_on"] == [
+        "届满日期不能晚于2026-03-01：该党组织每届任期5年，自选举日期起算。"
+    ]
+    assert not CommitteeTerm.objects.filter(organisation=tree.a2).exists()
+    term = services.record_term(
+        organisation=tree.a2,
+        elected_on=date(2021, 3, 1),
+        ends_on=date(2026, 3, 1),
+        positions=[("secretary", "王")],
+    )
+    school = make_org(tree.township, "甲镇中学党支部", kind=OrgKind.SCHOOL)
+    with pytest.raises(ValidationError, match="届满日期不能晚于2027-06-01：该党组织每届任期3年"):
+        services.record_term(
+            organisation=school,
+            elected_on=date(2024, 6, 1),
+            ends_on=date(2027, 6, 2),
+            positions=[("secretary", "李")],
+        )
+    with pytest.raises(ValidationError, match="届满日期不能晚于2026-03-01"):
+        services.update_term(term=term, ends_on=date(2099, 3, 1), note="", positions=[("secretary", "王")])
+    assert _fresh_term(term).ends_on == date(2026, 3, 1)
 
 
 def test_term_must_end_after_the_election(tree):

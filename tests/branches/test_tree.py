@@ -168,6 +168,10 @@ def test_tree_page_queries_do_not_grow_with_the_tree(client, personas, tree):
 
 
 def test_a_group_moved_to_another_branch_takes_its_members_with_it(branch, tree):
+    services.update_organisation(  # 支组合一 in the fixture: no groups there until it is taken off
+        organisation=tree.a2, name=tree.a2.name, kind=tree.a2.kind, founded_on=tree.a2.founded_on,
+        merged_group=False,
+    )  # fmt: skip
     moved = services.move_organisation(organisation=tree.g1, new_parent=tree.a2)
     for person in branch.people:  # all four are in 第一党小组
         member = Member.objects.get(pk=person.pk)

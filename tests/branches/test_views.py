@@ -118,9 +118,59 @@ def test_office_moves_a_branch(office, tree):
 
 
 def test_move_form_does_not_offer_own_subtree_or_wrong_levels(office, tree):
+    elsewhere = make_org(tree.township, "甲镇工业园党委", OrgLevel.PARTY_COMMITTEE)
     page = office.get(reverse("branches:move", args=[tree.community.pk])).content.decode()
-    assert f'value="{tree.township.pk}"' in page
+    assert f'value="{elsewhere.pk}"' in page
+    assert f'value="{tree.township.pk}"' not in page  # where it already is
     assert f'value="{tree.a1.pk}"' not in page and f'value="{tree.g1.pk}"' not in page
+
+
+def test_a_group_is_not_offered_its_own_branch_nor_a_merged_one(office, tree):
+    other = make_org(tree.township, "甲镇卫生院党支部", kind=OrgKind.PUBLIC_INSTITUTION)
+    page = office.get(reverse("branches:move", args=[tree.g1.pk])).content.decode()
+    assert f'value="{other.pk}"' in page
+    assert f'value="{tree.a1.pk}"' not in page  # its own branch
+    assert f'value="{tree.a2.pk}"' not in page  # 支组合一: no groups there
+    forced = office.post(reverse("branches:move", args=[tree.g1.pk]), {"new_parent": tree.a2.pk})
+    assert forced.status_code == 200 and "选择一个有效的选项" in forced.content.decode()
+    assert Organisation.objects.get_parent(_fresh(tree.g1)) == tree.a1
+
+
+def test_merged_group_is_refused_on_a_branch_with_groups_and_groups_under_a_merged_branch(office, tree):
+    data = {"name": tree.a1.name, "kind": tree.a1.kind, "founded_on": "2010-01-01", "merged_group": "on"}
+    response = office.post(reverse("branches:edit", args=[tree.a1.pk]), data)
+    assert response.status_code == 200
+    assert "该支部设有党小组“第一党小组”、“第二党小组”，不能设为支组合一" in response.content.decode()
+    assert _fresh(tree.a1).merged_group is False
+    created = office.post(reverse("branches:create", args=[tree.a2.pk]),
+                          {"name": "第一党小组", "level": "group", "kind": "village", "founded_on": "2015-05-01"})  # fmt: skip
+    assert created.status_code == 200
+    assert "“甲村党支部”为支组合一的党支部，不设党小组" in created.content.decode()
+    assert not Organisation.objects.get_children(_fresh(tree.a2)).exists()
+
+
+def test_search_names_each_group_with_its_branch_and_shows_committees(office, tree):
+    services.record_term(
+        organisation=tree.a1, elected_on=date(2024, 1, 1), positions=[("secretary", "甲书记")]
+    )
+    other = make_org(tree.township, "甲镇卫生院党支部", kind=OrgKind.PUBLIC_INSTITUTION)
+    make_org(other, "第一党小组", OrgLevel.GROUP)
+    page = office.get(reverse("branches:tree"), {"q": "第一党小组"}).content.decode()
+    assert "甲社区第一党支部 · 第一党小组" in page and "甲镇卫生院党支部 · 第一党小组" in page
+    found = office.get(reverse("branches:tree"), {"q": "甲社区第一"}).content.decode()
+    assert "书记 甲书记" in found and "未录入委员会" not in found
+    few = _queries(office, reverse("branches:tree") + "?q=第一党小组")[0]
+    for i in range(5):
+        make_org(make_org(tree.township, f"新支部{i}"), "第一党小组", OrgLevel.GROUP)
+    assert _queries(office, reverse("branches:tree") + "?q=第一党小组")[0] == few
+
+
+@pytest.mark.parametrize("name", ["edit", "move", "dissolve", "create"])
+def test_form_pages_have_the_organisations_breadcrumb_path(office, tree, name):
+    page = office.get(reverse(f"branches:{name}", args=[tree.g1.pk] if name != "create" else [tree.a1.pk]))
+    nav = page.content.decode().split('aria-label="breadcrumb"')[1].split("</nav>")[0]
+    for ancestor in (tree.township, tree.community, tree.a1):
+        assert f'href="{reverse("branches:detail", args=[ancestor.pk])}">{ancestor.name}</a>' in nav
 
 
 def test_move_under_own_branch_forced_in_post_is_refused(office, tree):
@@ -139,6 +189,18 @@ def test_office_dissolves_a_branch(office, tree):
     assert _fresh(tree.g1).dissolved_on == date(2025, 1, 1)
     page = office.get(response["Location"]).content.decode()
     assert "已撤销" in page and "社区合并" in page
+
+
+def test_dissolving_a_branch_with_members_or_before_its_records_shows_why_not(office, branch, tree):
+    url = reverse("branches:dissolve", args=[branch.pk])
+    early = office.post(url, {"dissolved_on": "2020-06-01", "reason": "合并"})
+    assert early.status_code == 200
+    assert "该组织最近一次换届选举于2024-01-05，撤销日期不能早于该日期。" in early.content.decode()
+    assert 'value="2020-06-01"' in early.content.decode()  # the input is kept
+    held = office.post(url, {"dissolved_on": "2026-12-01", "reason": "合并"})
+    assert "该组织仍有在册党员 4 人，请先办理转出或调整党小组后再撤销。" in held.content.decode()
+    assert _fresh(branch).is_active
+    assert "党员0" in office.get(reverse("members:list")).content.decode()
 
 
 def test_dissolving_a_committee_with_active_branches_shows_why_not(office, tree):
@@ -172,6 +234,38 @@ def test_office_records_an_election_and_the_page_shows_the_secretary(office, tre
     page = office.get(response["Location"]).content.decode()
     assert "钱书记" in page and "孙委员" in page
     assert "2029-05-01 届满" in page  # a village branch serves five years
+
+
+def test_a_nonsense_term_end_is_refused_on_the_page(office, tree):
+    response = office.post(
+        reverse("branches:term_create", args=[tree.a2.pk]),
+        {"elected_on": "2021-05-01", "ends_on": "2099-05-01", "pos_secretary": "钱书记"},
+    )
+    assert response.status_code == 200
+    assert "届满日期不能晚于2026-05-01：该党组织每届任期5年，自选举日期起算。" in response.content.decode()
+    assert not CommitteeTerm.objects.filter(organisation=tree.a2).exists()
+
+
+def test_an_earlier_term_entered_through_the_page_does_not_sit_again(office, tree):
+    services.record_term(
+        organisation=tree.a2, elected_on=date(2021, 3, 1), positions=[("secretary", "新书记")]
+    )
+    office.post(reverse("branches:term_create", args=[tree.a2.pk]),
+                {"elected_on": "2016-03-01", "pos_secretary": "老书记"})  # fmt: skip
+    assert CommitteePosition.objects.get(holder_name="老书记").ended_on == date(2021, 3, 1)
+    page = office.get(reverse("branches:tree")).content.decode()
+    assert "书记 新书记" in page and "书记 老书记" not in page
+
+
+def test_the_founding_date_cannot_be_moved_after_the_first_election(office, tree):
+    services.record_term(
+        organisation=tree.a2, elected_on=date(2019, 1, 1), positions=[("secretary", "王书记")]
+    )
+    data = {"name": tree.a2.name, "kind": tree.a2.kind, "founded_on": "2020-01-01", "merged_group": "on"}
+    response = office.post(reverse("branches:edit", args=[tree.a2.pk]), data)
+    assert response.status_code == 200
+    assert "成立日期不能晚于该组织最早的记录：2019-01-01的换届选举。" in response.content.decode()
+    assert _fresh(tree.a2).founded_on == date(2010, 1, 1)
 
 
 def test_election_without_any_holder_is_refused(office, tree):
