@@ -40,7 +40,7 @@ class MemberFilter(django_filters.FilterSet):
         self.form.fields["q"].widget.attrs["placeholder"] = "姓名、拼音首字母或电话"
 
     def filter_q(self, queryset, _name, value):
-        return search(queryset, value)
+        return search(queryset, value, user=self.request.user if self.request else None)
 
     def filter_org(self, queryset, _name, value):
         return queryset.filter(branch__path__startswith=value.path) if value else queryset

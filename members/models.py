@@ -105,6 +105,12 @@ class Member(models.Model):
         help_text="在职为税后月工资收入。",
     )
 
+    records_from = models.DateField(
+        "系统记录起始日期",
+        null=True,
+        blank=True,
+        help_text="花名册导入的党员：导入当月1日。此前的党费、思想汇报、学习培训未在本系统记录，不据以提醒。",
+    )
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     history = HistoricalRecords()

@@ -363,6 +363,10 @@ def commit(results, *, strict, today, writable_branch_ids):
     to_create = [r.member for r in results if r.ok and r.existing is None]
     to_update = [r for r in results if r.ok and r.action == "update"]
     counts["skipped"] = sum(1 for r in results if r.ok and r.action == "skip")
+    # A roster imported today brings no dues, reports or training from before: from this month on, the
+    # system judges what it records (what came before may be entered, and is shown, but is not flagged).
+    for member in to_create:
+        member.records_from = today.replace(day=1)
     counts["created"] = len(bulk_register(to_create, today=today, start_reason="名册导入"))
     counts["updated"] = _update_existing(to_update)
     # The branches' flags are judged again once the import commits, as after any write to a member (the
@@ -410,6 +414,18 @@ def run_import(*, rows, branch_queryset, mode, strict, today):
     writable = set(branch_queryset.values_list("pk", flat=True))
     counts = commit(results, strict=strict, today=today, writable_branch_ids=writable)
     return results, counts
+
+
+def preview_counts(results):
+    """What committing the checked rows would do, row by row: {"create", "update", "skip" (registered
+    already, left as they are), "failed" (rows with a problem, not imported), "warned" (rows that would be
+    imported or updated and carry only 提示)}."""
+    counts = dict.fromkeys(("create", "update", "skip", "failed", "warned"), 0)
+    for result in results:
+        counts[result.action if result.ok else "failed"] += 1
+        if result.ok and result.warnings and result.action != "skip":
+            counts["warned"] += 1
+    return counts
 
 
 def problems(results):

@@ -5,7 +5,8 @@ from datetime import timedelta
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from branches.access import (
@@ -17,6 +18,7 @@ from branches.access import (
     may_see_personal,
     scoped,
 )
+from branches.models import RoleAssignment
 from meetings import selectors as meeting_selectors
 from meetings.models import Attendance, AttendanceStatus, MeetingTypeTag
 
@@ -53,14 +55,33 @@ def roster(user, *, include_off_roster=False):
     return qs if include_off_roster else qs.filter(on_roster=True)
 
 
-def search(queryset, q):
+def search(queryset, q, *, user=None):
+    """Members whose name holds q, whose pinyin initials start with it, or whose phone holds it where the
+    user sees that phone unmasked (see present): digits typed by a role that sees 138****5678 must not
+    find, and so reveal, the hidden middle. No user: no phone search."""
     q = q.strip()
     if not q:
         return queryset
-    condition = Q(name__icontains=q) | Q(phone__contains=q)
+    condition = Q(name__icontains=q)
+    if any(c.isdigit() for c in q) and user is not None:
+        condition |= Q(phone__contains=q) & phone_visible(user)
     if q.isascii() and q.isalpha():
         condition |= Q(name_initials__startswith=q.lower())
     return queryset.filter(condition)
+
+
+def phone_visible(user):
+    """Q of the members whose phone `present` shows this user unmasked: their own record, and those whose
+    group or branch lies under an organisation where the user holds one of PHONE_ROLES."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    condition = Q(user=user)
+    roles = RoleAssignment.objects.filter(user=user, role__in=PHONE_ROLES)
+    for path in roles.values_list("organisation__path", flat=True):
+        condition |= Q(branch__path__startswith=path) | Q(group__path__startswith=path)
+    return condition
 
 
 def present(user, members):
@@ -162,10 +183,13 @@ def dues_summary(member, *, today=None, months=12):
     payments = {p.month: p for p in member.dues_payments.filter(voided_at__isnull=True)}
     last_month = dues.month_start(today.replace(day=1) - timedelta(days=1))
     start, not_owed = dues_start(member)
+    # An imported member's months before the import are owed but not recorded here: as on 待办, the
+    # arrears are counted from the month of the import.
+    judged_from = max(filter(None, (start, member.records_from)), default=None)
     arrears_from, arrears = None, 0
-    if member.category in PARTY_MEMBER_CATEGORIES and start and start <= last_month:
+    if member.category in PARTY_MEMBER_CATEGORIES and judged_from and judged_from <= last_month:
         arrears_from, arrears = dues.arrears_run(
-            set(payments), start=start, end=last_month, ended_from=dues.lookback_from(last_month)
+            set(payments), start=judged_from, end=last_month, ended_from=dues.lookback_from(last_month)
         )
     window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
     shown = window[-months:]
@@ -180,6 +204,7 @@ def dues_summary(member, *, today=None, months=12):
         if arrears and not payments and arrears_from < _entered_month(member)
         else None,
         "monthly": member.monthly_dues,
+        "records_from": member.records_from,
     }
 
 
@@ -250,29 +275,43 @@ def _voided(record, note):
     return f"已作废：{record.void_reason}" if record.voided_at else note
 
 
-def dues_payers(branch):
-    """The branch's party members on the roster, by name, each with `listed_on` for `dues_start`."""
+def dues_payers(branch, *, month=None):
+    """The branch's party members on the roster, by name, each with `listed_on` for `dues_start` and
+    `status_then`, their 党籍状态 as the month (this month if None) closes: one 停止党籍 then owes none of it."""
+    month = dues.month_start(month or timezone.localdate())
+    month_end = dues.next_month(month) - timedelta(days=1)
+    status_then = StatusChange.objects.filter(member=OuterRef("pk"), changed_on__lte=month_end).order_by(
+        "-changed_on", "-pk"
+    )
     return list(
         with_dues_start(branch.members.filter(on_roster=True, category__in=PARTY_MEMBER_CATEGORIES))
+        .annotate(status_then=Coalesce(Subquery(status_then.values("status")[:1]), F("status")))
         .select_related("group")
         .order_by("name_initials", "name", "pk")
     )
 
 
+def suspended_then(member):
+    """Whether the member (read through dues_payers) was 停止党籍 as the month closed."""
+    return getattr(member, "status_then", member.status) == Status.SUSPENDED
+
+
 def branch_dues_month(members, *, month):
-    """For a month: the members who owed its dues, each with their payment (or None), and how many of the
-    others had not begun to owe (joined or came here later). One query for all payments."""
-    owing = [m for m in members if dues.owes(month, dues_start(m)[0])]
+    """For a month: the members who owed its dues, each with their payment (or None); those who would have
+    owed but were 停止党籍 then (`suspended`, apart: not counted as owing); and how many of the others had
+    not begun to owe (joined or came here later). One query for all payments."""
+    started = [m for m in members if dues.owes(month, dues_start(m)[0])]
     paid = {
         p.member_id: p
-        for p in DuesPayment.objects.filter(member__in=owing, month=month, voided_at__isnull=True)
+        for p in DuesPayment.objects.filter(member__in=started, month=month, voided_at__isnull=True)
     }
-    rows = [(m, paid.get(m.pk)) for m in owing]
+    rows = [(m, paid.get(m.pk)) for m in started if not suspended_then(m)]
     return {
         "rows": rows,
+        "suspended": [(m, paid.get(m.pk)) for m in started if suspended_then(m)],
         "paid_count": sum(1 for _m, p in rows if p),
         "paid_total": sum((p.amount for _m, p in rows if p), 0),
-        "not_yet": len(members) - len(owing),
+        "not_yet": len(members) - len(started),
     }
 
 

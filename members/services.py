@@ -5,14 +5,13 @@ from datetime import date
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pypinyin import Style, lazy_pinyin
 from simple_history.utils import bulk_create_with_history
 
 from branches.models import OrgLevel
 from meetings.services import is_year_locked
 from meetings.signals import announce_on_commit
 
-from . import dues, pipeline
+from . import dues, names, pipeline
 from .models import (
     LEAVING_STATUSES,
     MAX_TRAINING_HOURS,
@@ -32,7 +31,7 @@ from .models import (
     Transfer,
     TransferDirection,
 )
-from .selectors import dues_start, roster_as_of
+from .selectors import dues_start, roster_as_of, suspended_then
 from .signals import roster_changed
 from .validation import DATE_ORDER, MemberFacts, check_member
 
@@ -50,8 +49,7 @@ PERSONAL_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note
 
 def name_initials(name):
     # Lowercasing can lengthen text ("İ" becomes two characters): cut to what the column holds.
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
-    return initials[: Member._meta.get_field("name_initials").max_length]
+    return names.name_initials(name)[: Member._meta.get_field("name_initials").max_length]
 
 
 def _today(today):
@@ -184,11 +182,14 @@ def update_member(*, member, id_number=None, today=None, **values):
         raise ValidationError({"lost_contact_on": "失去联系日期不能晚于今天。"})
     member.lost_contact_on = lost_contact_on
     changes = {k: v for k, v in values.items() if k in PERSONAL_FIELDS}
-    facts = {f: getattr(member, f) for f in MemberFacts.__dataclass_fields__}
-    facts.update(changes)
-    facts["id_number"] = id_number or member.id_number
-    facts["gender"] = facts["birth_on"] = None  # re-derived from the ID number
-    cleaned, errors, _warnings = check_member(member_facts(**facts), today=today)
+    # gender and birth date are re-derived from the ID number
+    stored = _facts_of(member, gender=None, birth_on=None)
+    facts = _facts_of(member, **changes, id_number=id_number or member.id_number, gender=None, birth_on=None)
+    cleaned, errors, _warnings = check_member(facts, today=today)
+    # A fact already on file that a later rule finds wrong (a 转正 recorded before the 预备期 ran out, say)
+    # is not this edit's doing: it does not keep a phone number from being corrected.
+    _cleaned, known, _warnings = check_member(stored, today=today)
+    errors = {field: message for field, message in errors.items() if known.get(field) != message}
     if errors:
         raise ValidationError(errors)
     if (
@@ -209,9 +210,27 @@ def update_member(*, member, id_number=None, today=None, **values):
     return member
 
 
+def _facts_of(member, **changes):
+    """The member's facts as stored, with the `changes` to facts applied (for check_member)."""
+    fields = MemberFacts.__dataclass_fields__
+    facts = {f: getattr(member, f) for f in fields if f != "extension_months"}
+    facts.update((f, value) for f, value in changes.items() if f in fields)
+    return MemberFacts(**facts)
+
+
+def extension_months(member):
+    """Months of the member's recorded 延长预备期 (one extension at most; 0 when none)."""
+    return sum(e.months or 0 for e in member.pipeline_events.filter(kind=PipelineEventKind.EXTENSION))
+
+
 def _require_on_roster(member):
-    if not member.on_roster:
-        raise ValidationError("该人员已不在册。")
+    if member.on_roster:
+        return
+    if member.status in LEAVING_STATUSES:
+        why = f"党籍状态：{member.get_status_display()}"
+    else:
+        why = "组织关系已转出"
+    raise ValidationError(f"{member.name}已不在册（{why}），不能再登记或办理。")
 
 
 @transaction.atomic
@@ -226,12 +245,17 @@ def advance_category(*, member, category, on, note="", today=None):
     except pipeline.PipelineError as error:
         raise ValidationError(str(error)) from error
     field = DATE_OF_CATEGORY[category]
-    facts = {f: getattr(member, f) for f in MemberFacts.__dataclass_fields__}
-    facts.update({field: on, "category": category, "gender": None, "birth_on": None})
-    # A development step taken now must meet every rule, including the age of 18 at joining.
-    _cleaned, errors, warnings = check_member(member_facts(**facts), today=today)
-    if errors or warnings:
-        raise ValidationError(list({**warnings, **errors}.values()))
+    facts = _facts_of(member, **{field: on}, category=category, gender=None, birth_on=None)
+    if category == pipeline.FULL:
+        facts.extension_months = extension_months(member)
+    # A development step taken now must meet every rule, including the age of 18 at joining and, for 转正,
+    # the end of the 预备期. A problem with the step's date is shown on the form's date.
+    _cleaned, errors, warnings = check_member(facts, today=today)
+    problems = {}
+    for key, message in {**warnings, **errors}.items():
+        problems.setdefault("on" if key == field else NON_FIELD_ERRORS, []).append(message)
+    if problems:
+        raise ValidationError(problems)
     setattr(member, field, on)
     member.category = category
     member.save()
@@ -432,6 +456,7 @@ def record_exemption(*, member, kind, started_on, approved_on, ended_on=None, ap
 
 @transaction.atomic
 def record_thought_report(*, member, received_on, title="", today=None):
+    _require_on_roster(member)
     _check_not_future(received_on, "收到日期", _today(today))
     # The same form sent twice (a double tap, a resend) is one report.
     report, _created = ThoughtReport.objects.get_or_create(
@@ -493,6 +518,7 @@ def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
     """One month's dues of one member, refused for a month the member owes none or an unbelievable
     缴纳日期 (_dues_problems); the amount defaults to the member's monthly dues."""
     today = _today(today)
+    _require_on_roster(member)
     month = dues.month_start(month)
     _check_dues(member, month, paid_on, today)
     amount = amount if amount is not None else _payable(member, month, today)
@@ -507,7 +533,8 @@ def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
 @transaction.atomic
 def mark_month_paid(*, members, month, paid_on, today=None):
     """主题党日 collection: record this month's dues for every listed member not yet paid, by the rules of
-    record_dues_payment for each (members read through selectors.with_dues_start need no query each).
+    record_dues_payment for each (members read through selectors.dues_payers for the month need no query
+    each); one 停止党籍 as the month closed (selectors.suspended_then) owes none and is skipped.
 
     Returns (payments created, [(member, reason skipped)]); refuses an empty list.
     """
@@ -524,6 +551,9 @@ def mark_month_paid(*, members, month, paid_on, today=None):
     created, skipped = [], []
     for member in members:
         if member.pk in already:
+            continue
+        if suspended_then(member):
+            skipped.append((member, f"{member.name}{month.year}年{month.month}月党籍停止，不计应缴党费。"))
             continue
         try:
             _check_dues(member, month, paid_on, today)

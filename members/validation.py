@@ -34,6 +34,8 @@ class MemberFacts:
     candidate_on: date | None = None
     joined_on: date | None = None
     confirmed_on: date | None = None
+    # Months of a recorded 延长预备期 (a PipelineEvent): the 预备期 ends that much later.
+    extension_months: int = 0
 
 
 def check_member(facts: MemberFacts, *, today: date) -> tuple[dict, dict, dict]:
@@ -78,6 +80,15 @@ def check_member(facts: MemberFacts, *, today: date) -> tuple[dict, dict, dict]:
     return cleaned, errors, warnings
 
 
+def probation_problem(joined_on, confirmed_on, extension_months=0):
+    """转正 before the 预备期 (a year from 入党, plus a recorded extension) has run out, in Chinese; else ""."""
+    ends_on = pipeline.probation_ends_on(joined_on, extension_months or 0)
+    if confirmed_on >= ends_on:
+        return ""
+    extended = f"（含延长{extension_months}个月）" if extension_months else ""
+    return f"预备期{extended}至{ends_on:%Y-%m-%d}届满，转正时间不能早于该日。"
+
+
 def _check_dates(facts, *, today, birth_on):
     errors = {}
     previous = None
@@ -94,6 +105,10 @@ def _check_dates(facts, *, today, birth_on):
         previous = (label, value)
     if facts.confirmed_on and facts.joined_on and facts.confirmed_on <= facts.joined_on:
         errors.setdefault("confirmed_on", "转正时间必须晚于入党时间。")
+    elif facts.confirmed_on and facts.joined_on:
+        problem = probation_problem(facts.joined_on, facts.confirmed_on, facts.extension_months)
+        if problem:
+            errors.setdefault("confirmed_on", problem)
     if facts.category in (pipeline.PROBATIONARY, pipeline.FULL) and not facts.joined_on:
         errors.setdefault("joined_on", "预备党员和正式党员须填写入党时间。")
     if facts.category == pipeline.PROBATIONARY and facts.confirmed_on:

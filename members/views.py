@@ -105,6 +105,7 @@ def _filtered_roster(request):
     branches = _branches(user, Action.VIEW)
     return MemberFilter(
         request.GET,
+        request=request,  # the search matches phones only where the user sees them unmasked
         queryset=selectors.roster(user, include_off_roster=True),
         branches=branches,
         groups=_group_choices(request, branches, _groups(user, Action.VIEW)),
@@ -349,8 +350,24 @@ def member_void(request, pk, kind, record_pk):
     return render(
         request,
         "members/form.html",
-        {"form": form, "member": member, "title": f"作废{model._meta.verbose_name}记录", "danger": True},
+        {"form": form, "member": member, "title": _void_title(member, record), "danger": True},
     )
+
+
+def _void_title(member, record):
+    """The void page names the record, so the wrong one is not voided: 作废张伟的党费缴纳记录：2026年5月，30.00元（2026-05-20缴纳）."""
+    if isinstance(record, DuesPayment):
+        what = (
+            f"{record.month.year}年{record.month.month}月，{record.amount}元（{record.paid_on:%Y-%m-%d}缴纳）"
+        )
+    elif isinstance(record, ThoughtReport):
+        what = f"{record.received_on:%Y-%m-%d}收到" + (f"，{record.title}" if record.title else "")
+    elif isinstance(record, Mobility):
+        what = f"外出{record.destination}（{record.started_on:%Y-%m-%d}起）"
+    else:
+        until = f"至{record.ended_on:%Y-%m-%d}" if record.ended_on else "起"
+        what = f"{record.get_kind_display()}（{record.started_on:%Y-%m-%d}{until}）"
+    return f"作废{member.name}的{record._meta.verbose_name}记录：{what}"
 
 
 @require_http_methods(["GET", "POST"])
@@ -362,7 +379,7 @@ def dues_month(request, branch_pk):
     except ValidationError:
         month = None
     month = month or dues.month_start(timezone.localdate())
-    members = selectors.dues_payers(branch)
+    members = selectors.dues_payers(branch, month=month)
     if request.method == "POST":
         if not can(request.user, branch, Action.RECORD):
             raise PermissionDenied("您的角色无权登记党费。")
@@ -451,6 +468,8 @@ def import_detail(request, pk):
         context.update(
             results=results[:IMPORT_PREVIEW_ROWS],
             problems=roster_import.problems(results),
+            counts=roster_import.preview_counts(results),
+            mode=mode,
             ok_count=sum(1 for r in results if r.ok),
             total=len(results),
             more=max(len(results) - IMPORT_PREVIEW_ROWS, 0),

@@ -83,7 +83,7 @@ def test_a_month_before_anyone_owed_says_so(client, personas, tree, newcomer, to
     client.force_login(personas[Role.SECRETARY])
     page = client.get(reverse("members:dues_month", args=[tree.a1.pk]), {"month": "2019-01"}).content.decode()
     assert "2019年01月本支部在册党员均尚未开始缴纳党费，本月无需收缴。" in page
-    assert "已缴 0 / 0 人" not in page and "所选人员本月已缴" not in page
+    assert "已缴 0 / 0 人" not in page and "已缴</button>" not in page
 
 
 # ---------------------------------------------------------------- 登记党费

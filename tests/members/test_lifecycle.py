@@ -44,6 +44,11 @@ def test_registration_derives_birth_and_gender_and_stores_upper_case_x(tree):
         ({"gender": "female"}, "gender", "性别与身份证号不符"),
         ({"birth_on": date(1980, 7, 23)}, "birth_on", "出生日期与身份证号不符"),
         ({"confirmed_on": date(2005, 7, 1)}, "confirmed_on", "转正时间必须晚于入党时间"),
+        (
+            {"confirmed_on": date(2005, 7, 2)},
+            "confirmed_on",
+            "预备期至2006-07-01届满，转正时间不能早于该日。",
+        ),
         ({"joined_on": date(2027, 1, 1), "confirmed_on": None}, "joined_on", "不能晚于今天"),
         (
             {"category": "probationary", "confirmed_on": date(2006, 7, 1)},
@@ -135,6 +140,53 @@ def test_a_development_step_before_18_is_refused(tree):
     )
     with pytest.raises(ValidationError, match="入党时未满18周岁"):
         services.advance_category(member=member, category="probationary", on=date(2025, 5, 1), today=TODAY)
+
+
+def test_conversion_waits_for_the_probation_and_its_extension_to_end(tree):
+    """转正 the day after 入党 was accepted: the 预备期 is a year from 入党, plus a recorded extension."""
+    member = register(tree, category="probationary", joined_on=date(2025, 3, 1), confirmed_on=None)
+    with pytest.raises(ValidationError) as refused:
+        services.advance_category(member=member, category="full", on=date(2025, 3, 2), today=TODAY)
+    assert refused.value.message_dict == {"on": ["预备期至2026-03-01届满，转正时间不能早于该日。"]}
+    services.record_pipeline_event(
+        member=member, kind="extension", happened_on=date(2026, 2, 20), months=6, today=TODAY
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.advance_category(member=member, category="full", on=date(2026, 3, 1), today=TODAY)
+    assert refused.value.message_dict == {
+        "on": ["预备期（含延长6个月）至2026-09-01届满，转正时间不能早于该日。"]
+    }
+    member.refresh_from_db()
+    assert (member.category, member.confirmed_on) == ("probationary", None)
+    services.advance_category(member=member, category="full", on=date(2026, 9, 1), today=TODAY)
+    member.refresh_from_db()
+    assert (member.category, member.confirmed_on) == ("full", date(2026, 9, 1))
+
+
+def test_a_conversion_on_file_before_the_rule_does_not_block_correcting_a_phone(tree):
+    member = register(tree)
+    Member.objects.filter(pk=member.pk).update(confirmed_on=date(2005, 7, 2))  # recorded before the check
+    member.refresh_from_db()
+    services.update_member(member=member, name="王强", phone="13912345678", today=TODAY)
+    member.refresh_from_db()
+    assert member.phone == "13912345678"
+    with pytest.raises(ValidationError) as refused:  # a new problem of the edit is still refused
+        services.update_member(member=member, name="王强", phone="1391234", today=TODAY)
+    assert list(refused.value.message_dict) == ["phone"]
+
+
+def test_no_dues_or_thought_report_for_someone_off_the_roster(tree):
+    member = register(tree, dues_base=Decimal("2000"))
+    services.change_status(
+        member=member, status=Status.DECEASED, on=date(2026, 5, 1), reason="病故", today=TODAY
+    )
+    with pytest.raises(ValidationError, match=r"王强已不在册（党籍状态：去世），不能再登记或办理。"):
+        services.record_dues_payment(
+            member=member, month=date(2026, 4, 1), paid_on=date(2026, 4, 5), today=TODAY
+        )
+    with pytest.raises(ValidationError, match="王强已不在册"):
+        services.record_thought_report(member=member, received_on=date(2026, 4, 5), today=TODAY)
+    assert not member.dues_payments.exists() and not member.thought_reports.exists()
 
 
 def test_probation_extension_is_6_to_12_months_and_only_once(tree):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from members import dues, pipeline
+from members import dues, names, pipeline, validation
 from members.idcard import InvalidIdNumber, age_on, check_character, normalise_id_number, parse_id_number
 from members.normalise import clean_text, normalise_phone, parse_roster_date
 
@@ -184,3 +184,39 @@ def test_phones():
     assert normalise_phone("") == ""
     with pytest.raises(ValueError, match="手机号码格式不正确"):
         normalise_phone("1380013800a")
+
+
+# ---------------------------------------------------------------- 姓名拼音首字母
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("曾伟敏", "zwm"),  # Zēng, not céng: a 曾 was listed under C and not found by "zwm"
+        ("单东", "sd"),
+        ("解放", "xf"),
+        ("仇平", "qp"),
+        ("区志强", "ozq"),
+        ("查良", "zl"),
+        ("乐平", "yp"),
+        ("覃敏", "qm"),
+        ("尉缭", "wl"),  # 尉 alone is Wèi
+        ("尉迟恭", "ycg"),  # Yùchí
+        ("万俟卨", "mqx"),
+        ("单于丽", "syl"),  # 单 (Shàn) with the given name 于丽
+        ("王强", "wq"),
+        ("龙欣芳", "lxf"),
+    ],
+)
+def test_a_polyphonic_surname_is_read_as_a_surname(name, initials):
+    assert names.name_initials(name) == initials
+
+
+def test_the_probation_must_have_run_out_before_conversion():
+    assert validation.probation_problem(date(2026, 3, 8), date(2027, 3, 8)) == ""
+    assert validation.probation_problem(date(2026, 3, 8), date(2026, 3, 9)) == (
+        "预备期至2027-03-08届满，转正时间不能早于该日。"
+    )
+    assert validation.probation_problem(date(2026, 3, 8), date(2027, 3, 8), 6) == (
+        "预备期（含延长6个月）至2027-09-08届满，转正时间不能早于该日。"
+    )

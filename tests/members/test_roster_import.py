@@ -1,5 +1,6 @@
 """Roster import from Excel: the sample roster, bad input row by row, whole-file problems, idempotency."""
 
+import re
 import zipfile
 from datetime import date, datetime
 from io import BytesIO
@@ -123,6 +124,7 @@ def test_dry_run_writes_nothing_and_strict_with_a_bad_row_imports_nothing(tree, 
         ({"入党时间": "七月一日"}, "入党时间", "无法识别的日期"),
         ({"转正时间": "2027-01-01"}, "转正时间", "日期晚于今天"),
         ({"转正时间": datetime(2004, 1, 1)}, "转正时间", "不能早于入党时间"),
+        ({"转正时间": datetime(2005, 7, 2)}, "转正时间", "预备期至2006-07-01届满，转正时间不能早于该日。"),
         ({"所在党支部": "不存在的党支部"}, "所在党支部", "不存在或不在您的管理范围内"),
         ({"党小组": "第九党小组"}, "党小组", "下没有“第九党小组”"),
         ({"人员类别": "群众"}, "人员类别", "无法识别"),
@@ -216,14 +218,15 @@ def test_importing_twice_creates_no_duplicates(tree):
 def test_an_import_refreshes_its_branches_flags_once_committed(tree, django_capture_on_commit_callbacks):
     from compliance.models import Flag
 
+    probationer = {"人员类别": "预备党员", "入党时间": datetime(2024, 1, 2), "转正时间": None}
     with django_capture_on_commit_callbacks(execute=True):
-        run(workbook([row(1), row(2)]))
+        run(workbook([row(1, **probationer), row(2, **probationer)]))
     imported = set(Member.objects.values_list("pk", flat=True))
-    # Joined in 2005 with no 党费 recorded here: six months unpaid, flagged without waiting for a night.
-    flagged = set(
-        Flag.objects.filter(rule="dues_arrears", resolved_on=None).values_list("member_id", flat=True)
-    )
+    # 预备党员 since January 2024: the 预备期 ran out in 2025, flagged without waiting for a night.
+    flagged = set(Flag.objects.filter(rule="pipeline", resolved_on=None).values_list("member_id", flat=True))
     assert len(imported) == 2 and flagged == imported
+    # Their 党费 before the month of the import are not in the system, and not flagged.
+    assert not Flag.objects.filter(rule="dues_arrears", member_id__in=imported, resolved_on=None).exists()
 
 
 def test_queries_grow_in_batches_not_per_row(tree):
@@ -274,3 +277,26 @@ def test_upload_of_a_bad_file_says_why(client, personas, tree):
     response = client.post(reverse("members:import"), {"file": bad})
     assert response.status_code == 200 and "CSV" in response.content.decode()
     assert not RosterImport.objects.exists()
+
+
+def test_the_preview_says_what_each_row_will_come_to(client, personas, tree):
+    """Walkthrough: “可以导入 60 行，1 个问题” while 15 rows were already registered and the one 问题 was a
+    提示; a row with no name showed None; the 行 column wrapped at 390px."""
+    run(workbook([row(1)]))  # registered already
+    rows = [
+        row(1),
+        row(2),
+        row(3, 入党时间=datetime(1998, 6, 1), 转正时间=datetime(1999, 6, 1)),  # under 18: a 提示 only
+        row(4, 姓名=None),  # no name: an error
+    ]
+    client.force_login(personas[Role.SECRETARY])
+    file = workbook(rows)
+    file.name = "名册.xlsx"
+    url = client.post(reverse("members:import"), {"file": file})["Location"]
+    page = client.get(url).content.decode()
+    summary = "共 4 行：新增 2 人，跳过（已登记）1 人，有问题 1 行（不导入）；新增和更新的行中 1 行有提示，仍会导入，请核对。"
+    assert summary in re.sub("<[^>]+>", "", page)
+    assert "None" not in page and "（未填）" in page
+    assert '<td class="text-nowrap">7</td>' in page  # the no-name row (the 4th after a title and header)
+    page = client.get(url, {"mode": "update"}).content.decode()
+    assert "新增 2 人，更新（已登记）1 人" in re.sub("<[^>]+>", "", page)

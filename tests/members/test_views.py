@@ -275,3 +275,143 @@ def test_a_large_scope_offers_groups_once_a_branch_is_chosen(client, personas, t
     assert offered({"branch": tree.a1.pk})[0] == [tree.g1.pk, tree.g2.pk]
     groups, page = offered({"group": tree.g2.pk})  # a drill-down link to one group still filters
     assert groups == [tree.g2.pk] and [m.name for m in page.context["page"]] == ["二组党员"]
+
+
+# ---------------------------------------------------------------- walkthrough of the 2026-12 fixes
+
+
+def test_a_masked_phone_cannot_be_found_by_its_hidden_digits(client, personas, tree, roster):
+    """党委领导 sees 139****0001: searching the middle digits must not single the member out."""
+    url = reverse("members:list")
+    client.force_login(personas[Role.TOWNSHIP_LEADER])
+    for digits in ("00000001", "13900000001"):
+        page = client.get(url, {"q": digits})
+        assert list(page.context["page"]) == []
+    assert [m.name for m in client.get(url, {"q": "党员01"}).context["page"]] == ["党员01"]  # names still
+    for role in (Role.SECRETARY, Role.INSTRUCTOR, Role.GROUP_LEADER):  # they see the number whole
+        client.force_login(personas[role])
+        assert [m.name for m in client.get(url, {"q": "00000001"}).context["page"]] == ["党员01"]
+
+
+def test_a_member_finds_their_own_record_by_their_phone(client, personas, tree):
+    make_member(tree.a1, None, id_number(20), name="本人", user=personas[Role.MEMBER], phone="13811112222")
+    client.force_login(personas[Role.MEMBER])
+    page = client.get(reverse("members:list"), {"q": "1111222"})
+    assert [m.name for m in page.context["page"]] == ["本人"]
+
+
+def test_a_zeng_is_listed_and_found_under_z(client, personas, tree):
+    for i, name in enumerate(("曾伟敏", "蔡明", "张兰")):
+        make_member(tree.a1, None, id_number(60 + i), name=name)
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("members:list")
+    assert [m.name for m in client.get(url).context["page"]] == ["蔡明", "张兰", "曾伟敏"]  # cm, zl, zwm
+    assert [m.name for m in client.get(url, {"q": "zwm"}).context["page"]] == ["曾伟敏"]
+    assert list(client.get(url, {"q": "cwm"}).context["page"]) == []
+
+
+def test_initials_stored_before_the_fix_are_recomputed_by_the_migration(tree):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("members.migrations.0006_surname_initials")
+    zeng = make_member(tree.a1, None, id_number(60), name="曾伟敏")
+    wei = make_member(tree.a1, None, id_number(61), name="尉迟恭")
+    make_member(tree.a1, None, id_number(62), name="王曾")
+    Member.objects.filter(pk=zeng.pk).update(name_initials="cwm")  # as pypinyin's everyday reading had it
+    Member.objects.filter(pk=wei.pk).update(name_initials="wcg")
+    migration.give_surnames_their_letters(apps, None)
+    stored = dict(Member.objects.values_list("name", "name_initials"))
+    assert stored == {"曾伟敏": "zwm", "尉迟恭": "ycg", "王曾": "wc"}  # only a surname's letter changes
+
+
+def test_conversion_before_the_probation_ends_is_refused_on_the_date(client, personas, tree, today):
+    member = make_member(tree.a1, None, id_number(63), name="预备", category="probationary",
+                         joined_on=date(2026, 3, 8))  # fmt: skip
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(
+        reverse("members:action", args=[member.pk, "category"]), {"category": "full", "on": "2026-03-09"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["on"] == ["预备期至2027-03-08届满，转正时间不能早于该日。"]
+    assert 'value="2026-03-09"' in response.content.decode()
+    member.refresh_from_db()
+    assert (member.category, member.confirmed_on) == ("probationary", None)
+
+
+def test_registering_a_full_member_converted_the_day_after_joining_is_refused(client, personas, tree):
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(
+        reverse("members:create"),
+        {"name": "周新", "id_number": id_number(64), "branch": tree.a1.pk, "category": "full",
+         "joined_on": "2020-01-01", "confirmed_on": "2020-01-02", "ethnicity": "汉族", "dues_kind": "employed"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["form"].errors["confirmed_on"] == [
+        "预备期至2021-01-01届满，转正时间不能早于该日。"
+    ]
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(("action", "data"), [
+    ("dues", {"month": "2026-04", "paid_on": "2026-04-05", "amount": "1"}),
+    ("report", {"received_on": "2026-04-05", "title": "思想汇报"}),
+])  # fmt: skip
+def test_dues_and_reports_of_a_deceased_member_are_refused_on_the_form(client, personas, tree, today, action,
+                                                                       data):  # fmt: skip
+    from members import services
+
+    member = make_member(tree.a1, None, id_number(65), name="故人", dues_kind="farmer")
+    services.change_status(member=member, status="deceased", on=date(2026, 5, 1), reason="病故")
+    client.force_login(personas[Role.SECRETARY])
+    response = client.post(reverse("members:action", args=[member.pk, action]), data)
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "故人已不在册（党籍状态：去世），不能再登记或办理。"
+    ]
+    assert not DuesPayment.objects.exists() and not ThoughtReport.objects.exists()
+
+
+def test_the_void_page_names_the_payment_it_voids(client, personas, tree, today):
+    member = make_member(tree.a1, None, id_number(66), name="张伟", dues_kind="farmer")
+    payment = DuesPayment.objects.create(member=member, month=date(2026, 5, 1), amount="30.00",
+                                         paid_on=date(2026, 5, 20))  # fmt: skip
+    report = ThoughtReport.objects.create(member=member, received_on=date(2026, 6, 3), title="学习体会")
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:void", args=[member.pk, "dues", payment.pk])).content.decode()
+    assert '<h1 class="h5 mb-3">作废张伟的党费缴纳记录：2026年5月，30.00元（2026-05-20缴纳）</h1>' in page
+    page = client.get(reverse("members:void", args=[member.pk, "report", report.pk])).content.decode()
+    assert "作废张伟的思想汇报记录：2026-06-03收到，学习体会" in page
+
+
+def test_the_bulk_button_of_a_past_month_names_the_month(client, personas, tree, today):
+    make_member(tree.a1, None, id_number(67), name="张伟", dues_kind="farmer")
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("members:dues_month", args=[tree.a1.pk]), {"month": "2026-05"}).content.decode()
+    assert ">所选人员2026年5月已缴</button>" in page and "本月已缴" not in page
+
+
+def test_a_suspended_member_is_listed_apart_and_not_as_owing(client, personas, tree, today):
+    from members import services
+
+    make_member(tree.a1, None, id_number(68), name="在籍", dues_kind="farmer")
+    lost = make_member(tree.a1, None, id_number(69), name="失联", dues_kind="farmer")
+    services.change_status(member=lost, status="suspended", on=date(2026, 10, 15), reason="失联满六个月")
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("members:dues_month", args=[tree.a1.pk])
+    response = client.get(url, {"month": "2026-11"})
+    page = response.content.decode()
+    assert [m.name for m, _payment in response.context["rows"]] == ["在籍"]
+    assert "2026年11月：已缴 0 / 1 人" in page
+    assert "停止党籍，不计应缴（1 人）" in page and f'name="member" value="{lost.pk}"' not in page
+    # Before the suspension the month was owed as any other.
+    response = client.get(url, {"month": "2026-09"})
+    assert [m.name for m, _payment in response.context["rows"]] == ["失联", "在籍"]
+    assert "停止党籍，不计应缴" not in response.content.decode()
+    # An edited post cannot record the suspended month either.
+    response = client.post(url, {"month": "2026-11", "member": [lost.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "失联未登记：失联2026年11月党籍停止，不计应缴党费。"
+    ]
+    assert not DuesPayment.objects.exists()
