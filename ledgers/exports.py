@@ -10,7 +10,7 @@ the same functions the checklist and the dashboard count with, so every page and
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from operator import attrgetter
 
 from django.db.models import Prefetch, Q
@@ -25,16 +25,20 @@ from compliance.local import fixed_theme_day, preload_value_settings
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, State
 from compliance.rules import CATALOGUE, hours_text
-from evaluations.models import Campaign
+from compliance.selectors import WATCH_RULES
+from evaluations.models import COUNTED_STATUSES, Campaign
 from evaluations.selectors import results_by_campaign
 from meetings.models import Attendance, AttendanceStatus, Meeting, MeetingType, MeetingTypeTag, Talk
+from members import dues
 from members import selectors as member_selectors
 from members.masking import mask_id_number, mask_phone
 from members.models import (
     PARTY_MEMBER_CATEGORIES,
     Category,
+    CategoryChange,
     DuesPayment,
     Member,
+    Membership,
     PipelineEvent,
     ThoughtReport,
     TrainingRecord,
@@ -51,7 +55,7 @@ THREE_MEETINGS_ONE_LECTURE = (
     MeetingType.PARTY_LECTURE,
 )
 TYPE_ORDER = {code: i for i, code in enumerate(MeetingType.values)}
-NO_REVIEW_NOTE = "本年度无民主评议记录"
+NO_REVIEW_NOTE = "本年度无已完成的民主评议"
 REVIEW_COLUMNS = [("序号", 6), "姓名", "人员类别", ("优秀票", 8), ("合格票", 8), ("基本合格票", 10),
                   ("不合格票", 9), "评议等次", Column("等次理由/不参评原因", wrap=True),
                   Column("后续处置", wrap=True), "状态"]  # fmt: skip
@@ -241,11 +245,15 @@ def talk_rows(talks):
 
 
 def year_reviews(branch_ids, year):
-    """{branch_id: [rows of review_rows]}: the year's 民主评议 results (the campaign not voided, one a
-    branch and year), graded members first."""
+    """({branch_id: [rows of review_rows]}, {branch_id: status label}): the year's 民主评议 results of the
+    campaigns closed or reported (COUNTED_STATUSES, those that count for the year; the campaign not voided,
+    one a branch and year), graded members first; and the status of a campaign not finished yet (草稿,
+    进行中, 退回修改), whose tallies are not results and stay out of the ledger."""
     campaigns = list(Campaign.objects.filter(branch_id__in=branch_ids, year=year, voided_at__isnull=True))
-    results = results_by_campaign(campaigns)
-    return {c.branch_id: review_rows(c, results[c.pk]) for c in campaigns}
+    finished = [c for c in campaigns if c.status in COUNTED_STATUSES]
+    results = results_by_campaign(finished)
+    unfinished = {c.branch_id: c.get_status_display() for c in campaigns if c.status not in COUNTED_STATUSES}
+    return {c.branch_id: review_rows(c, results[c.pk]) for c in finished}, unfinished
 
 
 def review_rows(campaign, results):
@@ -257,38 +265,190 @@ def review_rows(campaign, results):
     ]  # fmt: skip
 
 
+def review_note(year, unfinished_status):
+    if not unfinished_status:
+        return NO_REVIEW_NOTE
+    return f"{NO_REVIEW_NOTE}（{year}年度民主评议目前为“{unfinished_status}”，完成后列入台账）"
+
+
 def review_sheet(ctx):
-    return Sheet("民主评议", REVIEW_COLUMNS, ctx.reads.of("reviews", ctx.branch), note=NO_REVIEW_NOTE)
+    note = review_note(ctx.year, ctx.reads.unfinished_reviews.get(ctx.branch.pk))
+    return Sheet("民主评议", REVIEW_COLUMNS, ctx.reads.of("reviews", ctx.branch), note=note)
 
 
 MONTHS = range(1, 13)
 DUES_COLUMNS = [("序号", 6), "姓名", "人员类别", "党费类别", ("月应缴（元）", 12),
-                *((f"{m}月", 8) for m in MONTHS), ("已缴月数", 9), ("合计（元）", 11)]  # fmt: skip
+                *((f"{m}月", 8) for m in MONTHS), ("已缴月数", 9), ("合计（元）", 11),
+                Column("变动情况", wrap=True)]  # fmt: skip
+# A month the member owed this branch nothing: not in the branch then, or not yet a party member.
+NOT_OWED_HERE = "—"
+DUES_NOTE = "本年度本支部无党员"
 
 
-def dues_payers(branch_ids, year):
-    """The branches' party members on the roster, each with .paid: {month number: amount} of the year."""
-    members = list(
-        Member.objects.filter(
-            branch_id__in=branch_ids, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
-        ).order_by("name_initials", "name", "pk")
-    )
+@dataclass
+class _Span:
+    """A member's unbroken time in one branch (a change of 党小组 inside it does not break it): the days
+    started_on ≤ day < ended_on, as members.selectors.roster_as_of counts them."""
+
+    branch_id: int
+    branch_name: str
+    started_on: date
+    ended_on: date | None
+    start_reason: str
+    end_reason: str
+
+    def covers(self, first, last):
+        """Whether the member was in the branch on some day from first to last."""
+        return self.started_on <= last and (self.ended_on is None or self.ended_on > first)
+
+    def last_day(self, end):
+        return end if self.ended_on is None else min(end, self.ended_on - timedelta(days=1))
+
+
+def _spans(memberships):
+    spans = []
+    for ms in memberships:
+        if ms.ended_on is not None and ms.ended_on <= ms.started_on:
+            continue  # a period of no day
+        last = spans[-1] if spans else None
+        if last and last.branch_id == ms.branch_id and last.ended_on == ms.started_on:
+            last.ended_on, last.end_reason = ms.ended_on, ms.end_reason
+            continue
+        spans.append(_Span(ms.branch_id, ms.branch.name, ms.started_on, ms.ended_on, ms.start_reason,
+                           ms.end_reason))  # fmt: skip
+    return spans
+
+
+def _category_on(member, changes, day):
+    """The member's category on the day, from the dated category changes (the member's own when none was
+    ever recorded); None before the first."""
+    if not changes:
+        return member.category
+    found = None
+    for changed_on, category in changes:
+        if changed_on > day:
+            break
+        found = category
+    return found
+
+
+@dataclass
+class DuesLine:
+    """One member's row on one branch's 党费收缴 sheet: months are {month number: amount, None (owed
+    here, unpaid) or NOT_OWED_HERE}; listed: on the branch's roster as a party member on the ledger's day."""
+
+    member: Member
+    category: str
+    months: dict
+    notes: list
+    listed: bool
+
+
+def _span_notes(spans, index, start, end):
+    span, notes = spans[index], []
+    before = spans[index - 1] if index else None
+    after = spans[index + 1] if index + 1 < len(spans) else None
+    if start < span.started_on <= end:
+        if before and before.ended_on == span.started_on:
+            notes.append(f"{span.started_on:%Y-%m-%d}由{before.branch_name}转入")
+        else:
+            notes.append(f"{span.started_on:%Y-%m-%d}{span.start_reason or '编入'}")
+    if span.ended_on is not None and span.ended_on <= end:
+        if after and after.started_on == span.ended_on:
+            notes.append(f"{span.ended_on:%Y-%m-%d}转至{after.branch_name}")
+        else:
+            notes.append(f"{span.ended_on:%Y-%m-%d}{span.end_reason or '离开本支部'}")
+    return notes
+
+
+def _member_lines(member, spans, changes, paid, *, year, on, branch_ids):
+    """{branch_id: DuesLine} of the member for the branches among branch_ids the member owed dues to in
+    the year. A month is owed to the branch the member belonged to last in it (one who moves mid-month owes
+    that month to the new branch, as dues.owed_from counts a newcomer's first month), and only while a
+    party member (预备 or 正式) by the month's end there."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    lines = {}
+    for month in MONTHS:
+        first = date(year, month, 1)
+        last = dues.next_month(first) - timedelta(days=1)
+        owners = [i for i, s in enumerate(spans) if s.covers(first, last)]
+        if not owners:
+            continue
+        index = owners[-1]
+        span = spans[index]
+        if span.branch_id not in branch_ids:
+            continue
+        party = _category_on(member, changes, min(last, span.last_day(end))) in PARTY_MEMBER_CATEGORIES
+        if not party and month not in paid:
+            continue
+        line = lines.get(span.branch_id)
+        if line is None:
+            line = lines[span.branch_id] = DuesLine(
+                member, "", dict.fromkeys(MONTHS, NOT_OWED_HERE), [], False
+            )
+        line.months[month] = paid.get(month)
+    for branch_id, line in lines.items():
+        own = [i for i, s in enumerate(spans) if s.branch_id == branch_id and s.covers(start, end)]
+        last_day = spans[own[-1]].last_day(end)
+        line.category = Category(_category_on(member, changes, last_day) or member.category).label
+        joined = member.joined_on
+        if joined and start <= joined <= end and any(spans[i].covers(joined, joined) for i in own):
+            line.notes.append(f"{member.joined_on:%Y-%m-%d}入党")
+        for i in own:
+            line.notes.extend(_span_notes(spans, i, start, end))
+        line.listed = any(spans[i].covers(on, on) for i in own) and (
+            _category_on(member, changes, on) in PARTY_MEMBER_CATEGORIES
+        )
+    return lines
+
+
+def dues_payers(branch_ids, year, on):
+    """{branch_id: [DuesLine]}: the branches' party members of the year — everyone on a branch's roster at
+    some time in the year (the dated memberships, as members.selectors.roster_as_of reads them) while a
+    party member — each with the year's payments of the months owed to that branch. Three queries."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+
+    def in_year(queryset):
+        return queryset.filter(started_on__lte=end).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=start))
+
+    here = in_year(Membership.objects.filter(branch_id__in=branch_ids)).values("member_id")
+    by_member = defaultdict(list)
+    for ms in (in_year(Membership.objects.filter(member_id__in=here)).select_related("member", "branch")
+               .order_by("member_id", "started_on", "pk")):  # fmt: skip
+        by_member[ms.member_id].append(ms)
+    changes = defaultdict(list)
+    for member_id, category, changed_on in (
+        CategoryChange.objects.filter(member_id__in=here)
+        .order_by("changed_on", "pk")
+        .values_list("member_id", "category", "changed_on")
+    ):
+        changes[member_id].append((changed_on, category))
     paid = defaultdict(dict)
-    for p in DuesPayment.objects.filter(
-        member__branch_id__in=branch_ids, month__year=year, voided_at__isnull=True
-    ).only("member_id", "month", "amount"):
-        paid[p.member_id][p.month.month] = p.amount
-    for m in members:
-        m.paid = paid.get(m.pk, {})
-    return members
+    for member_id, month, amount in DuesPayment.objects.filter(
+        member_id__in=here, month__year=year, voided_at__isnull=True
+    ).values_list("member_id", "month", "amount"):
+        paid[member_id][month.month] = amount
+    wanted = set(branch_ids)
+    lines = defaultdict(list)
+    for member_id, memberships in by_member.items():
+        member = memberships[0].member
+        found = _member_lines(member, _spans(memberships), changes[member_id], paid[member_id], year=year,
+                              on=on, branch_ids=wanted)  # fmt: skip
+        for branch_id, line in found.items():
+            lines[branch_id].append(line)
+    for rows in lines.values():
+        rows.sort(key=lambda line: (line.member.name_initials, line.member.name, line.member.pk))
+    return lines
 
 
-def dues_rows(members):
-    """Member × month: the amount paid for each month of the year (blank when unpaid)."""
-    for index, m in enumerate(members, start=1):
-        months = m.paid
-        yield [index, m.name, m.get_category_display(), m.get_dues_kind_display(), m.monthly_dues,
-               *(months.get(month) for month in MONTHS), len(months), sum(months.values()) if months else 0]  # fmt: skip
+def dues_rows(lines):
+    """Member × month: the amount paid for each month owed to the branch (blank when unpaid, “—” when the
+    month was not the branch's to collect)."""
+    for index, line in enumerate(lines, start=1):
+        m, paid = line.member, [v for v in line.months.values() if v not in (None, NOT_OWED_HERE)]
+        yield [index, m.name, line.category, m.get_dues_kind_display(), m.monthly_dues,
+               *(line.months[month] for month in MONTHS), len(paid), sum(paid) if paid else 0,
+               "；".join(line.notes)]  # fmt: skip
 
 
 REPORT_COLUMNS = [("序号", 6), "姓名", "人员类别", ("收到日期", 12), Column("标题/主要内容", wrap=True)]
@@ -406,9 +566,31 @@ def _rate_text(t):
 NO_SECRETARY = "（未录入）"
 
 
+# How the cover says a secretary left, by the reason their membership ended (members.services).
+LEFT_AS = {"内部转接": "调离本支部"}
+
+
+def _departures(branch_ids, names, on):
+    """{(branch_id, name): (day, reason)} of the names that were members of the branch and had left it by
+    the day, with no namesake still in it then (the term records names, as the compliance engine reads them)."""
+    left, staying = {}, set()
+    for branch_id, name, started_on, ended_on, reason in (
+        Membership.objects.filter(branch_id__in=branch_ids, member__name__in=names, started_on__lte=on)
+        .order_by("ended_on")
+        .values_list("branch_id", "member__name", "started_on", "ended_on", "end_reason")
+    ):
+        if ended_on is None or ended_on > on:
+            staying.add((branch_id, name))
+        elif ended_on > started_on:
+            left[(branch_id, name)] = (ended_on, reason)
+    return {key: value for key, value in left.items() if key not in staying}
+
+
 def secretary_names(branch_ids, on):
     """{branch_id: name} of the secretary in office on the day (the latest elected term's, the latest
-    started among its secretaries)."""
+    started among its secretaries). One whose position was not closed but who had left the branch by the
+    day (transferred out or moved: a member of that name was in the branch, none is any more) is not named:
+    the cover says the post has no secretary recorded, and why."""
     positions = (
         CommitteePosition.objects.filter(
             term__organisation_id__in=branch_ids,
@@ -423,6 +605,13 @@ def secretary_names(branch_ids, on):
     names = {}
     for branch_id, name in positions:
         names.setdefault(branch_id, name)
+    gone = _departures(branch_ids, set(names.values()), on)
+    for branch_id, name in names.items():
+        if (branch_id, name) in gone:
+            day, reason = gone[(branch_id, name)]
+            names[branch_id] = (
+                f"（未录入：原书记{name}已于{day:%Y-%m-%d}{LEFT_AS.get(reason, reason) or '离开本支部'}）"
+            )
     return names
 
 
@@ -455,8 +644,8 @@ class Reads:
         self.roster = _by_branch(roster_members(ids, user))
         self.meetings = _by_branch(year_meetings(ids, year))
         self.talks = _by_branch(year_talks(ids, year))
-        self.reviews = year_reviews(ids, year)
-        self.dues = _by_branch(dues_payers(ids, year))
+        self.reviews, self.unfinished_reviews = year_reviews(ids, year)
+        self.dues = dues_payers(ids, year, on)
         self.reports = _by_branch(year_reports(ids, year), lambda r: r.member.branch_id)
         self.training = _by_branch(year_training(branches, year, as_of), lambda pair: pair[0].branch_id)
         self.pipeline = _by_branch(pipeline_members(ids, year))
@@ -469,6 +658,13 @@ class Reads:
         return getattr(self, kind).get(branch.pk, [])
 
 
+def exporter_name(user):
+    """The exporter as the export log names them: the person's name, else the login; the command line."""
+    if user is None:
+        return "命令行"
+    return user.get_full_name() or user.get_username()
+
+
 def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None):
     """The branch's 台账 for the year: a cover and the sheets of BRANCH_SHEETS, rows built on write.
 
@@ -477,17 +673,28 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
     reads = reads or Reads([branch], year=year, user=user, as_of=as_of)
     ctx = Context(branch, year, user, as_of, reads)
     ctx.meetings, ctx.cells = reads.of("meetings", branch), reads.of("cells", branch)
+    dues_lines = reads.of("dues", branch)
     cover = [
         ("党支部", branch.name),
         ("上级党组织", reads.parents.get(branch.pk, "")),
         ("年度", f"{year}年"),
         ("支部书记", reads.secretary_names.get(branch.pk, NO_SECRETARY)),
-        ("在册党员", len(reads.of("dues", branch))),  # the party members on the roster: who owes dues
+        # The 党费收缴 sheet's members on the branch's roster on the ledger's day (Context.on); the sheet
+        # also lists those who left or came during the year.
+        (
+            f"在册党员（{ctx.on.year}年{ctx.on.month}月{ctx.on.day}日）",
+            sum(line.listed for line in dues_lines),
+        ),
+        ("本年度曾在册党员", len(dues_lines)),
         ("合规完成率", _rate_text(tally(ctx.cells))),
         ("统计截至", as_of),
         ("生成时间", generated_at or timezone.now()),
-        ("导出人", getattr(user, "username", "") or "命令行"),
-        ("说明", "党员名册为导出时在册人员；合规情况与“本期事项”、工作台按同一规则计算。"),
+        ("导出人", exporter_name(user)),
+        (
+            "说明",
+            "党员名册为导出时在册人员；党费收缴表列本年度曾在本支部的党员（含年内转出、转入、入党者），"
+            "“—”为不在本支部或尚未入党、无需在本支部缴纳的月份；合规情况与“本期事项”、工作台按同一规则计算。",
+        ),
     ]
     return Book(
         [build(ctx) for _title, build in BRANCH_SHEETS], f"{branch.name} {year}年度组织生活台账", cover
@@ -507,7 +714,7 @@ BRANCH_SHEETS = [
                                   note="本年度无谈心谈话记录")),
     ("民主评议", review_sheet),
     ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.reads.of("dues", c.branch)),
-                                  note="本支部暂无党员")),
+                                  note=DUES_NOTE)),
     ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.reads.of("reports", c.branch)),
                                   note="本年度无思想汇报记录")),
     ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.reads.of("training", c.branch)),
@@ -581,15 +788,16 @@ def overdue_rows(cells):
                c.obligation.required, c.obligation.held]  # fmt: skip
 
 
-# Member flags that are reminders, not concerns: left off the watch-list.
-NOT_WATCHED = ("political_birthday",)
-
-
-def watch_rows(branch_ids):
-    """Members who need attention: open member-level flags (absence ladder, dues, reports, 外出 …)."""
+def watch_rows(organisation):
+    """Members who need attention: the open flags of the watch-list (compliance.selectors.WATCH_RULES, the
+    dashboard's 关注党员 and the 待办 list's “关注党员” filter) of the branches under the organisation."""
     flags = (
-        Flag.objects.filter(branch_id__in=branch_ids, member__isnull=False, resolved_on__isnull=True)
-        .exclude(rule__in=NOT_WATCHED)
+        Flag.objects.filter(
+            branch__path__startswith=organisation.path,
+            rule__in=WATCH_RULES,
+            member__isnull=False,
+            resolved_on__isnull=True,
+        )
         .select_related("branch", "member")
         .order_by("branch__path", "rule", "member__name_initials", "pk")
     )
@@ -613,7 +821,7 @@ def summary_book(organisation, *, year, user, as_of=None, generated_at=None):
         ("逾期事项", total.overdue),
         ("统计截至", as_of),
         ("生成时间", generated_at or timezone.now()),
-        ("导出人", getattr(user, "username", "") or "命令行"),
+        ("导出人", exporter_name(user)),
         ("说明", "完成率＝已完成÷应完成（不含不适用）；与工作台、本期事项按同一规则计算。"),
     ]
     sheets = [
@@ -622,6 +830,6 @@ def summary_book(organisation, *, year, user, as_of=None, generated_at=None):
         ),
         Sheet("合规明细", GRID_COLUMNS, lambda: grid_rows(cells), note="本年度无应完成事项"),
         Sheet("逾期清单", OVERDUE_COLUMNS, lambda: overdue_rows(cells), note="无逾期事项"),
-        Sheet("重点关注党员", WATCH_COLUMNS, lambda: watch_rows(ids), note="暂无需要关注的党员"),
+        Sheet("重点关注党员", WATCH_COLUMNS, lambda: watch_rows(organisation), note="暂无需要关注的党员"),
     ]
     return Book(sheets, f"{organisation.name} {year}年度组织生活情况汇总", cover)

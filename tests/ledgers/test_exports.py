@@ -8,6 +8,7 @@ from io import BytesIO
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from openpyxl import load_workbook
 
 from branches.models import Organisation, Role
@@ -70,7 +71,7 @@ def test_branch_ledger_has_every_sheet_with_its_rows(ledger_branch, personas):
     assert [(r[2], r[3]) for r in talks] == [("党员0", "党员1"), ("党员0", INJECTION)]
     assert _rows(book["民主评议"])[0][0] == exports.NO_REVIEW_NOTE
     dues = {r[1]: r for r in _rows(book["党费收缴"])}
-    assert dues["党员0"][5:8] == [10, 10, 10] and dues["党员0"][-2:] == [3, 30]
+    assert dues["党员0"][5:8] == [10, 10, 10] and dues["党员0"][-3:] == [3, 30, None]  # no change in the year
     assert "积极分子甲" not in dues  # not yet a party member
     assert [r[1] for r in _rows(book["思想汇报"])] == ["积极分子甲"]
     assert [r[1] for r in _rows(book["发展党员"])] == ["积极分子甲"]
@@ -238,3 +239,143 @@ def test_the_training_sheet_lists_each_members_hours_against_what_they_owe(ledge
     assert rows["党员2"][4] == 0
     this_year = {r[1]: r for r in _rows(_book(ledger_branch, personas[Role.SECRETARY])["学习培训"])}
     assert this_year["党员0"][4:6] == [0, "待完成"]  # 2026 judged as of 25 November
+
+
+def _cover(book):
+    return {r[0]: r[1] for r in book["封面"].iter_rows(min_row=3, values_only=True)}
+
+
+def _dues(book):
+    header = _header(book["党费收缴"])
+    return {r[1]: dict(zip(header, r, strict=True)) for r in _rows(book["党费收缴"])}
+
+
+def _months(row):
+    """{month: amount paid, None (owed, unpaid) or “—” (not the branch's to collect)}."""
+    return {m: row[f"{m}月"] for m in range(1, 13)}
+
+
+def _pay(member, months, amount="10.00"):
+    from members import services as member_services
+
+    for month in months:
+        member_services.record_dues_payment(member=member, month=date(YEAR, month, 1), amount=Decimal(amount),
+                                            paid_on=date(YEAR, month, 15), today=AS_OF)  # fmt: skip
+
+
+def test_the_dues_sheet_lists_the_branchs_members_of_that_year_each_month_under_its_branch(
+    ledger_branch, personas, tree
+):
+    """Who left, who came from another branch and who joined the party in the year are on the sheet of each
+    branch they belonged to, with the months they owed it; the months before or after are “—”."""
+    from members import services as member_services
+
+    office = personas[Role.TOWNSHIP_ADMIN]
+    gone = make_member(tree.a1, None, idn(20), name="转出党员")
+    _pay(gone, range(1, 10))
+    member_services.transfer_out(member=gone, on=date(YEAR, 9, 23), counterpart="外县某支部", today=AS_OF)
+    mover = make_member(tree.a2, None, idn(21), name="调动党员")
+    _pay(mover, range(1, 11))
+    member_services.move_member(member=mover, branch=tree.a1, on=date(YEAR, 10, 28), today=AS_OF)
+    _pay(mover, [11])
+    newcomer = make_member(tree.a1, None, idn(22), name="新党员", category="probationary",
+                           applied_on=date(2023, 10, 21), activist_on=date(2024, 3, 9), candidate_on=date(2025, 9, 20),
+                           joined_on=date(YEAR, 4, 8))  # fmt: skip
+    _pay(newcomer, [4, 5])
+
+    a1 = _book(tree.a1, office)
+    dues = _dues(a1)
+    dash = exports.NOT_OWED_HERE
+    assert _months(dues["转出党员"]) == {
+        **dict.fromkeys(range(1, 10), 10),
+        **dict.fromkeys(range(10, 13), dash),
+    }
+    assert (dues["转出党员"]["已缴月数"], dues["转出党员"]["合计（元）"]) == (9, 90)
+    assert dues["转出党员"]["变动情况"] == "2026-09-23转出"
+    # Moved on 28 October: October is the new branch's to collect, September the last of the old one's.
+    assert _months(dues["调动党员"]) == {**dict.fromkeys(range(1, 10), dash), 10: 10, 11: 10, 12: None}
+    assert dues["调动党员"]["变动情况"] == "2026-10-28由甲村党支部转入"
+    assert _months(dues["新党员"]) == {1: dash, 2: dash, 3: dash, 4: 10, 5: 10, **dict.fromkeys(range(6, 13))}
+    assert dues["新党员"]["人员类别"] == "预备党员" and dues["新党员"]["变动情况"] == "2026-04-08入党"
+    cover = _cover(a1)
+    # On 25 November: 党员0–3, the formula-named one, the newcomer and the mover (转出党员 left in September).
+    assert cover["在册党员（2026年11月25日）"] == 7 and "在册党员" not in cover
+    assert cover["本年度曾在册党员"] == len(dues) == 8
+
+    a2 = _dues(_book(tree.a2, office))
+    assert _months(a2["调动党员"]) == {
+        **dict.fromkeys(range(1, 10), 10),
+        **dict.fromkeys(range(10, 13), dash),
+    }
+    assert a2["调动党员"]["变动情况"] == "2026-10-28转至甲社区第一党支部"
+
+    last_year = _book(tree.a1, office, year=2025)
+    dues_2025 = _dues(last_year)
+    assert "新党员" not in dues_2025  # not yet a party member in 2025
+    assert "调动党员" not in dues_2025 and "转出党员" in dues_2025
+    assert _cover(last_year)["在册党员（2025年12月31日）"] == 6 == len(dues_2025)
+
+
+def test_a_review_not_closed_is_not_exported_as_results(ledger_branch, personas):
+    """A campaign still being tallied (its votes and grades not final) is not a result for the ledger."""
+    from evaluations import services as review_services
+    from tests.conftest import make_campaign
+
+    campaign = make_campaign(ledger_branch, year=YEAR, campaign_on=date(YEAR, 11, 1), grades={})
+    status = campaign.get_status_display()
+    rows = _rows(_book(ledger_branch, personas[Role.SECRETARY])["民主评议"])
+    assert rows == [
+        [f"本年度无已完成的民主评议（2026年度民主评议目前为“{status}”，完成后列入台账）", *[None] * 10]
+    ]
+    review_services.close_campaign(campaign=campaign, closed_on=date(YEAR, 11, 5))
+    sheet = _book(ledger_branch, personas[Role.SECRETARY])["民主评议"]
+    header = _header(sheet)
+    done = {r[1]: r for r in _rows(sheet)}
+    assert (
+        done["党员0"][header.index("评议等次")] == "合格" and done["党员0"][header.index("状态")] == "已完成"
+    )
+
+
+def test_the_cover_names_the_exporter_and_no_secretary_who_has_left(ledger_branch, personas, tree):
+    from members import services as member_services
+
+    office = personas[Role.TOWNSHIP_ADMIN]
+    office.first_name = "周敏"
+    office.save()
+    assert _cover(_book(ledger_branch, office))["导出人"] == "周敏"
+    assert (
+        _cover(_book(ledger_branch, personas[Role.SECRETARY]))["导出人"] == "secretary"
+    )  # no name: the login
+    buffer = BytesIO()
+    xlsx.render(exports.summary_book(tree.township, year=YEAR, user=office, as_of=AS_OF), buffer)
+    assert _cover(load_workbook(buffer))["导出人"] == "周敏"
+
+    # 党员0, the secretary of the term elected in 2024, transferred out; nobody was recorded after them.
+    member_services.transfer_out(member=ledger_branch.people[0], on=date(YEAR, 9, 23), counterpart="外县",
+                                 today=AS_OF)  # fmt: skip
+    assert _cover(_book(ledger_branch, office))["支部书记"] == "（未录入：原书记党员0已于2026-09-23转出）"
+    assert (
+        _cover(_book(ledger_branch, office, year=2025))["支部书记"] == "党员0"
+    )  # in office at the end of 2025
+
+
+def test_the_watch_sheet_is_the_watch_list_of_the_dashboard_and_the_todo_list(
+    ledger_branch, personas, tree, client
+):
+    people = ledger_branch.people
+    flags = [("dues_arrears", people[1]), ("training_hours", people[2]), ("training_hours", people[3]),
+             ("political_birthday", people[2]), ("absence_ladder", people[3]), ("lost_contact", people[0])]  # fmt: skip
+    for i, (rule, member) in enumerate(flags):
+        Flag.objects.create(key=f"w{i}", rule=rule, state="warning", branch=tree.a1, member=member,
+                            message=rule, raised_on=AS_OF)  # fmt: skip
+    Flag.objects.create(
+        key="branch", rule="theme_day", state="overdue", branch=tree.a1, message="x", raised_on=AS_OF
+    )
+    office = personas[Role.TOWNSHIP_ADMIN]
+    buffer = BytesIO()
+    xlsx.render(exports.summary_book(tree.township, year=YEAR, user=office, as_of=AS_OF), buffer)
+    rows = _rows(load_workbook(buffer)["重点关注党员"])
+    client.force_login(office)
+    todo = client.get(reverse("compliance:flags"), {"watch": "1", "org": tree.township.pk})
+    assert len(rows) == todo.context["page"].paginator.count == 3
+    assert sorted(r[2] for r in rows) == ["党员0", "党员1", "党员3"]  # no 集中学习培训, no 政治生日

@@ -171,3 +171,23 @@ def test_command_exports_a_branch_a_summary_and_a_zip(ledger_branch, tree, tmp_p
     assert len(zipfile.ZipFile(tmp_path / "all.zip").namelist()) == 2
     with pytest.raises(CommandError, match="没有找到党组织"):
         call_command("export_ledger", "--branch", "不存在的支部", "--output", str(out))
+
+
+def test_the_log_reads_on_a_phone_as_one_card_an_export(client, secretary, personas, ledger_branch, tree):
+    """At 390px the table's 党组织 and 年度 columns wrapped one character a line: a phone gets a card a line
+    (the table is for md and wider), and the short columns never wrap."""
+    import re
+
+    secretary.post(reverse("ledgers:branch_export", args=[ledger_branch.pk]), {"year": YEAR})
+    office = personas[Role.TOWNSHIP_ADMIN]
+    office.first_name = "周敏"
+    office.save()
+    client.force_login(office)
+    client.post(reverse("ledgers:township_export", args=[tree.township.pk]),
+                {"year": YEAR, "kind": "summary"})  # fmt: skip
+    log = client.get(reverse("ledgers:list")).content.decode()
+    cards = re.search(r'<ul class="list-group d-md-none[^"]*">(.*?)</ul>', log, re.S).group(1)
+    assert cards.count('<li class="list-group-item">') == 2
+    assert ledger_branch.name in cards and "2026年度" in cards and "周敏" in cards and "secretary" in cards
+    assert '<div class="table-responsive bg-white border rounded d-none d-md-block">' in log
+    assert f'<td class="text-nowrap">{YEAR}</td>' in log

@@ -59,6 +59,7 @@ def _furnish(branch, serial):
         member=people[2], received_on=date(2026, 5, 5), title=f"{branch.name}思想汇报"
     )
     make_campaign(branch, year=2026, campaign_on=date(2026, 11, 1))
+    member_services.transfer_out(member=people[2], on=date(2026, 9, 23), counterpart="外县", today=AS_OF)
     return people
 
 
@@ -66,13 +67,22 @@ def _furnish(branch, serial):
 def test_each_workbook_in_the_zip_is_the_branchs_own_ledger(ledger_branch, tree, personas, tmp_path,
                                                              monkeypatch, chunk):  # fmt: skip
     monkeypatch.setattr(services, "ZIP_CHUNK", chunk)
-    _furnish(tree.a2, 40)
+    people = _furnish(tree.a2, 40)
+    # 甲村's member moves to 甲社区第一 (another chunk when a chunk is one branch): each keeps its months.
+    member_services.move_member(member=people[1], branch=tree.a1, on=date(2026, 10, 28), today=AS_OF)
     office = personas[Role.TOWNSHIP_ADMIN]
     zipped = _zipped(tree.township, office, tmp_path)
     for branch in (tree.a1, tree.a2):
         assert zipped[f"{branch.name}-{YEAR}年度台账.xlsx"] == _alone(branch, office)
     a2 = zipped[f"甲村党支部-{YEAR}年度台账.xlsx"]
-    assert [row[1] for row in a2["党员名册"][1:]] == ["甲村党支部党员0", "甲村党支部党员1", "甲村党支部党员2"]
+    assert [row[1] for row in a2["党员名册"][1:]] == ["甲村党支部党员0"]
+    assert [(row[1], row[7], row[-1]) for row in a2["党费收缴"][1:]] == [
+        ("甲村党支部党员0", None, None),
+        ("甲村党支部党员1", Decimal(12), "2026-10-28转至甲社区第一党支部"),
+        ("甲村党支部党员2", None, "2026-09-23转出"),
+    ]
+    a1 = zipped[f"甲社区第一党支部-{YEAR}年度台账.xlsx"]
+    assert [row[7] for row in a1["党费收缴"][1:] if row[1] == "甲村党支部党员1"] == [exports.NOT_OWED_HERE]
     assert [row[4] for row in a2["谈心谈话"][1:]] == ["甲村党支部谈工作"]
     assert ("支部书记", "甲村党支部党员0") in a2["封面"]
 
