@@ -1,10 +1,14 @@
+import json
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from branches.forms import DATE_INPUT, SafeForm, organisation_select
 
 from .periods import PERIOD_LABELS
 from .rules import (
+    BACKFILL_DAYS_RANGE,
     BACKFILL_SETTING,
     CATALOGUE,
     MEETING_RULES,
@@ -14,6 +18,26 @@ from .rules import (
     VALUE_SETTING_NAMES,
     VALUE_SETTINGS,
 )
+from .services import (
+    EARLIEST_EFFECTIVE_FROM,
+    MAX_MEETINGS_A_PERIOD,
+    MAX_TRAINING_HOURS_A_YEAR,
+    check_setting,
+    current_period_start,
+    effective_from_problem,
+)
+
+# The form's fields that the service takes (check_setting, add_setting).
+SETTING_FIELDS = ("organisation", "rule", "enabled", "effective_from", "count", "period_kind")
+
+# The confirmation of a date before the current period: said in general until a date is chosen (the page's
+# script, and the form shown again, name the date).
+CONFIRM_LABEL = "我确认：生效日期早于本期开始时，将按新规定重新判断该日期以来已结束的周期"
+CONFIRM_TEMPLATE = "我确认：将按新规定重新判断{day}以来已结束的周期"
+
+
+def confirm_label(day):
+    return CONFIRM_TEMPLATE.format(day=f"{day:%Y-%m-%d}")
 
 
 def default_effective_from():
@@ -32,10 +56,12 @@ class RuleSettingForm(SafeForm):
     enabled = forms.TypedChoiceField(
         label="是否检查", choices=[("1", "检查"), ("0", "不检查")], coerce=lambda v: v == "1", initial="1"
     )
+    # No bounds of its own: each kind of rule has one limit, checked with one message by the service.
     count = forms.IntegerField(
-        label="次数、学时、天数或年数", min_value=1, max_value=200, required=False,
-        help_text="不填则用默认次数；集中学习培训填每年学时（默认每名党员32、书记和支委56）；"
-                  "补录认定填工作日数（默认3）；委员会任期填3或5年。",
+        label="次数、学时、天数或年数", required=False,
+        help_text=f"不填则用默认次数；会议每个周期1到{MAX_MEETINGS_A_PERIOD}次；集中学习培训填每年学时"
+                  f"1到{MAX_TRAINING_HOURS_A_YEAR}（默认每名党员32、书记和支委56）；补录认定填工作日数"
+                  f"{BACKFILL_DAYS_RANGE[0]}到{BACKFILL_DAYS_RANGE[1]}（默认3）；委员会任期填3或5年。",
     )  # fmt: skip
     theme_day = forms.TypedChoiceField(
         label="主题党日固定日期", coerce=int, required=False, choices=[("", "——")] + THEME_DAY_CHOICES,
@@ -48,8 +74,11 @@ class RuleSettingForm(SafeForm):
     )
     effective_from = forms.DateField(
         label="生效日期", widget=DATE_INPUT, initial=default_effective_from,
-        help_text="此日期之前的周期仍按原规定判断。补录认定只能自今天起生效，默认即为今天。",
+        help_text=f"此日期之前的周期仍按原规定判断；早于本期开始的日期会按新规定重新判断此后已结束的周期，"
+                  f"须勾选确认。不能早于该组织的成立日期，也不能早于{EARLIEST_EFFECTIVE_FROM:%Y-%m-%d}。"
+                  "补录认定只能自今天起生效，默认即为今天。",
     )  # fmt: skip
+    confirm_rejudge = forms.BooleanField(label=CONFIRM_LABEL, required=False)
 
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,6 +88,16 @@ class RuleSettingForm(SafeForm):
             "data-default-day": f"{default_effective_from():%Y-%m-%d}",
             "data-backfill-rule": BACKFILL_SETTING,
             "data-backfill-day": f"{timezone.localdate():%Y-%m-%d}",
+        })  # fmt: skip
+        # What the page's script needs to show the confirmation as soon as the date is before the current
+        # period of the chosen rule (see clean): that period's first day, by rule and by chosen period.
+        today = timezone.localdate()
+        rules = [code for code, _label in self.fields["rule"].choices]
+        starts = {f"rule:{code}": current_period_start(code, "", today=today) for code in rules}
+        starts.update({f"kind:{kind}": current_period_start("", kind, today=today) for kind in PERIOD_LABELS})
+        self.fields["confirm_rejudge"].widget.attrs.update({
+            "data-period-starts": json.dumps({key: f"{day:%Y-%m-%d}" for key, day in starts.items()}),
+            "data-label-template": CONFIRM_TEMPLATE,
         })  # fmt: skip
 
     def clean(self):
@@ -85,4 +124,34 @@ class RuleSettingForm(SafeForm):
             and "effective_from" not in self.changed_data
         ):
             data["effective_from"] = max(data["effective_from"], timezone.localdate())
+        confirmed = data.pop("confirm_rejudge", False)
+        if not self.errors:
+            # What the service would refuse, said now, on its field, together with the confirmation below.
+            try:
+                check_setting(**{key: value for key, value in data.items() if key in SETTING_FIELDS})
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, messages)
+        if "effective_from" not in self.errors:
+            self._confirm_rejudge(data, confirmed)
         return data
+
+    def _confirm_rejudge(self, data, confirmed):
+        """A date before the current period judges again periods that have ended, whose verdicts the
+        branches and inspectors have read: the office ticks that it means it (a date the service refuses
+        anyway is said on its own)."""
+        day, rule, organisation = data.get("effective_from"), data.get("rule"), data.get("organisation")
+        if day is None or rule is None:
+            return
+        if organisation is not None and effective_from_problem(organisation, day):
+            return
+        kind = data.get("period_kind") if data.get("enabled") else ""
+        if day < current_period_start(rule, kind or "", today=timezone.localdate()):
+            # The bound field was made while cleaning, with the general label: both say the date.
+            self.fields["confirm_rejudge"].label = self["confirm_rejudge"].label = confirm_label(day)
+            if not confirmed:
+                self.add_error(
+                    "confirm_rejudge",
+                    f"生效日期{day:%Y-%m-%d}早于本期开始，已结束的周期将按新规定重新判断：确认无误请勾选此项，"
+                    "否则请改为本期开始以后的日期。",
+                )

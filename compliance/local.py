@@ -1,5 +1,6 @@
 """The local values a 党委 sets for its subtree (`rules.VALUE_SETTINGS`), for the writes and pages that need
-them: the 主题党日 fixed day, the 补录 threshold and the committees' term.
+them: the 主题党日 fixed day, the 补录 threshold and the committees' term; and whether a local setting has
+switched a rule off for an organisation on a day (`switched_off_since`), for the pages that announce it.
 
 A write reads them for its one organisation in one query, kept on the organisation object (loaded anew by
 each request), so that a ledger of a year's meetings asks once; the engine, which judges many branches,
@@ -102,3 +103,21 @@ def term_setting_refused(organisation):
     ):
         return "村、社区党组织每届任期5年（支部条例第二十一条），不能另行设置任期。"
     return None
+
+
+def switched_off_since(organisation, code, *, on):
+    """The date from which a local setting stops checking the rule for the organisation, if the setting in
+    force on `on` is a “不检查” one; else None. One query. As the engine reads them (`engine._settings_for`):
+    along the organisation's ancestry, the nearest organisation's setting on a date, the latest date on or
+    before `on` in force."""
+    chosen = {}
+    for setting in RuleSetting.objects.filter(
+        rule=code, organisation__path__in=_ancestor_paths(organisation), effective_from__lte=on
+    ).select_related("organisation"):
+        current = chosen.get(setting.effective_from)
+        if current is None or len(setting.organisation.path) > len(current.organisation.path):
+            chosen[setting.effective_from] = setting
+    if not chosen:
+        return None
+    latest = chosen[max(chosen)]
+    return None if latest.enabled else latest.effective_from

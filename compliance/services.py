@@ -13,8 +13,10 @@ from branches.services import branches_of
 from . import engine
 from .local import term_setting_refused
 from .models import DigestSubscription, FlagState, Lease, RefreshRun, RuleSetting
+from .periods import PeriodKind, period_containing
 from .rules import (
     BACKFILL_SETTING,
+    CATALOGUE,
     MEETING_RULES,
     TERM_SETTING,
     TRAINING_SETTINGS,
@@ -122,11 +124,64 @@ def rejudge_since(dates, *, today):
     return since if since < usual else None
 
 
+# No local rule reaches back before this day: the system holds no records of years before it, and a date
+# such as 1900-01-01 is a slip of the keyboard that would judge every period since again.
+EARLIEST_EFFECTIVE_FROM = date(2000, 1, 1)
+
+
+def effective_from_problem(organisation, effective_from):
+    """Why a local rule of the organisation cannot take effect from this date, or None: not before the
+    organisation was founded (it had no periods to judge), nor before EARLIEST_EFFECTIVE_FROM."""
+    if effective_from < EARLIEST_EFFECTIVE_FROM:
+        return f"生效日期不能早于{EARLIEST_EFFECTIVE_FROM:%Y-%m-%d}。"
+    founded_on = getattr(organisation, "founded_on", None)
+    if founded_on and effective_from < founded_on:
+        return f"生效日期不能早于{organisation.name}的成立日期（{founded_on:%Y-%m-%d}）。"
+    return None
+
+
+def current_period_start(rule, period_kind, *, today):
+    """The first day of the period of the rule (with the period chosen for it) that contains today: a local
+    rule effective from an earlier day judges again periods that have already ended. The training hours
+    are a year's; the local values (主题党日固定日期, 补录认定, 委员会任期) apply by the month or the day, so
+    this month's first day."""
+    if period_kind:
+        kind = PeriodKind(period_kind)
+    elif rule in TRAINING_SETTINGS:
+        kind = PeriodKind.YEAR
+    elif rule in CATALOGUE and CATALOGUE[rule].frequency is not None:
+        kind = CATALOGUE[rule].frequency.period
+    else:
+        kind = PeriodKind.MONTH
+    return period_containing(kind, today).start
+
+
 @transaction.atomic
 def add_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind="", user=None):
-    """A local rule for the organisation's subtree from a date on; kept with its history, never edited away."""
+    """A local rule for the organisation's subtree from a date on; kept with its history, never edited away.
+    (The settings page also asks the office to confirm a date before the current period: `current_period_start`.)"""
+    check_setting(organisation=organisation, rule=rule, enabled=enabled, effective_from=effective_from,
+                  count=count, period_kind=period_kind)  # fmt: skip
+    if RuleSetting.objects.filter(
+        organisation=organisation, rule=rule, effective_from=effective_from
+    ).exists():
+        raise ValidationError({"effective_from": "该组织同一规则在这一天已有设置。"})
+    setting = RuleSetting.objects.create(
+        organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
+        period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
+    )  # fmt: skip
+    setting.judging = refresh_on_commit(branches_of(organisation), dates=[effective_from])
+    return setting
+
+
+def check_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind=""):
+    """Raise ValidationError (on the field) if the local rule cannot be set: one limit for each kind of rule,
+    said the same way wherever it is set (the settings page asks this before its own confirmation)."""
     if rule not in (*MEETING_RULES, *TRAINING_SETTINGS, *VALUE_SETTINGS):
         raise ValidationError({"rule": "该规则暂不支持本地设置。"})
+    problem = effective_from_problem(organisation, effective_from)
+    if problem:
+        raise ValidationError({"effective_from": problem})
     if rule in VALUE_SETTINGS:
         _check_value(rule, enabled=enabled, count=count, period_kind=period_kind)
         refused = term_setting_refused(organisation) if rule == TERM_SETTING else None
@@ -144,16 +199,6 @@ def add_setting(*, organisation, rule, enabled, effective_from, count=None, peri
             raise ValidationError({"count": f"学时应在1到{MAX_TRAINING_HOURS_A_YEAR}之间。"})
     elif enabled and count is not None and not 1 <= count <= MAX_MEETINGS_A_PERIOD:
         raise ValidationError({"count": f"次数应在1到{MAX_MEETINGS_A_PERIOD}之间。"})
-    if RuleSetting.objects.filter(
-        organisation=organisation, rule=rule, effective_from=effective_from
-    ).exists():
-        raise ValidationError({"effective_from": "该组织同一规则在这一天已有设置。"})
-    setting = RuleSetting.objects.create(
-        organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
-        period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
-    )  # fmt: skip
-    setting.judging = refresh_on_commit(branches_of(organisation), dates=[effective_from])
-    return setting
 
 
 def _check_value(rule, *, enabled, count, period_kind):
@@ -299,8 +344,16 @@ def send_digests(*, today):
 def _digest_text(user, items, total, today):
     lines = [f"{user.get_full_name() or user.username}，您好：", "",
              f"截至{today:%Y年%m月%d日}，您负责的范围内有{total}项逾期或即将到期的事项：", ""]  # fmt: skip
-    lines += [f"【{flag.get_state_display()}】{flag.message}" for flag in items]
+    # By branch, as the web list names each item's branch (a group's flag names the group's branch); the
+    # branches in the order of their most urgent item, each branch's items in the list's order.
+    by_branch = {}
+    for flag in items:
+        by_branch.setdefault(flag.branch_id, (flag.branch, []))[1].append(flag)
+    for branch, flags in by_branch.values():
+        lines.append(f"{branch.name}：")
+        lines += [f"  【{flag.get_state_display()}】{flag.message}" for flag in flags]
+        lines.append("")
     if total > len(items):
-        lines.append(f"……另有{total - len(items)}项，请登录系统查看“待办提醒”。")
-    lines += ["", "如不需要此邮件，可在“待办提醒”页面取消订阅。"]
+        lines += [f"……另有{total - len(items)}项，请登录系统查看“待办提醒”。", ""]
+    lines.append("如不需要此邮件，可在“待办提醒”页面取消订阅。")
     return "\n".join(lines)

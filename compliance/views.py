@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from branches.access import Action, can, get_branch_for, organisations_for, scoped
 from branches.forms import date_param, id_param, submit_form
@@ -49,10 +49,15 @@ def flag_list(request):
     })  # fmt: skip
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def digest(request):
     """Subscribe to (or leave) the daily reminder email; the user's own choice of their own scope's flags.
-    A login without a scope (a 党员's own) has nothing it would bring, and may only leave it."""
+    A login without a scope (a 党员's own) has nothing it would bring, and may only leave it.
+
+    A GET changes nothing and goes to the work list, where the button is: one arrives here by a link, or
+    back from the login page after the session ran out while subscribing (?next=/todo/digest/)."""
+    if request.method == "GET":
+        return redirect("compliance:flags")
     enabled = request.POST.get("enabled") == "1"
     if enabled and not selectors.has_work_list(request.user):
         raise PermissionDenied(

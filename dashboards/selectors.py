@@ -26,7 +26,7 @@ from compliance.grid import (
     obligation_grid,
     summed,
 )
-from compliance.local import fixed_theme_day
+from compliance.local import fixed_theme_day, switched_off_since
 from compliance.models import Flag
 from compliance.periods import STATE_LABELS, Period, PeriodKind, State, period_containing
 from compliance.rules import CATALOGUE
@@ -450,18 +450,24 @@ def _pipeline_deadlines(scope, *, as_of, days):
                      "confirmed_on")
     )  # fmt: skip
     events = defaultdict(dict)
-    for member_id, kind, happened_on in (
-        PipelineEvent.objects.filter(member__in=people.values("pk"), kind__in=["talk", "approval"])
+    for member_id, kind, happened_on, months in (
+        PipelineEvent.objects.filter(
+            member__in=people.values("pk"), kind__in=["talk", "approval", "extension"]
+        )
         .order_by("happened_on")
-        .values_list("member_id", "kind", "happened_on")
+        .values_list("member_id", "kind", "happened_on", "months")
     ):
         events[member_id].setdefault(kind, happened_on)
+        if kind == "extension":  # each extension of the 预备期 adds its months
+            known = events[member_id]
+            known["extension_months"] = known.get("extension_months", 0) + (months or 0)
     horizon = as_of + timedelta(days=days)
     items = []
     for pk, name, branch_name, category, applied_on, activist_on, joined_on, confirmed_on in people:
         for deadline in pipeline.deadlines(
             category=category, applied_on=applied_on, talked_on=events[pk].get("talk"), activist_on=activist_on,
             joined_on=joined_on, approved_on=events[pk].get("approval"), confirmed_on=confirmed_on,
+            extension_months=events[pk].get("extension_months", 0),
         ):  # fmt: skip
             if not deadline.is_met and deadline.code != "activist_year" and deadline.due_on <= horizon:
                 items.append(PipelineItem(pk, name, branch_name, category, deadline, deadline.due_on < as_of))
@@ -472,12 +478,13 @@ def _pipeline_deadlines(scope, *, as_of, days):
 
 
 def next_theme_day(branch, *, on):
-    """The branch's next fixed 主题党日 on or after `on`."""
+    """The branch's next fixed 主题党日 on or after `on`, and the date since which a local rule no longer
+    checks the 主题党日 for the branch on that day (None: checked): a branch home then announces no day."""
     day = fixed_theme_day(branch, on)
     if day < on:
         first_next = (on.replace(day=1) + timedelta(days=32)).replace(day=1)
         day = fixed_theme_day(branch, first_next)
-    return day
+    return day, (switched_off_since(branch, "theme_day", on=day) if branch is not None else None)
 
 
 def members_needing_attention(user_flags, branch):

@@ -141,7 +141,9 @@ def obligations(request):
 
 
 def pipeline_list(request):
-    """Development deadlines due within 30 days or already passed, in the scope."""
+    """Development deadlines due within 30 days or already passed, in the scope: a work list as of today, as
+    the overview's card that links here, so the page has no period controls (its breadcrumbs carry the
+    overview's period back)."""
     context = _context(request)
     items = selectors.pipeline_deadlines(context["scope"], as_of=context["as_of"])
     context.update(count=len(items), page=Paginator(items, PAGE_SIZE).get_page(request.GET.get("page")))
@@ -155,6 +157,7 @@ def branch_home(request, branch_pk):
     today = _today()
     rows = checklist.branch_checklist(branch, on=today)
     flags = open_flags(user)
+    theme_day, theme_day_off = selectors.next_theme_day(branch, on=today)
     return render(request, "dashboards/branch.html", {
         "branch": branch,
         "today": today,
@@ -164,5 +167,6 @@ def branch_home(request, branch_pk):
         "returned": list(returned_meetings(user).filter(branch=branch).order_by("-held_on")[:20]),
         "attention": selectors.members_needing_attention(flags, branch),
         "branch_flags": flags.filter(branch=branch).count(),  # what the link below lists
-        "theme_day": selectors.next_theme_day(branch, on=today),
+        "theme_day": theme_day,
+        "theme_day_off": theme_day_off,  # a local rule stopped checking it: no day is announced
     })  # fmt: skip

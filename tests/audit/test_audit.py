@@ -197,6 +197,7 @@ def test_a_rule_setting_is_listed_with_its_values_in_its_township_only(client, p
         "rule": "theme_day",
         "enabled": "0",
         "effective_from": "2026-01-01",
+        "confirm_rejudge": "1",  # a date before the current period: the page asks to confirm
     }
     assert client.post(reverse("compliance:settings"), data).status_code == 302
 

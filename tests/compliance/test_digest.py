@@ -73,3 +73,55 @@ def test_a_member_login_not_yet_on_the_roster_is_told_whom_to_ask(client, person
     client.force_login(personas[Role.MEMBER])
     page = client.get(reverse("compliance:flags")).content.decode()
     assert "尚未关联党员名册" in page and "订阅每日提醒邮件" not in page
+
+
+def test_each_line_of_the_email_names_its_branch_grouped_by_branch(
+    personas, tree, django_assert_max_num_queries
+):
+    """Two branches' 第二党小组 once read as the same line twice: each item is now under its branch's name, as
+    the web list names it, with no query per item."""
+    from branches.models import OrgLevel
+    from compliance.models import Flag
+
+    a3 = make_org(tree.township, "甲镇第三党支部", founded_on=date(2020, 1, 1))
+    a3_group = make_org(a3, "第二党小组", OrgLevel.GROUP)
+    message = "第二党小组2025年3月党小组会未召开（应1次，已0次）"
+    for n, (branch, group) in enumerate([(tree.a1, tree.g2), (a3, a3_group), (tree.a1, None)]):
+        Flag.objects.create(
+            key=f"t{n}", rule="group_meeting" if group else "theme_day", state="overdue", branch=branch,
+            group=group, message=message if group else f"{branch.name}2025年3月主题党日未召开（应1次，已0次）",
+            period_start=date(2025, 3, 1), period_end=date(2025, 3, 31 - n), raised_on=TODAY,
+        )  # fmt: skip
+    office = personas[Role.TOWNSHIP_ADMIN]
+    office.email = "zzy@example.cn"
+    office.save()
+    services.set_digest(user=office, enabled=True)
+    with django_assert_max_num_queries(8):
+        assert services.send_digests(today=TODAY) == 1
+    body = mail.outbox[0].body
+    blocks = [block.splitlines() for block in body.split("\n\n") if block.endswith("）") or "：\n" in block]
+    # Each branch's items in the web list's order (the earliest due first); the branch of the most urgent
+    # item first (a1's 主题党日, due 29 March), then a3 (30 March) before a1's group item (31 March).
+    assert blocks == [
+        ["甲社区第一党支部：", "  【逾期未完成】甲社区第一党支部2025年3月主题党日未召开（应1次，已0次）",
+         f"  【逾期未完成】{message}"],
+        ["甲镇第三党支部：", f"  【逾期未完成】{message}"],
+    ]  # fmt: skip
+
+
+def test_opening_the_subscription_address_goes_to_the_work_list_and_changes_nothing(client, personas):
+    """After a session expired while subscribing, the login page sends the user back to /todo/digest/ by
+    GET: they land on the list with the button, not on an English “HTTP ERROR 405”."""
+    member = personas[Role.COMMITTEE_MEMBER]
+    member.email = "wy@example.cn"
+    member.save()
+    url = reverse("compliance:digest")
+    login = client.get(url)
+    assert login.status_code == 302 and login.url.startswith(reverse("login"))
+    response = client.post(
+        login.url, {"username": member.username, "password": "pw-Testing-123"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("compliance:flags")
+    assert response.status_code == 200 and "订阅每日提醒邮件" in response.content.decode()
+    assert client.get(url, {"enabled": "1"}).url == reverse("compliance:flags")
+    assert not DigestSubscription.objects.filter(user=member).exists()

@@ -114,7 +114,7 @@ def test_a_local_rule_made_retroactive_judges_those_years_again(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("compliance:settings"), {
             "organisation": tree.township.pk, "rule": "theme_day", "enabled": "0",
-            "effective_from": f"{old_year}-07-01",
+            "effective_from": f"{old_year}-07-01", "confirm_rejudge": "1",
         })  # fmt: skip
     assert response.status_code == 302
     assert open_theme_months(branch, old_year) == set(range(1, 7))  # earlier months: the rule then in force

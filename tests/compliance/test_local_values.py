@@ -59,7 +59,9 @@ def office(client, personas):
 
 
 def post_setting(client, tree, **fields):
-    data = {"organisation": tree.township.pk, "enabled": "1", "effective_from": "2026-01-01", **fields}
+    # 2026-01-01 is before this month: the page asks to confirm that ended periods are judged again.
+    data = {"organisation": tree.township.pk, "enabled": "1", "effective_from": "2026-01-01",
+            "confirm_rejudge": "1", **fields}  # fmt: skip
     return client.post(reverse("compliance:settings"), data)
 
 
@@ -254,3 +256,105 @@ def test_a_value_the_admin_site_could_not_hold_is_refused_there_and_ignored_by_t
     assert local.fixed_theme_day(fresh, date(2026, 10, 1)) == date(2026, 10, 30)  # the default, not a crash
     hold(branch, ["theme_day"], date(2026, 10, 30))
     engine.refresh(as_of=date(2026, 11, 23), since=date(2026, 1, 1))  # the county's run goes on
+
+
+# ---------------------------------------------------------------- the effective date and the count's limits
+
+
+@pytest.fixture
+def november(monkeypatch):
+    today = date(2026, 11, 23)
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *args, **kwargs: today)
+    return today
+
+
+@pytest.mark.parametrize(
+    ("effective_from", "message"),
+    [
+        ("1900-01-01", "生效日期不能早于2000-01-01。"),
+        ("2009-12-31", "生效日期不能早于甲镇党委的成立日期（2010-01-01）。"),
+    ],
+)
+def test_a_local_rule_from_before_the_founding_or_2000_is_refused_on_its_date(
+    office, tree, effective_from, message
+):
+    """Once stored as typed: a back-dated rule rewrote the verdicts of every period since, unannounced."""
+    response = post_setting(office, tree, rule="theme_day", enabled="0", effective_from=effective_from)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["effective_from"] == [message] and message in response.content.decode()
+    assert form["effective_from"].value() == effective_from  # the input kept
+    assert "confirm_rejudge" not in form.errors  # no confirmation asked for a date that cannot stand
+    assert not RuleSetting.objects.exists()
+
+
+def test_a_date_in_an_ended_period_must_be_confirmed(office, tree, november):
+    page = office.get(reverse("compliance:settings")).content.decode()
+    assert "早于本期开始的日期会按新规定重新判断此后已结束的周期，须勾选确认" in page  # the help says so
+    data = {"rule": "theme_day", "enabled": "0", "effective_from": "2026-03-01", "confirm_rejudge": ""}
+    response = post_setting(office, tree, **data)
+    assert response.status_code == 200 and not RuleSetting.objects.exists()
+    page = response.content.decode()
+    assert "我确认：将按新规定重新判断2026-03-01以来已结束的周期" in page
+    assert list(response.context["form"].errors) == ["confirm_rejudge"]
+    assert "生效日期2026-03-01早于本期开始，已结束的周期将按新规定重新判断" in page
+    assert response.context["form"]["effective_from"].value() == "2026-03-01"
+    assert post_setting(office, tree, **{**data, "confirm_rejudge": "1"}).status_code == 302
+    assert RuleSetting.objects.get().effective_from == date(2026, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "needed"),
+    [
+        ({"rule": "theme_day", "enabled": "0", "effective_from": "2026-11-01"}, False),  # this month
+        ({"rule": "theme_day", "enabled": "0", "effective_from": "2026-10-31"}, True),
+        ({"rule": "general_meeting", "enabled": "0", "effective_from": "2026-10-01"}, False),  # this quarter
+        ({"rule": "general_meeting", "enabled": "0", "effective_from": "2026-09-30"}, True),
+        (
+            {"rule": "general_meeting", "count": "2", "period_kind": "month", "effective_from": "2026-10-01"},
+            True,
+        ),
+        (
+            {"rule": "training_hours", "count": "40", "effective_from": "2026-01-01"},
+            False,
+        ),  # this year's hours
+        ({"rule": "training_hours", "count": "40", "effective_from": "2025-12-31"}, True),
+    ],
+)
+def test_the_confirmation_is_asked_only_before_the_current_period_of_the_rule(
+    office, tree, november, fields, needed
+):
+    response = post_setting(office, tree, **fields, confirm_rejudge="")
+    if needed:
+        assert response.status_code == 200 and list(response.context["form"].errors) == ["confirm_rejudge"]
+    else:
+        assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"rule": "theme_day", "count": "500"}, "次数应在1到31之间。"),
+        ({"rule": "theme_day", "count": "32"}, "次数应在1到31之间。"),
+        ({"rule": "theme_day", "count": "0"}, "次数应在1到31之间。"),
+        ({"rule": "training_hours", "count": "500"}, "学时应在1到200之间。"),
+        ({"rule": "training_hours", "count": "0"}, "学时应在1到200之间。"),
+        (
+            {"rule": BACKFILL_SETTING, "count": "500", "effective_from": "2099-01-01"},
+            "补录认定的工作日数应在1到30之间。",
+        ),
+    ],
+)
+def test_a_count_out_of_range_gets_its_rules_one_limit(office, tree, fields, message):
+    """Once 500 said “确保该值小于或等于200。” and 32 then said “次数应在1到31之间。”: one limit, one message."""
+    response = post_setting(office, tree, **fields)
+    assert response.status_code == 200
+    assert response.context["form"].errors["count"] == [message]
+    assert "确保该值" not in response.content.decode()
+    assert not RuleSetting.objects.exists()
+
+
+def test_a_bad_count_and_a_missing_confirmation_are_said_together(office, tree, november):
+    response = post_setting(office, tree, rule="theme_day", count="500", effective_from="2026-03-01",
+                            confirm_rejudge="")  # fmt: skip
+    assert set(response.context["form"].errors) == {"count", "confirm_rejudge"}

@@ -213,7 +213,7 @@ def test_the_office_sets_the_committee_hours_on_the_settings_page(client, person
     client.force_login(personas[Role.TOWNSHIP_ADMIN])
     url = reverse("compliance:settings")
     data = {"organisation": tree.township.pk, "rule": "training_hours_committee", "enabled": "1",
-            "effective_from": "2025-01-01"}  # fmt: skip
+            "effective_from": "2025-01-01", "confirm_rejudge": "1"}  # fmt: skip
     refused = client.post(url, {**data, "period_kind": "month"})
     assert "集中学习培训按年度计算学时，不能设置周期" in refused.content.decode()
     assert client.post(url, {**data, "count": "60"}).status_code == 302

@@ -113,6 +113,24 @@ def test_pipeline_deadlines_within_thirty_days(township, personas):
     assert selectors.pipeline_deadlines(scope, as_of=date(2026, 7, 1)) == []
 
 
+def test_pipeline_deadlines_follow_an_extended_probation(township, personas):
+    from members import services as member_services
+    from members.models import Member
+
+    scope = _scope(personas[Role.TOWNSHIP_ADMIN])
+    probationer = Member.objects.get(name="预备党员")
+    member_services.record_pipeline_event(member=probationer, kind="approval", happened_on=date(2026, 8, 1),
+                                          today=date(2026, 8, 1))  # fmt: skip
+    # Joined 1 June 2026: the year ends 1 June 2027, six months more end 1 December 2027.
+    member_services.record_pipeline_event(member=probationer, kind="extension", happened_on=date(2026, 8, 2),
+                                          months=6, today=date(2026, 8, 2))  # fmt: skip
+    assert selectors.pipeline_deadlines(scope, as_of=date(2027, 5, 20)) == []
+    items = selectors.pipeline_deadlines(scope, as_of=date(2027, 11, 20))
+    assert [(i.name, i.deadline.code, i.deadline.due_on) for i in items] == [
+        ("预备党员", "probation_end", date(2027, 12, 1))
+    ]
+
+
 # ---------------------------------------------------------------- pages and drill-down
 
 
@@ -274,7 +292,9 @@ def test_dashboard_queries_do_not_depend_on_the_number_of_branches(client, tree,
 def test_branch_home_queries_do_not_depend_on_members_needing_attention(client, tree, personas, today):
     client.force_login(personas[Role.SECRETARY])
     url = reverse("dashboards:branch", args=[tree.a1.pk])
-    make_member(tree.a1, tree.g1, idn(1), name="党员1", joined_on=date(2005, 12, 1))
+    make_member(
+        tree.a1, tree.g1, idn(1), name="党员1", joined_on=date(2005, 12, 1), confirmed_on=date(2006, 12, 1)
+    )
 
     def count():
         with CaptureQueriesContext(connection) as ctx:
@@ -286,7 +306,14 @@ def test_branch_home_queries_do_not_depend_on_members_needing_attention(client, 
     refresh(as_of=date(2026, 12, 1), branch_ids=[tree.a1.pk])
     few = count()
     for i in range(2, 8):
-        make_member(tree.a1, tree.g2, idn(i), name=f"党员{i}", joined_on=date(2005, 12, 1))
+        make_member(
+            tree.a1,
+            tree.g2,
+            idn(i),
+            name=f"党员{i}",
+            joined_on=date(2005, 12, 1),
+            confirmed_on=date(2006, 12, 1),
+        )
     refresh(as_of=date(2026, 12, 1), branch_ids=[tree.a1.pk])
     assert count() == few
 
@@ -334,8 +361,8 @@ def test_branch_home_of_a_branch_out_of_scope_is_404(client, township, personas)
 
 
 def test_next_theme_day_is_the_last_friday():
-    assert selectors.next_theme_day(None, on=date(2026, 10, 1)) == date(2026, 10, 30)
-    assert selectors.next_theme_day(None, on=date(2026, 10, 31)) == date(2026, 11, 27)
+    assert selectors.next_theme_day(None, on=date(2026, 10, 1)) == (date(2026, 10, 30), None)
+    assert selectors.next_theme_day(None, on=date(2026, 10, 31)) == (date(2026, 11, 27), None)
 
 
 def test_the_year_on_the_dashboard_equals_the_township_ledger_and_the_todo_list(client, township, personas):
@@ -365,3 +392,43 @@ def test_the_year_on_the_dashboard_equals_the_township_ledger_and_the_todo_list(
         branch__path__startswith=township.township.path, member__isnull=True, meeting__isnull=True,
     ).exclude(rule="committee_term")  # fmt: skip
     assert dashboard.overdue > 0 and overdue_flags.count() == dashboard.overdue
+
+
+def test_branch_home_announces_no_theme_day_once_a_local_rule_stopped_checking_it(
+    client, township, personas, today
+):
+    """Once the home still said “下次主题党日：11月27日” with a “记录主题党日” button after the township
+    switched the 主题党日 off for its branches."""
+    from compliance.models import RuleSetting
+
+    client.force_login(personas[Role.SECRETARY])
+    url = reverse("dashboards:branch", args=[township.a1.pk])
+    RuleSetting.objects.create(organisation=township.township, rule="theme_day", enabled=False,
+                               effective_from=date(2026, 11, 1))  # fmt: skip
+    page = client.get(url).content.decode()
+    assert "主题党日：本地规则自2026年11月1日起不检查" in page
+    assert "下次主题党日" not in page and "记录主题党日" not in page
+    assert selectors.next_theme_day(township.a1, on=AS_OF) == (date(2026, 11, 27), date(2026, 11, 1))
+    # The branch's own setting, nearer, checks it again from December: the next one (after 27 November's
+    # date has passed) is announced again.
+    RuleSetting.objects.create(organisation=township.a1, rule="theme_day", enabled=True,
+                               effective_from=date(2026, 12, 1))  # fmt: skip
+    assert selectors.next_theme_day(township.a1, on=date(2026, 11, 28)) == (date(2026, 12, 25), None)
+    assert selectors.next_theme_day(township.a2, on=date(2026, 11, 28)) == (
+        date(2026, 12, 25),
+        date(2026, 11, 1),
+    )
+
+
+def test_the_pipeline_list_is_as_of_today_and_offers_no_period(client, township, personas, today):
+    """Once the page showed 月度/季度/年度 and ‹ › for “2025年3月” over a list that ignored them."""
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    response = client.get(reverse("dashboards:pipeline"), {"kind": "month", "on": "2025-03-01"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "截至今天（2026年11月25日）" in page and "不按月度、季度或年度筛选" in page
+    assert 'name="kind"' not in page and "上一期" not in page and "2025年3月" not in page
+    # The way back to the overview keeps the period it came from.
+    assert f"{reverse('dashboards:township')}?kind=month&amp;on=2025-03-01" in page
+    overview = client.get(reverse("dashboards:township")).content.decode()
+    assert 'name="kind"' in overview and "上一期" in overview  # the overview keeps its controls

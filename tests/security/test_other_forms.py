@@ -268,15 +268,25 @@ def test_a_bad_local_rule_is_not_saved(office, tree, overrides, field):
     assert_refused(response, before, field=field)
 
 
-@pytest.mark.parametrize("effective_from", ["0001-01-01", "9999-12-31"])
-def test_a_local_rule_from_any_calendar_date_is_stored_and_listed(office, tree, effective_from):
-    # Earlier periods are judged by the rules in force then, so any date has a meaning: kept as typed.
+def test_a_local_rule_from_a_far_future_date_is_stored_and_listed(office, tree):
+    # A later date is a rule announced ahead: kept as typed.
     data = {"organisation": tree.township.pk, "rule": "theme_day", "enabled": "1", "count": "1",
-            "period_kind": "", "effective_from": effective_from}  # fmt: skip
+            "period_kind": "", "effective_from": "9999-12-31"}  # fmt: skip
     response = office.post(reverse("compliance:settings"), data)
     assert response.status_code == 302
-    assert str(RuleSetting.objects.get().effective_from) == effective_from
-    assert effective_from in office.get(reverse("compliance:settings")).content.decode()
+    assert str(RuleSetting.objects.get().effective_from) == "9999-12-31"
+    assert "9999-12-31" in office.get(reverse("compliance:settings")).content.decode()
+
+
+@pytest.mark.parametrize("effective_from", ["0001-01-01", "1900-01-01"])
+def test_a_local_rule_from_before_2000_is_refused_even_when_confirmed(office, tree, effective_from):
+    # (Once stored as typed: it judged every period of the subtree again, back to its founding.)
+    before = row_counts()
+    data = {"organisation": tree.township.pk, "rule": "theme_day", "enabled": "1", "count": "1",
+            "period_kind": "", "effective_from": effective_from, "confirm_rejudge": "1"}  # fmt: skip
+    response = office.post(reverse("compliance:settings"), data)
+    assert_refused(response, before, field="effective_from")
+    assert "生效日期不能早于2000-01-01" in response.content.decode()
 
 
 @pytest.mark.parametrize("year", ["1999", "9999", "abc", "2026'--", ""])
