@@ -21,7 +21,7 @@ import csv
 import gc
 import io
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,6 +70,7 @@ from members.models import (
     Membership,
     Mobility,
     PipelineEvent,
+    PipelineEventKind,
     Status,
     StatusChange,
     ThoughtReport,
@@ -379,7 +380,12 @@ def _by_month_query(scope, *, months_from, as_of):
     month number of each meeting]). A county holds about one meeting per unit, type and month, so a
     row per month shrinks nothing (470,000 of them for 540,000 meetings); the arrays come in 11,000
     rows, from an aggregate that takes half the time. `_counted_by_month` reads either shape."""
-    meetings = Meeting.objects.filter(branch_id__in=scope.filter, voided_at__isnull=True, held_on__gte=months_from,
+    held_here = Q(branch_id__in=scope.filter)
+    if scope.branch_ids is not None:
+        # A 党小组 moved here from another branch left its past meetings on that branch's books; they still
+        # count for the group, whichever branch is refreshed (the county's read has every meeting anyway).
+        held_here |= Q(group_id__in=_groups_query(scope).values("pk"))
+    meetings = Meeting.objects.filter(held_here, voided_at__isnull=True, held_on__gte=months_from,
                                       held_on__lte=as_of)  # fmt: skip
     unit = ("branch_id", "group_id", "types__type")
     meetings = meetings.annotate(month=_month_number("held_on"))
@@ -804,7 +810,8 @@ def _term_flags(branches, terms, as_of):
             )
         else:
             continue
-        wanted.append(Wanted(key=f"committee_term:t{term.pk}:{state}", rule="committee_term", state=state,
+        # The end date is in the key: a corrected 届满日期 resolves the flag that named the old one.
+        wanted.append(Wanted(key=f"committee_term:t{term.pk}:{term.ends_on:%Y%m%d}:{state}", rule="committee_term", state=state,
                              branch_id=branch.pk, period_end=term.ends_on, message=message))  # fmt: skip
     return wanted
 
@@ -863,7 +870,7 @@ def _dues_paid_query(scope, as_of):
         .filter(unpaid_probe)
         .annotate(bits=Coalesce(Subquery(bits), 0), before=Subquery(before), listed=Subquery(listed))
         .order_by()
-        .values_list("pk", "bits", "before", "listed")
+        .values_list("pk", "bits", "before", "listed", "records_from")
     )
 
 
@@ -881,11 +888,15 @@ def _member_flags(roster, rows, as_of):
     months = dues.months_between(first, last_month)
     wanted = []
     # Not read on a night that cannot move arrears.
-    for member_id, bits, before, listed in rows.get("dues_paid") or ():
+    for member_id, bits, before, listed, records_from in rows.get("dues_paid") or ():
         member = members.get(member_id)
         if member is None:
             continue
-        owed_from = dues.owed_from(member["joined_on"], listed) or first
+        # An imported member's months before their records began here are not judged (back-paid or not).
+        owed_from = dues.owed_from(
+            member["joined_on"], max(filter(None, (listed, records_from)), default=None)
+        )
+        owed_from = owed_from or first
         if owed_from > last_month:
             continue
         # The window's months, and an unpaid run reaching into it from before: back to the last payment.
@@ -1019,7 +1030,9 @@ def _roster_reads(scope, as_of):
                                              category__in=DEADLINE_CATEGORIES)
         .order_by()
         .values_list(*PIPELINE_FIELDS),
-        "events": PipelineEvent.objects.filter(**on_roster).values_list("member_id", "kind", "happened_on", "pk"),
+        "events": PipelineEvent.objects.filter(**on_roster).values_list(
+            "member_id", "kind", "happened_on", "pk", "months"
+        ),
         "away": Mobility.objects.filter(**on_roster, voided_at__isnull=True, started_on__lte=as_of)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=as_of))
         .values("pk", "member_id", "member__name", "member__branch_id", "started_on", "certificate_issued_on",
@@ -1050,7 +1063,9 @@ def _owing_reports_query(scope, as_of):
             for field in CATEGORY_SINCE[category]:
                 since |= Q(**{f"{field}__lte": previous.start})
             owes |= Q(category=category) & since
-        owing |= owes & ~Q(pk__in=received)
+        # An imported member owes no report of a period that ended before their records began here.
+        recorded = Q(records_from__isnull=True) | Q(records_from__lte=previous.end)
+        owing |= owes & recorded & ~Q(pk__in=received)
     return (
         Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL)
         .filter(owing)
@@ -1065,9 +1080,13 @@ def _roster_flags(roster, rows, as_of, *, birthdays=True):
     move them."""
     owing = set(rows.get("owing_reports") or ())
     events = defaultdict(dict)
-    # The first recorded event of each kind counts (in the order they were entered).
-    for member_id, kind, happened_on, _pk in sorted(rows["events"], key=lambda event: event[3]):
+    # The first recorded event of each kind counts (in the order they were entered); every extension of
+    # the 预备期 adds its months.
+    for member_id, kind, happened_on, _pk, months in sorted(rows["events"], key=lambda event: event[3]):
         events[member_id].setdefault(kind, happened_on)
+        if kind == PipelineEventKind.EXTENSION:
+            known = events[member_id]
+            known["extension_months"] = known.get("extension_months", 0) + (months or 0)
     previous = {kind: period_containing(kind, as_of).previous() for kind in set(REPORT_PERIODS.values())}
     dates = {row[0]: dict(zip(PIPELINE_FIELDS, row, strict=True)) for row in rows["in_pipeline"]}
     wanted = []
@@ -1129,7 +1148,7 @@ def _pipeline_flags(person, events, as_of):
     for deadline in pipeline.deadlines(
         category=person["category"], applied_on=person["applied_on"], talked_on=events.get("talk"),
         activist_on=person["activist_on"], joined_on=person["joined_on"], approved_on=events.get("approval"),
-        confirmed_on=person["confirmed_on"],
+        extension_months=events.get("extension_months", 0), confirmed_on=person["confirmed_on"],
     ):  # fmt: skip
         if deadline.is_met or deadline.code == "activist_year":
             continue
@@ -1282,7 +1301,7 @@ def _judge(rows, *, as_of, window):
     units, unit_flags = _judge_units(rows, as_of=as_of, window=window)
     wanted += unit_flags
     wanted += _training_flags(units, rows, as_of=as_of, since=window.since)
-    wanted += _judge_roster(rows, as_of=as_of, window=window)
+    wanted += _judge_roster(rows, as_of=as_of, window=window, units=units)
     return wanted + _member_flags(rows["roster"], rows, as_of)
 
 
@@ -1333,9 +1352,32 @@ def _judge_units(rows, *, as_of, window):
     return units, wanted
 
 
-def _judge_roster(rows, *, as_of, window):
-    """Thought reports, 外出, 失联, development deadlines and political birthdays (`_roster_flags`)."""
-    return _roster_flags(rows["roster"], rows, as_of, birthdays="political_birthday" not in window.quiet)
+def _judge_roster(rows, *, as_of, window, units):
+    """Thought reports, 外出, 失联, development deadlines and political birthdays (`_roster_flags`), and the
+    branches big enough to need a committee that have none (`_committee_missing_flags`)."""
+    wanted = _roster_flags(rows["roster"], rows, as_of, birthdays="political_birthday" not in window.quiet)
+    return wanted + _committee_missing_flags(units, rows["roster"])
+
+
+COMMITTEE_FROM_FULL_MEMBERS = 7  # 支部条例 第十二条: 正式党员7人以上的党支部设立支部委员会
+
+
+def _committee_missing_flags(units, roster):
+    """Live branches with 7 or more 正式党员 on the roster and no 支部委员会 in office (none recorded, or
+    only a 书记): RULES.md says they must have one. Flagged until a term with 委员 is recorded."""
+    full = Counter(p["branch_id"] for p in roster if p["category"] == "full" and p["status"] == Status.NORMAL)
+    wanted = []
+    for branch in units.branches:
+        count = full.get(branch.pk, 0)
+        if branch.dissolved_on or count < COMMITTEE_FROM_FULL_MEMBERS:
+            continue
+        if _unit(branch, "branch", units.terms.get(branch.pk)).has_committee:
+            continue
+        wanted.append(Wanted(key=f"committee_term:b{branch.pk}:missing", rule="committee_term",
+                             state=FlagState.OVERDUE, branch_id=branch.pk,
+                             message=f"{branch.name}有正式党员{count}名，应设立支部委员会（支部条例第十二条），"
+                                     "尚未登记支部委员会"))  # fmt: skip
+    return wanted
 
 
 def last_month_start(as_of):
@@ -1573,7 +1615,7 @@ def _read_and_judge(scope, *, as_of, window, take=None):
         (
             "roster",
             frozenset(reads).difference(MEMBER_READS),
-            lambda rows: _judge_roster(rows, as_of=as_of, window=window),
+            lambda rows: _judge_roster(rows, as_of=as_of, window=window, units=judged["units"].result()[0]),
         ),
         ("members", frozenset(reads), lambda rows: _member_flags(rows["roster"], rows, as_of)),
     ]

@@ -29,7 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.db.models import FilteredRelation, Min, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import ExtractYear
+from django.db.models.functions import Coalesce, ExtractYear, Greatest
 
 from branches.models import CommitteePosition
 from members.models import PARTY_MEMBER_CATEGORIES, Exemption, Member, Membership, Status, TrainingRecord
@@ -143,9 +143,9 @@ def standing_reads(*, branch_filter, years, member_ids=None, short_of=None):
         reads = {"training_short": _short_only(people, live, short_of).values(*SHORT_FIELDS)}
     else:
         reads = {
-            "training_people": people.annotate(listed_on=Min("memberships__started_on")).values(
-                *PEOPLE_FIELDS
-            ),
+            "training_people": people.annotate(
+                listed_on=_counted_from(Min("memberships__started_on"))
+            ).values(*PEOPLE_FIELDS),
             "training_done": TrainingRecord.objects.filter(**on_roster, **live)
             .annotate(year=ExtractYear("held_on"))
             .values("member_id", "year")
@@ -194,8 +194,15 @@ def _short_only(people, live, short_of):
         people.annotate(year_records=year_records)
         .annotate(hours=Sum("year_records__hours"))
         .filter(Q(hours__lt=short_of) | Q(hours__isnull=True))
-        .annotate(listed_on=Subquery(first_listed))
+        .annotate(listed_on=_counted_from(Subquery(first_listed)))
     )
+
+
+def _counted_from(first_listed):
+    """The day a member's hours are counted from: their first day on a roster here, or for an imported
+    member the day their records began in this system if later (the years before are not judged and
+    the year of the import is prorated from it, as for one who came that year)."""
+    return Greatest(first_listed, Coalesce("records_from", first_listed))
 
 
 def standings_from(rows, *, branches, years, as_of, settings, posts, unmet_only=False):

@@ -907,7 +907,7 @@ class Generator:
         self.attendance = w.table(Attendance, ["id", "meeting_id", "member_id", "status", "leave_reason",
                                                "is_full_member"])  # fmt: skip
         self.items = w.table(RectificationItem, ["id", "meeting_id", "problem", "measure", "owner", "due_on",
-                                                 "done_on"])  # fmt: skip
+                                                 "done_on", "void_reason"])  # fmt: skip
         talks = w.table(Talk, ["id", "branch_id", "talked_on", "initiator_id", "counterpart_id", "topic",
                                "entered_at", "voided_at", "void_reason"])  # fmt: skip
         for p in self.people:
@@ -1036,7 +1036,7 @@ class Generator:
                 due = held_on + timedelta(days=rng.randint(60, 180))
                 self.items.add((self.items.new_id(), meeting_id, ["理论学习形式单一", "联系服务群众不够深入",
                                "组织生活制度落实不够严格"][index], "制定整改措施，限期完成", "支部书记", due,
-                               due - timedelta(days=20) if due < today else None))  # fmt: skip
+                               due - timedelta(days=20) if due < today else None, ""))  # fmt: skip
         if not void_copy and rng.random() < 0.01:  # entered twice; the copy is voided
             self._meeting(branch, types, group, held_on, extra, void_copy=True)
 

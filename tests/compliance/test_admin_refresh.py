@@ -12,6 +12,7 @@ from branches.models import Organisation
 from compliance import engine
 from compliance.models import Flag, RuleSetting
 from members.models import Member
+from tests.conftest import make_org
 
 
 def open_rules(**filters):
@@ -97,14 +98,17 @@ def test_a_group_dragged_to_another_branch_in_the_admin_list_moves_through_the_s
     refused = client.post(url, {"node": tree.a2.pk, "target": tree.g1.pk, "relation": "child"})
     assert refused.status_code == 400  # a 党支部 under a 党小组: refused as on the tree page
     assert Organisation.objects.get_parent(Organisation.objects.get(pk=tree.a2.pk)) == tree.township
+    merged = client.post(url, {"node": tree.g2.pk, "target": tree.a2.pk, "relation": "child"})
+    assert merged.status_code == 400  # 甲村 is 支组合一: it has no 党小组
+    other = make_org(tree.community, "甲社区第二党支部")
     with django_capture_on_commit_callbacks(execute=True):
-        moved = client.post(url, {"node": tree.g2.pk, "target": tree.a2.pk, "relation": "child"})
+        moved = client.post(url, {"node": tree.g2.pk, "target": other.pk, "relation": "child"})
     assert moved.status_code == 200
     group = Organisation.objects.get(pk=tree.g2.pk)
-    assert Organisation.objects.get_parent(group) == tree.a2
-    assert group.history.first().history_change_reason == "由“甲社区第一党支部”移至“甲村党支部”"
+    assert Organisation.objects.get_parent(group) == other
+    assert group.history.first().history_change_reason == "由“甲社区第一党支部”移至“甲社区第二党支部”"
     held = set(Flag.objects.filter(group=group, resolved_on=None).values_list("key", "branch_id"))
-    assert held == {(key, tree.a2.pk) for key in keys}  # the group's flags went with it
+    assert held == {(key, other.pk) for key in keys}  # the group's flags went with it
 
 
 def _organisation_form(**fields):
@@ -131,6 +135,11 @@ def test_the_admin_site_adds_organisations_by_the_trees_rules(client, personas, 
         response = client.post(url, data)
         assert response.status_code == 200 and message in response.content.decode(), message
     assert Organisation.objects.count() == count  # nothing saved
+    response = client.post(
+        url, _organisation_form(level="group", name="第三党小组", treebeard_ref_node=tree.a2.pk)
+    )
+    assert response.status_code == 200 and "支组合一" in response.content.decode()  # 甲村 has no 党小组
+    Organisation.objects.filter(pk=tree.a2.pk).update(merged_group=False)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             url, _organisation_form(level="group", name="第三党小组", treebeard_ref_node=tree.a2.pk)

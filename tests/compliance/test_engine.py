@@ -18,7 +18,7 @@ from meetings import services as meeting_services
 from meetings.models import Attendance
 from members.models import DuesPayment
 from tests.compliance.conftest import absent_from_theme_days, hold, idn
-from tests.conftest import make_campaign, make_member
+from tests.conftest import make_campaign, make_member, make_org
 
 AS_OF = date(2026, 11, 23)
 
@@ -61,6 +61,23 @@ def test_a_backfilled_record_counts_by_its_held_date_and_is_flagged(branch):
     engine.refresh(as_of=AS_OF, since=date(2026, 10, 1))
     assert not open_keys("theme_day", branch=branch)
     assert Flag.objects.get(rule="backfill").meeting == meeting
+
+
+@pytest.mark.parametrize("refreshed", ["new", "old", "both"])
+def test_a_moved_groups_past_meetings_still_count_for_it(branch, tree, refreshed):
+    """A 党小组 moved to another branch leaves its meetings on the old branch's books; its October
+    党小组会 is still held, whichever branch's refresh (a write there) judges it."""
+    new_branch = make_org(tree.community, "甲社区第二党支部")
+    hold(branch, ["group_meeting"], date(2026, 10, 12), group=tree.g1)
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1))
+    branch_services.move_organisation(organisation=tree.g1, new_parent=new_branch)
+    ids = {"new": [new_branch.pk], "old": [tree.a1.pk], "both": [new_branch.pk, tree.a1.pk]}[refreshed]
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1), branch_ids=ids)
+    engine.refresh(as_of=AS_OF, since=date(2026, 10, 1), branch_ids=[new_branch.pk])
+    october = Flag.objects.filter(
+        rule="group_meeting", period_start=date(2026, 10, 1), resolved_on__isnull=True
+    )
+    assert set(october.values_list("group_id", flat=True)) == {tree.g2.pk}
 
 
 def test_no_committee_means_no_committee_meeting_flags(tree):
@@ -269,6 +286,7 @@ def theme_day_off(tree):
         "rule": "theme_day",
         "enabled": "0",
         "effective_from": "2025-01-01",
+        "confirm_rejudge": "1",  # a date before the current period: the page asks to confirm
     }
 
 
@@ -412,6 +430,32 @@ def test_development_deadlines(branch, tree):
     engine.refresh(as_of=AS_OF)
     flags = {f.member_id: f.message for f in Flag.objects.filter(rule="pipeline")}
     assert flags == {applicant.pk: "申请人：申请后一个月内谈话（期限 2026-10-01）"}
+
+
+def test_an_extended_probation_is_due_when_the_extension_ends(branch, tree):
+    """延长预备期 moves 预备期满 by its months on 待办 as on the member's page, not a year after joining."""
+    from members import services as member_services
+
+    extended = member_services.register_member(branch=tree.a1, id_number=idn(82), name="延长者",
+                                               category="probationary", applied_on=date(2023, 1, 5),
+                                               activist_on=date(2023, 3, 1), joined_on=date(2025, 10, 1),
+                                               today=AS_OF)  # fmt: skip
+    plain = member_services.register_member(branch=tree.a1, id_number=idn(83), name="未延长",
+                                            category="probationary", applied_on=date(2023, 1, 5),
+                                            activist_on=date(2023, 3, 1), joined_on=date(2025, 10, 1),
+                                            today=AS_OF)  # fmt: skip
+    for member in (extended, plain):
+        member_services.record_pipeline_event(member=member, kind="approval", happened_on=date(2025, 11, 1),
+                                              today=AS_OF)  # fmt: skip
+    member_services.record_pipeline_event(member=extended, kind="extension", happened_on=date(2026, 9, 20),
+                                          months=6, today=AS_OF)  # fmt: skip
+    engine.refresh(as_of=AS_OF)
+    flags = {f.member_id: f.message for f in Flag.objects.filter(rule="pipeline", resolved_on__isnull=True)}
+    assert flags.get(plain.pk) == "未延长：预备期满，讨论转正（期限 2026-10-01）"
+    assert extended.pk not in flags  # due 2027-04-01, months away
+    engine.refresh(as_of=date(2027, 3, 10))
+    flag = Flag.objects.get(rule="pipeline", member=extended, resolved_on__isnull=True)
+    assert (flag.state, flag.message) == ("due_soon", "延长者：预备期满，讨论转正（期限 2027-04-01）")
 
 
 def test_political_birthday_this_month(branch):
@@ -1142,7 +1186,14 @@ def _group_flags(group):
     return set(Flag.objects.filter(group=group, resolved_on=None).values_list("key", "branch_id"))
 
 
+def _not_merged(organisation):
+    """甲村党支部 as a branch that may have 党小组 (the fixture's is 支组合一, which has none)."""
+    type(organisation).objects.filter(pk=organisation.pk).update(merged_group=False)
+    organisation.merged_group = False
+
+
 def test_a_group_moved_to_another_branch_takes_its_flags_with_it(branch, tree):
+    _not_merged(tree.a2)
     engine.refresh(as_of=AS_OF)
     before = {key for key, _branch in _group_flags(tree.g2)}
     assert before and {b for _key, b in _group_flags(tree.g2)} == {branch.pk}
@@ -1157,6 +1208,7 @@ def test_a_group_moved_to_another_branch_takes_its_flags_with_it(branch, tree):
 
 
 def test_moving_a_group_refreshes_both_branches_on_commit(branch, tree, django_capture_on_commit_callbacks):
+    _not_merged(tree.a2)
     today = timezone.localdate()
     engine.refresh(as_of=today)
     before = {key for key, _branch in _group_flags(tree.g2)}

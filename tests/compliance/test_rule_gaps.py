@@ -17,7 +17,7 @@ from compliance.rules import CATALOGUE, Unit, evaluate
 from evaluations import services as review_services
 from meetings import services as meeting_services
 from members import services as member_services
-from members.models import DuesPayment, Status
+from members.models import DuesPayment, Member, Status
 from tests.compliance.conftest import absent_from_theme_days, hold, idn
 from tests.compliance.test_engine import open_keys
 from tests.conftest import make_campaign, make_meeting, make_member, make_org
@@ -157,6 +157,42 @@ def test_committee_term_met_due_soon_and_overdue_for_the_same_term(branch, tree)
     assert term_state(date(2029, 1, 6)) == {"overdue"}
     # Not applicable: branches without a committee or secretary recorded.
     assert not Flag.objects.filter(rule="committee_term", branch__in=[tree.a2, tree.b1]).exists()
+
+
+def test_a_corrected_term_end_date_is_the_one_on_the_flag(branch, tree):
+    """届满日期 corrected from 5 January 2029 to 1 December 2028: the reminder names the new date."""
+    engine.refresh(as_of=date(2028, 8, 1))
+    old = Flag.objects.get(rule="committee_term", branch=branch, resolved_on=None)
+    assert "将于2029-01-05届满" in old.message
+    term = branch.terms.get()
+    branch_services.update_term(term=term, ends_on=date(2028, 12, 1), note=term.note, positions=[])
+    engine.refresh(as_of=date(2028, 10, 1))
+    old.refresh_from_db()
+    new = Flag.objects.get(rule="committee_term", branch=branch, resolved_on=None)
+    assert old.resolved_on == date(2028, 10, 1)
+    assert "将于2028-12-01届满" in new.message and new.period_end == date(2028, 12, 1)
+
+
+def test_a_branch_of_seven_full_members_without_a_committee_is_flagged(tree):
+    """支部条例 第十二条: 7 正式党员 need a 支部委员会; 6 do not, nor does a branch that has one."""
+    for n in range(6):
+        make_member(tree.a2, None, idn(60 + n), name=f"村党员{n}")
+    engine.refresh(as_of=AS_OF)
+    assert not Flag.objects.filter(rule="committee_term", branch=tree.a2).exists()
+    make_member(tree.a2, None, idn(66), name="村党员6")
+    engine.refresh(as_of=AS_OF)
+    missing = Flag.objects.get(rule="committee_term", branch=tree.a2, resolved_on=None)
+    assert missing.state == "overdue"
+    assert (
+        missing.message == "甲村党支部有正式党员7名，应设立支部委员会（支部条例第十二条），尚未登记支部委员会"
+    )
+    branch_services.record_term(organisation=tree.a2, elected_on=date(2026, 5, 8),
+                                positions=[("secretary", "书记"), ("organisation", "组织委员"),
+                                           ("propaganda", "宣传委员")])  # fmt: skip
+    engine.refresh(as_of=AS_OF)
+    missing.refresh_from_db()
+    assert missing.resolved_on == AS_OF
+    assert not Flag.objects.filter(rule="committee_term", branch=tree.a2, resolved_on=None).exists()
 
 
 def test_a_dissolved_branch_stops_accruing_and_its_term_is_not_flagged(tree):
@@ -464,3 +500,40 @@ def test_a_member_who_paid_the_probe_months_has_no_arrears_run_to_find():
         _start, run = dues.arrears_run(paid, start=months[0], end=last, ended_from=first)
         if run >= 3:
             assert not paid.issuperset(probes), sorted(paid)
+
+
+def test_an_imported_roster_is_judged_from_the_month_it_was_imported(tree):
+    """A township starting on the system imports its roster on 23 November 2026: none of its dues,
+    reports or training from before are here. Those months are not flagged (an old member entered by
+    hand is); from November on, the imported members are judged like everyone."""
+    from tests.members.test_roster_import import row, run, workbook
+
+    _results, counts = run(workbook([row(1), row(2)]))
+    assert counts["created"] == 2
+    imported = set(Member.objects.filter(name__in=["党员1", "党员2"]).values_list("pk", flat=True))
+    assert set(Member.objects.filter(pk__in=imported).values_list("records_from", flat=True)) == {
+        date(2026, 11, 1)
+    }
+    by_hand = make_member(tree.a1, tree.g1, idn(70), name="手工登记")
+
+    def open_rules(as_of, member_ids):
+        engine.refresh(as_of=as_of)
+        return set(
+            Flag.objects.filter(member_id__in=member_ids, resolved_on=None).values_list("rule", flat=True)
+        )
+
+    assert {"dues_arrears", "thought_report", "training_hours"} <= open_rules(date(2026, 12, 7), [by_hand.pk])
+    assert open_rules(date(2026, 12, 7), imported) == {"training_hours"}
+    # 2026's hours are prorated from November, the year's last two months (and due soon in December).
+    training = Flag.objects.filter(member_id__in=imported, rule="training_hours", resolved_on=None)
+    assert {(f.state, f.message.split("：", 1)[1]) for f in training} == {
+        ("due_soon", "2026年度学习培训已0学时，年底前还差6学时（应6学时，按2个月折算）")
+    }
+    # The member's page counts the same: November unpaid, not the twenty years before the import.
+    from members.selectors import dues_summary
+
+    summary = dues_summary(Member.objects.get(name="党员1"), today=date(2026, 12, 7))
+    assert (summary["arrears"], summary["arrears_from"]) == (1, date(2026, 11, 1))
+    assert summary["records_from"] == date(2026, 11, 1)
+    # November, December and January unpaid by 3 February: the first step of the arrears ladder.
+    assert "dues_arrears" in open_rules(date(2027, 2, 3), imported)
