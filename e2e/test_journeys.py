@@ -238,3 +238,27 @@ def test_office_finds_an_organisation_by_typing_when_granting_a_role(open_browse
     with page.expect_navigation():
         page.get_by_role("button", name="确定").click()
     expect(page.locator("body")).to_contain_text(f"{BRANCH} · 支委")
+
+
+def test_secretary_saves_and_closes_the_review_with_one_button(open_browser, login, shot):
+    """保存并完成评议 is a named submit button: the form is sent with it (not as a plain 保存) although the
+    page disables its buttons against a second tap."""
+    page = open_browser(PHONE, phone=True)
+    login(page, "secretary")
+    branch_pk = re.search(r"/dashboard/branch/(\d+)/", page.url).group(1)
+    page.goto(f"/reviews/branch/{branch_pk}/")
+    under_way = page.locator(".list-group-item").filter(has_text="进行中").first
+    with page.expect_navigation(url=re.compile(r"/reviews/\d+/$")):
+        under_way.click()
+    with page.expect_navigation(url=re.compile(r"/reviews/\d+/results/$")):
+        page.get_by_role("link", name="录入测评和评定").click()
+    grades = page.locator("select[name$='-grade']")
+    assert grades.count() > 0
+    for i in range(grades.count()):
+        grades.nth(i).select_option("qualified")
+    shot(page, "graded")
+    with page.expect_navigation(url=re.compile(r"/reviews/\d+/$")):
+        page.get_by_role("button", name="保存并完成评议").click()
+    expect(page.get_by_text("民主评议已完成，可在结果公示后上报党委")).to_be_visible()
+    expect(page.locator("h1 ~ span.badge")).to_have_text("已完成")
+    shot(page, "closed")

@@ -202,10 +202,12 @@ def _special_cases(branches, today, rng):
             now=timezone.make_aware(datetime.combine(held_on + timedelta(days=1), time(18))),
             opinions="会前通过座谈、个别访谈征求党员群众意见12条。", talks_summary="支委之间、支委与党员之间开展谈心谈话。",
             self_examination="支部班子和党员个人撰写对照检查材料。", criticism="逐一开展批评与自我批评。",
-            reported_on=held_on + timedelta(days=10),
             rectifications=[{"problem": "理论学习形式单一", "measure": "每季度开展一次现场教学", "owner": "宣传委员", "due_on": held_on + timedelta(days=180)}],
         )  # fmt: skip
-        RectificationItem.objects.filter(meeting=meeting).update(done_on=held_on + timedelta(days=120))
+        # Reported and done after it was entered (never after today), as a later correction would write them.
+        Meeting.objects.filter(pk=meeting.pk).update(reported_on=min(held_on + timedelta(days=10), today))
+        if held_on + timedelta(days=120) <= today:
+            RectificationItem.objects.filter(meeting=meeting).update(done_on=held_on + timedelta(days=120))
     _talks(branches, today, rng)
 
 

@@ -65,8 +65,14 @@ class MeetingForm(SafeForm):
         super().__init__(*args, **kwargs)
         self.fields["group"].queryset = groups
         self.fields["group"].label_from_instance = lambda g: g.name
+        self.fields["group"].error_messages["invalid_choice"] = (
+            "请从列表中选择党小组：所选党小组不在您可记录的范围内。"
+        )
         if allowed_types is not None:
             self.fields["types"].choices = [(t.value, t.label) for t in allowed_types]
+            self.fields["types"].error_messages["invalid_choice"] = (
+                "您只能记录" + "、".join(t.label for t in allowed_types) + "，不能改为其他会议类型。"
+            )
 
     @property
     def sections(self):
@@ -88,14 +94,67 @@ class RectificationForm(SafeForm):
     owner = forms.CharField(label="责任人", max_length=50, required=False)
     due_on = forms.DateField(label="整改期限", widget=DATE_INPUT, required=False)
 
+    def __init__(self, *args, held_on=None, **kwargs):
+        """held_on: the meeting date as posted (when it is a date), which no 整改期限 may precede."""
+        super().__init__(*args, **kwargs)
+        self.held_on = held_on
+        for name, field in self.fields.items():
+            if isinstance(field.widget, forms.HiddenInput):
+                continue
+            field.widget.attrs.setdefault("aria-label", field.label)
+            is_tick = isinstance(field.widget, forms.CheckboxInput)
+            field.widget.attrs.setdefault(
+                "class", "form-check-input" if is_tick else "form-control form-control-sm"
+            )
+            if name in ("problem", "measure", "owner"):
+                field.widget.attrs.setdefault("placeholder", field.label)
+
     def clean(self):
         data = super().clean()
+        if data.get("void"):  # a saved item voided (SavedRectificationForm): nothing else of it matters
+            return data
         if data.get("problem") and not (data.get("owner") and data.get("due_on")):
-            raise forms.ValidationError("整改事项须填写责任人和整改期限。")
+            missing = [
+                self.fields[n].label for n in ("owner", "due_on") if not data.get(n) and n not in self.errors
+            ]
+            for name in ("owner", "due_on"):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, f"整改事项须填写{'和'.join(missing)}。")
+        due_on = data.get("due_on")
+        if due_on and self.held_on and due_on < self.held_on and data.get("problem"):
+            self.add_error("due_on", DUE_BEFORE_MEETING)
+        return data
+
+
+DUE_BEFORE_MEETING = "整改期限不能早于会议召开日期。"
+
+
+class SavedRectificationForm(RectificationForm):
+    """A saved 整改事项 on the edit page: corrected in place, marked done, or voided (never deleted)."""
+
+    id = forms.IntegerField(widget=forms.HiddenInput)
+    done_on = forms.DateField(label="完成日期", widget=DATE_INPUT, required=False)
+    void = forms.BooleanField(label="作废", required=False)
+    void_reason = forms.CharField(label="作废原因", max_length=200, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("void"):
+            if not (data.get("void_reason") or "").strip():
+                self.add_error("void_reason", "勾选作废时请填写作废原因。")
+            return data
+        if not data.get("problem") and "problem" not in self.errors:
+            self.add_error("problem", "已保存的整改事项不能清空；如需去掉，请勾选“作废”并填写原因。")
+        done_on = data.get("done_on")
+        if done_on and done_on > timezone.localdate():
+            self.add_error("done_on", "完成日期不能晚于今天。")
+        elif done_on and self.held_on and done_on < self.held_on:
+            self.add_error("done_on", "完成日期不能早于会议召开日期。")
         return data
 
 
 RectificationFormSet = forms.formset_factory(RectificationForm, extra=3, max_num=20)
+SavedRectificationFormSet = forms.formset_factory(SavedRectificationForm, extra=0, max_num=200)
 
 
 class VoidForm(SafeForm):

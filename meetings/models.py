@@ -150,8 +150,8 @@ class Attendance(models.Model):
         return f"{self.member} · {self.get_status_display()}"
 
 
-class RectificationItem(models.Model):
-    """组织生活会 整改清单: one problem, who fixes it, by when."""
+class RectificationItem(Voidable):
+    """组织生活会 整改清单: one problem, who fixes it, by when; voided (not deleted) when entered wrongly."""
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="rectifications")
     problem = models.CharField("问题", max_length=200)

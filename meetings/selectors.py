@@ -8,7 +8,15 @@ from django.db.models import Count, Prefetch, Q
 from branches.access import Action, can, get_object_for, scoped
 from compliance.local import fixed_theme_day
 
-from .models import Attendance, AttendanceStatus, Meeting, MeetingTypeTag, ReviewState, Talk
+from .models import (
+    Attendance,
+    AttendanceStatus,
+    Meeting,
+    MeetingTypeTag,
+    RectificationItem,
+    ReviewState,
+    Talk,
+)
 
 MEETING_VIA = ("branch", "group")
 
@@ -30,10 +38,11 @@ def matching(queryset, q):
     return queryset
 
 
-def meeting_list(user, *, branch=None, year=None, type=None, state=None, include_void=False, within=None,
+def meeting_list(user, *, branch=None, year=None, type=None, state=None, void="", within=None,
                  since=None, until=None, backfill=False, q=""):  # fmt: skip
     """within: an organisation whose subtree the list keeps to; since / until: held between (inclusive);
-    backfill: only records entered late (补录); q: words to find (matching)."""
+    backfill: only records entered late (补录); q: words to find (matching); void: "" valid records only,
+    "1" with the voided ones, "only" the voided ones alone."""
     qs = meetings_for(user).select_related("branch", "group").prefetch_related("types")
     if q:
         qs = matching(qs, q)
@@ -53,7 +62,9 @@ def meeting_list(user, *, branch=None, year=None, type=None, state=None, include
         qs = qs.filter(types__type=type)
     if state:
         qs = qs.filter(review_state=state)
-    if not include_void:
+    if void == "only":
+        qs = qs.filter(voided_at__isnull=False)
+    elif void != "1":
         qs = qs.filter(voided_at__isnull=True)
     return qs.order_by("-held_on", "-pk")
 
@@ -93,7 +104,10 @@ def meeting_detail(meeting):
                 queryset=Attendance.objects.select_related("member").order_by("member__name_initials"),
             ),
             "attachments",
-            "rectifications",
+            Prefetch(
+                "rectifications",
+                queryset=RectificationItem.objects.filter(voided_at__isnull=True).order_by("due_on", "pk"),
+            ),
         )
         .get(pk=meeting.pk)
     )

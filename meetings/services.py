@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from branches.access import Action, can
 from branches.models import OrgLevel
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance.local import backfill_days
@@ -87,8 +88,13 @@ def _check_held_on(branch, held_on, today):
     raise ValidationError({"held_on": problem})
 
 
-def _validate(*, branch, types, group, held_on, details, backfill_after):
-    """backfill_after: the working days after which the record counted as 补录 (it did), else None."""
+def _validate(*, branch, types, group, held_on, details, backfill_after, today, rectifications=(),
+              changes=()):  # fmt: skip
+    """Every problem of the record at once, as {field: [messages]} (empty when it may be saved).
+
+    backfill_after: the working days after which the record counted as 补录 (it did), else None;
+    rectifications: new 整改事项; changes: corrections of saved ones (rectification_changes).
+    """
     for_year, lecturer, backfill_reason = (
         details.get(k) for k in ("for_year", "lecturer", "backfill_reason")
     )
@@ -106,10 +112,49 @@ def _validate(*, branch, types, group, held_on, details, backfill_after):
         errors["lecturer"] = "党课请填写主讲人。"
     if MeetingType.ORG_LIFE_MEETING in types and for_year not in (held_on.year, held_on.year - 1):
         errors["for_year"] = "组织生活会的所属年度应为召开当年或上一年。"
+    reported_on = details.get("reported_on")
+    if reported_on and reported_on > today:
+        errors["reported_on"] = "报告上级党委日期不能晚于今天。"
+    elif reported_on and reported_on < held_on:
+        errors["reported_on"] = "报告上级党委日期不能早于会议召开日期。"
     if backfill_after is not None and not (backfill_reason or "").strip():
         errors["backfill_reason"] = f"会议召开{backfill_after}个工作日后才录入，属于补录，请填写补录原因。"
-    if errors:
-        raise ValidationError(errors)
+    problems = _rectification_problems(held_on, today, rectifications, changes)
+    if problems:
+        errors["rectifications"] = problems
+    return errors
+
+
+def _rectification_problems(held_on, today, items, changes):
+    """What is wrong with the 整改清单: each problem named by its 问题."""
+    problems = []
+    for item in [*items, *(c for c in changes if not c.get("void"))]:
+        problem = (item.get("problem") or "").strip()
+        if not problem:
+            if "id" in item:
+                problems.append("已保存的整改事项不能清空；如需去掉，请勾选“作废”并填写原因。")
+            continue
+        if not ((item.get("owner") or "").strip() and item.get("due_on")):
+            problems.append(f"整改事项“{problem}”须填写责任人和整改期限。")
+        elif item["due_on"] < held_on:
+            problems.append(f"整改事项“{problem}”的整改期限不能早于会议召开日期。")
+        done_on = item.get("done_on")
+        if done_on and done_on > today:
+            problems.append(f"整改事项“{problem}”的完成日期不能晚于今天。")
+        elif done_on and done_on < held_on:
+            problems.append(f"整改事项“{problem}”的完成日期不能早于会议召开日期。")
+    for change in changes:
+        if change.get("void") and not (change.get("void_reason") or "").strip():
+            problems.append(f"作废整改事项“{(change.get('problem') or '').strip()}”请填写作废原因。")
+    return problems
+
+
+def check_may_record(user, *, branch, types, group):
+    """A 党小组长 records their group's 党小组会 only: not another group's, nor a branch-wide meeting."""
+    if user is None or can(user, branch, Action.RECORD):
+        return
+    if set(types) != {MeetingType.GROUP_MEETING} or group is None or not can(user, group, Action.RECORD):
+        raise ValidationError({"group": "您只能记录本党小组的党小组会，不能改为其他党小组或支部的会议。"})
 
 
 def _approval_errors(approved_by, approved_on):
@@ -123,12 +168,14 @@ def _approval_errors(approved_by, approved_on):
 
 
 def _attendance_rows(meeting, expected, posted):
-    """Attendance for every expected member; posted is {member_id: (status, reason)}."""
+    """Attendance for every expected member; posted is {member_id: (status, reason)}.
+
+    Returns (rows, problems): every problem of the grid at once, not the first one found.
+    """
     expected_ids = {row.member_id for row in expected}
-    strangers = set(posted) - expected_ids
-    if strangers:
-        raise ValidationError({"attendance": "出勤名单中有不在本次应到名单内的人员，请刷新页面后重新填写。"})
-    rows, missing = [], []
+    if set(posted) - expected_ids:
+        return [], ["出勤名单中有不在本次应到名单内的人员，请刷新页面后重新填写。"]
+    rows, missing, problems = [], [], []
     for row in expected:
         status, reason = posted.get(row.member_id, (None, ""))
         if status not in AttendanceStatus.values:
@@ -136,13 +183,11 @@ def _attendance_rows(meeting, expected, posted):
             continue
         reason = (reason or "").strip() if status == AttendanceStatus.LEAVE else ""
         if status == AttendanceStatus.LEAVE and not reason:
-            raise ValidationError({"attendance": f"{row.member.name}请假，请填写请假事由。"})
-        if len(reason) > LEAVE_REASON_LENGTH:
-            raise ValidationError(
-                {"attendance": f"{row.member.name}的请假事由过长（最多{LEAVE_REASON_LENGTH}个字）。"}
-            )
-        if has_unsafe_characters(reason):
-            raise ValidationError({"attendance": f"{row.member.name}的请假事由{UNSAFE_MESSAGE}"})
+            problems.append(f"{row.member.name}请假，请填写请假事由。")
+        elif len(reason) > LEAVE_REASON_LENGTH:
+            problems.append(f"{row.member.name}的请假事由过长（最多{LEAVE_REASON_LENGTH}个字）。")
+        elif has_unsafe_characters(reason):
+            problems.append(f"{row.member.name}的请假事由{UNSAFE_MESSAGE}")
         rows.append(
             Attendance(
                 meeting=meeting,
@@ -153,8 +198,36 @@ def _attendance_rows(meeting, expected, posted):
             )
         )
     if missing:
-        raise ValidationError({"attendance": "请为每位应到人员选择出勤情况：" + "、".join(missing[:10])})
-    return rows
+        problems.append("请为每位应到人员选择出勤情况：" + "、".join(missing[:10]))
+    return rows, problems
+
+
+def problems_before_saving(*, branch, types, group, held_on, details, expected, attendance, entered_at=None,
+                           now=None):  # fmt: skip
+    """What would be refused, judged on the values a form could read (held_on None: not a date).
+
+    For a page whose form is refused already, so that it asks for every correction at once: the attendance
+    against `expected`, and with a date the 补录原因 and what the record's types require.
+    """
+    today = timezone.localdate(now or timezone.now())
+    errors = {}
+    if held_on is not None and held_on <= today:
+        entered_on = timezone.localdate(entered_at) if entered_at else today
+        threshold = backfill_days(branch, entered_on)
+        backfill = working_days_between(held_on, entered_on) > threshold
+        errors = _validate(branch=branch, types=types, group=group, held_on=held_on, details=details,
+                           backfill_after=threshold if backfill else None, today=today)  # fmt: skip
+    problems = _attendance_rows(None, expected, attendance)[1]
+    if problems:
+        errors["attendance"] = problems
+    return {field: value if isinstance(value, list) else [value] for field, value in errors.items()}
+
+
+def _refuse(errors, attendance_problems):
+    if attendance_problems:
+        errors["attendance"] = attendance_problems
+    if errors:
+        raise ValidationError(errors)
 
 
 def _low_quorum(types, rows):
@@ -169,19 +242,24 @@ def _low_quorum(types, rows):
 @transaction.atomic
 def record_meeting(*, branch, types, held_on, topic, attendance, token, user=None, group=None, now=None,
                    rectifications=(), uploads=(), **details):  # fmt: skip
-    """Record one meeting with its attendance. A second submit of the same form returns the first record."""
+    """Record one meeting with its attendance. A second submit of the same form returns the first record.
+
+    user: who records it (a 党小组长 records their group's 党小组会 only); every problem is refused at once.
+    """
     existing = Meeting.objects.filter(submit_token=token).first()
     if existing is not None:
         return existing
     now = now or timezone.now()
     today = timezone.localdate(now)
     types = list(dict.fromkeys(types))
+    check_may_record(user, branch=branch, types=types, group=group)
     _check_held_on(branch, held_on, today)
     lateness = working_days_between(held_on, today)
     threshold = backfill_days(branch, today)  # the local setting in force on the day it is entered
     backfill = lateness > threshold
-    _validate(branch=branch, types=types, group=group, held_on=held_on, details=details,
-              backfill_after=threshold if backfill else None)  # fmt: skip
+    errors = _validate(branch=branch, types=types, group=group, held_on=held_on, details=details,
+                       backfill_after=threshold if backfill else None, today=today,
+                       rectifications=rectifications)  # fmt: skip
     meeting = Meeting(
         branch=branch, group=group, held_on=held_on, topic=topic.strip(), submit_token=token, created_by=user,
         lateness_days=lateness, is_backfill=backfill, entered_at=now,
@@ -189,8 +267,9 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     )  # fmt: skip
     if not backfill:
         meeting.backfill_reason = ""
-    rows = _attendance_rows(meeting, attendance_list(branch=branch, types=types, held_on=held_on, group=group),
-                            attendance)  # fmt: skip
+    rows, problems = _attendance_rows(meeting, attendance_list(branch=branch, types=types, held_on=held_on,
+                                                               group=group), attendance)  # fmt: skip
+    _refuse(errors, problems)
     meeting.low_quorum = _low_quorum(types, rows)
     try:
         with transaction.atomic():
@@ -211,10 +290,59 @@ def record_meeting(*, branch, types, held_on, topic, attendance, token, user=Non
     return meeting
 
 
+def _rectification_key(item):
+    return tuple((item.get(f) or "").strip() for f in ("problem", "measure", "owner")) + (item.get("due_on"),)
+
+
 def _save_rectifications(meeting, items):
-    new = [RectificationItem(meeting=meeting, **item) for item in items if item.get("problem")]
+    """Add the new 整改事项; one typed again as it is already listed (or twice in one form) is not added."""
+    have = {
+        _rectification_key(vars(item))
+        for item in RectificationItem.objects.filter(meeting=meeting, voided_at__isnull=True)
+    }
+    new = []
+    for item in items:
+        key = _rectification_key(item)
+        if not item.get("problem") or key in have:
+            continue
+        have.add(key)
+        new.append(
+            RectificationItem(
+                meeting=meeting,
+                problem=key[0],
+                measure=key[1],
+                owner=key[2],
+                due_on=key[3],
+                done_on=item.get("done_on"),
+            )  # fmt: skip
+        )
     if new:
         bulk_create_with_history(new, RectificationItem)
+
+
+RECTIFICATION_FIELDS = ("problem", "measure", "owner", "due_on", "done_on")
+
+
+def _apply_rectification_changes(meeting, changes, now):
+    """Correct, complete or void saved 整改事项 (each change kept in their history); none is deleted."""
+    items = {
+        item.pk: item for item in RectificationItem.objects.filter(meeting=meeting, voided_at__isnull=True)
+    }
+    for change in changes:
+        item = items.get(change.get("id"))
+        if item is None:
+            raise ValidationError({"rectifications": "整改清单已被他人修改，请刷新页面后重新填写。"})
+        if change.get("void"):
+            item.voided_at, item.void_reason = now, change["void_reason"].strip()
+            item.save()
+            continue
+        values = {f: change.get(f) for f in RECTIFICATION_FIELDS}
+        for f in ("problem", "measure", "owner"):
+            values[f] = (values[f] or "").strip()
+        if any(getattr(item, f) != v for f, v in values.items()):
+            for f, v in values.items():
+                setattr(item, f, v)
+            item.save()
 
 
 def check_editable(meeting, *, new_date=None):
@@ -228,19 +356,31 @@ def check_editable(meeting, *, new_date=None):
 
 @transaction.atomic
 def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, now=None, rectifications=(),
-                   uploads=(), **details):  # fmt: skip
-    """Correct a record. Every change is kept in its history; a returned record goes back for review."""
+                   rectification_changes=(), uploads=(), user=None, **details):  # fmt: skip
+    """Correct a record. Every change is kept in its history; a returned record goes back for review.
+
+    rectification_changes: the saved 整改事项 as corrected, each {"id", problem, measure, owner, due_on,
+    done_on, "void", "void_reason"}; user: who corrects it (a 党小组长 keeps it their group's 党小组会).
+    """
     check_editable(meeting, new_date=held_on)
     now = now or timezone.now()
     today = timezone.localdate(now)
     types = list(dict.fromkeys(types))
+    check_may_record(user, branch=meeting.branch, types=types, group=group)
     _check_held_on(meeting.branch, held_on, today)
     # Lateness is measured from the first entry: correcting a record later does not make it a backfill.
     entered_on = timezone.localdate(meeting.entered_at)
     threshold = backfill_days(meeting.branch, entered_on)
     backfill = working_days_between(held_on, entered_on) > threshold
-    _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, details=details,
-              backfill_after=threshold if backfill else None)  # fmt: skip
+    errors = _validate(branch=meeting.branch, types=types, group=group, held_on=held_on, details=details,
+                       backfill_after=threshold if backfill else None, today=today, rectifications=rectifications,
+                       changes=rectification_changes)  # fmt: skip
+    rows, problems = _attendance_rows(meeting, attendance_list(branch=meeting.branch, types=types,
+                                                               held_on=held_on, group=group), attendance)  # fmt: skip
+    active = set(meeting.rectifications.filter(voided_at__isnull=True).values_list("pk", flat=True))
+    if any(change.get("id") not in active for change in rectification_changes):
+        errors.setdefault("rectifications", []).append("整改清单已被他人修改，请刷新页面后重新填写。")
+    _refuse(errors, problems)
     counted_before = _days_counted(meeting)
     for field, value in details.items():
         if field in DETAIL_FIELDS:
@@ -252,14 +392,13 @@ def update_meeting(*, meeting, types, held_on, topic, attendance, group=None, no
         backfill,
     )
     meeting.lateness_days = working_days_between(held_on, timezone.localdate(meeting.entered_at))
-    rows = _attendance_rows(meeting, attendance_list(branch=meeting.branch, types=types, held_on=held_on,
-                                                      group=group), attendance)  # fmt: skip
     meeting.low_quorum = _low_quorum(types, rows)
     if meeting.review_state == ReviewState.RETURNED:
         meeting.review_state = ReviewState.SUBMITTED
     meeting.save()
     _replace_types(meeting, types)
     _replace_attendance(meeting, rows)
+    _apply_rectification_changes(meeting, rectification_changes, now)
     _save_rectifications(meeting, rectifications)
     if uploads:
         add_attachments(meeting=meeting, uploads=uploads)

@@ -22,13 +22,23 @@ from members.models import Member
 
 from . import attachments as attachment_rules
 from . import selectors, services
-from .forms import MeetingForm, RectificationFormSet, ReviewForm, TalkDateForm, TalkRowForm, VoidForm
+from .forms import (
+    MeetingForm,
+    RectificationFormSet,
+    ReviewForm,
+    SavedRectificationFormSet,
+    TalkDateForm,
+    TalkRowForm,
+    VoidForm,
+)
 from .models import AttendanceStatus, MeetingType, ReviewState
 
 PAGE_SIZE = 30
 SEARCH_MAX = 50  # longer than any 主题 a secretary would type to find one
 TALK_ROWS = 8
 HISTORY_ON_PAGE = 10  # the latest changes on the record's page; the 修改历史 page has all
+# The list's 状态 filter: valid records only (the default), with the voided ones, or the voided ones alone.
+VOID_FILTERS = {"": "有效", "1": "含已作废", "only": "仅已作废"}
 
 
 def meeting_list(request):
@@ -46,17 +56,18 @@ def meeting_list(request):
         year = None
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
     state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
+    void = request.GET.get("void") if request.GET.get("void") in VOID_FILTERS else ""
     q = request.GET.get("q", "").strip()[:SEARCH_MAX]
     q_error = UNSAFE_MESSAGE if has_unsafe_characters(q) else ""  # PostgreSQL cannot even compare NUL
     meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state, within=within,
                                       since=since, until=until, backfill=backfill, q="" if q_error else q,
-                                      include_void=request.GET.get("void") == "1")  # fmt: skip
+                                      void=void)  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
         "within": within, "since": since, "until": until, "backfill": backfill, "q": q, "q_error": q_error,
         "page": page, "branch_choices": branches.values_list("pk", "name"), "branch": branch, "year": year, "type": type_, "state": state,
-        "types": MeetingType.choices, "states": ReviewState.choices,
+        "types": MeetingType.choices, "states": ReviewState.choices, "void": void, "void_filters": VOID_FILTERS.items(),
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
         "can_record": organisations_for(user, Action.RECORD).exists(),
         "can_lock": bool(branch and year) and can(user, branch, Action.MANAGE),
@@ -101,11 +112,19 @@ def _posted_attendance(data):
     return posted
 
 
-def _form_context(form, rectifications, grid, data, **extra):
-    """grid: the GridFor the 应到 list was made for; data: the statuses to show (posted, or the record's)."""
+def _form_context(form, rectifications, grid, data, *, saved_items=None, **extra):
+    """grid: the GridFor the 应到 list was made for; data: the statuses to show (posted, or the record's);
+    saved_items: the record's 整改事项 to correct, complete or void (the edit page)."""
     types = data.getlist("types") if hasattr(data, "getlist") else form.initial.get("types", [])
+    rectification_errors = any(f.errors for f in [*rectifications, *(saved_items or [])]) or bool(
+        rectifications.non_form_errors() or (saved_items is not None and saved_items.non_form_errors())
+    )
     return {
-        "form": form, "rectifications": rectifications, "grid": _attendance_grid(grid.rows, data),
+        "form": form, "rectifications": rectifications, "saved_items": saved_items,
+        "org_life_open": rectification_errors or any(form[name].errors for name in form.GROUPS["org_life"])
+        or "rectifications" in form.service_errors,
+        "attendance_errors": form.service_errors.get("attendance", []),
+        "grid": _attendance_grid(grid.rows, data),
         "grid_basis": grid.basis, "statuses": AttendanceStatus.choices,
         "theme_day_ticked": MeetingType.THEME_DAY in types, **extra,
     }  # fmt: skip
@@ -148,21 +167,92 @@ STALE_GRID = (
 )
 
 
-def _save_if_ready(form, rectifications, grid, data, save):
+def _posted_date(data, name):
+    try:
+        return date.fromisoformat(data.get(name, "")) if data is not None else None
+    except ValueError:
+        return None
+
+
+def _rectification_formsets(data, meeting=None):
+    """The blank rows for new 整改事项, and on the edit page the record's saved ones (None on a new record).
+
+    Both judge 整改期限 against the meeting date as posted. A saved-items form that did not come back with
+    the page (an old page) changes nothing.
+    """
+    held_on = _posted_date(data, "held_on") or (meeting.held_on if meeting else None)
+    new = RectificationFormSet(data, prefix="rect", form_kwargs={"held_on": held_on})
+    if meeting is None:
+        return new, None
+    items = meeting.rectifications.filter(voided_at__isnull=True).order_by("due_on", "pk")
+    initial = [{"id": i.pk, **{f: getattr(i, f) for f in services.RECTIFICATION_FIELDS}} for i in items]
+    bound = data if data is not None and "item-TOTAL_FORMS" in data else None
+    saved = SavedRectificationFormSet(bound, prefix="item", initial=initial, form_kwargs={"held_on": held_on})
+    return new, saved
+
+
+def _rectification_summary(form, new, saved):
+    """Each 整改清单 row's problems at the top of the page too (the section may be screens below)."""
+    saved_rows = saved.forms if saved is not None and saved.is_bound else []
+    rows = [(f"已保存的第{n}项", row) for n, row in enumerate(saved_rows, start=1)]
+    rows += [(f"第{n}行", row) for n, row in enumerate(new.forms, start=1)]
+    for where, row in rows:
+        for field in row:
+            for error in field.errors:
+                form.add_error(None, f"整改清单{where}{field.label}：{error}")
+        for error in row.non_field_errors():
+            form.add_error(None, f"整改清单{where}：{error}")
+    for formset in (new, saved):
+        if formset is not None and formset.is_bound:
+            for error in formset.non_form_errors():
+                form.add_error(None, f"整改清单：{error}")
+
+
+def _check_the_rest(form, grid, data, branch, meeting=None):
+    """The form itself is refused: still judge what needs no valid form (the attendance, the 补录原因, the
+    dates and names the record's types require), so that every correction is asked for at once."""
+    cleaned = form.cleaned_data
+    types = cleaned.get("types") or []
+    details = {name: cleaned.get(name) for name in services.DETAIL_FIELDS}
+    held_on = cleaned.get("held_on")
+    if details["for_year"] is None and held_on and MeetingType.ORG_LIFE_MEETING in types:
+        details["for_year"] = held_on.year
+    errors = services.problems_before_saving(
+        branch=branch, types=types, group=cleaned.get("group"), held_on=held_on, details=details,
+        expected=grid.rows, attendance=_posted_attendance(data), entered_at=meeting.entered_at if meeting else None,
+    )  # fmt: skip
+    for field, messages_ in errors.items():
+        if field == "attendance":
+            form.service_errors["attendance"] = messages_
+            form.add_error(None, messages_)
+        elif field in form.fields and field not in form.errors and field not in ("types", "held_on"):
+            form.add_error(field, messages_)
+
+
+def _save_if_ready(form, rectifications, grid, data, save, *, branch, meeting=None, saved_items=None):
     """Run save() for a submitted form that is valid and was filled in on the right 应到 list.
 
     Returns the saved record, or None when the page is to be shown again (with the reasons on the form).
     """
+    form.service_errors = {}
     if data is None or "refresh" in data:
         return None
     if grid.is_stale(data):
         form.add_error(None, STALE_GRID.format(count=len(grid.rows)))
         return None
-    if not (form.is_valid() and rectifications.is_valid()):
+    valid = [form.is_valid(), rectifications.is_valid()]
+    if saved_items is not None and saved_items.is_bound:
+        valid.append(saved_items.is_valid())
+    if not all(valid):
+        if not valid[0]:
+            _check_the_rest(form, grid, data, branch, meeting)
+        _rectification_summary(form, rectifications, saved_items)
         return None
     try:
         return save()
     except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            form.service_errors = error.message_dict
         add_service_errors(form, error)
         return None
 
@@ -210,10 +300,10 @@ def meeting_create(request):
         initial["held_on"] = backfilling
     data = request.POST if request.method == "POST" else None
     form = MeetingForm(data, initial=initial, groups=groups, allowed_types=allowed)
-    rectifications = RectificationFormSet(data, prefix="rect")
+    rectifications, _saved = _rectification_formsets(data)
     grid = GridFor(branch, data, groups, fixed_group, held_on=backfilling or today, types=initial["types"],
                    group=fixed_group)  # fmt: skip
-    meeting = _save_if_ready(form, rectifications, grid, data, lambda: services.record_meeting(
+    meeting = _save_if_ready(form, rectifications, grid, data, branch=branch, save=lambda: services.record_meeting(
         branch=branch, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
         held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
         token=form.cleaned_data["token"], user=request.user, attendance=_posted_attendance(data),
@@ -237,8 +327,13 @@ def meeting_create(request):
 def meeting_detail(request, pk):
     meeting = selectors.get_meeting_for(request.user, pk)
     context = selectors.meeting_detail(meeting)
+    # A locked year's record cannot be corrected or voided: say so instead of offering what would fail.
+    locked = not meeting.voided_at and services.is_year_locked(meeting.branch, meeting.held_on.year)
+    may_record = selectors.may(request.user, meeting, Action.RECORD) and not meeting.voided_at
     context.update(
-        can_edit=selectors.may(request.user, meeting, Action.RECORD) and not meeting.voided_at,
+        can_edit=may_record and not locked,
+        locked=locked,
+        may_record=may_record,
         can_review=can(request.user, meeting.branch, Action.REVIEW) and not meeting.voided_at,
         review_form=ReviewForm(),
         history=object_history(request.user, meeting, per_page=HISTORY_ON_PAGE, parts_added=False),
@@ -259,6 +354,10 @@ def meeting_edit(request, pk):
         return redirect("meetings:detail", pk=meeting.pk)
     branch = meeting.branch
     groups = Organisation.objects.get_children(branch).filter(level=OrgLevel.GROUP)
+    # A 党小组长 corrects their group's 党小组会 as they record one: that group and that type only.
+    fixed_group = None if can(request.user, branch, Action.RECORD) else meeting.group
+    if fixed_group is not None:
+        groups = groups.filter(pk=fixed_group.pk)
     current = {a.member_id: a for a in meeting.attendance.all()}
     initial = {
         **{field: getattr(meeting, field) for field in services.DETAIL_FIELDS},
@@ -266,28 +365,32 @@ def meeting_edit(request, pk):
         "topic": meeting.topic, "token": meeting.submit_token,
     }  # fmt: skip
     data = request.POST if request.method == "POST" else None
-    form = MeetingForm(data, initial=initial, groups=groups)
-    rectifications = RectificationFormSet(data, prefix="rect")
-    grid = GridFor(branch, data, groups, None, held_on=meeting.held_on, types=initial["types"],
+    form = MeetingForm(data, initial=initial, groups=groups,
+                       allowed_types=[MeetingType.GROUP_MEETING] if fixed_group is not None else None)  # fmt: skip
+    rectifications, saved_items = _rectification_formsets(data, meeting)
+    grid = GridFor(branch, data, groups, fixed_group, held_on=meeting.held_on, types=initial["types"],
                    group=meeting.group)  # fmt: skip
     grid_data = data or {
         **{f"att_{k}": a.status for k, a in current.items()},
         **{f"reason_{k}": a.leave_reason for k, a in current.items()},
     }
-    saved = _save_if_ready(form, rectifications, grid, data, lambda: services.update_meeting(
+    saved = _save_if_ready(form, rectifications, grid, data, branch=branch, meeting=meeting, saved_items=saved_items,
+                           save=lambda: services.update_meeting(
         meeting=meeting, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
         held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
-        attendance=_posted_attendance(data),
+        attendance=_posted_attendance(data), user=request.user,
         rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+        rectification_changes=[f.cleaned_data for f in saved_items] if saved_items.is_bound else [],
         uploads=request.FILES.getlist("files"), **form.details(),
     ))  # fmt: skip
     if saved is not None:
         messages.success(request, "已保存修改，修改前的内容保留在修改历史中。")
         return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/form.html", _form_context(
-        form, rectifications, grid, grid_data, branch=branch, meeting=meeting,
-        theme_day=fixed_theme_day(branch, meeting.held_on), title=f"修改会议记录 · {meeting.topic}",
-        draft_key=_draft_key(request.user, f"m{meeting.pk}"), restore_draft=data is None,
+        form, rectifications, grid, grid_data, saved_items=saved_items, branch=branch, meeting=meeting,
+        fixed_group=fixed_group, theme_day=fixed_theme_day(branch, meeting.held_on),
+        title=f"修改会议记录 · {meeting.topic}", draft_key=_draft_key(request.user, f"m{meeting.pk}"),
+        restore_draft=data is None,
     ))  # fmt: skip
 
 
@@ -296,6 +399,16 @@ def meeting_void(request, pk):
     meeting = selectors.get_meeting_for(request.user, pk)
     if not selectors.may(request.user, meeting, Action.RECORD):
         raise PermissionDenied("您的角色无权作废该记录。")
+    title = f"作废“{meeting.topic}”（{meeting.held_on:%Y-%m-%d}）"
+    refusal = None
+    if not meeting.voided_at:
+        try:
+            services.check_editable(meeting)
+        except ValidationError as error:
+            refusal = "".join(error.messages)
+    if meeting.voided_at or refusal:
+        # Nothing to do here: the page says why rather than offering a form that would be refused.
+        return render(request, "meetings/void.html", {"meeting": meeting, "title": title, "refusal": refusal})
     form = VoidForm(request.POST or None)
     if submit_form(
         request,
@@ -305,7 +418,7 @@ def meeting_void(request, pk):
     ):
         return redirect("meetings:detail", pk=meeting.pk)
     return render(request, "meetings/void.html", {
-        "form": form, "meeting": meeting, "title": f"作废“{meeting.topic}”（{meeting.held_on:%Y-%m-%d}）",
+        "form": form, "meeting": meeting, "title": title,
         "warning": "作废后该记录不再计入组织生活，但内容和修改历史都会保留。", "danger": True,
     })  # fmt: skip
 

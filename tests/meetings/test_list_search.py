@@ -78,3 +78,18 @@ def test_a_control_character_is_named_not_searched(client, personas, meetings):
     response = client.get(reverse("meetings:list"), {"q": "党章\x00", "year": 2026})
     assert response.status_code == 200 and "含有无法保存的控制字符" in response.content.decode()
     assert response.context["page"].paginator.count == 3  # the list unfiltered, as without a search
+
+
+def test_voided_records_are_found_with_the_status_filter(client, personas, meetings):
+    from meetings import services
+
+    services.void_meeting(meeting=meetings["history"], reason="重复录入")
+    client.force_login(personas[Role.SECRETARY])
+    html = client.get(reverse("meetings:list"), {"year": 2026}).content.decode()
+    assert '<select class="form-select form-select-sm" id="f-void" name="void">' in html
+    assert '<option value="1">含已作废</option>' in html and '<option value="only">仅已作废</option>' in html
+    assert "党史学习教育@甲社区第一党支部" not in _found(client, year=2026)
+    assert "党史学习教育@甲社区第一党支部" in _found(client, year=2026, void="1")
+    assert _found(client, year=2026, void="only") == {"党史学习教育@甲社区第一党支部"}
+    chosen = client.get(reverse("meetings:list"), {"year": 2026, "void": "only"}).content.decode()
+    assert '<option value="only" selected>仅已作废</option>' in chosen

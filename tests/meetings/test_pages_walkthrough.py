@@ -3,9 +3,10 @@ of voided records, and the 谈心谈话 form's messages. `branch` has 党员0–
 
 import re
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -189,3 +190,254 @@ def test_a_type_ticked_that_lists_the_same_people_saves_without_a_refresh(secret
         "party_lecture",
         "theme_day",
     ]
+
+
+# ---------------------------------------------------------------- who may change a record into what
+
+
+def _group_meeting(branch, group):
+    from tests.conftest import make_meeting
+
+    held_on = timezone.localdate()
+    return make_meeting(branch, group, branch.people, held_on=held_on, attachment=False,
+                        now=timezone.make_aware(datetime.combine(held_on, time(20))))  # fmt: skip
+
+
+def edit_data(meeting, **overrides):
+    """The edit form as sent back unchanged: the record's fields, everyone as recorded, no new 整改事项."""
+    data = {
+        "types": [t.type for t in meeting.types.all()], "group": meeting.group_id or "",
+        "held_on": meeting.held_on.isoformat(), "topic": meeting.topic, "token": meeting.submit_token,
+        "lecturer": meeting.lecturer, "for_year": meeting.for_year or "",
+        "rect-TOTAL_FORMS": "3", "rect-INITIAL_FORMS": "0",
+        **{f"att_{a.member_id}": a.status for a in meeting.attendance.all()},
+        **{f"reason_{a.member_id}": a.leave_reason for a in meeting.attendance.all()},
+    }  # fmt: skip
+    items = list(meeting.rectifications.filter(voided_at=None).order_by("due_on", "pk"))
+    data.update({"item-TOTAL_FORMS": str(len(items)), "item-INITIAL_FORMS": str(len(items))})
+    for i, item in enumerate(items):
+        data.update({f"item-{i}-id": item.pk, f"item-{i}-problem": item.problem, f"item-{i}-measure": item.measure,
+                     f"item-{i}-owner": item.owner, f"item-{i}-due_on": item.due_on.isoformat(),
+                     f"item-{i}-done_on": item.done_on.isoformat() if item.done_on else ""})  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_a_group_leader_cannot_turn_their_group_meeting_into_another_groups_or_the_branchs(
+    client, personas, tree, branch
+):
+    meeting = _group_meeting(branch, tree.g1)
+    client.force_login(personas[Role.GROUP_LEADER])
+    url = reverse("meetings:edit", args=[meeting.pk])
+    form = client.get(url).context["form"]
+    assert [value for value, _label in form.fields["types"].choices] == ["group_meeting"]
+    assert list(form.fields["group"].queryset) == [tree.g1]  # as on the new-meeting form
+    to_other_group = client.post(url, edit_data(meeting, group=tree.g2.pk))
+    assert to_other_group.status_code == 200
+    assert "所选党小组不在您可记录的范围内" in to_other_group.content.decode()
+    to_branch_meeting = client.post(url, edit_data(meeting, types=["general_meeting"], group=""))
+    assert to_branch_meeting.status_code == 200
+    assert "您只能记录党小组会，不能改为其他会议类型。" in to_branch_meeting.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.group == tree.g1 and list(meeting.types.values_list("type", flat=True)) == [
+        "group_meeting"
+    ]
+    assert client.post(url, edit_data(meeting, topic="小组学习")).status_code == 302  # their own: saved
+    # The service refuses it too, whatever form it comes from.
+    attendance = {p.pk: ("present", "") for p in branch.people}
+    with pytest.raises(ValidationError, match="您只能记录本党小组的党小组会"):
+        services.update_meeting(meeting=meeting, types=["general_meeting"], held_on=meeting.held_on, topic="x",
+                                attendance=attendance, user=personas[Role.GROUP_LEADER])  # fmt: skip
+
+
+def test_the_secretary_may_still_move_a_group_meeting_to_another_group(secretary, tree, branch):
+    meeting = _group_meeting(branch, tree.g1)
+    form = secretary.get(reverse("meetings:edit", args=[meeting.pk])).context["form"]
+    assert set(form.fields["group"].queryset) == {tree.g1, tree.g2}
+    assert len(form.fields["types"].choices) == 6
+
+
+# ---------------------------------------------------------------- 组织生活会 and its 整改清单
+
+
+def org_life_url(branch):
+    return create_url(branch, "&type=org_life_meeting")
+
+
+def test_a_rectification_row_in_error_opens_its_section_and_is_listed_at_the_top(secretary, branch):
+    page = secretary.get(org_life_url(branch))
+    sent = secretary.post(
+        org_life_url(branch), form_data(page, topic="组织生活会", **{"rect-0-problem": "学习不够"})
+    )
+    assert sent.status_code == 200 and not Meeting.objects.exists()
+    html = sent.content.decode()
+    assert re.search(r'<details [^>]*id="org-life-section" open>', html)
+    summary = html[html.index('id="error-summary"') : html.index('name="held_on"')]
+    assert "整改清单第1行责任人：整改事项须填写责任人和整改期限。" in summary
+    assert 'value="学习不够"' in html
+
+
+def test_impossible_org_life_dates_are_refused_on_their_fields(secretary, branch):
+    page = secretary.get(org_life_url(branch))
+    today = timezone.localdate()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    sent = secretary.post(org_life_url(branch), form_data(page, topic="组织生活会", reported_on=tomorrow))
+    assert sent.status_code == 200 and not Meeting.objects.exists()
+    assert sent.context["form"].errors["reported_on"] == ["报告上级党委日期不能晚于今天。"]
+    sent = secretary.post(org_life_url(branch), form_data(page, topic="组织生活会", reported_on="2030-01-01"))
+    assert "报告上级党委日期不能晚于今天。" in sent.content.decode()
+    day_before = (today - timedelta(days=1)).isoformat()
+    sent = secretary.post(org_life_url(branch), form_data(page, topic="组织生活会", reported_on=day_before))
+    assert sent.context["form"].errors["reported_on"] == ["报告上级党委日期不能早于会议召开日期。"]
+    early_due = {"rect-0-problem": "学习不够", "rect-0-owner": "党员1", "rect-0-due_on": day_before}
+    sent = secretary.post(org_life_url(branch), form_data(page, topic="组织生活会", **early_due))
+    assert sent.context["rectifications"].forms[0].errors["due_on"] == ["整改期限不能早于会议召开日期。"]
+    assert "整改清单第1行整改期限：整改期限不能早于会议召开日期。" in sent.content.decode()
+    assert not Meeting.objects.exists()
+
+
+def test_the_service_refuses_impossible_org_life_dates(branch):
+    held_on = date(2026, 1, 15)
+    attendance = {r.member_id: ("present", "") for r in services.attendance_list(
+        branch=branch, types=["org_life_meeting"], held_on=held_on)}  # fmt: skip
+    entered = timezone.make_aware(datetime.combine(held_on, time(20)))
+    common = {"branch": branch, "types": ["org_life_meeting"], "held_on": held_on, "topic": "组织生活会",
+              "attendance": attendance, "now": entered, "for_year": 2025}  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        services.record_meeting(token=uuid.uuid4().hex, reported_on=date(2026, 1, 16), **common)
+    assert refused.value.message_dict["reported_on"] == ["报告上级党委日期不能晚于今天。"]
+    with pytest.raises(ValidationError) as refused:
+        services.record_meeting(token=uuid.uuid4().hex, **common, rectifications=[
+            {"problem": "学习不够", "owner": "党员1", "due_on": date(2026, 1, 10)}])  # fmt: skip
+    assert refused.value.message_dict["rectifications"] == [
+        "整改事项“学习不够”的整改期限不能早于会议召开日期。"
+    ]
+    assert not Meeting.objects.exists()
+
+
+def _org_life(secretary, branch, items):
+    page = secretary.get(org_life_url(branch))
+    rows = {}
+    for i, (problem, owner, due_on) in enumerate(items):
+        rows.update({f"rect-{i}-problem": problem, f"rect-{i}-owner": owner, f"rect-{i}-due_on": due_on})
+    assert (
+        secretary.post(org_life_url(branch), form_data(page, topic="组织生活会", **rows)).status_code == 302
+    )
+    return Meeting.objects.get()
+
+
+def test_saved_rectifications_are_corrected_completed_and_voided_on_the_edit_page(secretary, branch):
+    due = (timezone.localdate() + timedelta(days=90)).isoformat()
+    meeting = _org_life(secretary, branch, [("学习不够", "党员1", due), ("录错的一条", "党员2", due)])
+    url = reverse("meetings:edit", args=[meeting.pk])
+    html = secretary.get(url).content.decode()
+    assert (
+        'value="学习不够"' in html and 'value="录错的一条"' in html and "完成日期" in html and "作废" in html
+    )
+    first, second = meeting.rectifications.order_by("pk")
+    index = {item.pk: i for i, item in enumerate(meeting.rectifications.order_by("due_on", "pk"))}
+    today = timezone.localdate().isoformat()
+    changes = {f"item-{index[first.pk]}-done_on": today, f"item-{index[first.pk]}-measure": "每月集中学习",
+               f"item-{index[second.pk]}-void": "on"}  # fmt: skip
+    no_reason = secretary.post(url, edit_data(meeting, **changes))
+    assert no_reason.status_code == 200
+    assert "勾选作废时请填写作废原因。" in no_reason.content.decode()
+    changes[f"item-{index[second.pk]}-void_reason"] = "重复录入"
+    # The same 问题 typed again in a blank row is not a second item.
+    again = {
+        "rect-0-problem": "学习不够",
+        "rect-0-measure": "每月集中学习",
+        "rect-0-owner": "党员1",
+        "rect-0-due_on": due,
+    }
+    assert secretary.post(url, edit_data(meeting, **changes, **again)).status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.done_on == timezone.localdate() and first.measure == "每月集中学习"
+    assert second.voided_at is not None and second.void_reason == "重复录入"
+    assert meeting.rectifications.count() == 2 and second.history.count() == 2  # voided, not deleted
+    detail = secretary.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    listed = detail[detail.index('<div class="fw-semibold">整改清单</div>') : detail.index("报告上级党委：")]
+    assert f"已于{today}完成" in listed and "录错的一条" not in listed  # its voiding is in the history below
+    html = secretary.get(url).content.decode()
+    assert 'value="录错的一条"' not in html and html.count('value="学习不够"') == 1
+
+
+def test_a_completion_date_in_the_future_is_refused(secretary, branch):
+    due = (timezone.localdate() + timedelta(days=90)).isoformat()
+    meeting = _org_life(secretary, branch, [("学习不够", "党员1", due)])
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    sent = secretary.post(
+        reverse("meetings:edit", args=[meeting.pk]), edit_data(meeting, **{"item-0-done_on": tomorrow})
+    )
+    assert (
+        sent.status_code == 200
+        and "整改清单已保存的第1项完成日期：完成日期不能晚于今天。" in sent.content.decode()
+    )
+    assert meeting.rectifications.get().done_on is None
+
+
+# ---------------------------------------------------------------- a locked or voided record's page
+
+
+def test_a_locked_years_record_offers_no_edit_or_void_and_says_it_is_locked(secretary, branch):
+    meeting = _meeting(branch, held_on=date(timezone.localdate().year - 1, 12, 1))
+    services.set_year_lock(branch=branch, year=meeting.held_on.year, locked=True)
+    html = secretary.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    assert reverse("meetings:edit", args=[meeting.pk]) not in html
+    assert reverse("meetings:void", args=[meeting.pk]) not in html
+    assert "已锁定" in html and f"{meeting.held_on.year}年度台账已锁定：该记录不能修改或作废" in html
+    void_page = secretary.get(reverse("meetings:void", args=[meeting.pk])).content.decode()
+    assert "不能作废：" in void_page and 'name="reason"' not in void_page
+
+
+def test_the_void_page_of_a_voided_record_says_it_is_voided(secretary, branch):
+    meeting = _meeting(branch)
+    services.void_meeting(meeting=meeting, reason="重复录入")
+    url = reverse("meetings:void", args=[meeting.pk])
+    html = secretary.get(url).content.decode()
+    assert "该记录已于" in html and "（原因：重复录入），不计入组织生活，无需再次作废。" in html
+    assert 'name="reason"' not in html
+    assert secretary.post(url, {"reason": "再次"}).status_code == 200
+    meeting.refresh_from_db()
+    assert meeting.void_reason == "重复录入"
+
+
+def test_the_theme_day_approval_is_shown_on_the_record(secretary, branch):
+    meeting = _meeting(branch)
+    Meeting.objects.filter(pk=meeting.pk).update(
+        off_day_approved_by="镇党委", off_day_approved_on=meeting.held_on
+    )
+    html = secretary.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    assert '改期批准人</dt><dd class="col-8">镇党委' in html
+    assert f'改期批准日期</dt><dd class="col-8">{meeting.held_on:%Y-%m-%d}' in html
+
+
+# ---------------------------------------------------------------- every correction asked for at once
+
+
+def test_a_refused_form_lists_every_correction_at_once(secretary, branch):
+    url = create_url(branch, "&type=theme_day")
+    page = secretary.get(url)
+    held_on = (timezone.localdate() - timedelta(days=20)).isoformat()  # a 补录: needs its reason
+    person = branch.people[0]
+    sent = secretary.post(url, form_data(page, topic="", held_on=held_on, **{f"att_{person.pk}": "leave"}))
+    assert sent.status_code == 200 and not Meeting.objects.exists()
+    errors = sent.context["form"].errors
+    assert "topic" in errors and "backfill_reason" in errors
+    assert f"{person.name}请假，请填写请假事由。" in errors["__all__"]
+    summary = sent.content.decode()
+    summary = summary[summary.index('id="error-summary"') : summary.index('name="held_on"')]
+    assert "主题" in summary and "补录原因" in summary and "请假，请填写请假事由" in summary
+
+
+def test_the_service_refuses_every_problem_at_once(branch):
+    held_on = timezone.localdate()
+    expected = services.attendance_list(branch=branch, types=["party_lecture"], held_on=held_on)
+    attendance = {r.member_id: ("leave", "") for r in expected}
+    with pytest.raises(ValidationError) as refused:
+        services.record_meeting(branch=branch, types=["party_lecture"], held_on=held_on, topic="党课",
+                                attendance=attendance, token=uuid.uuid4().hex)  # fmt: skip
+    problems = refused.value.message_dict
+    assert problems["lecturer"] == ["党课请填写主讲人。"]
+    assert len(problems["attendance"]) == len(expected)  # each member without a reason named
