@@ -707,7 +707,7 @@ def _record_reads(scope, since, as_of):
         "theme_days": meetings.filter(types__type=MeetingType.THEME_DAY, off_day_approved_by="")
         .values("pk", "branch_id", "held_on", "topic"),
         "org_lives": meetings.filter(types__type=MeetingType.ORG_LIFE_MEETING)
-        .annotate(items=Count("rectifications"))
+        .annotate(items=Count("rectifications", filter=Q(rectifications__voided_at__isnull=True)))
         .values("pk", "branch_id", "held_on", *(field for field, _label in ORG_LIFE_RECORDS)),
     }  # fmt: skip
 

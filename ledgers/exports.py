@@ -205,7 +205,9 @@ ORG_LIFE_COLUMNS = [("序号", 6), ("所属年度", 8), ("召开日期", 12), Co
 
 
 def _rectifications(meeting):
-    items = sorted(meeting.rectifications.all(), key=lambda r: (r.due_on, r.pk))
+    items = sorted(
+        (r for r in meeting.rectifications.all() if r.voided_at is None), key=lambda r: (r.due_on, r.pk)
+    )
     lines = [
         f"{i}. {r.problem}／{r.measure or '—'}／{r.owner}／{r.due_on:%Y-%m-%d}／"
         f"{f'{r.done_on:%Y-%m-%d}完成' if r.done_on else '未完成'}"

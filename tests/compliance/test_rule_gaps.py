@@ -107,7 +107,7 @@ def test_org_life_meeting_counts_for_its_for_year_not_the_year_it_was_held(branc
 def test_an_org_life_meeting_without_talks_or_criticism_recorded_is_warned(branch):
     rectification = {"problem": "学习不够深入", "owner": "党员0", "due_on": date(2026, 3, 31)}
     meeting = hold(branch, ["org_life_meeting"], date(2026, 1, 20), for_year=2025, opinions="征求意见12条",
-                   self_examination="对照检查材料", reported_on=date(2026, 1, 25),
+                   self_examination="对照检查材料", reported_on=date(2026, 1, 20),
                    rectifications=[rectification])  # fmt: skip
     engine.refresh(as_of=AS_OF)
     flag = Flag.objects.get(rule="org_life_records", meeting=meeting, resolved_on=None)
@@ -118,7 +118,7 @@ def test_an_org_life_meeting_with_every_record_raises_no_records_warning(branch)
     rectification = {"problem": "学习不够深入", "owner": "党员0", "due_on": date(2026, 3, 31)}
     hold(branch, ["org_life_meeting"], date(2026, 1, 20), for_year=2025, opinions="征求意见12条",
          talks_summary="谈心谈话8人次", self_examination="对照检查材料", criticism="批评与自我批评",
-         reported_on=date(2026, 1, 25), rectifications=[rectification])  # fmt: skip
+         reported_on=date(2026, 1, 20), rectifications=[rectification])  # fmt: skip
     engine.refresh(as_of=AS_OF)
     assert not Flag.objects.filter(rule="org_life_records").exists()
 
