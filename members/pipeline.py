@@ -23,6 +23,9 @@ class PipelineError(ValueError):
     pass
 
 
+CANDIDATE_TRAINING_HOURS = 24  # 发展对象的短期集中培训: 不少于3天或24学时 (发展党员工作细则 第十七条)
+
+
 def check_transition(current, new):
     """One step forward at a time; any category when a person is first registered (current None)."""
     if new not in CATEGORY_LABELS:

@@ -279,7 +279,7 @@ def dues_payers(branch, *, month=None):
     """The branch's party members on the roster, by name, each with `listed_on` for `dues_start` and
     `status_then`, their 党籍状态 as the month (this month if None) closes: one 停止党籍 then owes none of it."""
     month = dues.month_start(month or timezone.localdate())
-    month_end = dues.next_month(month) - timedelta(days=1)
+    month_end = month + relativedelta(day=31)  # the month's last day (December 9999 included)
     status_then = StatusChange.objects.filter(member=OuterRef("pk"), changed_on__lte=month_end).order_by(
         "-changed_on", "-pk"
     )

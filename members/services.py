@@ -254,6 +254,10 @@ def advance_category(*, member, category, on, note="", today=None):
     problems = {}
     for key, message in {**warnings, **errors}.items():
         problems.setdefault("on" if key == field else NON_FIELD_ERRORS, []).append(message)
+    if category == pipeline.PROBATIONARY:
+        missing = _steps_before_joining(member, on)
+        if missing:
+            problems.setdefault(NON_FIELD_ERRORS, []).append(missing)
     if problems:
         raise ValidationError(problems)
     setattr(member, field, on)
@@ -262,6 +266,24 @@ def advance_category(*, member, category, on, note="", today=None):
     CategoryChange.objects.create(member=member, category=category, changed_on=on, note=note)
     refresh_flags_on_commit(member.branch_id)
     return member
+
+
+def _steps_before_joining(member, on):
+    """What a 发展对象 must have on record before the vote that makes them a 预备党员 (RULES.md, 第十七条):
+    集中培训 of at least 24 学时 and a 政治审查, both on or before `on`; in Chinese, or "" when both are."""
+    events = member.pipeline_events.filter(happened_on__lte=on)
+    hours = sum(e.hours or 0 for e in events if e.kind == PipelineEventKind.TRAINING)
+    reviewed = any(e.kind == PipelineEventKind.POLITICAL_REVIEW for e in events)
+    missing = []
+    if hours < pipeline.CANDIDATE_TRAINING_HOURS:
+        missing.append(
+            f"集中培训不少于3天或{pipeline.CANDIDATE_TRAINING_HOURS}学时（{on:%Y-%m-%d}前已登记{hours}学时）"
+        )
+    if not reviewed:
+        missing.append("政治审查")
+    if not missing:
+        return ""
+    return f"发展对象接收为预备党员前须完成{'和'.join(missing)}，请先在“登记事项 › 发展党员事项”中登记。"
 
 
 @transaction.atomic

@@ -112,6 +112,26 @@ def test_pipeline_moves_one_step_at_a_time_with_its_dates(tree):
     with pytest.raises(ValidationError, match="最早可于2025-04-10"):
         services.advance_category(member=member, category="candidate", on=date(2025, 4, 9), today=TODAY)
     services.advance_category(member=member, category="candidate", on=date(2025, 4, 10), today=TODAY)
+    with pytest.raises(ValidationError) as refused:
+        services.advance_category(member=member, category="probationary", on=date(2025, 9, 1), today=TODAY)
+    assert refused.value.messages == [
+        "发展对象接收为预备党员前须完成集中培训不少于3天或24学时（2025-09-01前已登记0学时）和政治审查，"
+        "请先在“登记事项 › 发展党员事项”中登记。"
+    ]
+    services.record_pipeline_event(member=member, kind="training", happened_on=date(2025, 5, 8), hours=16,
+                                   today=TODAY)  # fmt: skip
+    services.record_pipeline_event(
+        member=member, kind="political_review", happened_on=date(2025, 6, 3), today=TODAY
+    )
+    with pytest.raises(ValidationError, match="已登记16学时"):
+        services.advance_category(member=member, category="probationary", on=date(2025, 9, 1), today=TODAY)
+    # A training recorded after the vote's date does not count for it.
+    services.record_pipeline_event(member=member, kind="training", happened_on=date(2025, 9, 2), hours=8,
+                                   today=TODAY)  # fmt: skip
+    with pytest.raises(ValidationError, match="已登记16学时"):
+        services.advance_category(member=member, category="probationary", on=date(2025, 9, 1), today=TODAY)
+    services.record_pipeline_event(member=member, kind="training", happened_on=date(2025, 8, 20), hours=8,
+                                   today=TODAY)  # fmt: skip
     services.advance_category(member=member, category="probationary", on=date(2025, 9, 1), today=TODAY)
     member.refresh_from_db()
     assert (member.category, member.joined_on) == ("probationary", date(2025, 9, 1))
@@ -267,6 +287,11 @@ def test_roster_as_of_replays_a_scripted_history(tree):
         today=TODAY,
     )
     services.advance_category(member=member, category="candidate", on=date(2024, 3, 1), today=TODAY)
+    services.record_pipeline_event(member=member, kind="training", happened_on=date(2024, 6, 1), hours=24,
+                                   today=TODAY)  # fmt: skip
+    services.record_pipeline_event(
+        member=member, kind="political_review", happened_on=date(2024, 9, 1), today=TODAY
+    )
     services.advance_category(member=member, category="probationary", on=date(2025, 3, 1), today=TODAY)
     services.record_exemption(
         member=member,
