@@ -294,12 +294,31 @@ def latest_term_end(organisation, elected_on):
     return elected_on + relativedelta(years=term_years(organisation, elected_on))
 
 
+POSTPONED_AT_MOST = relativedelta(
+    years=1
+)  # 延期换届, with the approval of the level above (支部条例 第二十一条)
+
+
 def _check_term_end(term):
+    """届满 at the statutory term after the election, or up to a year later for an approved 延期换届, which the
+    note must record."""
     latest = latest_term_end(term.organisation, term.elected_on)
-    if term.ends_on > latest:
+    if term.ends_on <= latest:
+        return
+    postponed = latest + POSTPONED_AT_MOST
+    if term.ends_on > postponed:
         years = term_years(term.organisation, term.elected_on)
         raise ValidationError(
-            {"ends_on": f"届满日期不能晚于{latest:%Y-%m-%d}：该党组织每届任期{years}年，自选举日期起算。"}
+            {
+                "ends_on": f"届满日期不能晚于{latest:%Y-%m-%d}：该党组织每届任期{years}年，自选举日期起算。"
+                f"经上级党组织批准延期换届的，最迟至{postponed:%Y-%m-%d}，并须在备注中写明批准情况。"
+            }
+        )
+    if not term.note.strip():
+        raise ValidationError(
+            {
+                "note": f"届满日期晚于任期届满日（{latest:%Y-%m-%d}）：延期换届须经上级党组织批准，请在备注中写明批准情况。"
+            }
         )
 
 
@@ -336,10 +355,12 @@ def update_term(*, term, ends_on, note, positions):
     term is fixed on that record. A blank name makes a sitting post vacant from today; a past
     holder stays on record (leaving office is what the next election records).
     """
+    end_changed = ends_on != term.ends_on
     term.ends_on = ends_on
     term.note = note
     term.full_clean()
-    _check_term_end(term)
+    if end_changed:  # a term stored before the rule can still have its office-holders corrected
+        _check_term_end(term)
     term.save()
     holders = term_holders(term)
     successor = successor_election(term)

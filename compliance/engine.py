@@ -890,7 +890,9 @@ def _member_flags(roster, rows, as_of):
     # Not read on a night that cannot move arrears.
     for member_id, bits, before, listed, records_from in rows.get("dues_paid") or ():
         member = members.get(member_id)
-        if member is None:
+        if (
+            member is None or member["status"] != Status.NORMAL
+        ):  # 停止党籍: no dues owed (the month page agrees)
             continue
         # An imported member's months before their records began here are not judged (back-paid or not).
         owed_from = dues.owed_from(

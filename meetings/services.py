@@ -211,7 +211,8 @@ def problems_before_saving(*, branch, types, group, held_on, details, expected, 
     """
     today = timezone.localdate(now or timezone.now())
     errors = {}
-    if held_on is not None and held_on <= today:
+    within_life = held_on is not None and branch.founded_on <= held_on <= today
+    if within_life:  # a date before the branch (year 1, say) is its own error, with no working days to count
         entered_on = timezone.localdate(entered_at) if entered_at else today
         threshold = backfill_days(branch, entered_on)
         backfill = working_days_between(held_on, entered_on) > threshold

@@ -270,8 +270,11 @@ def advance_category(*, member, category, on, note="", today=None):
 
 def _steps_before_joining(member, on):
     """What a 发展对象 must have on record before the vote that makes them a 预备党员 (RULES.md, 第十七条):
-    集中培训 of at least 24 学时 and a 政治审查, both on or before `on`; in Chinese, or "" when both are."""
+    集中培训 of at least 24 学时 and a 政治审查, both while a 发展对象 (from candidate_on, when known) and on or
+    before `on`; in Chinese, or "" when both are."""
     events = member.pipeline_events.filter(happened_on__lte=on)
+    if member.candidate_on:  # an 积极分子's training is another course
+        events = events.filter(happened_on__gte=member.candidate_on)
     hours = sum(e.hours or 0 for e in events if e.kind == PipelineEventKind.TRAINING)
     reviewed = any(e.kind == PipelineEventKind.POLITICAL_REVIEW for e in events)
     missing = []
@@ -575,7 +578,7 @@ def mark_month_paid(*, members, month, paid_on, today=None):
         if member.pk in already:
             continue
         if suspended_then(member):
-            skipped.append((member, f"{member.name}{month.year}年{month.month}月党籍停止，不计应缴党费。"))
+            skipped.append((member, f"{month.year}年{month.month}月党籍停止，不计应缴党费。"))
             continue
         try:
             _check_dues(member, month, paid_on, today)

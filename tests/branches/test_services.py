@@ -493,6 +493,7 @@ def test_a_term_ends_at_the_latest_after_its_statutory_length(tree):
         )  # fmt: skip
     assert caught.value.message_dict["ends_on"] == [
         "届满日期不能晚于2026-03-01：该党组织每届任期5年，自选举日期起算。"
+        "经上级党组织批准延期换届的，最迟至2027-03-01，并须在备注中写明批准情况。"
     ]
     assert not CommitteeTerm.objects.filter(organisation=tree.a2).exists()
     term = services.record_term(
@@ -506,12 +507,50 @@ def test_a_term_ends_at_the_latest_after_its_statutory_length(tree):
         services.record_term(
             organisation=school,
             elected_on=date(2024, 6, 1),
+            ends_on=date(2028, 6, 2),
+            positions=[("secretary", "李")],
+        )
+    with pytest.raises(
+        ValidationError, match="延期换届须经上级党组织批准"
+    ):  # a day late, with no approval noted
+        services.record_term(
+            organisation=school,
+            elected_on=date(2024, 6, 1),
             ends_on=date(2027, 6, 2),
             positions=[("secretary", "李")],
         )
     with pytest.raises(ValidationError, match="届满日期不能晚于2026-03-01"):
         services.update_term(term=term, ends_on=date(2099, 3, 1), note="", positions=[("secretary", "王")])
     assert _fresh_term(term).ends_on == date(2026, 3, 1)
+
+
+def test_an_approved_postponement_of_up_to_a_year_is_recorded_with_its_note(tree):
+    """延期换届 (支部条例 第二十一条): up to a year past 届满, with the approval written in the note."""
+    term = services.record_term(
+        organisation=tree.a2, elected_on=date(2021, 3, 1), positions=[("secretary", "王")]
+    )
+    with pytest.raises(ValidationError) as caught:
+        services.update_term(term=term, ends_on=date(2026, 9, 1), note="", positions=[])
+    assert caught.value.message_dict == {
+        "note": ["届满日期晚于任期届满日（2026-03-01）：延期换届须经上级党组织批准，请在备注中写明批准情况。"]
+    }
+    services.update_term(
+        term=term, ends_on=date(2026, 9, 1), note="镇党委2026年2月批复同意延期换届", positions=[]
+    )
+    assert _fresh_term(term).ends_on == date(2026, 9, 1)
+    with pytest.raises(ValidationError, match="最迟至2027-03-01"):
+        services.update_term(term=term, ends_on=date(2027, 3, 2), note="批复", positions=[])
+
+
+def test_a_term_stored_beyond_its_length_keeps_its_end_while_its_holders_are_corrected(tree):
+    term = services.record_term(
+        organisation=tree.a2, elected_on=date(2021, 3, 1), positions=[("secretary", "王")]
+    )
+    CommitteeTerm.objects.filter(pk=term.pk).update(ends_on=date(2029, 3, 1))  # stored before the rule
+    services.update_term(
+        term=_fresh_term(term), ends_on=date(2029, 3, 1), note="", positions=[("secretary", "汪")]
+    )
+    assert _fresh_term(term).ends_on == date(2029, 3, 1)
 
 
 def test_term_must_end_after_the_election(tree):

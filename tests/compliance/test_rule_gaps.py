@@ -537,3 +537,16 @@ def test_an_imported_roster_is_judged_from_the_month_it_was_imported(tree):
     assert summary["records_from"] == date(2026, 11, 1)
     # November, December and January unpaid by 3 February: the first step of the arrears ladder.
     assert "dues_arrears" in open_rules(date(2027, 2, 3), imported)
+
+
+def test_a_suspended_member_is_not_flagged_for_dues(branch):
+    """停止党籍: no dues are owed (the dues month page lists them apart), so no arrears reminder either."""
+    payer = branch.people[0]
+    engine.refresh(as_of=date(2026, 12, 1))
+    flag = Flag.objects.get(rule="dues_arrears", member=payer, resolved_on=None)
+    member_services.change_status(member=payer, status=Status.SUSPENDED, on=date(2026, 11, 20),
+                                  reason="失联满六个月", today=date(2026, 12, 1))  # fmt: skip
+    engine.refresh(as_of=date(2026, 12, 1))
+    flag.refresh_from_db()
+    assert flag.resolved_on == date(2026, 12, 1)
+    assert not Flag.objects.filter(rule="dues_arrears", member=payer, resolved_on=None).exists()

@@ -112,6 +112,9 @@ def test_pipeline_moves_one_step_at_a_time_with_its_dates(tree):
     with pytest.raises(ValidationError, match="最早可于2025-04-10"):
         services.advance_category(member=member, category="candidate", on=date(2025, 4, 9), today=TODAY)
     services.advance_category(member=member, category="candidate", on=date(2025, 4, 10), today=TODAY)
+    # A course taken as an 积极分子, before becoming a 发展对象, is not the 发展对象's 集中培训.
+    services.record_pipeline_event(member=member, kind="training", happened_on=date(2025, 3, 1), hours=24,
+                                   today=TODAY)  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         services.advance_category(member=member, category="probationary", on=date(2025, 9, 1), today=TODAY)
     assert refused.value.messages == [

@@ -412,6 +412,6 @@ def test_a_suspended_member_is_listed_apart_and_not_as_owing(client, personas, t
     # An edited post cannot record the suspended month either.
     response = client.post(url, {"month": "2026-11", "member": [lost.pk]}, follow=True)
     assert [str(m) for m in response.context["messages"]] == [
-        "失联未登记：失联2026年11月党籍停止，不计应缴党费。"
+        "失联未登记：2026年11月党籍停止，不计应缴党费。"
     ]
     assert not DuesPayment.objects.exists()
