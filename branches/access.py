@@ -240,6 +240,18 @@ def may_see_personal_at(user, org_path, roles):
     return any(role in roles and org_path.startswith(path) for path, role, _org in _assignments(user))
 
 
+def personal_q(user, roles):
+    """Q of the members whose details may_see_personal shows for `roles`: those whose group or branch lies
+    under an organisation where the user holds one of them (for a filter that must not reveal the rest)."""
+    if user.is_superuser:
+        return Q()
+    condition = Q(pk__in=[])
+    for path, role, _org in _assignments(user):
+        if role in roles:
+            condition |= Q(branch__path__startswith=path) | Q(group__path__startswith=path)
+    return condition
+
+
 def scope_roots(user):
     """The top organisations of the user's view scope (what their overview starts from)."""
     if user.is_superuser:

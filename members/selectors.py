@@ -16,9 +16,9 @@ from branches.access import (
     can,
     get_object_for,
     may_see_personal,
+    personal_q,
     scoped,
 )
-from branches.models import RoleAssignment
 from meetings import selectors as meeting_selectors
 from meetings.models import Attendance, AttendanceStatus, MeetingTypeTag
 
@@ -75,13 +75,7 @@ def phone_visible(user):
     group or branch lies under an organisation where the user holds one of PHONE_ROLES."""
     if not user.is_authenticated:
         return Q(pk__in=[])
-    if user.is_superuser:
-        return Q()
-    condition = Q(user=user)
-    roles = RoleAssignment.objects.filter(user=user, role__in=PHONE_ROLES)
-    for path in roles.values_list("organisation__path", flat=True):
-        condition |= Q(branch__path__startswith=path) | Q(group__path__startswith=path)
-    return condition
+    return Q(user=user) | personal_q(user, PHONE_ROLES)
 
 
 def present(user, members):
