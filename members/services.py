@@ -219,8 +219,9 @@ def _facts_of(member, **changes):
 
 
 def extension_months(member):
-    """Months of the member's recorded 延长预备期 (one extension at most; 0 when none)."""
-    return sum(e.months or 0 for e in member.pipeline_events.filter(kind=PipelineEventKind.EXTENSION))
+    """Months of the member's recorded 延长预备期 (one extension at most; 0 when none). Reads the events
+    prefetched with the member where they are (the member's page), else one query."""
+    return sum(e.months or 0 for e in member.pipeline_events.all() if e.kind == PipelineEventKind.EXTENSION)
 
 
 def _require_on_roster(member):

@@ -180,7 +180,7 @@ def member_detail(request, pk):
         activist_on=member.activist_on,
         joined_on=member.joined_on,
         approved_on=_first_event(member, "approval"),
-        extension_months=sum(e.months or 0 for e in member.pipeline_events.all() if e.kind == "extension"),
+        extension_months=services.extension_months(member),
         confirmed_on=member.confirmed_on,
     )
     return render(
