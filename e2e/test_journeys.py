@@ -262,3 +262,26 @@ def test_secretary_saves_and_closes_the_review_with_one_button(open_browser, log
     expect(page.get_by_text("民主评议已完成，可在结果公示后上报党委")).to_be_visible()
     expect(page.locator("h1 ~ span.badge")).to_have_text("已完成")
     shot(page, "closed")
+
+
+def test_office_menu_stays_on_one_line_at_every_width(open_browser, login):
+    """The township office has the longest menu. From 1200 px it is spread out on one line (without icons
+    below 1400 px); narrower screens fold it behind the menu button, with what is due kept in sight."""
+    for width in (768, 1024, 1200, 1280, 1440):
+        page = open_browser((width, 900))
+        login(page, "office")
+        navbar = page.locator("nav.zb-navbar")
+        assert navbar.bounding_box()["height"] < 70, width  # one row, no entry broken over two lines
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        menu_button = page.locator("button.navbar-toggler")
+        if width < 1200:
+            expect(menu_button).to_be_visible()
+            expect(
+                navbar.get_by_role("link", name=re.compile("^待办：逾期和即将到期 \\d+ 项$"))
+            ).to_be_visible()
+            menu_button.click()
+            expect(navbar.get_by_role("link", name="账号管理")).to_be_visible()
+        else:
+            expect(menu_button).to_be_hidden()
+            expect(navbar.get_by_role("link", name="账号管理")).to_be_visible()
+        page.close()
