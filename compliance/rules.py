@@ -93,18 +93,44 @@ def lecturer_is(lecturer, name):
     return bool(name) and name in "".join((lecturer or "").split())
 
 
-def talk_coverage(committee, members, talks):
-    """(required, covered) for a year of 谈心谈话 (支部条例 第十九条).
+@dataclass(frozen=True)
+class TalkGaps:
+    """What a year of 谈心谈话 still lacks (支部条例 第十九条).
 
-    Required: every pair of committee members, and every other member with at least one
-    committee member. `talks` are (person, person) pairs in any order; ids are member ids.
+    required: every pair of committee members, and every other member; pairs: the committee pairs
+    (a, b), a < b, who have not talked; members: the other members no committee member talked with.
     """
+
+    required: int
+    pairs: tuple
+    members: tuple
+
+    @property
+    def missing(self):
+        return len(self.pairs) + len(self.members)
+
+
+def talk_gaps(committee, members, talks):
+    """The TalkGaps of a year's talks. `talks` are (person, person) pairs in any order; ids are member
+    ids. A member reached by any committee member counts, whoever began the talk."""
     committee, members = set(committee), set(members)
     spoken = {frozenset(pair) for pair in talks if pair[0] != pair[1]}
-    pairs = {frozenset((a, b)) for a in committee for b in committee if a < b}
+    ordered = sorted(committee)
+    pairs = [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]]
     others = members - committee
     reached = {p for pair in spoken if pair & committee for p in pair}
-    return len(pairs) + len(others), len(pairs & spoken) + len(others & reached)
+    return TalkGaps(
+        required=len(pairs) + len(others),
+        pairs=tuple(pair for pair in pairs if frozenset(pair) not in spoken),
+        members=tuple(sorted(others - reached)),
+    )
+
+
+def talk_coverage(committee, members, talks):
+    """(required, covered) for a year of 谈心谈话: the counts of `talk_gaps`, so that a flag's count and
+    the list of who is missing cannot disagree."""
+    gaps = talk_gaps(committee, members, talks)
+    return gaps.required, gaps.required - gaps.missing
 
 
 @dataclass(frozen=True)
@@ -126,7 +152,10 @@ def not_applicable_reason(rule, unit):
     if rule.scope == Scope.BRANCH and unit.level != "branch":
         return "只适用于党支部"
     if rule.code == "committee_meeting" and not unit.has_committee:
-        return "只设书记，未设支部委员会" if unit.has_term else "未登记支部委员会届次"
+        # Both read as "not needed"; the ≥7 正式党员 that make a committee required are flagged apart.
+        if unit.has_term:
+            return "只设书记，未设支部委员会（正式党员不足7人的支部可不设）"
+        return "未登记支部委员会届次（正式党员7人以上的支部须设支部委员会）"
     if rule.code == "merged_meeting" and not unit.merged_group:
         return "未实行支组合一"
     return None

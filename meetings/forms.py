@@ -196,3 +196,25 @@ class TalkRowForm(SafeForm):
 
 class TalkDateForm(SafeForm):
     talked_on = forms.DateField(label="谈话日期", widget=DATE_INPUT, initial=timezone.localdate)
+
+
+class TalkCorrectionForm(SafeForm):
+    """One saved talk corrected: its date, its two people, its 主要内容."""
+
+    talked_on = forms.DateField(label="谈话日期", widget=DATE_INPUT)
+    initiator = forms.ModelChoiceField(label="谈话人", queryset=None, empty_label="请选择")
+    counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, empty_label="请选择")
+    topic = forms.CharField(label="主要内容", max_length=200, required=False)
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in TalkRowForm.PEOPLE:
+            self.fields[name].queryset = members
+            self.fields[name].error_messages["invalid_choice"] = "所选人员不在本支部名册中，请重新选择。"
+
+    def clean(self):
+        data = super().clean()
+        initiator, counterpart = data.get("initiator"), data.get("counterpart")
+        if initiator and initiator == counterpart:
+            self.add_error("counterpart", "谈话对象不能是谈话人本人。")
+        return data

@@ -1,12 +1,16 @@
 """Reads of organisational-life records, scoped through branches.access; query counts stay constant."""
 
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
 from django.db.models import Count, Prefetch, Q
+from django.http import Http404
 
 from branches.access import Action, can, get_object_for, scoped
+from compliance.engine import talk_parties_of
 from compliance.local import fixed_theme_day
+from compliance.rules import talk_gaps
 
 from .models import (
     Attendance,
@@ -132,11 +136,64 @@ def returned_meetings(user):
     return meetings_for(user).filter(review_state=ReviewState.RETURNED, voided_at__isnull=True)
 
 
-def talks_for(user, *, branch, year):
-    return (
+def talks_for(user, *, branch, year, void=False):
+    """The branch's talks of the year, newest first; void: the voided ones too (shown as voided)."""
+    qs = scoped(Talk.objects.all(), user, via=("branch",)).filter(branch=branch, talked_on__year=year)
+    if not void:
+        qs = qs.filter(voided_at__isnull=True)
+    return qs.select_related("initiator", "counterpart")
+
+
+def get_talk_for(user, branch, pk):
+    """A talk of the branch the user may see (else 404): the branch was read through access already."""
+    talk = (
         scoped(Talk.objects.all(), user, via=("branch",))
-        .filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
-        .select_related("initiator", "counterpart")
+        .filter(branch=branch, pk=pk)
+        .select_related("branch", "initiator", "counterpart")
+        .first()
+    )
+    if talk is None:
+        raise Http404("没有找到该谈话记录，或您无权查看。")
+    return talk
+
+
+@dataclass(frozen=True)
+class TalkGapList:
+    """Who the year's 谈心谈话 has still to reach, by name: `pairs` of committee members (甲, 乙) and
+    `members`; committee: the names counted as 支委; has_term: a committee term is recorded."""
+
+    required: int
+    pairs: list
+    members: list
+    committee: list
+    has_term: bool
+
+    @property
+    def missing(self):
+        return len(self.pairs) + len(self.members)
+
+    @property
+    def covered(self):
+        return self.required - self.missing
+
+
+def talk_gap_list(branch, *, year, as_of):
+    """The talk_coverage rule's gaps for the year, named: the same people (the roster and committee as a
+    refresh as of as_of reads them) and the same count as its flag (`talk_gaps`). Three queries."""
+    parties = talk_parties_of(branch.pk, as_of=as_of)
+    talks = Talk.objects.filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
+    gaps = talk_gaps(parties.committee, parties.members, talks.values_list("initiator_id", "counterpart_id"))
+    names = dict(parties.people)
+    place = {pk: n for n, (pk, _name) in enumerate(parties.people)}  # by 姓名拼音, as the roster lists them
+    pairs = sorted(
+        (sorted(pair, key=place.get) for pair in gaps.pairs), key=lambda p: (place[p[0]], place[p[1]])
+    )
+    return TalkGapList(
+        required=gaps.required,
+        pairs=[(names[a], names[b]) for a, b in pairs],
+        members=[names[pk] for pk in sorted(gaps.members, key=place.get)],
+        committee=[name for pk, name in parties.people if pk in parties.committee],
+        has_term=parties.has_term,
     )
 
 

@@ -496,28 +496,49 @@ class TalksRecorded(NamedTuple):
     already: list
 
 
-@transaction.atomic
-def record_talks(*, branch, talked_on, pairs, today=None):
-    """Many talks at once: pairs of (initiator, counterpart, topic); both must be on the roster that day."""
-    today = today or timezone.localdate()
+def _check_talk_date(branch, talked_on, today):
     if talked_on > today:
         raise ValidationError({"talked_on": "谈话日期不能晚于今天。"})
     if is_year_locked(branch, talked_on.year):
         raise ValidationError({"talked_on": f"{talked_on.year}年度台账已锁定。"})
-    on_roster = {row.member_id for row in roster_as_of(branch=branch, on=talked_on)}
+
+
+def _pair_problem(initiator, counterpart, on_roster, talked_on):
+    """(field, why) the two cannot have talked (on_roster: the branch's member ids that day), or None."""
+    if initiator.pk == counterpart.pk:
+        return "counterpart", f"{initiator.name}不能与自己谈话。"
+    for field, person in (("initiator", initiator), ("counterpart", counterpart)):
+        if person.pk not in on_roster:
+            return field, f"{person.name}在{talked_on:%Y-%m-%d}不在本支部名册中。"
+    return None
+
+
+def _talk_key(initiator_id, counterpart_id, topic):
+    """What makes two talks of a day the same record: a resent form, or a correction onto another."""
+    return initiator_id, counterpart_id, topic.strip()
+
+
+def _roster_ids(branch, on):
+    return {row.member_id for row in roster_as_of(branch=branch, on=on)}
+
+
+@transaction.atomic
+def record_talks(*, branch, talked_on, pairs, today=None):
+    """Many talks at once: pairs of (initiator, counterpart, topic); both must be on the roster that day."""
+    today = today or timezone.localdate()
+    _check_talk_date(branch, talked_on, today)
+    on_roster = _roster_ids(branch, talked_on)
     # The same form sent twice (a double tap, a resend) records each talk once.
     recorded = {
-        (t.initiator_id, t.counterpart_id, t.topic): t
+        _talk_key(t.initiator_id, t.counterpart_id, t.topic): t
         for t in Talk.objects.filter(branch=branch, talked_on=talked_on, voided_at__isnull=True)
     }
     talks, already = [], []
     for initiator, counterpart, topic in pairs:
-        if initiator.pk == counterpart.pk:
-            raise ValidationError({"pairs": f"{initiator.name}不能与自己谈话。"})
-        for person in (initiator, counterpart):
-            if person.pk not in on_roster:
-                raise ValidationError({"pairs": f"{person.name}在{talked_on:%Y-%m-%d}不在本支部名册中。"})
-        same = recorded.get((initiator.pk, counterpart.pk, topic.strip()))
+        problem = _pair_problem(initiator, counterpart, on_roster, talked_on)
+        if problem:
+            raise ValidationError({"pairs": problem[1]})
+        same = recorded.get(_talk_key(initiator.pk, counterpart.pk, topic))
         if same is not None:
             already.append(same)
             continue
@@ -529,6 +550,71 @@ def record_talks(*, branch, talked_on, pairs, today=None):
     if created:
         _notify(branch, talked_on)
     return TalksRecorded(created=created, already=already)
+
+
+def check_talk_changeable(talk, *, new_date=None):
+    """Refuse a change to a voided talk or one of a locked year, the year it is moved to included (the
+    correction and void pages ask this before anything is typed)."""
+    if talk.voided_at:
+        raise ValidationError("该谈话记录已作废，不能修改。")
+    for year in sorted({talk.talked_on.year, (new_date or talk.talked_on).year}):
+        if is_year_locked(talk.branch, year):
+            raise ValidationError(f"{year}年度台账已锁定，如需修改请联系党委解锁。")
+
+
+def _locked_talk(talk):
+    """The talk read again under a row lock: of two submits at once, the second sees what the first did."""
+    return Talk.objects.select_for_update().select_related("branch").get(pk=talk.pk)
+
+
+TALK_FIELDS = ("talked_on", "initiator_id", "counterpart_id", "topic")
+
+
+@transaction.atomic
+def correct_talk(*, talk, talked_on, initiator, counterpart, topic, today=None):
+    """Correct a talk's date, people or 主要内容, judged as record_talks judges a new one; the change is
+    kept in its history. A correction sent twice changes it once (the second finds nothing to change)."""
+    today = today or timezone.localdate()
+    talk = _locked_talk(talk)
+    check_talk_changeable(talk, new_date=talked_on)
+    _check_talk_date(talk.branch, talked_on, today)
+    problem = _pair_problem(initiator, counterpart, _roster_ids(talk.branch, talked_on), talked_on)
+    if problem:
+        raise ValidationError(dict([problem]))
+    key = _talk_key(initiator.pk, counterpart.pk, topic)
+    same_day = Talk.objects.filter(branch=talk.branch, talked_on=talked_on, voided_at__isnull=True).exclude(
+        pk=talk.pk
+    )
+    if any(_talk_key(t.initiator_id, t.counterpart_id, t.topic) == key for t in same_day):
+        raise ValidationError(
+            f"{initiator.name}与{counterpart.name}在{talked_on:%Y-%m-%d}已有一条内容相同的谈话记录，"
+            "改后会重复；如这一条是多录的，请将它作废。"
+        )
+    before = talk.talked_on
+    new = {"talked_on": talked_on, "initiator_id": initiator.pk, "counterpart_id": counterpart.pk,
+           "topic": topic.strip()}  # fmt: skip
+    if all(getattr(talk, field) == new[field] for field in TALK_FIELDS):
+        return talk
+    for field, value in new.items():
+        setattr(talk, field, value)
+    talk.save()
+    _notify(talk.branch, before, talked_on)
+    return talk
+
+
+@transaction.atomic
+def void_talk(*, talk, reason):
+    """Void a mistaken talk with its reason: kept, shown as voided, no longer counted for 谈心谈话.
+
+    A void sent twice (a double tap) finds the talk voided already and leaves it as the first left it.
+    """
+    talk = _locked_talk(talk)
+    if talk.voided_at:
+        return talk
+    check_talk_changeable(talk)
+    talk.void(reason)
+    _notify(talk.branch, talk.talked_on)
+    return talk
 
 
 @transaction.atomic

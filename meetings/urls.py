@@ -13,5 +13,7 @@ urlpatterns = [
     path("<int:pk>/review/", views.meeting_review, name="review"),
     path("<int:pk>/files/<int:attachment_pk>/", views.attachment_download, name="attachment"),
     path("talks/<int:branch_pk>/", views.talks, name="talks"),
+    path("talks/<int:branch_pk>/<int:pk>/edit/", views.talk_edit, name="talk_edit"),
+    path("talks/<int:branch_pk>/<int:pk>/void/", views.talk_void, name="talk_void"),
     path("lock/<int:branch_pk>/", views.year_lock, name="year_lock"),
 ]

@@ -6,6 +6,7 @@ from datetime import date
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,6 +28,7 @@ from .forms import (
     RectificationFormSet,
     ReviewForm,
     SavedRectificationFormSet,
+    TalkCorrectionForm,
     TalkDateForm,
     TalkRowForm,
     VoidForm,
@@ -121,8 +123,9 @@ def _form_context(form, rectifications, grid, data, *, saved_items=None, **extra
     )
     return {
         "form": form, "rectifications": rectifications, "saved_items": saved_items,
-        "org_life_open": rectification_errors or any(form[name].errors for name in form.GROUPS["org_life"])
-        or "rectifications" in form.service_errors,
+        # Open whenever the record is (or is being made) a 组织生活会: its before/after records are the point.
+        "org_life_open": MeetingType.ORG_LIFE_MEETING in types or rectification_errors
+        or any(form[name].errors for name in form.GROUPS["org_life"]) or "rectifications" in form.service_errors,
         "attendance_errors": form.service_errors.get("attendance", []),
         "grid": _attendance_grid(grid.rows, data),
         "grid_basis": grid.basis, "statuses": AttendanceStatus.choices,
@@ -464,7 +467,9 @@ def attachment_download(request, pk, attachment_pk):
 @require_http_methods(["GET", "POST"])
 def talks(request, branch_pk):
     branch = get_branch_for(request.user, branch_pk)
-    year = year_param(request, "year", timezone.localdate().year)
+    today = timezone.localdate()
+    year = year_param(request, "year", today.year)
+    show_void = request.GET.get("void") == "1"
     can_record = can(request.user, branch, Action.RECORD)
     members = Member.objects.filter(branch=branch, on_roster=True).order_by("name_initials")
     date_form = TalkDateForm(request.POST or None)
@@ -486,9 +491,89 @@ def talks(request, branch_pk):
                 say(request, _talks_saved_message(recorded))
                 return redirect(f"{request.path}?year={date_form.cleaned_data['talked_on'].year}")
     return render(request, "meetings/talks.html", {
-        "branch": branch, "year": year, "talks": selectors.talks_for(request.user, branch=branch, year=year),
+        "branch": branch, "year": year, "show_void": show_void,
+        "talks": selectors.talks_for(request.user, branch=branch, year=year, void=show_void),
+        "gaps": selectors.talk_gap_list(branch, year=year, as_of=today),
+        "locked": services.is_year_locked(branch, year),
+        "previous_year": year - 1 if year > 1 else None, "next_year": year + 1 if year < today.year else None,
+        # The rows' choices, read once: each row's field would read the roster again for its options.
+        "people": list(members) if can_record else [],
         "date_form": date_form, "rows": rows, "can_record": can_record, "row_errors": _talk_row_errors(rows),
     })  # fmt: skip
+
+
+def _talks_url(branch, year):
+    return f"{reverse('meetings:talks', args=[branch.pk])}?year={year}"
+
+
+def _talk_to_change(request, branch_pk, pk):
+    """(branch, talk): a talk of a branch the user records for; 404 outside their scope, 403 without the role."""
+    branch = get_branch_for(request.user, branch_pk, Action.RECORD)
+    return branch, selectors.get_talk_for(request.user, branch, pk)
+
+
+def _talk_page(request, branch, talk, *, step, **context):
+    """The correction or void page; without a form it says why the talk cannot change (`refusal`)."""
+    return render(request, "meetings/talk_form.html", {
+        "branch": branch, "talk": talk, "step": step, "back": _talks_url(branch, talk.talked_on.year),
+        "title": f"{step}谈心谈话：{talk.talked_on:%Y-%m-%d} {talk.initiator.name} 与 {talk.counterpart.name}",
+        **context,
+    })  # fmt: skip
+
+
+def _talk_refusal(talk):
+    try:
+        services.check_talk_changeable(talk)
+    except ValidationError as error:
+        return "".join(error.messages)
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def talk_edit(request, branch_pk, pk):
+    branch, talk = _talk_to_change(request, branch_pk, pk)
+    refusal = _talk_refusal(talk)
+    if refusal:
+        return _talk_page(request, branch, talk, step="修改", refusal=refusal)
+    # The talk's own two people stay choosable though they have left the roster since.
+    members = Member.objects.filter(
+        Q(branch=branch, on_roster=True) | Q(pk__in=[talk.initiator_id, talk.counterpart_id])
+    ).order_by("name_initials")
+    initial = {"talked_on": talk.talked_on, "initiator": talk.initiator_id, "counterpart": talk.counterpart_id,
+               "topic": talk.topic}  # fmt: skip
+    form = TalkCorrectionForm(request.POST or None, initial=initial, members=members)
+    saved = submit_form(
+        request,
+        form,
+        lambda data: services.correct_talk(talk=talk, **data),
+        success="谈话记录已更正，修改已留痕。",
+    )
+    if saved:
+        return redirect(_talks_url(branch, saved.talked_on.year))
+    return _talk_page(request, branch, talk, step="修改", form=form)
+
+
+@require_http_methods(["GET", "POST"])
+def talk_void(request, branch_pk, pk):
+    branch, talk = _talk_to_change(request, branch_pk, pk)
+    if talk.voided_at:  # a second tap of 作废, or an old link: nothing more to do
+        messages.info(
+            request, f"该谈话记录已于{timezone.localtime(talk.voided_at):%Y-%m-%d %H:%M}作废，无需再次作废。"
+        )
+        return redirect(_talks_url(branch, talk.talked_on.year) + "&void=1")
+    refusal = _talk_refusal(talk)
+    if refusal:
+        return _talk_page(request, branch, talk, step="作废", refusal=refusal)
+    form = VoidForm(request.POST or None)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.void_talk(talk=talk, reason=data["reason"]),
+        success="谈话记录已作废，不再计入谈心谈话，内容保留备查。",
+    ):
+        return redirect(_talks_url(branch, talk.talked_on.year))
+    return _talk_page(request, branch, talk, step="作废", form=form, danger=True,
+                      warning="作废后这次谈话不再计入谈心谈话，但内容和修改历史都会保留。")  # fmt: skip
 
 
 def _talk_row_errors(rows):

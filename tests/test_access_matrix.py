@@ -17,7 +17,8 @@ from branches.models import Organisation, Role, RoleAssignment
 from evaluations import services as review_services
 from evaluations.models import Campaign, FollowUp, Participant
 from ledgers.models import LedgerExport
-from meetings.models import Meeting, YearLock
+from meetings import services as meeting_services
+from meetings.models import Meeting, Talk, YearLock
 from members import services as member_services
 from members.models import Member, RosterImport, ThoughtReport, TrainingRecord
 from tests.conftest import PERSONA_HOMES, make_campaign, make_meeting, make_member
@@ -177,6 +178,9 @@ ROUTES = {
     "meetings:review": Route("meeting", MEETING_REVIEW, write=True, post={"decision": "confirmed"}),
     "meetings:attachment": Route("attachment", VIEW),
     "meetings:talks": Route("branch", BRANCH_VIEW, write=True),
+    # A talk is corrected or voided by those who record for its branch.
+    "meetings:talk_edit": Route("talk", BRANCH_RECORD, write=True),
+    "meetings:talk_void": Route("talk", BRANCH_RECORD, write=True),
     "meetings:year_lock": Route(
         "branch", BRANCH_MANAGE_POST, write=True, post={"year": "2025", "locked": "1"}
     ),
@@ -263,6 +267,9 @@ def world(personas, tree):
         account = get_user_model().objects.create_user(username=f"account_{key}", password="pw-Testing-123")
         for organisation, role in roles:
             RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
+    b1_partner = make_member(tree.b1, None, "440106195109195920", name="乙党员二")
+    for branch, pair in ((tree.a1, (people["a1"], people["self"])), (tree.b1, (people["b1"], b1_partner))):
+        meeting_services.record_talks(branch=branch, talked_on=date(2025, 6, 1), pairs=[(*pair, "谈工作")])
     return personas, tree, people, imports, meetings
 
 
@@ -304,6 +311,9 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": (tree.a1 if in_scope else tree.b1).terms.get().pk}
     if route.target == "branch":
         return {"branch_pk": (tree.a1 if in_scope else tree.b1).pk}
+    if route.target == "talk":
+        talk = Talk.objects.get(branch=tree.a1 if in_scope else tree.b1)
+        return {"branch_pk": talk.branch_id, "pk": talk.pk}
     campaign = Campaign.objects.get(branch=tree.a1 if in_scope else tree.b1)
     if route.target == "campaign":
         return {"pk": campaign.pk}
@@ -388,6 +398,7 @@ def _snapshot(tree, people):
         list(ThoughtReport.objects.filter(member=people["b1"]).values()),
         list(Meeting.objects.filter(branch=tree.b1).values()),
         list(YearLock.objects.filter(branch=tree.b1).values()),
+        list(Talk.objects.filter(branch=tree.b1).values()),
         list(Campaign.objects.filter(branch=tree.b1).values()),
         list(Participant.objects.filter(campaign__branch=tree.b1).values()),
         list(FollowUp.objects.filter(participant__campaign__branch=tree.b1).values()),

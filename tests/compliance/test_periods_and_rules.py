@@ -133,12 +133,15 @@ def test_not_applicable_says_why():
     [first, *_rest] = evaluate(
         CATALOGUE["committee_meeting"], small, held_by_period={}, as_of=date(2010, 3, 1)
     )
-    assert first.state == State.NOT_APPLICABLE and first.reason == "只设书记，未设支部委员会"
+    assert (
+        first.state == State.NOT_APPLICABLE
+        and first.reason == "只设书记，未设支部委员会（正式党员不足7人的支部可不设）"
+    )
     unrecorded = Unit(level="branch", founded_on=date(2010, 1, 1), has_committee=False, has_term=False)
     [first, *_rest] = evaluate(
         CATALOGUE["committee_meeting"], unrecorded, held_by_period={}, as_of=date(2010, 3, 1)
     )
-    assert first.reason == "未登记支部委员会届次"
+    assert first.reason == "未登记支部委员会届次（正式党员7人以上的支部须设支部委员会）"
     merged_only = evaluate(CATALOGUE["merged_meeting"], BRANCH, held_by_period={}, as_of=date(2010, 2, 1))
     assert {o.reason for o in merged_only} == {"未实行支组合一"}
     group = Unit(level="group", founded_on=date(2010, 1, 1))

@@ -277,6 +277,16 @@ def test_a_rectification_row_in_error_opens_its_section_and_is_listed_at_the_top
     assert 'value="学习不够"' in html
 
 
+def test_the_org_life_section_is_unfolded_for_an_org_life_record_and_folded_for_others(secretary, branch):
+    unfolded = re.compile(r'<details [^>]*id="org-life-section" open>')
+    assert unfolded.search(secretary.get(org_life_url(branch)).content.decode())
+    assert not unfolded.search(secretary.get(create_url(branch, "&type=committee_meeting")).content.decode())
+    page = secretary.get(org_life_url(branch))
+    assert secretary.post(org_life_url(branch), form_data(page, topic="组织生活会")).status_code == 302
+    meeting = Meeting.objects.get()
+    assert unfolded.search(secretary.get(reverse("meetings:edit", args=[meeting.pk])).content.decode())
+
+
 def test_impossible_org_life_dates_are_refused_on_their_fields(secretary, branch):
     page = secretary.get(org_life_url(branch))
     today = timezone.localdate()
