@@ -19,7 +19,7 @@ from compliance.models import RuleSetting
 from evaluations.models import Campaign, FollowUp, Participant
 from meetings.models import Attendance, Meeting, MeetingTypeTag, RectificationItem, Talk, YearLock
 from members.masking import mask_id_number, mask_phone
-from members.models import DuesPayment, Exemption, Member, Mobility, ThoughtReport, Transfer
+from members.models import DuesPayment, Exemption, Member, Mobility, PipelineEvent, ThoughtReport, Transfer
 
 VOID = ("voided_at", "void_reason")
 
@@ -157,6 +157,12 @@ SOURCES = [
         "report", "member", ThoughtReport, Member, "member_id",
         label=lambda h: f"{_name(h.member)} · 思想汇报（{_day(h.received_on)}）",
         link=lambda h: _member_link(h.member_id),
+    ),
+    Source(
+        "pipeline_event", "member", PipelineEvent, Member, "member_id",
+        label=lambda h: f"{_name(h.member)} · {h.get_kind_display()}（{_day(h.happened_on)}）",
+        link=lambda h: _member_link(h.member_id),
+        void=None,  # 发展党员事项 are corrected (更正日期), not voided
     ),
     # ---- 民主评议: the campaign, each member's tally and grade, the follow-ups
     Source(

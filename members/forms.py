@@ -18,6 +18,7 @@ from .models import (
     Status,
     TrainingKind,
 )
+from .services import CORRECTION_REASON_MAX
 
 MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
 
@@ -156,6 +157,33 @@ class PipelineEventForm(SafeForm):
     hours = forms.IntegerField(label="学时（集中培训）", min_value=1, max_value=500, required=False)
     months = forms.IntegerField(label="延长月数（6–12）", min_value=1, max_value=24, required=False)
     note = forms.CharField(label="备注", max_length=200, required=False)
+
+
+class PipelineDateForm(SafeForm):
+    """更正日期: which development date (members.services.pipeline_dates), the right date, and why."""
+
+    key = forms.ChoiceField(
+        label="更正哪个日期",
+        error_messages={
+            "required": "请选择要更正的日期。",
+            "invalid_choice": "没有该日期的记录，请刷新页面后重新选择。",
+        },
+    )
+    on = _date("正确的日期", error_messages={"required": "请填写正确的日期。"},
+               help_text="按登记时的同样规则检查：各阶段先后有序、积极分子满一年方可列为发展对象、"
+                         "转正不早于预备期（含延长）届满、不晚于今天。")  # fmt: skip
+    reason = forms.CharField(
+        label="更正原因",
+        max_length=CORRECTION_REASON_MAX,
+        help_text="如：据本人档案核对，原登记有误。记入修改历史。",
+        error_messages={"required": "请填写更正原因。"},
+    )
+
+    def __init__(self, *args, dates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [("", "请选择")] + [
+            (d.key, f"{d.label}：{d.on:%Y-%m-%d}") for d in dates
+        ]
 
 
 class TransferOutForm(SafeForm):

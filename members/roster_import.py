@@ -20,7 +20,7 @@ from . import pipeline
 from .idcard import normalise_id_number
 from .models import Gender, Member
 from .normalise import clean_text, parse_roster_date
-from .services import bulk_register, name_initials, refresh_flags_on_commit
+from .services import bulk_register, name_initials, records_begin_on, refresh_flags_on_commit
 from .signals import roster_changed
 from .validation import MemberFacts, check_member
 
@@ -366,7 +366,7 @@ def commit(results, *, strict, today, writable_branch_ids):
     # A roster imported today brings no dues, reports or training from before: from this month on, the
     # system judges what it records (what came before may be entered, and is shown, but is not flagged).
     for member in to_create:
-        member.records_from = today.replace(day=1)
+        member.records_from = records_begin_on(today)
     counts["created"] = len(bulk_register(to_create, today=today, start_reason="名册导入"))
     counts["updated"] = _update_existing(to_update)
     # The branches' flags are judged again once the import commits, as after any write to a member (the

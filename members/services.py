@@ -1,5 +1,7 @@
 """Writes to the roster. Every lifecycle step is a service with its dates, never a free edit."""
 
+import copy
+from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -70,6 +72,22 @@ def _check_group(branch, group):
         raise ValidationError({"group": f"“{group.name}”不是“{branch.name}”的党小组。"})
 
 
+def records_begin_on(today):
+    """The first day a member newly entered here is judged by what this system records: the first of the
+    month they were entered (a roster import, or an existing party member registered by hand). Their dues,
+    thought reports and training from before may be entered and are shown, but are not flagged
+    (Member.records_from, read by compliance.engine and selectors.dues_summary)."""
+    return dues.month_start(today)
+
+
+def _joined_before_this_month(member, today):
+    return (
+        member.category in PARTY_MEMBER_CATEGORIES
+        and member.joined_on is not None
+        and member.joined_on < dues.month_start(today)
+    )
+
+
 def member_facts(**values):
     return MemberFacts(**{k: values.get(k) for k in MemberFacts.__dataclass_fields__ if k in values})
 
@@ -133,6 +151,11 @@ def register_member(*, branch, group=None, started_on=None, transfer=None, today
         )
     started_on = started_on or membership_start(member, today=today)
     _check_not_future(started_on, "编入日期", today)
+    # A party member of long standing entered by hand brings, like an imported one, no dues, reports or
+    # training from before. One transferred in is judged from the transfer date (their membership here
+    # starts then), and one not yet a member owes none of those.
+    if transfer is None and _joined_before_this_month(member, today):
+        member.records_from = records_begin_on(today)
     member.save()
     reason = "转入" if transfer else "登记"
     membership, changes, status = history_rows(member, started_on=started_on, start_reason=reason)
@@ -270,24 +293,30 @@ def advance_category(*, member, category, on, note="", today=None):
 
 
 def _steps_before_joining(member, on):
-    """What a 发展对象 must have on record before the vote that makes them a 预备党员 (RULES.md, 第十七条):
-    集中培训 of at least 24 学时 and a 政治审查, both while a 发展对象 (from candidate_on, when known) and on or
-    before `on`; in Chinese, or "" when both are."""
-    events = member.pipeline_events.filter(happened_on__lte=on)
-    if member.candidate_on:  # an 积极分子's training is another course
-        events = events.filter(happened_on__gte=member.candidate_on)
-    hours = sum(e.hours or 0 for e in events if e.kind == PipelineEventKind.TRAINING)
-    reviewed = any(e.kind == PipelineEventKind.POLITICAL_REVIEW for e in events)
+    """What a 发展对象 must have on record before the vote that makes them a 预备党员 (RULES.md, 第十七条),
+    in Chinese, or "" when it is all there (see _missing_before_joining)."""
+    missing = _missing_before_joining(member.pipeline_events.all(), on=on, candidate_on=member.candidate_on)
+    if not missing:
+        return ""
+    return f"发展对象接收为预备党员前须完成{'和'.join(missing)}，请先在“登记事项 › 发展党员事项”中登记。"
+
+
+def _missing_before_joining(events, *, on, candidate_on):
+    """集中培训 of at least 24 学时 and a 政治审查, both while a 发展对象 (from candidate_on, when known) and on
+    or before `on`: the items of the two that the events lack, in Chinese (none when both are there)."""
+    # An 积极分子's training is another course: only events from candidate_on count.
+    counted = [
+        e for e in events if e.happened_on <= on and (not candidate_on or e.happened_on >= candidate_on)
+    ]
+    hours = sum(e.hours or 0 for e in counted if e.kind == PipelineEventKind.TRAINING)
     missing = []
     if hours < pipeline.CANDIDATE_TRAINING_HOURS:
         missing.append(
             f"集中培训不少于3天或{pipeline.CANDIDATE_TRAINING_HOURS}学时（{on:%Y-%m-%d}前已登记{hours}学时）"
         )
-    if not reviewed:
+    if not any(e.kind == PipelineEventKind.POLITICAL_REVIEW for e in counted):
         missing.append("政治审查")
-    if not missing:
-        return ""
-    return f"发展对象接收为预备党员前须完成{'和'.join(missing)}，请先在“登记事项 › 发展党员事项”中登记。"
+    return missing
 
 
 @transaction.atomic
@@ -313,6 +342,170 @@ def record_pipeline_event(*, member, kind, happened_on, hours=None, months=None,
     return PipelineEvent.objects.create(
         member=member, kind=kind, happened_on=happened_on, hours=hours, months=months, note=note
     )
+
+
+# ---------------------------------------------------------------- 更正日期 (a development date entered wrong)
+
+# The reason goes into the history row's change reason (100 characters) after "更正<what>：".
+CORRECTION_REASON_MAX = 60
+
+
+@dataclass(frozen=True)
+class PipelineDate:
+    """One correctable date of a member's development: a step (its Member field, mirrored by the category
+    change to that step) or a 发展党员事项."""
+
+    key: str  # "step:joined_on" or "event:<id>": what the form sends back
+    label: str
+    on: date
+    field: str = ""  # of a step
+    event: PipelineEvent | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    label: str
+    old_on: date
+    new_on: date
+    changed: bool  # False: the date was already so (a second submit of the same form)
+
+
+def pipeline_dates(member):
+    """The member's development dates on record, steps in their order then the events by date. A step's
+    date is its Member field; a step reached with no date there (the current one of a member registered
+    without it) has the date of its category change."""
+    changed_on = {c.category: c.changed_on for c in member.category_changes.order_by("changed_on", "pk")}
+    dates = [
+        PipelineDate(key=f"step:{field}", label=label, on=on, field=field)
+        for field, label in DATE_ORDER
+        if (on := getattr(member, field) or changed_on.get(CATEGORY_OF_DATE[field]))
+    ]
+    for event in member.pipeline_events.order_by("happened_on", "pk"):
+        extra = (
+            f"（{event.hours}学时）" if event.hours else (f"（{event.months}个月）" if event.months else "")
+        )
+        dates.append(PipelineDate(key=f"event:{event.pk}", label=f"{event.get_kind_display()}{extra}",
+                                  on=event.happened_on, event=event))  # fmt: skip
+    return dates
+
+
+@transaction.atomic
+def correct_pipeline_date(*, member, key, on, reason, today=None):
+    """更正日期: set one development date (pipeline_dates' `key`) to `on`, by the rules the date was recorded
+    with (check_member's order, dates and 预备期; check_candidate_date; the 24 学时 and 政治审查 before 入党
+    where the member's 入党 met them). A step's Member field and its category changes move together; the
+    history row of the Member or event keeps the old date, the new one, the reason, who and when.
+
+    Returns a Correction; the same date sent twice (a double submit) changes nothing the second time."""
+    today = _today(today)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "请填写更正原因。"})
+    if len(reason) > CORRECTION_REASON_MAX:
+        raise ValidationError({"reason": f"更正原因最多{CORRECTION_REASON_MAX}个字。"})
+    # Locked, so that a second submit waits for the first and then finds the date already corrected.
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    _require_on_roster(member)
+    target = {d.key: d for d in pipeline_dates(member)}.get(key)
+    if target is None:
+        raise ValidationError({"key": "没有该日期的记录，请刷新页面后重新选择。"})
+    if target.field:
+        changed = _correct_step(member, target, on, reason, today)
+    else:
+        changed = _correct_event(member, target, on, reason, today)
+    if changed:
+        refresh_flags_on_commit(member.branch_id)
+    return Correction(label=target.label, old_on=target.on, new_on=on, changed=changed)
+
+
+def _correct_step(member, target, on, reason, today):
+    field, category = target.field, CATEGORY_OF_DATE[target.field]
+    changes = member.category_changes.filter(category=category)
+    if target.on == on and not changes.exclude(changed_on=on).exists():
+        return False
+    facts = _facts_of(member, gender=None, birth_on=None)
+    corrected = _facts_of(member, **{field: on}, gender=None, birth_on=None)
+    facts.extension_months = corrected.extension_months = extension_months(member)
+    problems = _new_problems(field, facts, corrected, today)
+    if field in ("activist_on", "candidate_on") and corrected.activist_on and corrected.candidate_on:
+        try:
+            pipeline.check_candidate_date(corrected.activist_on, corrected.candidate_on)
+        except pipeline.PipelineError as error:
+            problems.setdefault("on", []).append(str(error))
+    if field in ("candidate_on", "joined_on"):
+        events = list(member.pipeline_events.all())
+        missing = _joining_steps_undone(member, joined_on=corrected.joined_on,
+                                        candidate_on=corrected.candidate_on, events=events)  # fmt: skip
+        if missing:
+            problems.setdefault(NON_FIELD_ERRORS, []).append(missing)
+    if problems:
+        raise ValidationError(problems)
+    setattr(member, field, on)
+    member._change_reason = f"更正{target.label}：{reason}"
+    member.save()
+    if changes.exists():
+        changes.update(changed_on=on)
+    else:  # a date on the member with no category change (entered through the admin): the roster needs one
+        CategoryChange.objects.create(member=member, category=category, changed_on=on, note="更正日期")
+    return True
+
+
+def _new_problems(field, facts, corrected, today):
+    """What check_member finds wrong with the corrected facts, by form field: everything about the corrected
+    date itself (warnings too, as for a development step taken now: advance_category), and about the other
+    dates what this correction makes wrong. A fact already on file that a rule finds wrong is not this
+    correction's doing (as in update_member)."""
+    _cleaned, errors, warnings = check_member(facts, today=today)
+    known = {**warnings, **errors}
+    _cleaned, errors, warnings = check_member(corrected, today=today)
+    problems = {}
+    for key, message in {**warnings, **errors}.items():
+        if key == field:
+            problems.setdefault("on", []).append(message)
+        elif known.get(key) != message:
+            problems.setdefault(NON_FIELD_ERRORS, []).append(message)
+    return problems
+
+
+def _joining_steps_undone(member, *, joined_on, candidate_on, events):
+    """Where the member's 入党 met the 24 学时 and 政治审查 as recorded (_missing_before_joining), the corrected
+    dates must meet them too; a member who joined before those were recorded here is not held to them.
+    The problem in Chinese, or ""."""
+    if not (member.joined_on and joined_on):
+        return ""
+    stored = member.pipeline_events.all()
+    if _missing_before_joining(stored, on=member.joined_on, candidate_on=member.candidate_on):
+        return ""
+    missing = _missing_before_joining(events, on=joined_on, candidate_on=candidate_on)
+    if not missing:
+        return ""
+    return (
+        f"按更正后的日期，入党（{joined_on:%Y-%m-%d}）前的发展对象阶段没有{'和'.join(missing)}："
+        "发展对象须先完成这些事项才能接收为预备党员，请核对日期。"
+    )
+
+
+def _correct_event(member, target, on, reason, today):
+    event = target.event
+    if event.happened_on == on:
+        return False
+    try:
+        _check_not_future(on, "日期", today)
+    except ValidationError as error:
+        raise ValidationError({"on": error.messages}) from error
+    if event.kind in (PipelineEventKind.TRAINING, PipelineEventKind.POLITICAL_REVIEW):
+        moved = copy.copy(event)
+        moved.happened_on = on
+        events = [moved if e.pk == event.pk else e for e in member.pipeline_events.all()]
+        missing = _joining_steps_undone(
+            member, joined_on=member.joined_on, candidate_on=member.candidate_on, events=events
+        )
+        if missing:
+            raise ValidationError({"on": missing})
+    event.happened_on = on
+    event._change_reason = f"更正{target.label}：{reason}"
+    event.save()
+    return True
 
 
 def _close_membership(member, *, on, reason):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/account/", views.member_account, name="account"),
     path("<int:pk>/do/<slug:action>/", views.member_action, name="action"),
+    path("<int:pk>/correct-date/", views.member_correct_date, name="correct_date"),
     path("<int:pk>/void/<slug:kind>/<int:record_pk>/", views.member_void, name="void"),
     path("import/", views.member_import, name="import"),
     path("import/<int:pk>/", views.import_detail, name="import_detail"),

@@ -38,6 +38,7 @@ from .forms import (
     MobilityForm,
     MonthField,
     MoveForm,
+    PipelineDateForm,
     PipelineEventForm,
     StatusForm,
     ThoughtReportForm,
@@ -317,6 +318,31 @@ def member_action(request, pk, action):
         "members/form.html",
         {"form": form, "member": member, "title": f"{member.name} · {spec.title}"},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def member_correct_date(request, pk):
+    """更正日期: a development date entered wrong, corrected by whoever may edit the member, with a reason."""
+    member = selectors.get_member_for(request.user, pk, Action.RECORD)
+    dates = services.pipeline_dates(member)
+    form = PipelineDateForm(request.POST or None, initial={"key": request.GET.get("date")}, dates=dates)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.correct_pipeline_date(member=member, **data),
+        success=_corrected,
+    ):
+        return redirect("members:detail", pk=member.pk)
+    return render(request, "members/form.html", {
+        "form": form, "member": member, "title": f"{member.name} · 更正日期",
+        "warning": "" if dates else "该人员尚无已登记的发展日期，无可更正。",
+    })  # fmt: skip
+
+
+def _corrected(correction):
+    if not correction.changed:  # a second tap of 确定: the first one corrected it
+        return f"{correction.label}已是{correction.new_on:%Y-%m-%d}，未作更改。"
+    return f"已将{correction.label}由{correction.old_on:%Y-%m-%d}更正为{correction.new_on:%Y-%m-%d}。"
 
 
 VOIDABLE = {"mobility": Mobility, "exemption": Exemption, "dues": DuesPayment, "report": ThoughtReport}

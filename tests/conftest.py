@@ -108,11 +108,13 @@ def make_member(branch, group, id_number, *, name="测试党员", user=None, cat
         branch=branch, group=group, name=name, id_number=id_number, category=category, **dates
     )
     # Entered by hand today, a member of long standing would be judged only from this month on
-    # (records_from); the suite's members stand for a roster kept here since they joined.
+    # (records_from); the suite's members stand for a roster kept here since they joined (an update:
+    # no edit of the member's own to show in its history).
+    type(member).objects.filter(pk=member.pk).update(records_from=None)
     member.records_from = None
     if user is not None:
         member.user = user
-    member.save()
+        member.save()
     return member
 
 

@@ -151,6 +151,7 @@ ROUTES = {
     "members:edit": Route("member", MEMBER_RECORD, write=True),
     "members:account": Route("member", MEMBER_ACCOUNT, write=True, post={"username": "new_login"}),
     "members:action": Route("member_action", MEMBER_RECORD, write=True),
+    "members:correct_date": Route("member", MEMBER_RECORD, write=True),
     "members:void": Route("member_record", MEMBER_RECORD, write=True),
     "members:dues_month": Route("branch", BRANCH_VIEW, write=True),
     "members:training": Route("branch", BRANCH_VIEW),

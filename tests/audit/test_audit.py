@@ -480,3 +480,17 @@ def test_a_grant_cannot_be_moved_in_the_admin_site_only_withdrawn(client, person
     )
     grant.refresh_from_db()
     assert (grant.organisation, grant.role, grant.user.username) == (tree.b1, Role.SECRETARY, "movable")
+
+
+def test_a_corrected_development_event_date_is_in_the_log_with_both_dates(client, personas, tree, secretary):
+    from members import services as member_services
+
+    applicant = make_member(tree.a1, None, id_number(9), name="李申请", category="applicant",
+                            applied_on=date(2026, 3, 2))  # fmt: skip
+    member_services.record_pipeline_event(member=applicant, kind="talk", happened_on=date(2026, 3, 20))
+    event = applicant.pipeline_events.get()
+    member_services.correct_pipeline_date(member=applicant, key=f"event:{event.pk}", on=date(2026, 3, 12),
+                                          reason="谈话记录日期抄错")  # fmt: skip
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    lines = [line for line in entry_lines(client.get(LOG)) if "李申请" in line and "谈话" in line]
+    assert any("2026-03-20" in line and "2026-03-12" in line for line in lines), lines

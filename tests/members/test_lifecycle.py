@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from members import selectors, services
 from members.models import CategoryChange, DuesPayment, ExemptionKind, Member, Status, Transfer
-from tests.conftest import make_member, make_org
+from tests.conftest import make_org
 
 TODAY = date(2026, 11, 23)
 ID_A = "320102198007227312"  # male, born 1980-07-22
@@ -368,6 +368,8 @@ def test_voided_exemption_no_longer_exempts(tree):
 
 def test_dues_amount_by_bracket_and_arrears(tree):
     member = register(tree, dues_base=Decimal("4000"))
+    # As if kept here since joining: not judged only from the month of registration (records_from).
+    member.records_from = None
     services.update_member(member=member, dues_kind="employed", dues_base=Decimal("4000"), today=TODAY)
     payment = services.record_dues_payment(
         member=member, month=date(2026, 10, 15), paid_on=date(2026, 10, 20), today=TODAY
@@ -411,7 +413,7 @@ def test_mark_month_paid_skips_the_paid_and_reports_the_unpriced(tree):
 
 
 def test_edits_keep_history(tree):
-    member = make_member(tree.a1, tree.g1, ID_A, name="王强")
+    member = register(tree)
     services.update_member(member=member, phone="13912345678", name="王强", today=TODAY)
     assert member.history.count() == 2
     assert member.history.earliest().phone == ""
