@@ -285,3 +285,22 @@ def test_office_menu_stays_on_one_line_at_every_width(open_browser, login):
             expect(menu_button).to_be_hidden()
             expect(navbar.get_by_role("link", name="账号管理")).to_be_visible()
         page.close()
+
+
+def test_office_is_asked_before_a_password_reset_and_can_decline(open_browser, login):
+    page = open_browser(DESKTOP)
+    login(page, "office")
+    page.goto("/orgs/accounts/")
+    page.get_by_role("link", name=re.compile("陈红梅")).first.click()
+    account_url = page.url
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="重置密码").click()
+    page.wait_for_timeout(300)
+    assert asked and "原密码将立即失效" in asked[0]
+    expect(page.get_by_text("新密码（只显示这一次）")).to_have_count(0)
+    assert page.url == account_url
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.get_by_role("button", name="重置密码").click()  # declined once, the button still works
+    expect(page.get_by_text("新密码（只显示这一次）")).to_be_visible()

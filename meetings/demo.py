@@ -143,6 +143,8 @@ def seed(*, root, seed=2026, today):
         has_committee = branch.terms.filter(positions__position="organisation").exists()
         members = list(branch.members.filter(category="full").values_list("pk", flat=True))
         chronic = set(rng.sample(members, 1)) if len(members) > 20 and rng.random() < 0.4 else set()
+        # One who has lost contact (失联) has not come to a meeting all year.
+        chronic |= set(branch.members.filter(lost_contact_on__isnull=False).values_list("pk", flat=True))
         secretaries = list(
             CommitteePosition.objects.filter(
                 term__organisation=branch, position=Position.SECRETARY

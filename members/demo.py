@@ -157,7 +157,13 @@ def _build_members(branch, groups, rng, today, used):
     return people
 
 
-def _pay_dues(members, rng, today):
+def _lost_member(by_branch):
+    if len(by_branch) < 3:
+        return None
+    return next(m for m in reversed(by_branch[3 % len(by_branch)]) if m.category == pipeline.FULL)
+
+
+def _pay_dues(members, rng, today, *, silent):
     """Twelve months of dues, with a few members in arrears (3 and 6+ months) for the watch-lists."""
     payments = []
     this_month = dues.month_start(today)
@@ -170,7 +176,7 @@ def _pay_dues(members, rng, today):
         unpaid_tail = 7 if roll < 0.02 else 3 if roll < 0.06 else 0
         start = dues.month_start(max(member.joined_on, months[0]))
         for month in months[:-1] if unpaid_tail == 0 else months[: -(unpaid_tail + 1)]:
-            if month >= start and amount:
+            if month >= start and amount and not (member.pk in silent and month >= silent[member.pk]):
                 payments.append(
                     DuesPayment(
                         member=member,
@@ -183,7 +189,7 @@ def _pay_dues(members, rng, today):
     return len(payments)
 
 
-def _half_year_reports(members, rng, today):
+def _half_year_reports(members, rng, today, *, silent):
     """党员 hand in a thought report every half-year (the 街道 rule); a few forget the last one."""
     reports = []
     for member in members:
@@ -193,6 +199,8 @@ def _half_year_reports(members, rng, today):
         for year in (today.year - 1, today.year):
             for month in (5, 11):
                 received = date(year, month, rng.randint(1, 20))
+                if member.pk in silent and received >= silent[member.pk]:
+                    continue
                 if received <= today and not (forgets and received > today - timedelta(days=200)):
                     reports.append(
                         ThoughtReport(
@@ -377,11 +385,17 @@ def seed(*, root, seed=2026, today):
     for size in per_branch:
         by_branch.append(created[start : start + size])
         start += size
-    payments = _pay_dues(created, rng, today)
-    _half_year_reports(created, rng, today)
+    # 失联: one member out of contact for eight months, so the 停止党籍 reminder is due. Since then they
+    # have paid nothing and handed in nothing (nor attended: meetings.demo reads lost_contact_on).
+    lost = _lost_member(by_branch)
+    silent = {lost.pk: today - timedelta(days=240)} if lost else {}
+    payments = _pay_dues(created, rng, today, silent=silent)
+    _half_year_reports(created, rng, today, silent=silent)
     _life_events(by_branch, rng, today)
     trainings = _training(created, rng, today)
     _transfers_and_status(by_branch, rng, today)
+    if lost:
+        services.update_member(member=lost, lost_contact_on=silent[lost.pk], today=today)
     return {"members": len(created), "payments": payments, "training": trainings}
 
 
@@ -408,9 +422,6 @@ def _transfers_and_status(by_branch, rng, today):
     services.change_status(
         member=deceased, status=Status.DECEASED, on=today - timedelta(days=20), reason="病故"
     )
-    # 失联: one member out of contact for eight months, so the 停止党籍 reminder is due.
-    lost = next(m for m in reversed(by_branch[3 % len(by_branch)]) if m.category == pipeline.FULL)
-    services.update_member(member=lost, lost_contact_on=today - timedelta(days=240), today=today)
 
 
 @transaction.atomic

@@ -58,6 +58,7 @@ def test_the_demo_township_its_logins_and_a_second_run(seeded):
     _check_sample_roster_branches(seeded)
     _check_logins(seeded)
     _check_secretary(seeded)
+    _check_lost_contact_story()
     first = _counts()
     assert first["organisations"] > 0 and first["terms"] > 0 and first["users"] > 0
     output = _seed()
@@ -84,6 +85,20 @@ def _check_sample_roster_branches(seeded):
     for branch_name, group_name in sorted(pairs):
         branch = _child(community, branch_name)
         assert _child(branch, group_name).is_active, (branch_name, group_name)
+
+
+def _check_lost_contact_story():
+    """The member out of contact (失联) has, since that day, attended nothing, paid nothing, reported nothing:
+    the 停止党籍 reminder the demo shows is not contradicted by their own page."""
+    from meetings.models import Attendance
+    from members.models import DuesPayment, Member, ThoughtReport
+
+    lost = Member.objects.get(lost_contact_on__isnull=False)
+    since = lost.lost_contact_on
+    assert Attendance.objects.filter(member=lost, meeting__held_on__gte=since, status="present").count() == 0
+    assert Attendance.objects.filter(member=lost, meeting__held_on__gte=since).exists()  # still expected
+    assert not DuesPayment.objects.filter(member=lost, month__gt=since).exists()
+    assert not ThoughtReport.objects.filter(member=lost, received_on__gte=since).exists()
 
 
 def test_reset_rebuilds_with_the_same_counts(seeded):
