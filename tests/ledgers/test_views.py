@@ -191,3 +191,9 @@ def test_the_log_reads_on_a_phone_as_one_card_an_export(client, secretary, perso
     assert ledger_branch.name in cards and "2026年度" in cards and "周敏" in cards and "secretary" in cards
     assert '<div class="table-responsive bg-white border rounded d-none d-md-block">' in log
     assert f'<td class="text-nowrap">{YEAR}</td>' in log
+
+
+def test_an_empty_log_says_where_ledgers_are_exported(secretary):
+    html = secretary.get(reverse("ledgers:list")).content.decode()
+    assert "暂无导出记录" in html and "选择年度后点“导出台账”" in html
+    assert f'href="{reverse("branches:tree")}"' in html
