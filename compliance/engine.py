@@ -86,6 +86,7 @@ from .rules import (
     DEFAULT_THEME_DAY,
     DUES_STEPS,
     MEETING_RULES,
+    ORG_LIFE_RECORDS,
     THEME_DAY_SETTING,
     UNIT_RULES,
     Frequency,
@@ -96,6 +97,7 @@ from .rules import (
     hours_text,
     ladder_step,
     lecturer_is,
+    missing_org_life_records,
     switched_off,
     talk_coverage,
     theme_day_in,
@@ -814,16 +816,12 @@ def _theme_day_flags(rows, fixed_day):
     ]  # fmt: skip
 
 
-ORG_LIFE_RECORDS = (("opinions", "会前征求意见"), ("talks_summary", "会前谈心谈话"), ("self_examination", "对照检查材料"),
-                    ("criticism", "批评与自我批评"), ("items", "整改清单"), ("reported_on", "报告上级党委"))  # fmt: skip
-
-
 def _org_life_flags(rows):
     """组织生活会 without its records (RULES.md): before — 征求意见, 谈心谈话, 对照检查材料; during —
     批评与自我批评; after — 整改清单, 报告上级."""
     wanted = []
     for m in rows:
-        missing = [label for field, label in ORG_LIFE_RECORDS if not m[field]]
+        missing = missing_org_life_records(m)
         if missing:
             wanted.append(Wanted(key=f"org_life_records:m{m['pk']}", rule="org_life_records", state=FlagState.WARNING,
                                  branch_id=m["branch_id"], meeting_id=m["pk"], period_end=m["held_on"],

@@ -133,6 +133,41 @@ def talk_coverage(committee, members, talks):
     return gaps.required, gaps.required - gaps.missing
 
 
+# 组织生活会 records (RULES.md), (field, 名称) by stage. "items" is the number of the meeting's 整改事项 not voided.
+ORG_LIFE_STAGES = (
+    (
+        "会前",
+        (
+            ("opinions", "会前征求意见"),
+            ("talks_summary", "会前谈心谈话"),
+            ("self_examination", "对照检查材料"),
+        ),
+    ),
+    ("会中", (("criticism", "批评与自我批评"),)),
+    ("会后", (("items", "整改清单"), ("reported_on", "报告上级党委"))),
+)
+ORG_LIFE_RECORDS = tuple(record for _stage, records in ORG_LIFE_STAGES for record in records)
+
+
+def missing_org_life_records(meeting):
+    """The 名称 of the records a 组织生活会 lacks, in ORG_LIFE_RECORDS order (the org_life_records flag).
+
+    meeting: a mapping of each ORG_LIFE_RECORDS field to its value; a blank text, no date or no 整改事项
+    is missing."""
+    return [label for field, label in ORG_LIFE_RECORDS if not meeting[field]]
+
+
+def missing_org_life_records_by_stage(meeting):
+    """[(stage, [名称 missing])] of `missing_org_life_records`, only the stages that lack something; under
+    its stage a 名称 drops the stage's name (会前: 征求意见, not 会前征求意见)."""
+    missing = set(missing_org_life_records(meeting))
+    by_stage = [
+        (stage, [label.removeprefix(stage) for _f, label in records if label in missing])
+        for stage, records in ORG_LIFE_STAGES
+    ]
+    return [(stage, labels) for stage, labels in by_stage if labels]
+
+
 @dataclass(frozen=True)
 class Unit:
     """What the rules need to know about a branch or group, as plain values."""

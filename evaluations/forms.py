@@ -128,6 +128,12 @@ ResultFormSet = forms.formset_factory(ResultRowForm, extra=0)
 
 
 class ReportForm(SafeForm):
+    """上报党委 with the 结果公示 dates it follows: the step the campaign reaches after it is closed."""
+
+    publicity_start_on = forms.DateField(label="结果公示开始", widget=DATE_INPUT, required=False)
+    publicity_end_on = forms.DateField(
+        label="结果公示结束", widget=DATE_INPUT, required=False, help_text="评议结果公示结束后才能上报党委。"
+    )
     reported_on = forms.DateField(label="上报党委日期", widget=DATE_INPUT, initial=timezone.localdate)
 
 

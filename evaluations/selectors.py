@@ -23,6 +23,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 
 from branches.access import Action, get_object_for, scoped, visible_branches
+from members.names import distinct_labels
 
 from .models import (
     COUNTED_STATUSES,
@@ -67,7 +68,7 @@ def get_followup_for(user, pk, action=Action.VIEW):
 
 def _participants_queryset():
     return (
-        Participant.objects.select_related("member")
+        Participant.objects.select_related("member__group")
         .prefetch_related(
             Prefetch(
                 "followups",
@@ -86,6 +87,7 @@ def campaign_detail(campaign):
         .get(pk=campaign.pk)
     )
     participants = list(campaign.participants.all())
+    label_participants(participants)
     graded = [p for p in participants if not p.is_exempt]
     exempt = [p for p in participants if p.is_exempt]
     distribution = dict.fromkeys(Grade.values, 0)
@@ -104,6 +106,21 @@ def campaign_detail(campaign):
     }
 
 
+def returned_campaigns(user):
+    """Campaigns the township office returned (退回修改, with its comment) that the branch has not yet taken
+    back to correct: they no longer count for member_review, and only the branch can act on them."""
+    return campaigns_for(user).filter(status=CampaignStatus.RETURNED, voided_at__isnull=True)
+
+
+def label_participants(participants):
+    """Set each participant's `label`: their name, and for a namesake on the campaign's list what tells them
+    apart (members.names.distinct_labels; members read with their group)."""
+    labels = distinct_labels(p.member for p in participants)
+    for p in participants:
+        p.label = labels[p.member_id]
+    return participants
+
+
 def branch_campaigns(user, branch):
     return (
         campaigns_for(user)
@@ -111,6 +128,11 @@ def branch_campaigns(user, branch):
         .annotate(n_participants=Count("participants", filter=Q(participants__exempt_reason="")))
         .order_by("-year", "-pk")
     )
+
+
+def year_campaign(branch, year):
+    """The branch's campaign for the year (not voided), or None."""
+    return Campaign.objects.filter(branch=branch, year=year, voided_at__isnull=True).first()
 
 
 def _active_in(branches, year):

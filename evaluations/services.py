@@ -18,6 +18,7 @@ from meetings.models import MeetingType
 from meetings.services import is_year_locked
 from meetings.signals import announce_on_commit
 from members.models import PARTY_MEMBER_CATEGORIES, ExemptionKind, Status
+from members.names import distinct_labels
 from members.selectors import roster_as_of
 
 from . import tally
@@ -246,19 +247,35 @@ def save_results(*, campaign, ballots_issued, ballots_returned, rows):
     return campaign
 
 
-def close_problems(campaign):
+def _date_problems(campaign, today):
+    """The step dates a closed campaign must have: the day of the 民主测评 whose ballots it counts, and the
+    day of the 组织评定 whose grades it closes with (which is its 完成日期: not one still to come)."""
+    problems = []
+    for field in ("vote_on", "assessment_on"):
+        if getattr(campaign, field) is None:
+            label = Campaign._meta.get_field(field).verbose_name
+            problems.append(f"请在“步骤和日期”中填写{label}。")
+    if campaign.assessment_on and campaign.assessment_on > today:
+        problems.append(f"组织评定日期（{campaign.assessment_on:%Y-%m-%d}）还没有到：请在组织评定之后再完成评议，"
+                        "或在“步骤和日期”中更正。")  # fmt: skip
+    return problems
+
+
+def close_problems(campaign, *, today=None):
     """Why the campaign cannot be closed yet (empty when it can)."""
     problems = tally.ballot_problems(campaign.ballots_issued, campaign.ballots_returned)
     if campaign.ballots_issued is None or campaign.ballots_returned is None:
         problems.append("请填写民主测评发出和收回的测评票数。")
+    problems += _date_problems(campaign, _today(today))
     missing, unexplained = [], []
-    for p in campaign.participants.select_related("member").order_by("member__name_initials"):
-        if p.is_exempt:
-            continue
+    graded = [p for p in campaign.participants.select_related("member__group").order_by("member__name_initials")
+              if not p.is_exempt]  # fmt: skip
+    labels = distinct_labels(p.member for p in graded)
+    for p in graded:
         if not p.grade:
-            missing.append(p.member.name)
+            missing.append(labels[p.member_id])
         elif p.grade in LOW_GRADES and not p.grade_reason.strip():
-            unexplained.append(p.member.name)
+            unexplained.append(labels[p.member_id])
     if missing:
         more = f"等{len(missing)}人" if len(missing) > 10 else ""
         problems.append("还有参评党员没有组织评定等次：" + "、".join(missing[:10]) + more)
@@ -275,7 +292,7 @@ def close_campaign(*, campaign, closed_on=None, today=None):
         return campaign
     _check_editable(campaign)
     today = _today(today)
-    problems = close_problems(campaign)
+    problems = close_problems(campaign, today=today)
     if problems:
         raise ValidationError(problems)
     closed_on = closed_on or min(campaign.assessment_on or today, today)
@@ -288,20 +305,43 @@ def close_campaign(*, campaign, closed_on=None, today=None):
     return campaign
 
 
+PUBLICITY_MISSING = "上报党委前须先公示评议结果：请在“上报党委”页填写{label}日期。"
+
+
+def _publicity(campaign, start, end):
+    """The 结果公示 dates the report goes with (those given, else the campaign's): both are needed, in step
+    order after the 组织评定."""
+    values = {"publicity_start_on": start or campaign.publicity_start_on,
+              "publicity_end_on": end or campaign.publicity_end_on}  # fmt: skip
+    missing = {
+        field: PUBLICITY_MISSING.format(label=Campaign._meta.get_field(field).verbose_name)
+        for field, value in values.items()
+        if value is None
+    }
+    if missing:
+        raise ValidationError(missing)
+    _check_step_order({**{field: getattr(campaign, field) for field in STEP_FIELDS}, **values})
+    return values
+
+
 @transaction.atomic
-def report_campaign(*, campaign, reported_on, today=None):
-    """上报: the closed campaign's results reach the 党委 on reported_on."""
+def report_campaign(*, campaign, reported_on, publicity_start_on=None, publicity_end_on=None, today=None):
+    """上报: the closed campaign's results, publicised from publicity_start_on to publicity_end_on (when the
+    campaign has no such dates yet, or they are corrected now), reach the 党委 on reported_on."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status == CampaignStatus.REPORTED and campaign.reported_on == reported_on:
         return campaign
     if campaign.voided_at or campaign.status != CampaignStatus.CLOSED:
         raise ValidationError("只有已完成的民主评议才能上报。")
     today = _today(today)
+    publicity = _publicity(campaign, publicity_start_on, publicity_end_on)
     if reported_on > today:
         raise ValidationError({"reported_on": "上报日期不能晚于今天。"})
-    earliest = max(d for d in (campaign.closed_on, campaign.publicity_end_on, campaign.campaign_on) if d)
+    earliest = max(d for d in (campaign.closed_on, publicity["publicity_end_on"], campaign.campaign_on) if d)
     if reported_on < earliest:
         raise ValidationError({"reported_on": f"上报日期不能早于{earliest:%Y-%m-%d}（完成评定或公示结束）。"})
+    for field, value in publicity.items():
+        setattr(campaign, field, value)
     campaign.status = CampaignStatus.REPORTED
     campaign.reported_on = reported_on
     campaign.save()

@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from branches.access import Action, can, get_branch_for
@@ -49,22 +51,39 @@ def overview(request):
     })  # fmt: skip
 
 
+def _year_to_open(today):
+    """The year a new campaign is for by default: reviews are held at the end of the year, or early in the
+    next "for" the past year."""
+    return today.year if today.month >= 7 else today.year - 1
+
+
 def branch_campaigns(request, branch_pk):
     branch = get_branch_for(request.user, branch_pk)
     campaigns = list(selectors.branch_campaigns(request.user, branch))
+    year = _year_to_open(timezone.localdate())
     return render(request, "evaluations/branch.html", {
-        "branch": branch, "campaigns": campaigns,
+        "branch": branch, "campaigns": campaigns, "year_to_open": year,
+        # The year's campaign is open already: the page leads to it instead of offering to open another.
+        "year_campaign": next((c for c in campaigns if c.year == year and c.voided_at is None), None),
         "can_record": branch.is_active and can(request.user, branch, Action.RECORD),
     })  # fmt: skip
+
+
+def _opened_already(campaign):
+    """What the open page says of a year whose campaign exists, with the way to it."""
+    return format_html(
+        "{}年度的民主评议已经开启（{}），不能再开启：<a href=\"{}\">打开{}年度民主评议</a>继续。",
+        campaign.year, campaign.get_status_display(), reverse("reviews:detail", args=[campaign.pk]), campaign.year,
+    )  # fmt: skip
 
 
 @require_http_methods(["GET", "POST"])
 def open_campaign(request, branch_pk):
     branch = get_branch_for(request.user, branch_pk, Action.RECORD)
     today = timezone.localdate()
-    # Reviews are usually held at the end of the year or early in the next "for" the past year.
-    default_year = today.year if today.month >= 7 else today.year - 1
-    form = OpenCampaignForm(request.POST or None, initial={"year": default_year, "token": uuid.uuid4().hex})
+    # ?year= from a list of the years' campaigns (民主评议's overview) asks for that year.
+    year = whole_number(request.GET.get("year", ""), low=2000, high=today.year) or _year_to_open(today)
+    form = OpenCampaignForm(request.POST or None, initial={"year": year, "token": uuid.uuid4().hex})
     campaign = submit_form(
         request, form,
         lambda data: services.open_campaign(branch=branch, year=data["year"], campaign_on=data["campaign_on"],
@@ -73,8 +92,12 @@ def open_campaign(request, branch_pk):
     )  # fmt: skip
     if campaign:
         return redirect("reviews:detail", pk=campaign.pk)
+    if form.is_bound:  # the year as sent (a refused year is no longer in cleaned_data)
+        year = whole_number(request.POST.get("year", ""), low=2000, high=2100)
+    existing = selectors.year_campaign(branch, year) if year else None
     return render(request, "evaluations/form.html", {
         "form": form, "branch": branch, "title": f"开启民主评议党员 · {branch.name}",
+        "warning": _opened_already(existing) if existing else None,
     })  # fmt: skip
 
 
@@ -133,11 +156,11 @@ def _result_initial(participants):
 def campaign_results(request, pk):
     """民主测评 and 组织评定 on one page: the ballot counts, then one row per participant."""
     campaign = _recording(request, pk)
-    participants = list(
+    participants = selectors.label_participants(list(
         campaign.participants.filter(exempt_reason="")
-        .select_related("member")
+        .select_related("member__group")
         .order_by("member__name_initials", "member__name", "pk")
-    )
+    ))  # fmt: skip
     data = request.POST if request.method == "POST" else None
     ballots = BallotForm(data, initial={"ballots_issued": campaign.ballots_issued,
                                         "ballots_returned": campaign.ballots_returned})  # fmt: skip
@@ -189,7 +212,8 @@ def _close(request, campaign):
     except ValidationError as error:
         messages.error(request, "还不能完成：" + "；".join(error.messages))
         return redirect("reviews:detail", pk=campaign.pk)
-    messages.success(request, f"{campaign.year}年度民主评议已完成，可在结果公示后上报党委。")
+    messages.success(request, f"{campaign.year}年度民主评议已完成。请公示评议结果，公示结束后点击“上报党委”，"
+                              "填写公示日期和上报日期。")  # fmt: skip
     return redirect("reviews:detail", pk=campaign.pk)
 
 
@@ -221,10 +245,12 @@ def _simple_form(request, campaign, form, perform, *, success, title, warning=No
 @require_http_methods(["GET", "POST"])
 def campaign_report(request, pk):
     campaign = _recording(request, pk)
-    form = ReportForm(request.POST or None)
+    form = ReportForm(request.POST or None, initial={
+        "publicity_start_on": campaign.publicity_start_on, "publicity_end_on": campaign.publicity_end_on,
+    })  # fmt: skip
     return _simple_form(
         request, campaign, form,
-        lambda data: services.report_campaign(campaign=campaign, reported_on=data["reported_on"]),
+        lambda data: services.report_campaign(campaign=campaign, **data),
         success="已记录上报党委。", title=f"上报党委 · {campaign}",
         warning=None if campaign.status == CampaignStatus.CLOSED else "只有已完成的民主评议才能上报。",
     )  # fmt: skip

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from branches.forms import DATE_INPUT, SafeForm, submit_token_field
 from branches.models import Organisation
+from members.names import distinct_labels
 
 from .models import MeetingType, ReviewState
 
@@ -73,11 +74,30 @@ class MeetingForm(SafeForm):
             self.fields["types"].error_messages["invalid_choice"] = (
                 "您只能记录" + "、".join(t.label for t in allowed_types) + "，不能改为其他会议类型。"
             )
+            self._leave_out(allowed_types)
+
+    # What only some types of meeting have: left out of the form of a user who may record none of them.
+    FIELDS_OF_TYPE = {"group": MeetingType.GROUP_MEETING, "lecturer": MeetingType.PARTY_LECTURE}
+    SECTIONS_OF_TYPE = {"org_life": MeetingType.ORG_LIFE_MEETING, "theme_day": MeetingType.THEME_DAY}
+
+    def _leave_out(self, allowed_types):
+        """A 党小组长 records 党小组会 only: no 主讲人, no 组织生活会 records, no 主题党日 改期批准 to skip past.
+        A field left out is neither shown nor saved, so a correction keeps what the record had."""
+        left_out = [name for name, type_ in self.FIELDS_OF_TYPE.items() if type_ not in allowed_types]
+        for section, type_ in self.SECTIONS_OF_TYPE.items():
+            if type_ not in allowed_types:
+                left_out.extend(self.GROUPS[section])
+        for name in left_out:
+            del self.fields[name]
 
     @property
     def sections(self):
-        """Bound fields by page section, for the template."""
-        return {name: [self[field] for field in fields] for name, fields in self.GROUPS.items()}
+        """Bound fields by page section, for the template; a section whose fields are all left out is not there."""
+        sections = {
+            name: [self[field] for field in fields if field in self.fields]
+            for name, fields in self.GROUPS.items()
+        }
+        return {name: fields for name, fields in sections.items() if fields}
 
     def details(self):
         data = dict(self.cleaned_data)
@@ -170,6 +190,24 @@ class ReviewForm(SafeForm):
     comment = forms.CharField(label="意见", max_length=300, required=False)
 
 
+def person_choices(people, labels=None):
+    """(pk, label) of the people in their order for a drop-down, a namesake told apart by members.names'
+    distinct_labels (labels: those already worked out for the page, which lists these people and maybe more)."""
+    labels = labels if labels is not None else distinct_labels(people)
+    return [(person.pk, labels[person.pk]) for person in people]
+
+
+def _choose_people(form, members, choices):
+    """The two people fields of a talk form: chosen among `members`, offered as `choices` (person_choices, read
+    once by the page rather than once per drop-down), each namesake with what tells them apart."""
+    for name in TalkRowForm.PEOPLE:
+        field = form.fields[name]
+        field.queryset = members
+        field.error_messages["invalid_choice"] = "所选人员不在本支部名册中，请重新选择。"
+        if choices is not None:
+            field.choices = [("", field.empty_label), *choices]
+
+
 class TalkRowForm(SafeForm):
     initiator = forms.ModelChoiceField(label="谈话人", queryset=None, required=False)
     counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, required=False)
@@ -177,11 +215,9 @@ class TalkRowForm(SafeForm):
 
     PEOPLE = ("initiator", "counterpart")
 
-    def __init__(self, *args, members=None, **kwargs):
+    def __init__(self, *args, members=None, choices=None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in self.PEOPLE:
-            self.fields[name].queryset = members
-            self.fields[name].error_messages["invalid_choice"] = "所选人员不在本支部名册中，请重新选择。"
+        _choose_people(self, members, choices)
 
     def clean(self):
         """A row begun but without both people is asked for the one missing, not skipped as if blank."""
@@ -206,11 +242,9 @@ class TalkCorrectionForm(SafeForm):
     counterpart = forms.ModelChoiceField(label="谈话对象", queryset=None, empty_label="请选择")
     topic = forms.CharField(label="主要内容", max_length=200, required=False)
 
-    def __init__(self, *args, members, **kwargs):
+    def __init__(self, *args, members, choices=None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in TalkRowForm.PEOPLE:
-            self.fields[name].queryset = members
-            self.fields[name].error_messages["invalid_choice"] = "所选人员不在本支部名册中，请重新选择。"
+        _choose_people(self, members, choices)
 
     def clean(self):
         data = super().clean()

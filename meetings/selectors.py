@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
+from types import SimpleNamespace
 
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
@@ -10,12 +11,14 @@ from django.http import Http404
 from branches.access import Action, can, get_object_for, scoped
 from compliance.engine import talk_parties_of
 from compliance.local import fixed_theme_day
-from compliance.rules import talk_gaps
+from compliance.rules import ORG_LIFE_RECORDS, missing_org_life_records_by_stage, talk_gaps
+from members.names import distinct_labels
 
 from .models import (
     Attendance,
     AttendanceStatus,
     Meeting,
+    MeetingType,
     MeetingTypeTag,
     RectificationItem,
     ReviewState,
@@ -105,7 +108,7 @@ def meeting_detail(meeting):
             Prefetch("types", queryset=MeetingTypeTag.objects.order_by("pk")),
             Prefetch(
                 "attendance",
-                queryset=Attendance.objects.select_related("member").order_by("member__name_initials"),
+                queryset=Attendance.objects.select_related("member__group").order_by("member__name_initials"),
             ),
             "attachments",
             Prefetch(
@@ -116,7 +119,9 @@ def meeting_detail(meeting):
         .get(pk=meeting.pk)
     )
     by_status = {status: [] for status in AttendanceStatus.values}
+    labels = distinct_labels(row.member for row in meeting.attendance.all())
     for row in meeting.attendance.all():
+        row.label = labels[row.member_id]
         by_status[row.status].append(row)
     types = {t.type for t in meeting.types.all()}
     theme_day = fixed_theme_day(meeting.branch, meeting.held_on) if "theme_day" in types else None
@@ -129,7 +134,29 @@ def meeting_detail(meeting):
         "off_day_unapproved": bool(
             theme_day and meeting.held_on != theme_day and not meeting.off_day_approved_by
         ),
+        "org_life_missing": org_life_missing(meeting, types),
     }
+
+
+def org_life_missing(meeting, types):
+    """What a valid 组织生活会 still lacks of its 会前 / 会中 / 会后 records, by stage, as its org_life_records
+    flag counts it ([] when complete, or when the record is void or of another type).
+    The meeting's rectifications are the prefetched ones, not voided."""
+    if meeting.voided_at or MeetingType.ORG_LIFE_MEETING not in types:
+        return []
+    record = {field: getattr(meeting, field) for field, _label in ORG_LIFE_RECORDS if field != "items"}
+    record["items"] = len(meeting.rectifications.all())
+    return missing_org_life_records_by_stage(record)
+
+
+def roster_labels(rows):
+    """{member_id: label} for roster rows (memberships as of a date, member and group loaded): namesakes on
+    the list told apart by the 党小组 they were in that day, else as members.names.distinct_labels does."""
+    return distinct_labels(
+        SimpleNamespace(pk=row.member_id, name=row.member.name, birth_on=row.member.birth_on,
+                        joined_on=row.member.joined_on, group=row.group)
+        for row in rows
+    )  # fmt: skip
 
 
 def returned_meetings(user):
@@ -141,7 +168,7 @@ def talks_for(user, *, branch, year, void=False):
     qs = scoped(Talk.objects.all(), user, via=("branch",)).filter(branch=branch, talked_on__year=year)
     if not void:
         qs = qs.filter(voided_at__isnull=True)
-    return qs.select_related("initiator", "counterpart")
+    return qs.select_related("initiator__group", "counterpart__group")
 
 
 def get_talk_for(user, branch, pk):
@@ -177,13 +204,15 @@ class TalkGapList:
         return self.required - self.missing
 
 
-def talk_gap_list(branch, *, year, as_of):
+def talk_gap_list(branch, *, year, as_of, labels=None):
     """The talk_coverage rule's gaps for the year, named: the same people (the roster and committee as a
-    refresh as of as_of reads them) and the same count as its flag (`talk_gaps`). Three queries."""
+    refresh as of as_of reads them) and the same count as its flag (`talk_gaps`). Three queries.
+
+    labels: {member id: label} the page names people by (members.names.distinct_labels), else their names."""
     parties = talk_parties_of(branch.pk, as_of=as_of)
     talks = Talk.objects.filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
     gaps = talk_gaps(parties.committee, parties.members, talks.values_list("initiator_id", "counterpart_id"))
-    names = dict(parties.people)
+    names = {pk: (labels or {}).get(pk, name) for pk, name in parties.people}
     place = {pk: n for n, (pk, _name) in enumerate(parties.people)}  # by 姓名拼音, as the roster lists them
     pairs = sorted(
         (sorted(pair, key=place.get) for pair in gaps.pairs), key=lambda p: (place[p[0]], place[p[1]])
@@ -192,7 +221,7 @@ def talk_gap_list(branch, *, year, as_of):
         required=gaps.required,
         pairs=[(names[a], names[b]) for a, b in pairs],
         members=[names[pk] for pk in sorted(gaps.members, key=place.get)],
-        committee=[name for pk, name in parties.people if pk in parties.committee],
+        committee=[names[pk] for pk, _name in parties.people if pk in parties.committee],
         has_term=parties.has_term,
     )
 

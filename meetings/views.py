@@ -20,6 +20,7 @@ from branches.models import Organisation, OrgLevel
 from branches.text import UNSAFE_MESSAGE, has_unsafe_characters
 from compliance.local import fixed_theme_day
 from members.models import Member
+from members.names import distinct_labels
 
 from . import attachments as attachment_rules
 from . import selectors, services
@@ -32,6 +33,7 @@ from .forms import (
     TalkDateForm,
     TalkRowForm,
     VoidForm,
+    person_choices,
 )
 from .models import AttendanceStatus, MeetingType, ReviewState
 
@@ -89,9 +91,10 @@ def _recording_target(request):
     return None, None
 
 
-def _attendance_grid(expected, data=None):
+def _attendance_grid(expected, data, labels):
     """Rows for the grid: each expected member with the status chosen (default 出席; 外出 when away; 缺席
-    when out of contact that day, whom a hurried save would otherwise mark present, resetting their absences)."""
+    when out of contact that day, whom a hurried save would otherwise mark present, resetting their absences)
+    and the label that tells them from a namesake on the list."""
     grid = []
     for row in expected:
         default = (
@@ -101,7 +104,7 @@ def _attendance_grid(expected, data=None):
         )  # fmt: skip
         status = (data or {}).get(f"att_{row.member_id}", default)
         reason = (data or {}).get(f"reason_{row.member_id}", "")
-        grid.append({"row": row, "status": status, "reason": reason})
+        grid.append({"row": row, "status": status, "reason": reason, "label": labels[row.member_id]})
     return grid
 
 
@@ -125,9 +128,9 @@ def _form_context(form, rectifications, grid, data, *, saved_items=None, **extra
         "form": form, "rectifications": rectifications, "saved_items": saved_items,
         # Open whenever the record is (or is being made) a 组织生活会: its before/after records are the point.
         "org_life_open": MeetingType.ORG_LIFE_MEETING in types or rectification_errors
-        or any(form[name].errors for name in form.GROUPS["org_life"]) or "rectifications" in form.service_errors,
+        or any(field.errors for field in form.sections.get("org_life", [])) or "rectifications" in form.service_errors,
         "attendance_errors": form.service_errors.get("attendance", []),
-        "grid": _attendance_grid(grid.rows, data),
+        "grid": _attendance_grid(grid.rows, data, grid.labels),
         "grid_basis": grid.basis, "statuses": AttendanceStatus.choices,
         "theme_day_ticked": MeetingType.THEME_DAY in types, **extra,
     }  # fmt: skip
@@ -153,6 +156,7 @@ class GridFor:
         elif MeetingType.GROUP_MEETING not in types:
             group = None
         self.rows = services.attendance_list(branch=branch, types=types, held_on=held_on, group=group)
+        self.labels = selectors.roster_labels(self.rows)
         people = ",".join(str(pk) for pk in sorted(row.member_id for row in self.rows))
         self.basis = hashlib.sha256(people.encode()).hexdigest()[:16]
         for row in self.rows:
@@ -192,6 +196,15 @@ def _rectification_formsets(data, meeting=None):
     bound = data if data is not None and "item-TOTAL_FORMS" in data else None
     saved = SavedRectificationFormSet(bound, prefix="item", initial=initial, form_kwargs={"held_on": held_on})
     return new, saved
+
+
+def _has_org_life(form):
+    """The form has the 组织生活会 section (a 党小组长's has not: their 党小组会 has no 整改清单)."""
+    return "org_life" in form.sections
+
+
+def _new_rectifications(form, rows):
+    return [f.cleaned_data for f in rows if f.cleaned_data.get("problem")] if _has_org_life(form) else []
 
 
 def _rectification_summary(form, new, saved):
@@ -267,6 +280,12 @@ def _draft_key(user, *parts):
     return ":".join(["meeting-draft", f"u{user.pk}", *(str(part) for part in parts)])
 
 
+def _create_title(branch, fixed_group):
+    if fixed_group is not None:  # a 党小组长 records their own group's 党小组会
+        return f"记录党小组会 · {branch.name} {fixed_group.name}"
+    return f"记录会议 · {branch.name}"
+
+
 @require_http_methods(["GET", "POST"])
 def meeting_create(request):
     branch, fixed_group = _recording_target(request)
@@ -310,7 +329,7 @@ def meeting_create(request):
         branch=branch, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
         held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
         token=form.cleaned_data["token"], user=request.user, attendance=_posted_attendance(data),
-        rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
+        rectifications=_new_rectifications(form, rectifications),
         uploads=request.FILES.getlist("files"), **form.details(),
     ))  # fmt: skip
     if meeting is not None:
@@ -322,7 +341,7 @@ def meeting_create(request):
                            "t" + ",".join(sorted(initial["types"])), f"p{backfilling or ''}")  # fmt: skip
     return render(request, "meetings/form.html", _form_context(
         form, rectifications, grid, data, branch=branch, fixed_group=fixed_group,
-        theme_day=fixed_theme_day(branch, backfilling or today), title=f"记录会议 · {branch.name}",
+        theme_day=fixed_theme_day(branch, backfilling or today), title=_create_title(branch, fixed_group),
         backfilling=backfilling, draft_key=draft_key, restore_draft=data is None,
     ))  # fmt: skip
 
@@ -382,8 +401,9 @@ def meeting_edit(request, pk):
         meeting=meeting, types=form.cleaned_data["types"], group=form.cleaned_data["group"],
         held_on=form.cleaned_data["held_on"], topic=form.cleaned_data["topic"],
         attendance=_posted_attendance(data), user=request.user,
-        rectifications=[f.cleaned_data for f in rectifications if f.cleaned_data.get("problem")],
-        rectification_changes=[f.cleaned_data for f in saved_items] if saved_items.is_bound else [],
+        rectifications=_new_rectifications(form, rectifications),
+        rectification_changes=[f.cleaned_data for f in saved_items] if saved_items.is_bound and _has_org_life(form)
+        else [],
         uploads=request.FILES.getlist("files"), **form.details(),
     ))  # fmt: skip
     if saved is not None:
@@ -471,9 +491,20 @@ def talks(request, branch_pk):
     year = year_param(request, "year", today.year)
     show_void = request.GET.get("void") == "1"
     can_record = can(request.user, branch, Action.RECORD)
-    members = Member.objects.filter(branch=branch, on_roster=True).order_by("name_initials")
+    members = (
+        Member.objects.filter(branch=branch, on_roster=True).select_related("group").order_by("name_initials")
+    )
+    # The roster and the year's talks are read once: the drop-downs, the talks and the gaps all name people
+    # by the same labels, a namesake told apart wherever they appear.
+    people = list(members)
+    talks = list(selectors.talks_for(request.user, branch=branch, year=year, void=show_void))
+    labels = distinct_labels([*people, *(person for t in talks for person in (t.initiator, t.counterpart))])
+    for t in talks:
+        t.initiator_label, t.counterpart_label = labels[t.initiator_id], labels[t.counterpart_id]
+    choices = person_choices(people, labels)
     date_form = TalkDateForm(request.POST or None)
-    rows = [TalkRowForm(request.POST or None, prefix=f"t{i}", members=members) for i in range(TALK_ROWS)]
+    rows = [TalkRowForm(request.POST or None, prefix=f"t{i}", members=members, choices=choices)
+            for i in range(TALK_ROWS)]  # fmt: skip
     if request.method == "POST":
         if not can_record:
             raise PermissionDenied("您的角色无权登记谈心谈话。")
@@ -492,12 +523,10 @@ def talks(request, branch_pk):
                 return redirect(f"{request.path}?year={date_form.cleaned_data['talked_on'].year}")
     return render(request, "meetings/talks.html", {
         "branch": branch, "year": year, "show_void": show_void,
-        "talks": selectors.talks_for(request.user, branch=branch, year=year, void=show_void),
-        "gaps": selectors.talk_gap_list(branch, year=year, as_of=today),
+        "talks": talks, "gaps": selectors.talk_gap_list(branch, year=year, as_of=today, labels=labels),
         "locked": services.is_year_locked(branch, year),
         "previous_year": year - 1 if year > 1 else None, "next_year": year + 1 if year < today.year else None,
-        # The rows' choices, read once: each row's field would read the roster again for its options.
-        "people": list(members) if can_record else [],
+        "people": choices if can_record else [],
         "date_form": date_form, "rows": rows, "can_record": can_record, "row_errors": _talk_row_errors(rows),
     })  # fmt: skip
 
@@ -536,12 +565,17 @@ def talk_edit(request, branch_pk, pk):
     if refusal:
         return _talk_page(request, branch, talk, step="修改", refusal=refusal)
     # The talk's own two people stay choosable though they have left the roster since.
-    members = Member.objects.filter(
-        Q(branch=branch, on_roster=True) | Q(pk__in=[talk.initiator_id, talk.counterpart_id])
-    ).order_by("name_initials")
+    members = (
+        Member.objects.filter(
+            Q(branch=branch, on_roster=True) | Q(pk__in=[talk.initiator_id, talk.counterpart_id])
+        )
+        .select_related("group")
+        .order_by("name_initials")
+    )
     initial = {"talked_on": talk.talked_on, "initiator": talk.initiator_id, "counterpart": talk.counterpart_id,
                "topic": talk.topic}  # fmt: skip
-    form = TalkCorrectionForm(request.POST or None, initial=initial, members=members)
+    form = TalkCorrectionForm(request.POST or None, initial=initial, members=members,
+                              choices=person_choices(list(members)))  # fmt: skip
     saved = submit_form(
         request,
         form,

@@ -67,3 +67,54 @@ def name_initials(name):
     readings = surname_readings(name)
     letters[: len(readings)] = [reading[0] for reading in readings]
     return "".join(letters).lower()
+
+
+def distinct_labels(people):
+    """{pk: label} for people listed together, so that namesakes can be told apart (pure).
+
+    A name that occurs once among `people` is its own label. People who share a name get, in brackets, the
+    first of these that differs for every one of them: their 党小组 (谢伟（第一党小组）), their birth year
+    (谢伟（1975年生）), the year they joined the party (谢伟（2001年入党）), and failing all three their record
+    number (谢伟（编号52）). Nothing from the 身份证号: it is masked for most roles.
+
+    people: objects with pk, name, birth_on (a date), joined_on (a date or None) and group (None or an
+    object with a name), such as Member rows read with select_related("group"); a person listed twice
+    counts once. Only namesakes are read beyond pk and name, so a list without them needs no group loaded.
+    A label depends on who else is listed: label everyone a page (or a sheet) shows in one call, and use
+    these labels wherever that page names them (drop-downs, rows, lists).
+    """
+    unique = {}
+    for person in people:
+        unique.setdefault(person.pk, person)
+    namesakes = {}
+    for person in unique.values():
+        namesakes.setdefault(person.name, []).append(person)
+    labels = {}
+    for name, same in namesakes.items():
+        if len(same) == 1:
+            labels[same[0].pk] = name
+            continue
+        for person, mark in zip(same, _marks(same), strict=True):
+            labels[person.pk] = f"{name}（{mark}）"
+    return labels
+
+
+def _group_mark(person):
+    return person.group.name if person.group is not None else None
+
+
+def _birth_mark(person):
+    return f"{person.birth_on.year}年生" if person.birth_on else None
+
+
+def _joined_mark(person):
+    return f"{person.joined_on.year}年入党" if person.joined_on else None
+
+
+def _marks(namesakes):
+    """What tells the namesakes apart: the first kind of mark that every one of them has, each different."""
+    for mark in (_group_mark, _birth_mark, _joined_mark):
+        marks = [mark(person) for person in namesakes]
+        if None not in marks and len(set(marks)) == len(marks):
+            return marks
+    return [f"编号{person.pk}" for person in namesakes]

@@ -163,6 +163,9 @@ def make_campaign(branch, *, year=2026, campaign_on=None, grades=None, ballots=(
         branch=branch, year=year, campaign_on=campaign_on or date(year, 11, 25), token=uuid.uuid4().hex
     )
     if grades is not None:
+        # The 民主测评 and 组织评定 dates, which closing needs: held on the list's day.
+        review_services.update_campaign(campaign=campaign, campaign_on=campaign.campaign_on,
+                                        vote_on=campaign.campaign_on, assessment_on=campaign.campaign_on)  # fmt: skip
         chosen = {member.pk: value for member, value in grades.items()}
         rows = {}
         for p in campaign.participants.filter(exempt_reason=""):

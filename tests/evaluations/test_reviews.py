@@ -40,6 +40,15 @@ def open_campaign(branch, **extra):
     )  # fmt: skip
 
 
+def with_step_dates(campaign, **dates):
+    """The 民主测评 and 组织评定 dates closing needs (and any other step dates given)."""
+    steps = {"vote_on": date(2026, 11, 26), "assessment_on": date(2026, 11, 27), **dates}
+    return services.update_campaign(campaign=campaign, campaign_on=campaign.campaign_on, **steps)
+
+
+PUBLICITY = {"publicity_start_on": date(2026, 11, 28), "publicity_end_on": date(2026, 11, 29)}
+
+
 def rows_for(campaign, overrides=None, *, grade="qualified", votes=None):
     """Result rows for every participant not exempt; overrides is {member_id: row values}."""
     rows = {}
@@ -158,7 +167,7 @@ def test_results_keep_their_history(tree, people):
 
 
 def test_results_page_marks_the_bad_row_and_saves_nothing(client, personas, tree, people):
-    campaign = open_campaign(tree.a1)
+    campaign = with_step_dates(open_campaign(tree.a1))
     client.force_login(personas[Role.SECRETARY])
     url = reverse("reviews:results", args=[campaign.pk])
     page = client.get(url)
@@ -194,7 +203,7 @@ def test_closing_needs_a_grade_for_every_participant_but_not_for_exempt_members(
     frail = make_member(tree.a1, None, id_number(30), name="老党员")
     member_services.record_exemption(member=frail, kind=ExemptionKind.FRAIL, started_on=date(2026, 1, 1),
                                      approved_on=date(2025, 12, 20))  # fmt: skip
-    campaign = open_campaign(tree.a1)
+    campaign = with_step_dates(open_campaign(tree.a1))
     rows = rows_for(campaign, {people[3].pk: {"grade": ""}})
     services.save_results(campaign=campaign, ballots_issued=10, ballots_returned=9, rows=rows)
     with pytest.raises(ValidationError, match="党员3"):
@@ -236,7 +245,7 @@ def test_returned_campaign_does_not_count_until_reopened_and_closed_again(tree, 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.IN_PROGRESS
     services.close_campaign(campaign=campaign, closed_on=date(2026, 11, 29))
-    services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 30))
+    services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 30), **PUBLICITY)
     campaign.refresh_from_db()
     assert (campaign.status, campaign.reported_on) == (CampaignStatus.REPORTED, date(2026, 11, 30))
     assert selectors.closed_review_years() == {(tree.a1.pk, 2026)}
@@ -247,10 +256,10 @@ def test_returned_campaign_does_not_count_until_reopened_and_closed_again(tree, 
 def test_only_a_closed_campaign_is_reported_and_not_before_it_closed(tree, people):
     campaign = make_campaign(tree.a1, grades={})
     with pytest.raises(ValidationError, match="已完成"):
-        services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 30))
+        services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 30), **PUBLICITY)
     services.close_campaign(campaign=campaign, closed_on=date(2026, 11, 28))
     with pytest.raises(ValidationError, match="不能早于"):
-        services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 27))
+        services.report_campaign(campaign=campaign, reported_on=date(2026, 11, 27), **PUBLICITY)
 
 
 def test_township_office_returns_and_the_secretary_sees_why(client, personas, tree, people):
