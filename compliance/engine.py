@@ -394,9 +394,10 @@ def _by_month_query(scope, *, months_from, as_of):
 
 
 def _counted_meetings(where, *, months_from, as_of):
+    # Unordered: SQLite refuses an ORDER BY (the model's default) in an arm of a union.
     meetings = Meeting.objects.filter(
         where, voided_at__isnull=True, held_on__gte=months_from, held_on__lte=as_of
-    )
+    ).order_by()
     unit = ("branch_id", "group_id", "types__type")
     meetings = meetings.annotate(month=_month_number("held_on"))
     if connection.vendor == "postgresql":
