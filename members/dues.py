@@ -134,6 +134,43 @@ def months_before(month, count):
     return date(index // 12, index % 12 + 1, 1) if index >= 12 else date.min
 
 
+def month_label(month):
+    return f"{month.year}年{month.month}月"
+
+
+def future_month_problem(month, *, today):
+    """Why `month` (a first day) cannot be entered yet, or None: a month after the current one.
+
+    RULES.md (党费) allows back-payment (补交, normally at most 6 months) and says nothing of paying for a
+    month to come; what the README calls 预缴 is a 缴纳日期 before the month paid for (paid_on_problem,
+    up to a year early), entered once that month has come. So every dues entry (one member's, the monthly
+    page's, a range of months) refuses a later month alike, whatever the amount: the member's page shows
+    the months up to this one, and a payment of a month to come could be neither seen nor voided there."""
+    this_month = month_start(today)
+    if month <= this_month:
+        return None
+    return f"不能登记{month_label(this_month)}以后的党费（预交党费请在当月登记）。"
+
+
+# 补交 of several months in one entry: at most a year, the months the member's page shows (so each month
+# entered can be checked and voided there); a longer range is nearly always a mistyped year.
+RANGE_LIMIT_MONTHS = 12
+
+
+def range_problem(first, last):
+    """Why the months first..last (first days) cannot be entered in one go, or None."""
+    if last < first:
+        return "结束月份不能早于起始月份。"
+    if month_count(first, last) > RANGE_LIMIT_MONTHS:
+        return f"一次最多登记{RANGE_LIMIT_MONTHS}个月的党费，请分次登记。"
+    return None
+
+
+def latest_months(first, last, count=RANGE_LIMIT_MONTHS):
+    """The last `count` months of first..last, as (first, last): what one entry may cover of a longer run."""
+    return max(first, months_before(last, count - 1)), last
+
+
 def paid_on_problem(paid_on, *, month, today, joined_on=None):
     """Why a 缴纳日期 is not believable for the dues of `month` (a first day), or None.
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from branches.forms import DATE_INPUT, SafeForm, SafeModelForm, organisation_select, submit_token_field
 from branches.models import Organisation
 
-from . import pipeline
+from . import dues, pipeline
 from .models import (
     MAX_TRAINING_HOURS,
     Category,
@@ -257,16 +257,34 @@ class ExemptionForm(SafeForm):
 
 
 class DuesPaymentForm(SafeForm):
-    month = MonthField(label="所属月份", initial=lambda: timezone.localdate().replace(day=1))
+    """One month's dues, or 补交 of several months at once (所属月份 … 至 …), each at the same amount."""
+
+    month = MonthField(
+        label="所属月份",
+        initial=lambda: timezone.localdate().replace(day=1),
+        help_text="补交连续几个月时填第一个月。",
+    )
+    until = MonthField(
+        label="至",
+        required=False,
+        help_text=f"补交连续几个月时填最后一个月（一次最多{dues.RANGE_LIMIT_MONTHS}个月）；只登记一个月不填。",
+    )
     paid_on = _date("缴纳日期", initial=timezone.localdate)
     amount = forms.DecimalField(
-        label="金额（元）",
+        label="金额（元/月）",
         min_value=0,
         max_digits=10,
         decimal_places=2,
         required=False,
-        help_text="不填则按党费基数计算。",
+        help_text="不填则按党费基数计算；登记几个月时为每月金额。",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The month picker offers no month to come: those are refused (dues.future_month_problem).
+        this_month = f"{timezone.localdate():%Y-%m}"
+        for name in ("month", "until"):
+            self.fields[name].widget.attrs["max"] = this_month
 
 
 class ThoughtReportForm(SafeForm):

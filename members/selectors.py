@@ -168,7 +168,8 @@ def _entered_month(member):
 def dues_summary(member, *, today=None, months=12):
     """The last months' payments, and the unpaid run the arrears reminder counts (as the compliance engine
     does: the longest run of unpaid months up to last month that a back-payment may still make good):
-    arrears (months), arrears_from and arrears_to (its first and last month). A member whose unpaid run
+    arrears (months), arrears_from and arrears_to (its first and last month), and catch_up, the months
+    (first, last) the 补交 form is filled in with (dues.latest_months of the run). A member whose unpaid run
     began before they were entered here, with no payment recorded at all (imported without their payment
     history), is not told of hundreds of months in arrears: unrecorded_from is then the first month owed,
     and the page says nothing is recorded since then. A member entered before their dues began (an applicant
@@ -185,6 +186,7 @@ def dues_summary(member, *, today=None, months=12):
         arrears_from, arrears = dues.arrears_run(
             set(payments), start=judged_from, end=last_month, ended_from=dues.lookback_from(last_month)
         )
+    arrears_to = dues.months_between(arrears_from, last_month)[arrears - 1] if arrears else None
     window = dues.months_between(dues.month_start(today) - timedelta(days=31 * (months - 1)), today)
     shown = window[-months:]
     return {
@@ -193,7 +195,9 @@ def dues_summary(member, *, today=None, months=12):
         "not_owed": not_owed if not all(dues.owes(m, start) for m in shown) else "",
         "arrears": arrears,
         "arrears_from": arrears_from,
-        "arrears_to": dues.months_between(arrears_from, last_month)[arrears - 1] if arrears else None,
+        "arrears_to": arrears_to,
+        # What the 请补交 link fills in: the run, or its latest months if longer than one entry may cover.
+        "catch_up": dues.latest_months(arrears_from, arrears_to) if arrears else None,
         "unrecorded_from": start
         if arrears and not payments and arrears_from < _entered_month(member)
         else None,

@@ -694,10 +694,8 @@ def void_record(*, record, reason):
     return record.void(reason)
 
 
-def _payable(member, month, today):
-    """The amount of a month's dues worked out from the member's base (a month to come cannot be priced)."""
-    if month > dues.month_start(today):
-        raise ValidationError({"month": f"不能登记{month:%Y年%m月}以后的党费。"})
+def _payable(member):
+    """The amount of a month's dues worked out from the member's base."""
     amount = member.monthly_dues
     if amount is None:
         raise ValidationError(f"{member.name}未设置党费基数，无法计算应缴金额。")
@@ -705,12 +703,15 @@ def _payable(member, month, today):
 
 
 def _dues_problems(member, month, paid_on, today):
-    """What refuses a payment of `month`'s dues on `paid_on`, by field: a member who owes none for the month
-    (not a party member, or before the month the arrears reminder counts from: dues_start), and a 缴纳日期
-    that dues.paid_on_problem finds unbelievable."""
+    """What refuses a payment of `month`'s dues on `paid_on`, by field, whatever the amount: a month to come
+    (dues.future_month_problem: 预缴 is entered in the month paid for, with its earlier 缴纳日期), a member
+    who owes none for the month (not a party member, or before the month the arrears reminder counts from:
+    dues_start), and a 缴纳日期 that dues.paid_on_problem finds unbelievable."""
     problems = {}
     if member.category not in PARTY_MEMBER_CATEGORIES:
         problems[NON_FIELD_ERRORS] = f"{member.name}尚未入党，不缴纳党费。"
+    elif future := dues.future_month_problem(month, today=today):
+        problems["month"] = future
     elif not_owed := _not_owed(member, month):
         problems["month"] = not_owed
     paid_on_problem = dues.paid_on_problem(paid_on, month=month, today=today, joined_on=member.joined_on)
@@ -732,33 +733,98 @@ def _check_dues(member, month, paid_on, today):
         raise ValidationError(problems)
 
 
+def _new_payment(member, month, paid_on, amount, today):
+    """An unsaved payment of `month` (a first day), by the rules every dues entry follows (_dues_problems);
+    the amount defaults to the member's monthly dues."""
+    _check_dues(member, month, paid_on, today)
+    amount = amount if amount is not None else _payable(member)
+    if amount <= 0:
+        raise ValidationError({"amount": "金额必须大于0。"})
+    return DuesPayment(member=member, month=month, amount=amount, paid_on=paid_on)
+
+
+def _save_payments(member, payments):
+    try:
+        with transaction.atomic():
+            for payment in payments:
+                payment.save()
+    except IntegrityError:
+        # The same form arrived twice at once (one_payment_per_month): the other request recorded it.
+        raise ValidationError(f"{member.name}的党费已登记，未重复登记。") from None
+    refresh_flags_on_commit(member.branch_id)
+    return payments
+
+
 @transaction.atomic
 def record_dues_payment(*, member, month, paid_on, amount=None, today=None):
-    """One month's dues of one member, refused for a month the member owes none or an unbelievable
-    缴纳日期 (_dues_problems); the amount defaults to the member's monthly dues."""
+    """One month's dues of one member, refused for a month to come, a month the member owes none or an
+    unbelievable 缴纳日期 (_dues_problems); the amount defaults to the member's monthly dues."""
     today = _today(today)
     _require_on_roster(member)
     month = dues.month_start(month)
-    _check_dues(member, month, paid_on, today)
-    amount = amount if amount is not None else _payable(member, month, today)
-    if amount <= 0:
-        raise ValidationError({"amount": "金额必须大于0。"})
+    payment = _new_payment(member, month, paid_on, amount, today)
     if DuesPayment.objects.filter(member=member, month=month, voided_at__isnull=True).exists():
         raise ValidationError(f"{member.name}{month:%Y年%m月}的党费已登记。")
-    refresh_flags_on_commit(member.branch_id)
-    return DuesPayment.objects.create(member=member, month=month, amount=amount, paid_on=paid_on)
+    return _save_payments(member, [payment])[0]
+
+
+@transaction.atomic
+def record_dues_range(*, member, month, until, paid_on, amount=None, today=None):
+    """补交 of the months `month`..`until` of one member at once, all on `paid_on`, each at `amount` (the
+    member's monthly dues if None): each month checked as record_dues_payment checks one, and all or none
+    recorded. A month already paid is skipped (not paid twice; a second submit of the same range records
+    nothing more); a range of only such months is refused as record_dues_payment refuses one.
+
+    Returns (payments created, [months skipped as already paid]).
+    """
+    today = _today(today)
+    _require_on_roster(member)
+    month, until = dues.month_start(month), dues.month_start(until)
+    if problem := dues.range_problem(month, until):
+        raise ValidationError({"until": problem})
+    months = dues.months_between(month, until)
+    paid = set(
+        DuesPayment.objects.filter(member=member, month__in=months, voided_at__isnull=True).values_list(
+            "month", flat=True
+        )
+    )
+    payments = [
+        _range_payment(member, m, paid_on, amount, today, first=month) for m in months if m not in paid
+    ]
+    if not payments:
+        raise ValidationError(
+            f"{member.name}{dues.month_label(month)}至{dues.month_label(until)}的党费此前均已登记，未重复登记。"
+        )
+    return _save_payments(member, payments), sorted(paid)
+
+
+def _range_payment(member, month, paid_on, amount, today, *, first):
+    """One month of record_dues_range; a refusal of a later month than the first (one to come) is said on
+    the 至 field, where the range went too far."""
+    try:
+        return _new_payment(member, month, paid_on, amount, today)
+    except ValidationError as error:
+        if month == first or not hasattr(error, "error_dict"):
+            raise
+        problems = error.message_dict
+        if "month" in problems:
+            problems["until"] = problems.pop("month")
+        raise ValidationError(problems) from None
 
 
 @transaction.atomic
 def mark_month_paid(*, members, month, paid_on, today=None):
     """主题党日 collection: record this month's dues for every listed member not yet paid, by the rules of
     record_dues_payment for each (members read through selectors.dues_payers for the month need no query
-    each); one 停止党籍 as the month closed (selectors.suspended_then) owes none and is skipped.
+    each); one 停止党籍 as the month closed (selectors.suspended_then) owes none and is skipped. A month to
+    come is refused once for all, not member by member.
 
     Returns (payments created, [(member, reason skipped)]); refuses an empty list.
     """
     today = _today(today)
     month = dues.month_start(month)
+    if future := dues.future_month_problem(month, today=today):
+        raise ValidationError(future)
     members = list(members)
     if not members:
         raise ValidationError("请至少勾选一名党员。")
@@ -775,12 +841,9 @@ def mark_month_paid(*, members, month, paid_on, today=None):
             skipped.append((member, f"{month.year}年{month.month}月党籍停止，不计应缴党费。"))
             continue
         try:
-            _check_dues(member, month, paid_on, today)
-            amount = _payable(member, month, today)
+            created.append(_new_payment(member, month, paid_on, None, today))
         except ValidationError as error:
             skipped.append((member, error.messages[0]))
-            continue
-        created.append(DuesPayment(member=member, month=month, amount=amount, paid_on=paid_on))
     DuesPayment.objects.bulk_create(created)
     refresh_flags_on_commit(*(payment.member.branch_id for payment in created))
     return created, skipped

@@ -251,7 +251,7 @@ class MemberAction:
     form: type
     perform: Callable
     form_kwargs: Callable = lambda request, member: {}
-    done: str = "已记录。"
+    done: str | Callable = "已记录。"  # or the message made of what `perform` returned
 
 
 def _with_member(request, member):
@@ -266,9 +266,41 @@ def _branch_choices(request, member):
 
 
 def _record_dues(member, data):
-    return services.record_dues_payment(
-        member=member, month=data["month"], paid_on=data["paid_on"], amount=data.get("amount")
+    """登记党费: one month, or each month of 所属月份 … 至 … (补交); (payments, months already paid)."""
+    month, until = data["month"], data.get("until")
+    if until is None or until == month:
+        payment = services.record_dues_payment(
+            member=member, month=month, paid_on=data["paid_on"], amount=data.get("amount")
+        )
+        return [payment], []
+    return services.record_dues_range(
+        member=member, month=month, until=until, paid_on=data["paid_on"], amount=data.get("amount")
     )
+
+
+def _dues_recorded(result):
+    """已登记2026年5月至2026年11月党费，共6个月，合计108.00元。2026年8月此前已登记，未重复登记。"""
+    payments, already = result
+    first, last = payments[0].month, payments[-1].month
+    months = dues.month_label(first) + (f"至{dues.month_label(last)}" if last != first else "")
+    count = f"共{len(payments)}个月，" if len(payments) > 1 else ""
+    text = f"已登记{months}党费，{count}合计{sum(p.amount for p in payments)}元。"
+    if already:
+        text += f"{'、'.join(dues.month_label(m) for m in already)}此前已登记，未重复登记。"
+    return text
+
+
+def _dues_range_initial(request, member):
+    """The months the arrears reminder's 请补交 link fills in (?month=2026-05&until=2026-11)."""
+    initial = {}
+    for name in ("month", "until"):
+        try:
+            value = MonthField(required=False).clean(request.GET.get(name))
+        except ValidationError:
+            continue
+        if value:
+            initial[name] = value
+    return {"initial": initial}
 
 
 ACTIONS = {
@@ -295,7 +327,7 @@ ACTIONS = {
     "exemption": MemberAction(
         "免于参加组织生活", ExemptionForm, lambda m, d: services.record_exemption(member=m, **d)
     ),
-    "dues": MemberAction("登记党费", DuesPaymentForm, _record_dues),
+    "dues": MemberAction("登记党费", DuesPaymentForm, _record_dues, _dues_range_initial, _dues_recorded),
     "report": MemberAction(
         "登记思想汇报", ThoughtReportForm, lambda m, d: services.record_thought_report(member=m, **d)
     ),
@@ -309,8 +341,12 @@ def member_action(request, pk, action):
         raise Http404("没有该操作。")
     member = selectors.get_member_for(request.user, pk, Action.RECORD)
     form = spec.form(request.POST or None, **spec.form_kwargs(request, member))
+    done = spec.done if callable(spec.done) else lambda result: spec.done
     if submit_form(
-        request, form, lambda data: spec.perform(member, dict(data)), success=f"{spec.title}：{spec.done}"
+        request,
+        form,
+        lambda data: spec.perform(member, dict(data)),
+        success=lambda r: f"{spec.title}：{done(r)}",
     ):
         return redirect("members:detail", pk=member.pk)
     return render(
@@ -419,14 +455,19 @@ def dues_month(request, branch_pk):
         else:
             _report_marked(request, month, created, skipped)
         return redirect(f"{request.path}?month={month:%Y-%m}")
+    # A month to come is shown (who will owe it) but not offered for entry: it would be refused.
+    this_month = dues.month_start(timezone.localdate())
+    refused = dues.future_month_problem(month, today=this_month)
     return render(
         request,
         "members/dues_month.html",
         {
             "branch": branch,
             "month": month,
+            "this_month": this_month,
+            "refused": refused,
             **selectors.branch_dues_month(members, month=month),
-            "can_record": can(request.user, branch, Action.RECORD),
+            "can_record": can(request.user, branch, Action.RECORD) and not refused,
         },
     )
 
