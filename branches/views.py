@@ -2,9 +2,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from compliance.checklist import group_checklist
 from compliance.selectors import by_priority, open_flags
 from ledgers.forms import year_choices
 from meetings.selectors import returned_meetings
@@ -83,6 +85,9 @@ def organisation_detail(request, pk):
         # The secretary's landing page: records the township office returned for correction.
         context["returned"] = list(returned_meetings(request.user).filter(branch=organisation)[:10])
         context["flags"] = list(by_priority(open_flags(request.user).filter(branch=organisation))[:20])
+    elif organisation.level == OrgLevel.GROUP:
+        # A 党小组长's landing page: whether this month's 党小组会 is done, as the branch home says it.
+        context["group_rows"] = group_checklist(organisation, on=timezone.localdate())
     return render(request, "branches/detail.html", context)
 
 

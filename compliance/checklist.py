@@ -4,6 +4,7 @@ overdue or not applicable (and why). Computed on read with the engine's own func
 from dataclasses import dataclass
 from datetime import date
 
+from branches.models import Organisation
 from meetings.models import Meeting
 
 from . import engine
@@ -41,6 +42,13 @@ def branch_checklist(branch, *, on, as_of=None):
         for cell in obligation_grid([branch.pk], since=since, as_of=as_of)
         if cell.period.contains(on)
     ]  # fmt: skip
+
+
+def group_checklist(group, *, on):
+    """A 党小组's obligations for the period containing `on` (its 党小组会): its rows of its branch's
+    checklist, judged with the branch's by the same grid. A dissolved group has none."""
+    branch = Organisation.objects.get_parent(group)
+    return [row for row in branch_checklist(branch, on=on) if row.group_id == group.pk]
 
 
 def met_by(meetings, rule, obligation, group_id, secretaries=()):

@@ -477,14 +477,54 @@ def _pipeline_deadlines(scope, *, as_of, days):
 # ---------------------------------------------------------------- the branch home
 
 
+def theme_day_held(branch, *, on):
+    """The first non-void 主题党日 held in the month of `on` for the branch, or None. The rule is the
+    branch's (RULES.md): one recorded for any of its 党小组 counts for it, as the engine counts it."""
+    first = on.replace(day=1)
+    return (
+        Meeting.objects.filter(
+            branch=branch,
+            voided_at__isnull=True,
+            types__type="theme_day",
+            held_on__gte=first,
+            held_on__lt=_next_month(first),
+        )
+        .order_by("held_on", "pk")
+        .first()
+    )
+
+
+def _next_month(day):
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def next_theme_day(branch, *, on):
-    """The branch's next fixed 主题党日 on or after `on`, and the date since which a local rule no longer
-    checks the 主题党日 for the branch on that day (None: checked): a branch home then announces no day."""
+    """(day, off, held): the branch's next fixed 主题党日 on or after `on` — next month's once this month's
+    has been held (`held`, the meeting) or its day has passed — and the date since which a local rule no
+    longer checks the 主题党日 for the branch on that day (None: checked): a branch home then announces
+    no day."""
+    held = theme_day_held(branch, on=on) if branch is not None else None
     day = fixed_theme_day(branch, on)
-    if day < on:
-        first_next = (on.replace(day=1) + timedelta(days=32)).replace(day=1)
-        day = fixed_theme_day(branch, first_next)
-    return day, (switched_off_since(branch, "theme_day", on=day) if branch is not None else None)
+    if day < on or held is not None:
+        day = fixed_theme_day(branch, _next_month(on))
+    off = switched_off_since(branch, "theme_day", on=day) if branch is not None else None
+    return day, off, held
+
+
+def with_records_warnings(rows, user_flags, branch):
+    """Set each checklist row's .warnings: the open 组织生活会材料不全 flags of the records that meet it, as
+    the engine raised them (read, not judged again), so that a ✓ does not hide what is missing. One
+    query."""
+    by_record = {}
+    for row in rows:
+        row.warnings = []
+        if row.rule.code == "org_life_meeting":
+            by_record.update({m.pk: row for m in row.records})
+    if by_record:
+        flags = user_flags.filter(branch=branch, rule="org_life_records", meeting_id__in=list(by_record))
+        for flag in flags.order_by("period_end", "pk"):
+            by_record[flag.meeting_id].warnings.append(flag)
+    return rows
 
 
 def members_needing_attention(user_flags, branch):

@@ -13,6 +13,7 @@ from branches.selectors import ancestors_of
 from compliance import checklist
 from compliance.periods import STATE_LABELS, State
 from compliance.selectors import open_flags
+from evaluations.selectors import returned_campaigns
 from meetings.selectors import returned_meetings
 
 from . import selectors
@@ -155,9 +156,9 @@ def branch_home(request, branch_pk):
     user = request.user
     branch = get_branch_for(user, branch_pk)
     today = _today()
-    rows = checklist.branch_checklist(branch, on=today)
     flags = open_flags(user)
-    theme_day, theme_day_off = selectors.next_theme_day(branch, on=today)
+    rows = selectors.with_records_warnings(checklist.branch_checklist(branch, on=today), flags, branch)
+    theme_day, theme_day_off, theme_day_held = selectors.next_theme_day(branch, on=today)
     return render(request, "dashboards/branch.html", {
         "branch": branch,
         "today": today,
@@ -165,8 +166,10 @@ def branch_home(request, branch_pk):
         "open_count": sum(1 for r in rows if r.obligation.state not in (State.MET, State.NOT_APPLICABLE)),
         "can_record": branch.is_active and can(user, branch, Action.RECORD),
         "returned": list(returned_meetings(user).filter(branch=branch).order_by("-held_on")[:20]),
+        "returned_reviews": list(returned_campaigns(user).filter(branch=branch).order_by("-year")[:5]),
         "attention": selectors.members_needing_attention(flags, branch),
         "branch_flags": flags.filter(branch=branch).count(),  # what the link below lists
         "theme_day": theme_day,
         "theme_day_off": theme_day_off,  # a local rule stopped checking it: no day is announced
+        "theme_day_held": theme_day_held,  # this month's is recorded: the day announced is next month's
     })  # fmt: skip

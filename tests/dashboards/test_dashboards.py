@@ -361,8 +361,8 @@ def test_branch_home_of_a_branch_out_of_scope_is_404(client, township, personas)
 
 
 def test_next_theme_day_is_the_last_friday():
-    assert selectors.next_theme_day(None, on=date(2026, 10, 1)) == (date(2026, 10, 30), None)
-    assert selectors.next_theme_day(None, on=date(2026, 10, 31)) == (date(2026, 11, 27), None)
+    assert selectors.next_theme_day(None, on=date(2026, 10, 1)) == (date(2026, 10, 30), None, None)
+    assert selectors.next_theme_day(None, on=date(2026, 10, 31)) == (date(2026, 11, 27), None, None)
 
 
 def test_the_year_on_the_dashboard_equals_the_township_ledger_and_the_todo_list(client, township, personas):
@@ -408,15 +408,16 @@ def test_branch_home_announces_no_theme_day_once_a_local_rule_stopped_checking_i
     page = client.get(url).content.decode()
     assert "主题党日：本地规则自2026年11月1日起不检查" in page
     assert "下次主题党日" not in page and "记录主题党日" not in page
-    assert selectors.next_theme_day(township.a1, on=AS_OF) == (date(2026, 11, 27), date(2026, 11, 1))
+    assert selectors.next_theme_day(township.a1, on=AS_OF) == (date(2026, 11, 27), date(2026, 11, 1), None)
     # The branch's own setting, nearer, checks it again from December: the next one (after 27 November's
     # date has passed) is announced again.
     RuleSetting.objects.create(organisation=township.a1, rule="theme_day", enabled=True,
                                effective_from=date(2026, 12, 1))  # fmt: skip
-    assert selectors.next_theme_day(township.a1, on=date(2026, 11, 28)) == (date(2026, 12, 25), None)
+    assert selectors.next_theme_day(township.a1, on=date(2026, 11, 28)) == (date(2026, 12, 25), None, None)
     assert selectors.next_theme_day(township.a2, on=date(2026, 11, 28)) == (
         date(2026, 12, 25),
         date(2026, 11, 1),
+        None,
     )
 
 
@@ -432,3 +433,22 @@ def test_the_pipeline_list_is_as_of_today_and_offers_no_period(client, township,
     assert f"{reverse('dashboards:township')}?kind=month&amp;on=2025-03-01" in page
     overview = client.get(reverse("dashboards:township")).content.decode()
     assert 'name="kind"' in overview and "上一期" in overview  # the overview keeps its controls
+
+
+HEAT_LINK = re.compile(
+    r'<td class="zb-heat zb-state-\w+"><a href="(?P<href>[^"]*)" title="[^"]*已完成 \d+/(?P<n>\d+)">'
+)
+TREND_LINK = re.compile(r'<a href="(?P<href>/dashboard/obligations/\?[^"]*)">\d+/(?P<n>\d+)</a>')
+
+
+def test_heatmap_cells_and_trend_months_link_to_as_many_obligations_as_they_count(
+    client, township, personas, today
+):
+    """A cell or month reading met/applicable opens the applicable obligations: 不适用 ones are not among them."""
+    client.force_login(personas[Role.TOWNSHIP_ADMIN])
+    page = client.get(reverse("dashboards:township"), {"kind": "month", "on": "2026-10-01"}).content.decode()
+    links = [(unescape(m["href"]), int(m["n"])) for p in (HEAT_LINK, TREND_LINK) for m in p.finditer(page)]
+    assert len(links) > 5
+    for href, number in links:
+        totals = TOTALS.findall(client.get(href).content.decode())
+        assert totals and int(totals[0]) == number, (href, number, totals)
