@@ -43,6 +43,7 @@ from members.models import (
     ThoughtReport,
     TrainingRecord,
 )
+from members.names import distinct_labels
 from members.roster_export import HEADERS as ROSTER_HEADERS
 from members.roster_export import roster_rows
 
@@ -111,9 +112,17 @@ def roster_members(branch_ids, user):
     return member_selectors.present(user, members)
 
 
+def labelled_roster_rows(members, labels):
+    """roster_rows with each name as the ledger's labels give it (a namesake told apart)."""
+    for member, row in zip(members, roster_rows(members), strict=True):
+        row[1] = labels.get(member.pk, row[1])
+        yield row
+
+
 def roster_sheet(ctx):
     return Sheet("党员名册", [Column(t, w) for t, w in ROSTER_HEADERS],
-                 lambda: roster_rows(ctx.reads.of("roster", ctx.branch)), note="本支部暂无在册党员")  # fmt: skip
+                 lambda: labelled_roster_rows(ctx.reads.of("roster", ctx.branch), ctx.labels),
+                 note="本支部暂无在册党员")  # fmt: skip
 
 
 # ---------------------------------------------------------------- meetings
@@ -143,10 +152,10 @@ def _types(meeting):
     return sorted((t.type for t in meeting.types.all()), key=TYPE_ORDER.get)
 
 
-def _attendance(meeting):
+def _attendance(meeting, labels=None):
     by_status = {status: [] for status in AttendanceStatus.values}
     for row in meeting.attendance.all():
-        name = row.member.name
+        name = (labels or {}).get(row.member_id, row.member.name)
         if row.status == AttendanceStatus.LEAVE and row.leave_reason:
             name = f"{name}（{row.leave_reason}）"
         by_status[row.status].append(name)
@@ -165,14 +174,14 @@ MEETING_COLUMNS = [("序号", 6), ("召开日期", 12), "会议类型", "党小�
                    Column("外出人员", wrap=True), ("补录", 6), "补录原因", ("到会未过半", 10), "审核状态"]  # fmt: skip
 
 
-def meeting_rows(meetings, year):
+def meeting_rows(meetings, year, labels=None):
     index = 0
     for m in meetings:
         types = _types(m)
         if m.held_on.year != year or not set(types) & set(THREE_MEETINGS_ONE_LECTURE):
             continue
         index += 1
-        people = _attendance(m)
+        people = _attendance(m, labels)
         yield [index, m.held_on, _join(MeetingType(t).label for t in types), m.group.name if m.group else "",
                m.topic, m.place, m.host, m.lecturer, m.recorder, *_counts(people), _join(people["present"]),
                _join(people["leave"]), _join(people["absent"]), _join(people["away"]), _yes(m.is_backfill),
@@ -185,13 +194,13 @@ THEME_DAY_COLUMNS = [("序号", 6), ("召开日期", 12), ("固定日期", 12), 
                      Column("缺席人员", wrap=True), ("补录", 6), "审核状态"]  # fmt: skip
 
 
-def theme_day_rows(branch, meetings, year):
+def theme_day_rows(branch, meetings, year, labels=None):
     index = 0
     for m in meetings:
         if m.held_on.year != year or MeetingType.THEME_DAY not in _types(m):
             continue
         index += 1
-        people = _attendance(m)
+        people = _attendance(m, labels)
         yield [index, m.held_on, fixed_theme_day(branch, m.held_on), m.off_day_approved_by, m.off_day_approved_on,
                m.topic, m.place, m.host, *_counts(people), _join(people["present"]), _join(people["leave"]),
                _join(people["absent"]), _yes(m.is_backfill), m.get_review_state_display()]  # fmt: skip
@@ -241,9 +250,11 @@ def year_talks(branch_ids, year):
     )
 
 
-def talk_rows(talks):
+def talk_rows(talks, labels=None):
+    labels = labels or {}
     for index, t in enumerate(talks, start=1):
-        yield [index, t.talked_on, t.initiator.name, t.counterpart.name, t.topic]
+        yield [index, t.talked_on, labels.get(t.initiator_id, t.initiator.name),
+               labels.get(t.counterpart_id, t.counterpart.name), t.topic]  # fmt: skip
 
 
 def year_reviews(branch_ids, year):
@@ -443,12 +454,12 @@ def dues_payers(branch_ids, year, on):
     return lines
 
 
-def dues_rows(lines):
+def dues_rows(lines, labels=None):
     """Member × month: the amount paid for each month owed to the branch (blank when unpaid, “—” when the
     month was not the branch's to collect)."""
     for index, line in enumerate(lines, start=1):
         m, paid = line.member, [v for v in line.months.values() if v not in (None, NOT_OWED_HERE)]
-        yield [index, m.name, line.category, m.get_dues_kind_display(), m.monthly_dues,
+        yield [index, (labels or {}).get(m.pk, m.name), line.category, m.get_dues_kind_display(), m.monthly_dues,
                *(line.months[month] for month in MONTHS), len(paid), sum(paid) if paid else 0,
                "；".join(line.notes)]  # fmt: skip
 
@@ -466,9 +477,15 @@ def year_reports(branch_ids, year):
     )
 
 
-def report_rows(reports):
+def report_rows(reports, labels=None):
     for index, r in enumerate(reports, start=1):
-        yield [index, r.member.name, r.member.get_category_display(), r.received_on, r.title]
+        yield [
+            index,
+            (labels or {}).get(r.member_id, r.member.name),
+            r.member.get_category_display(),
+            r.received_on,
+            r.title,
+        ]
 
 
 TRAINING_COLUMNS = [("序号", 6), "姓名", "人员类别", ("应完成学时", 11), ("已完成学时", 11), "完成情况",
@@ -491,12 +508,12 @@ def year_training(branches, year, as_of):
     return [(s, records[s.member_id]) for s in sorted(found, key=lambda s: (s.initials, s.name))]
 
 
-def training_rows(standings):
+def training_rows(standings, labels=None):
     for index, (s, records) in enumerate(standings, start=1):
         state = STATE_LABELS[State(s.state)] if s.due.hours else f"不适用：{s.due.reason}"
         if s.due.hours and s.due.months < 12:
             state += f"（按{s.due.months}个月折算）"
-        yield [index, s.name, Category(s.category).label, s.due.hours or None, s.done, state,
+        yield [index, (labels or {}).get(s.member_id, s.name), Category(s.category).label, s.due.hours or None, s.done, state,
                "\n".join(records)]  # fmt: skip
 
 
@@ -655,9 +672,37 @@ class Reads:
         self.secretaries = secretaries_of(ids)
         self.secretary_names = secretary_names(ids, on)
         self.parents = parents_of(branches)
+        self.labels = self._name_labels()
 
     def of(self, kind, branch):
         return getattr(self, kind).get(branch.pk, [])
+
+    def _name_labels(self):
+        """{branch_id: {member id: label}}: everyone a branch's ledger names by name, labelled together
+        (members.names.distinct_labels), so that namesakes read apart on every sheet and alike across
+        them. One query for all the branches."""
+        named = defaultdict(set)
+        for branch_id, members in self.roster.items():
+            named[branch_id].update(m.pk for m in members)
+        for branch_id, meetings in self.meetings.items():
+            named[branch_id].update(a.member_id for m in meetings for a in m.attendance.all())
+        for branch_id, talks in self.talks.items():
+            named[branch_id].update(pk for t in talks for pk in (t.initiator_id, t.counterpart_id))
+        for branch_id, lines in self.dues.items():
+            named[branch_id].update(line.member.pk for line in lines)
+        for branch_id, reports in self.reports.items():
+            named[branch_id].update(r.member_id for r in reports)
+        for branch_id, pairs in self.training.items():
+            named[branch_id].update(standing.member_id for standing, _records in pairs)
+        wanted = set().union(*named.values())
+        people = Member.objects.filter(pk__in=wanted).select_related("group").only(
+            "pk", "name", "birth_on", "joined_on", "group__name"
+        ) if wanted else []  # fmt: skip
+        by_pk = {p.pk: p for p in people}
+        return {
+            branch_id: distinct_labels(by_pk[pk] for pk in pks if pk in by_pk)
+            for branch_id, pks in named.items()
+        }
 
 
 def exporter_name(user):
@@ -675,6 +720,7 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
     reads = reads or Reads([branch], year=year, user=user, as_of=as_of)
     ctx = Context(branch, year, user, as_of, reads)
     ctx.meetings, ctx.cells = reads.of("meetings", branch), reads.of("cells", branch)
+    ctx.labels = reads.labels.get(branch.pk, {})
     dues_lines = reads.of("dues", branch)
     cover = [
         ("党支部", branch.name),
@@ -706,20 +752,20 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
 # The sheets of a branch ledger, in order: (title, builder(ctx) -> Sheet). Data, so a sheet is added here.
 BRANCH_SHEETS = [
     ("党员名册", roster_sheet),
-    ("三会一课记录", lambda c: Sheet("三会一课记录", MEETING_COLUMNS, lambda: meeting_rows(c.meetings, c.year),
+    ("三会一课记录", lambda c: Sheet("三会一课记录", MEETING_COLUMNS, lambda: meeting_rows(c.meetings, c.year, c.labels),
                                       note="本年度无三会一课记录")),
-    ("主题党日", lambda c: Sheet("主题党日", THEME_DAY_COLUMNS, lambda: theme_day_rows(c.branch, c.meetings, c.year),
+    ("主题党日", lambda c: Sheet("主题党日", THEME_DAY_COLUMNS, lambda: theme_day_rows(c.branch, c.meetings, c.year, c.labels),
                                   note="本年度无主题党日记录")),
     ("组织生活会", lambda c: Sheet("组织生活会", ORG_LIFE_COLUMNS, lambda: org_life_rows(c.meetings, c.year),
                                     note="本年度组织生活会尚未召开或未录入")),
-    ("谈心谈话", lambda c: Sheet("谈心谈话", TALK_COLUMNS, lambda: talk_rows(c.reads.of("talks", c.branch)),
+    ("谈心谈话", lambda c: Sheet("谈心谈话", TALK_COLUMNS, lambda: talk_rows(c.reads.of("talks", c.branch), c.labels),
                                   note="本年度无谈心谈话记录")),
     ("民主评议", review_sheet),
-    ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.reads.of("dues", c.branch)),
+    ("党费收缴", lambda c: Sheet("党费收缴", DUES_COLUMNS, lambda: dues_rows(c.reads.of("dues", c.branch), c.labels),
                                   note=DUES_NOTE)),
-    ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.reads.of("reports", c.branch)),
+    ("思想汇报", lambda c: Sheet("思想汇报", REPORT_COLUMNS, lambda: report_rows(c.reads.of("reports", c.branch), c.labels),
                                   note="本年度无思想汇报记录")),
-    ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.reads.of("training", c.branch)),
+    ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.reads.of("training", c.branch), c.labels),
                                   note="本支部暂无在册党员")),
     ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.reads.of("pipeline", c.branch)),
                                   note="本年度无发展党员工作记录")),

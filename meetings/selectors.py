@@ -5,7 +5,7 @@ from functools import reduce
 from operator import or_
 from types import SimpleNamespace
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.http import Http404
 
 from branches.access import Action, can, get_object_for, scoped
@@ -45,12 +45,27 @@ def matching(queryset, q):
     return queryset
 
 
+def resubmitted_after_return():
+    """Records submitted again after the office returned them (awaiting its second look): submitted now, and
+    returned at least once by their history. One EXISTS on the history table's indexed id, no query per row."""
+    returned = Meeting.history.filter(id=OuterRef("pk"), review_state=ReviewState.RETURNED)
+    return Q(review_state=ReviewState.SUBMITTED) & Exists(returned)
+
+
 def meeting_list(user, *, branch=None, year=None, type=None, state=None, void="", within=None,
-                 since=None, until=None, backfill=False, q=""):  # fmt: skip
+                 since=None, until=None, backfill=False, q="", resubmitted=False):  # fmt: skip
     """within: an organisation whose subtree the list keeps to; since / until: held between (inclusive);
     backfill: only records entered late (补录); q: words to find (matching); void: "" valid records only,
-    "1" with the voided ones, "only" the voided ones alone."""
-    qs = meetings_for(user).select_related("branch", "group").prefetch_related("types")
+    "1" with the voided ones, "only" the voided ones alone; resubmitted: only records submitted again after a
+    return. Each record carries `resubmitted` (the list marks them)."""
+    qs = (
+        meetings_for(user)
+        .select_related("branch", "group")
+        .prefetch_related("types")
+        .annotate(resubmitted=ExpressionWrapper(resubmitted_after_return(), output_field=BooleanField()))
+    )
+    if resubmitted:
+        qs = qs.filter(resubmitted_after_return())
     if q:
         qs = matching(qs, q)
     if branch:
@@ -135,6 +150,7 @@ def meeting_detail(meeting):
             theme_day and meeting.held_on != theme_day and not meeting.off_day_approved_by
         ),
         "org_life_missing": org_life_missing(meeting, types),
+        "last_return": last_return(meeting) if meeting.review_state != ReviewState.CONFIRMED else None,
     }
 
 
@@ -157,6 +173,24 @@ def roster_labels(rows):
                         joined_on=row.member.joined_on, group=row.group)
         for row in rows
     )  # fmt: skip
+
+
+def last_return(meeting):
+    """The office's latest return of the record (SimpleNamespace of by, at, comment), read from its history in
+    one query; None if it was never returned. A return is a history row that put the record in 退回修改
+    (or, while it was returned, gave it a new comment)."""
+    rows = list(
+        meeting.history.order_by("history_date", "history_id").values_list(
+            "review_state", "review_comment", "history_date", "history_user__first_name",
+            "history_user__last_name", "history_user__username",
+        )
+    )  # fmt: skip
+    found, before = None, (None, None)
+    for state, comment, at, first, last, login in rows:
+        if state == ReviewState.RETURNED and (state, comment) != before:
+            found = SimpleNamespace(by=f"{first}{last}".strip() or login or "", at=at, comment=comment)
+        before = (state, comment)
+    return found
 
 
 def returned_meetings(user):

@@ -30,6 +30,7 @@ from .models import (
     Talk,
     YearLock,
 )
+from .selectors import roster_labels
 from .signals import announce_on_commit
 
 LEAVE_REASON_LENGTH = Attendance._meta.get_field("leave_reason").max_length
@@ -176,18 +177,21 @@ def _attendance_rows(meeting, expected, posted):
     if set(posted) - expected_ids:
         return [], ["出勤名单中有不在本次应到名单内的人员，请刷新页面后重新填写。"]
     rows, missing, problems = [], [], []
+    # Named as the attendance grid names them, so that a message about one of two namesakes says which.
+    labels = roster_labels(expected)
     for row in expected:
         status, reason = posted.get(row.member_id, (None, ""))
+        name = labels[row.member_id]
         if status not in AttendanceStatus.values:
-            missing.append(row.member.name)
+            missing.append(name)
             continue
         reason = (reason or "").strip() if status == AttendanceStatus.LEAVE else ""
         if status == AttendanceStatus.LEAVE and not reason:
-            problems.append(f"{row.member.name}请假，请填写请假事由。")
+            problems.append(f"{name}请假，请填写请假事由。")
         elif len(reason) > LEAVE_REASON_LENGTH:
-            problems.append(f"{row.member.name}的请假事由过长（最多{LEAVE_REASON_LENGTH}个字）。")
+            problems.append(f"{name}的请假事由过长（最多{LEAVE_REASON_LENGTH}个字）。")
         elif has_unsafe_characters(reason):
-            problems.append(f"{row.member.name}的请假事由{UNSAFE_MESSAGE}")
+            problems.append(f"{name}的请假事由{UNSAFE_MESSAGE}")
         rows.append(
             Attendance(
                 meeting=meeting,

@@ -43,6 +43,8 @@ TALK_ROWS = 8
 HISTORY_ON_PAGE = 10  # the latest changes on the record's page; the 修改历史 page has all
 # The list's 状态 filter: valid records only (the default), with the voided ones, or the voided ones alone.
 VOID_FILTERS = {"": "有效", "1": "含已作废", "only": "仅已作废"}
+# The 审核 filter's extra choice: records submitted again after a return, awaiting the office's second look.
+RESUBMITTED = "resubmitted"
 
 
 def meeting_list(request):
@@ -59,19 +61,22 @@ def meeting_list(request):
     if (since or until) and not request.GET.get("year"):
         year = None
     type_ = request.GET.get("type") if request.GET.get("type") in MeetingType.values else None
-    state = request.GET.get("state") if request.GET.get("state") in ReviewState.values else None
+    state = (
+        request.GET.get("state") if request.GET.get("state") in [*ReviewState.values, RESUBMITTED] else None
+    )
     void = request.GET.get("void") if request.GET.get("void") in VOID_FILTERS else ""
     q = request.GET.get("q", "").strip()[:SEARCH_MAX]
     q_error = UNSAFE_MESSAGE if has_unsafe_characters(q) else ""  # PostgreSQL cannot even compare NUL
-    meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_, state=state, within=within,
-                                      since=since, until=until, backfill=backfill, q="" if q_error else q,
-                                      void=void)  # fmt: skip
+    meetings = selectors.meeting_list(user, branch=branch, year=year, type=type_,
+                                      state=None if state == RESUBMITTED else state,
+                                      resubmitted=state == RESUBMITTED, within=within, since=since, until=until,
+                                      backfill=backfill, q="" if q_error else q, void=void)  # fmt: skip
     page = Paginator(meetings, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_attendance_counts(page.object_list)
     return render(request, "meetings/list.html", {
         "within": within, "since": since, "until": until, "backfill": backfill, "q": q, "q_error": q_error,
         "page": page, "branch_choices": branches.values_list("pk", "name"), "branch": branch, "year": year, "type": type_, "state": state,
-        "types": MeetingType.choices, "states": ReviewState.choices, "void": void, "void_filters": VOID_FILTERS.items(),
+        "types": MeetingType.choices, "states": [*ReviewState.choices, (RESUBMITTED, "退回后重新提交")], "void": void, "void_filters": VOID_FILTERS.items(),
         "years": range(timezone.localdate().year, timezone.localdate().year - 6, -1),
         "can_record": organisations_for(user, Action.RECORD).exists(),
         "can_lock": bool(branch and year) and can(user, branch, Action.MANAGE),
@@ -414,6 +419,8 @@ def meeting_edit(request, pk):
         fixed_group=fixed_group, theme_day=fixed_theme_day(branch, meeting.held_on),
         title=f"修改会议记录 · {meeting.topic}", draft_key=_draft_key(request.user, f"m{meeting.pk}"),
         restore_draft=data is None,
+        # Where the secretary fixes a returned record, the office's comment is what there is to fix.
+        returned=selectors.last_return(meeting) if meeting.review_state == ReviewState.RETURNED else None,
     ))  # fmt: skip
 
 

@@ -386,6 +386,8 @@ def test_list_and_detail_queries_do_not_grow(client, personas, tree, people):
     client.get(reverse("meetings:list"))
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("meetings:list"), {"year": 2026})
+    with CaptureQueriesContext(connection) as few_resubmitted:
+        client.get(reverse("meetings:list"), {"year": 2026, "state": "resubmitted"})
     for day in range(1, 15):
         make_meeting(tree.a1, None, people, types=("theme_day",), held_on=date(2026, 10, day), attachment=False,
                      now=at(date(2026, 10, day)))  # fmt: skip
@@ -393,6 +395,9 @@ def test_list_and_detail_queries_do_not_grow(client, personas, tree, people):
         response = client.get(reverse("meetings:list"), {"year": 2026})
     assert response.context["page"].paginator.count == 15
     assert len(many) == len(few)
+    with CaptureQueriesContext(connection) as many_resubmitted:
+        client.get(reverse("meetings:list"), {"year": 2026, "state": "resubmitted"})
+    assert len(many_resubmitted) == len(few_resubmitted)
     listed = {m.pk: (m.expected, m.present) for m in response.context["page"].object_list}
     first = Meeting.objects.filter(topic="学习讨论").first()
     assert listed[first.pk] == (first.attendance.count(), first.attendance.filter(status="present").count())
