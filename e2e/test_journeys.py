@@ -250,6 +250,15 @@ def test_secretary_saves_and_closes_the_review_with_one_button(open_browser, log
     under_way = page.locator(".list-group-item").filter(has_text="进行中").first
     with page.expect_navigation(url=re.compile(r"/reviews/\d+/$")):
         under_way.click()
+    campaign_url = page.url
+    # Closing needs the dates of 民主测评 and 组织评定 (held today, as the ballots are entered).
+    page.get_by_role("link", name="步骤和日期").click()
+    today = page.evaluate("new Date().toLocaleDateString('sv-SE', {timeZone: 'Asia/Shanghai'})")
+    page.get_by_label("民主测评日期").fill(today)
+    page.get_by_label("组织评定日期").fill(today)
+    with page.expect_navigation(url=campaign_url):
+        page.get_by_role("button", name="确定").click()
+    expect(page.get_by_text("已保存民主评议的步骤和日期。")).to_be_visible()
     with page.expect_navigation(url=re.compile(r"/reviews/\d+/results/$")):
         page.get_by_role("link", name="录入测评和评定").click()
     grades = page.locator("select[name$='-grade']")
@@ -259,7 +268,7 @@ def test_secretary_saves_and_closes_the_review_with_one_button(open_browser, log
     shot(page, "graded")
     with page.expect_navigation(url=re.compile(r"/reviews/\d+/$")):
         page.get_by_role("button", name="保存并完成评议").click()
-    expect(page.get_by_text("民主评议已完成，可在结果公示后上报党委")).to_be_visible()
+    expect(page.get_by_text(re.compile("民主评议已完成。请公示评议结果"))).to_be_visible()
     expect(page.locator("h1 ~ span.badge")).to_have_text("已完成")
     shot(page, "closed")
 
