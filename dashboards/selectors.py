@@ -33,6 +33,7 @@ from compliance.rules import CATALOGUE
 from compliance.selectors import WATCH_RULES, by_priority
 from meetings.models import Meeting
 from members import pipeline
+from members.dues import next_month
 from members.models import Category, Member, PipelineEvent
 
 SCOPE_LEVELS = (OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH, OrgLevel.BRANCH)
@@ -487,15 +488,11 @@ def theme_day_held(branch, *, on):
             voided_at__isnull=True,
             types__type="theme_day",
             held_on__gte=first,
-            held_on__lt=_next_month(first),
+            held_on__lt=next_month(first),
         )
         .order_by("held_on", "pk")
         .first()
     )
-
-
-def _next_month(day):
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def next_theme_day(branch, *, on):
@@ -506,7 +503,7 @@ def next_theme_day(branch, *, on):
     held = theme_day_held(branch, on=on) if branch is not None else None
     day = fixed_theme_day(branch, on)
     if day < on or held is not None:
-        day = fixed_theme_day(branch, _next_month(on))
+        day = fixed_theme_day(branch, next_month(on))
     off = switched_off_since(branch, "theme_day", on=day) if branch is not None else None
     return day, off, held
 

@@ -330,7 +330,12 @@ def report_campaign(*, campaign, reported_on, publicity_start_on=None, publicity
     campaign has no such dates yet, or they are corrected now), reach the 党委 on reported_on."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status == CampaignStatus.REPORTED and campaign.reported_on == reported_on:
-        return campaign
+        sent = {"publicity_start_on": publicity_start_on, "publicity_end_on": publicity_end_on}
+        if all(value in (None, getattr(campaign, field)) for field, value in sent.items()):
+            return campaign  # the same report sent twice
+        raise ValidationError(
+            "该民主评议已上报党委，公示日期不能再改；如需更正，请党委退回后重新完成、上报。"
+        )
     if campaign.voided_at or campaign.status != CampaignStatus.CLOSED:
         raise ValidationError("只有已完成的民主评议才能上报。")
     today = _today(today)

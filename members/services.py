@@ -788,9 +788,8 @@ def record_dues_range(*, member, month, until, paid_on, amount=None, today=None)
             "month", flat=True
         )
     )
-    payments = [
-        _range_payment(member, m, paid_on, amount, today, first=month) for m in months if m not in paid
-    ]
+    unpaid = [m for m in months if m not in paid]
+    payments = [_range_payment(member, m, paid_on, amount, today, first=unpaid[0]) for m in unpaid]
     if not payments:
         raise ValidationError(
             f"{member.name}{dues.month_label(month)}至{dues.month_label(until)}的党费此前均已登记，未重复登记。"

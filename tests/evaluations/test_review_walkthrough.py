@@ -126,6 +126,15 @@ def test_reporting_needs_the_publicity_dates(tree, people):
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.REPORTED
     assert (campaign.publicity_start_on, campaign.publicity_end_on) == (date(2026, 11, 28), date(2026, 12, 2))
+    services.report_campaign(
+        campaign=campaign, reported_on=date(2026, 12, 3), **PUBLICITY
+    )  # sent twice: as once
+    # Other 公示 dates sent with the same report are refused, not dropped under a "reported" message.
+    with pytest.raises(ValidationError, match="公示日期不能再改"):
+        services.report_campaign(campaign=campaign, reported_on=date(2026, 12, 3),
+                                 publicity_start_on=date(2026, 11, 29), publicity_end_on=date(2026, 12, 2))  # fmt: skip
+    campaign.refresh_from_db()
+    assert campaign.publicity_start_on == date(2026, 11, 28)
 
 
 def test_the_report_page_takes_the_publicity_dates_with_the_report(secretary, tree, people):
