@@ -15,6 +15,7 @@ from compliance.periods import STATE_LABELS, State
 from compliance.selectors import open_flags
 from evaluations.selectors import returned_campaigns
 from meetings.selectors import returned_meetings
+from meetings.services import is_year_locked
 
 from . import selectors
 
@@ -164,7 +165,9 @@ def branch_home(request, branch_pk):
         "today": today,
         "rows": rows,
         "open_count": sum(1 for r in rows if r.obligation.state not in (State.MET, State.NOT_APPLICABLE)),
-        "can_record": branch.is_active and can(user, branch, Action.RECORD),
+        # A locked year takes no new record: the page says so instead of offering buttons the form refuses.
+        "year_locked": (locked := is_year_locked(branch, today.year)),
+        "can_record": branch.is_active and can(user, branch, Action.RECORD) and not locked,
         "returned": list(returned_meetings(user).filter(branch=branch).order_by("-held_on")[:20]),
         "returned_reviews": list(returned_campaigns(user).filter(branch=branch).order_by("-year")[:5]),
         "attention": selectors.members_needing_attention(flags, branch),
