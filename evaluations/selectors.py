@@ -318,6 +318,7 @@ def results_by_campaign(campaigns):
     participants = _participants_queryset().filter(campaign__in=campaigns)
     for p in sorted(participants, key=lambda p: p.is_exempt):  # stable: each campaign's order kept
         rows[p.campaign_id].append({
+            "member_id": p.member_id,
             "name": p.member.name,
             "category": p.get_category_display(),
             "away": "外出" if p.away else "",

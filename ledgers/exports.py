@@ -258,7 +258,7 @@ def talk_rows(talks, labels=None):
 
 
 def year_reviews(branch_ids, year):
-    """({branch_id: [rows of review_rows]}, {branch_id: status label}): the year's 民主评议 results of the
+    """({branch_id: (campaign, its results_rows)}, {branch_id: status label}): the year's 民主评议 results of the
     campaigns closed or reported (COUNTED_STATUSES, those that count for the year; the campaign not voided,
     one a branch and year), graded members first; and the status of a campaign not finished yet (草稿,
     进行中, 退回修改), whose tallies are not results and stay out of the ledger."""
@@ -266,13 +266,14 @@ def year_reviews(branch_ids, year):
     finished = [c for c in campaigns if c.status in COUNTED_STATUSES]
     results = results_by_campaign(finished)
     unfinished = {c.branch_id: c.get_status_display() for c in campaigns if c.status not in COUNTED_STATUSES}
-    return {c.branch_id: review_rows(c, results[c.pk]) for c in finished}, unfinished
+    return {c.branch_id: (c, results[c.pk]) for c in finished}, unfinished
 
 
-def review_rows(campaign, results):
+def review_rows(campaign, results, labels=None):
     status = campaign.get_status_display()
+    labels = labels or {}
     return [
-        [index, r["name"], r["category"], r["votes_excellent"], r["votes_qualified"], r["votes_basic"],
+        [index, labels.get(r["member_id"], r["name"]), r["category"], r["votes_excellent"], r["votes_qualified"], r["votes_basic"],
          r["votes_unqualified"], r["grade"], r["grade_reason"] or r["exempt_reason"], r["followup"], status]
         for index, r in enumerate(results, start=1)
     ]  # fmt: skip
@@ -286,7 +287,9 @@ def review_note(year, unfinished_status):
 
 def review_sheet(ctx):
     note = review_note(ctx.year, ctx.reads.unfinished_reviews.get(ctx.branch.pk))
-    return Sheet("民主评议", REVIEW_COLUMNS, ctx.reads.of("reviews", ctx.branch), note=note)
+    finished = ctx.reads.reviews.get(ctx.branch.pk)
+    rows = review_rows(*finished, ctx.labels) if finished else []
+    return Sheet("民主评议", REVIEW_COLUMNS, rows, note=note)
 
 
 MONTHS = range(1, 13)
@@ -534,13 +537,13 @@ def pipeline_members(branch_ids, year):
     )
 
 
-def pipeline_rows(members):
+def pipeline_rows(members, labels=None):
     for index, m in enumerate(members, start=1):
         events = "\n".join(
             f"{e.happened_on:%Y-%m-%d} {e.get_kind_display()}" + (f" {e.hours}学时" if e.hours else "")
             for e in m.pipeline_events.all()
         )
-        yield [index, m.name, m.get_category_display(), m.applied_on, m.activist_on, m.candidate_on, m.joined_on,
+        yield [index, (labels or {}).get(m.pk, m.name), m.get_category_display(), m.applied_on, m.activist_on, m.candidate_on, m.joined_on,
                m.confirmed_on, events]  # fmt: skip
 
 
@@ -694,6 +697,10 @@ class Reads:
             named[branch_id].update(r.member_id for r in reports)
         for branch_id, pairs in self.training.items():
             named[branch_id].update(standing.member_id for standing, _records in pairs)
+        for branch_id, (_campaign, results) in self.reviews.items():
+            named[branch_id].update(r["member_id"] for r in results)
+        for branch_id, members in self.pipeline.items():
+            named[branch_id].update(m.pk for m in members)
         wanted = set().union(*named.values())
         people = Member.objects.filter(pk__in=wanted).select_related("group").only(
             "pk", "name", "birth_on", "joined_on", "group__name"
@@ -767,7 +774,7 @@ BRANCH_SHEETS = [
                                   note="本年度无思想汇报记录")),
     ("学习培训", lambda c: Sheet("学习培训", TRAINING_COLUMNS, lambda: training_rows(c.reads.of("training", c.branch), c.labels),
                                   note="本支部暂无在册党员")),
-    ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.reads.of("pipeline", c.branch)),
+    ("发展党员", lambda c: Sheet("发展党员", PIPELINE_COLUMNS, lambda: pipeline_rows(c.reads.of("pipeline", c.branch), c.labels),
                                   note="本年度无发展党员工作记录")),
     ("合规情况", lambda c: Sheet("合规情况", COMPLIANCE_COLUMNS, lambda: compliance_rows(c.cells, c.meetings,
                                                                    c.reads.secretaries[c.branch.pk]),

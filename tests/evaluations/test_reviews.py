@@ -350,7 +350,7 @@ def test_results_rows_for_the_ledger(tree, people):
     rows = {row["name"]: row for row in selectors.results_rows(campaign)}
     assert len(rows) == 4
     assert rows["党员1"] == {
-        "name": "党员1", "category": "正式党员", "away": "", "votes_excellent": 0, "votes_qualified": 9,
+        "member_id": people[1].pk, "name": "党员1", "category": "正式党员", "away": "", "votes_excellent": 0, "votes_qualified": 9,
         "votes_basic": 0, "votes_unqualified": 0, "votes_total": 9, "grade": "基本合格",
         "grade_reason": "作用发挥不明显", "exempt_reason": "",
         "followup": "限期改正（2026-11-26提出，期限2027-02-01）未办结",

@@ -77,3 +77,26 @@ def test_labelling_namesakes_reads_no_more_for_a_larger_branch(ledger_branch, tr
         make_member(ledger_branch, tree.g1 if i % 2 else tree.g2, idn(i), name="谢伟")
     hold(ledger_branch, ["general_meeting"], date(2026, 6, 5))
     assert count() == few
+
+
+def test_review_and_pipeline_sheets_tell_namesakes_apart(ledger_branch, tree, personas):
+    from tests.conftest import make_campaign
+
+    first, second = _namesakes(ledger_branch, tree)
+    labels = {f"谢伟（{tree.g1.name}）", f"谢伟（{tree.g2.name}）"}
+    make_campaign(ledger_branch, year=YEAR, campaign_on=date(YEAR, 11, 1), close=True,
+                  grades={first: ("basic", "多次无故缺席")})  # fmt: skip
+    for i, group in ((63, tree.g1), (64, tree.g2)):
+        make_member(ledger_branch, group, idn(i), name="王芳", category="activist",
+                    applied_on=date(2025, 3, 1), activist_on=date(2025, 9, 1))  # fmt: skip
+    book = _book(ledger_branch, personas[Role.SECRETARY])
+
+    reviews = {
+        name: row for name, *row in (r[1:] for r in book["民主评议"].iter_rows(min_row=2, values_only=True))
+    }
+    assert labels <= reviews.keys()
+    assert reviews[f"谢伟（{tree.g1.name}）"][-4] == "基本合格"
+    assert {n for n in _column(book["发展党员"], "姓名") if n.startswith("王芳")} == {
+        f"王芳（{tree.g1.name}）",
+        f"王芳（{tree.g2.name}）",
+    }
