@@ -843,7 +843,12 @@ def mark_month_paid(*, members, month, paid_on, today=None):
             created.append(_new_payment(member, month, paid_on, None, today))
         except ValidationError as error:
             skipped.append((member, error.messages[0]))
-    DuesPayment.objects.bulk_create(created)
+    try:
+        with transaction.atomic():
+            bulk_create_with_history(created, DuesPayment)
+    except IntegrityError:
+        # The same list arrived twice at once (one_payment_per_month): the other request recorded it.
+        raise ValidationError("本月党费已由另一次提交登记，未重复登记，请刷新后核对。") from None
     refresh_flags_on_commit(*(payment.member.branch_id for payment in created))
     return created, skipped
 

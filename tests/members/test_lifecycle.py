@@ -412,6 +412,18 @@ def test_mark_month_paid_skips_the_paid_and_reports_the_unpriced(tree):
     assert DuesPayment.objects.count() == 1
 
 
+def test_dues_marked_paid_for_the_month_keep_history(tree):
+    first = register(tree, dues_base=Decimal("2000"))
+    second = register(tree, id_number=ID_B, name="李兰", dues_base=Decimal("3000"))
+    created, _skipped = services.mark_month_paid(
+        members=[first, second], month=date(2026, 11, 1), paid_on=TODAY, today=TODAY
+    )
+    assert len(created) == 2
+    for payment in DuesPayment.objects.filter(month=date(2026, 11, 1)):
+        assert [h.history_type for h in payment.history.all()] == ["+"]
+        assert payment.history.get().amount == payment.amount
+
+
 def test_edits_keep_history(tree):
     member = register(tree)
     services.update_member(member=member, phone="13912345678", name="王强", today=TODAY)
