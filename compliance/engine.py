@@ -1160,7 +1160,7 @@ def _lost_contact_flags(roster, suspended_on, as_of):
         since = suspended_on.get(person["pk"])
         if person["status"] == Status.NORMAL and (as_of - lost).days >= LOST_CONTACT_DAYS:
             wanted.append(_member_wanted(person, "lost_contact", "suspend", FlagState.OVERDUE,
-                                         f"自{lost:%Y-%m-%d}起失去联系已满6个月：应按规定停止其党籍"))  # fmt: skip
+                                         f"自{lost:%Y-%m-%d}起失去联系已满6个月：应按规定停止其党籍（已恢复联系的，请在党员信息中清除失去联系日期）"))  # fmt: skip
         elif (
             person["status"] == Status.SUSPENDED
             and since

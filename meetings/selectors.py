@@ -150,8 +150,18 @@ def meeting_detail(meeting):
             theme_day and meeting.held_on != theme_day and not meeting.off_day_approved_by
         ),
         "org_life_missing": org_life_missing(meeting, types),
+        "lost_but_present": lost_but_present(by_status[AttendanceStatus.PRESENT], meeting.held_on),
         "last_return": last_return(meeting) if meeting.review_state != ReviewState.CONFIRMED else None,
     }
+
+
+def lost_but_present(present_rows, held_on):
+    """The rows of people recorded present who were marked 失联 by then: the record says contact is back,
+    and the 失联 date (which raises the 停止党籍 flag) is for the secretary to clear."""
+    return [
+        row for row in present_rows
+        if row.member.lost_contact_on is not None and row.member.lost_contact_on <= held_on
+    ]  # fmt: skip
 
 
 def org_life_missing(meeting, types):

@@ -361,6 +361,7 @@ def meeting_detail(request, pk):
         can_edit=may_record and not locked,
         locked=locked,
         may_record=may_record,
+        may_edit_members=can(request.user, meeting.branch, Action.RECORD),
         can_review=can(request.user, meeting.branch, Action.REVIEW) and not meeting.voided_at,
         review_form=ReviewForm(),
         history=object_history(request.user, meeting, per_page=HISTORY_ON_PAGE, parts_added=False),

@@ -341,6 +341,26 @@ def test_the_attendance_grid_starts_a_member_out_of_contact_at_absent(client, pe
     assert {item["status"] for item in grid} == {"present"}
 
 
+def test_a_member_out_of_contact_recorded_present_is_pointed_out_on_the_record(
+    client, personas, tree, people
+):
+    """Recorded present, a 失联 member is evidently back in contact; the record says so and links to their
+    details, where the 失联 date that keeps the 停止党籍 reminder alive is cleared."""
+    Member.objects.filter(pk=people[2].pk).update(lost_contact_on=date(2026, 4, 11))
+    meeting = record(tree, people)
+    client.force_login(personas[Role.SECRETARY])
+    page = client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    assert "出席人员中有登记为失联的党员" in page and "2026-04-11起失联" in page
+    assert reverse("members:edit", args=[people[2].pk]) in page
+    client.force_login(personas[Role.TOWNSHIP_LEADER])  # reads the record, edits no member
+    page = client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    assert "出席人员中有登记为失联的党员" in page and reverse("members:edit", args=[people[2].pk]) not in page
+
+    Member.objects.filter(pk=people[2].pk).update(lost_contact_on=None)
+    client.force_login(personas[Role.SECRETARY])
+    assert "登记为失联" not in client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+
+
 def test_a_refused_meeting_lists_what_to_correct_at_the_top_of_the_page(client, personas, tree, people):
     """On a phone the 补录原因 field is screens below the first: the page opens on a summary that links to it."""
     client.force_login(personas[Role.SECRETARY])
