@@ -15,7 +15,7 @@ from compliance.periods import STATE_LABELS, State
 from compliance.selectors import open_flags
 from evaluations.selectors import returned_campaigns
 from meetings.selectors import returned_meetings
-from meetings.services import is_year_locked
+from meetings.services import locked_years
 
 from . import selectors
 
@@ -160,14 +160,16 @@ def branch_home(request, branch_pk):
     flags = open_flags(user)
     rows = selectors.with_records_warnings(checklist.branch_checklist(branch, on=today), flags, branch)
     theme_day, theme_day_off, theme_day_held = selectors.next_theme_day(branch, on=today)
+    locked = locked_years(branch)
     return render(request, "dashboards/branch.html", {
         "branch": branch,
         "today": today,
         "rows": rows,
         "open_count": sum(1 for r in rows if r.obligation.state not in (State.MET, State.NOT_APPLICABLE)),
         # A locked year takes no new record: the page says so instead of offering buttons the form refuses.
-        "year_locked": (locked := is_year_locked(branch, today.year)),
-        "can_record": branch.is_active and can(user, branch, Action.RECORD) and not locked,
+        "year_locked": today.year in locked,
+        "locked_years": locked,  # a returned record of a locked year waits for the 党委 to unlock it
+        "can_record": branch.is_active and can(user, branch, Action.RECORD) and today.year not in locked,
         "returned": list(returned_meetings(user).filter(branch=branch).order_by("-held_on")[:20]),
         "returned_reviews": list(returned_campaigns(user).filter(branch=branch).order_by("-year")[:5]),
         "attention": selectors.members_needing_attention(flags, branch),

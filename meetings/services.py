@@ -45,6 +45,11 @@ def is_year_locked(branch, year):
     return YearLock.objects.filter(branch=branch, year=year, locked=True).exists()
 
 
+def locked_years(branch):
+    """The branch's locked years, as a set (one query for a page that asks of several years)."""
+    return set(YearLock.objects.filter(branch=branch, locked=True).values_list("year", flat=True))
+
+
 def _notify(branch, *dates):
     announce_on_commit(Meeting, [branch.pk], dates)
 

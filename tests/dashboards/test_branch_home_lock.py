@@ -30,3 +30,21 @@ def test_locking_a_year_from_the_list_asks_first(client, personas, tree):
     year = timezone.localdate().year
     page = client.get(reverse("meetings:list"), {"branch": tree.a1.pk, "year": year}).content.decode()
     assert f'data-confirm="锁定{tree.a1.name}{year}年度台账？' in page and "js/confirm" in page
+
+
+def test_a_returned_record_of_a_locked_year_says_it_waits_for_the_unlock(secretary, tree):
+    from tests.compliance.conftest import idn
+    from tests.conftest import make_meeting, make_member
+
+    people = [make_member(tree.a1, tree.g1, idn(i), name=f"党员{i}") for i in range(3)]
+    held_on = timezone.localdate().replace(day=1)
+    meeting = make_meeting(tree.a1, None, people, types=("general_meeting",), held_on=held_on)
+    meeting_services.review_meeting(meeting=meeting, decision="returned", comment="缺少会议记录照片")
+    home = reverse("dashboards:branch", args=[tree.a1.pk])
+    page = secretary.get(home).content.decode()
+    assert "缺少会议记录照片" in page and "需党委解锁后才能修改" not in page
+    meeting_services.set_year_lock(branch=tree.a1, year=meeting.held_on.year, locked=True)
+    page = secretary.get(home).content.decode()
+    assert (
+        "缺少会议记录照片" in page and f"{meeting.held_on.year}年度台账已锁定，需党委解锁后才能修改" in page
+    )
