@@ -70,6 +70,11 @@ def test_a_group_leaders_landing_page_says_whether_this_months_group_meeting_is_
     assert "本期事项" in page
     row = _row(page, "党小组会")
     assert f"{today.year}年{today.month}月" in row and "已 0/1" in row and "✓" not in row
+    assert tree.g1.name not in row  # the page is headed with it; the branch home's row names it
+    client.force_login(personas[Role.SECRETARY])
+    home = unescape(client.get(reverse("dashboards:branch", args=[branch.pk])).content.decode())
+    assert f"· {tree.g1.name}" in home
+    client.force_login(personas[Role.GROUP_LEADER])
     assert "第二党小组" not in page  # the branch's other group is not the leader's
     record = f"{reverse('meetings:create')}?group={tree.g1.pk}&period_end={month_end:%Y-%m-%d}"
     assert f'href="{record}"' in row
