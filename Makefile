@@ -18,6 +18,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py collectstatic --noinput -v0
 	@mkdir -p var/celery/queue var/celery/processed
 	@echo ""
 	@echo "  支部组织生活管理 已启动: http://$(HOST):$(PORT)/"
@@ -35,7 +36,7 @@ run: $(STAMP)
 	@echo ""
 	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 --logfile=var/celery.log & worker=$$!; \
-	DEBUG=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest
