@@ -1085,7 +1085,8 @@ def _roster_reads(scope, as_of):
 
 def _owing_reports_query(scope, as_of):
     """The people owing their category's thought report for the period before today's: on the roster
-    in good standing, in the category since before that period began, with none received in it.
+    in good standing, in the category and on a roster of this system since before that period began,
+    with none received in it.
 
     Only they come back (a few in a hundred): the reports of each period are hashed once on the server."""
     owing = Q()
@@ -1103,9 +1104,12 @@ def _owing_reports_query(scope, as_of):
             for field in CATEGORY_SINCE[category]:
                 since |= Q(**{f"{field}__lte": previous.start})
             owes |= Q(category=category) & since
-        # An imported member owes no report of a period that ended before their records began here.
+        # An imported member owes no report of a period that ended before their records began here, and
+        # one who came (转入, or registered by hand) after it began reported to the branch they were in.
         recorded = Q(records_from__isnull=True) | Q(records_from__lte=previous.end)
-        owing |= owes & recorded & ~Q(pk__in=received)
+        listed = Exists(Membership.objects.filter(member_id=OuterRef("pk"), started_on__lte=previous.start))
+        # Last, so that the server asks it only of the few still owing (a county's roster otherwise).
+        owing |= owes & recorded & ~Q(pk__in=received) & listed
     return (
         Member.objects.filter(branch_id__in=scope.filter, on_roster=True, status=Status.NORMAL)
         .filter(owing)

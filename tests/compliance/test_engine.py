@@ -404,6 +404,24 @@ def test_thought_reports_by_category(branch, tree):
     assert messages[branch.people[1].pk] == "党员1：2026年上半年未交思想汇报"
 
 
+def test_a_member_who_came_by_transfer_owes_no_report_of_a_period_begun_before(branch, tree):
+    """Their report of that half-year went to the branch they were in; this one has no record of it."""
+    from members import services as member_services
+
+    def transferred(serial, name, on):
+        return member_services.register_member(
+            branch=tree.a1, id_number=idn(serial), name=name, category="full", joined_on=date(2001, 7, 1),
+            confirmed_on=date(2002, 7, 1), started_on=on, transfer={"counterpart": "外县某党支部"}, today=AS_OF,
+        )  # fmt: skip
+
+    spring = transferred(72, "春季转入", date(2026, 3, 10))  # after the first half-year began
+    last_year = transferred(73, "去年转入", date(2025, 11, 2))
+    engine.refresh(as_of=AS_OF)
+    owing = set(Flag.objects.filter(rule="thought_report").values_list("member_id", flat=True))
+    assert spring.pk not in owing
+    assert last_year.pk in owing and branch.people[1].pk in owing  # here for the whole half-year
+
+
 def test_members_away_three_and_six_months(branch):
     from members import services as member_services
 
