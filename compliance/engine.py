@@ -1351,9 +1351,11 @@ def _judge(rows, *, as_of, window):
 
 def _write_wanted(rows, wanted, *, as_of, streamed=frozenset()):
     elsewhere = [*rows.get("moved_flags", ()), *rows.get("moved_group_flags", ())]
+    messages = dict(rows["open_messages"]) if "open_messages" in rows else None
     return _write(
-        {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere, streamed=streamed
-    )
+        {w.key: w for w in wanted}, rows["open_flags"], as_of=as_of, elsewhere=elsewhere, streamed=streamed,
+        messages=messages,
+    )  # fmt: skip
 
 
 _GC_LOCK = threading.Lock()
@@ -1581,6 +1583,9 @@ def _refresh_reads(scope, *, as_of, window):
         reads["moved_group_flags"] = elsewhere.filter(
             group_id__in=_groups_query(scope).values("pk")
         ).values_list(*OPEN_FIELDS)
+        # A flag's words follow its counts (a meeting recorded, a local count changed): only a write or a
+        # setting changes them, and its refresh is of its branches, so only such a refresh reads them.
+        reads["open_messages"] = judged.filter(branch_id__in=scope.filter).values_list("pk", "message")
     return reads
 
 
@@ -1774,28 +1779,38 @@ def _no_jit():  # for a refresh of everything (one branch reads too little for i
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
-def _write(wanted, open_rows, *, as_of, elsewhere=(), streamed=frozenset()):
+def _write(wanted, open_rows, *, as_of, elsewhere=(), streamed=frozenset(), messages=None):
     """open_rows: OPEN_FIELDS of the open flags the window judges. streamed: the keys of wanted flags
     already raised (`_Streamed`); none of them was open.
 
     A member's flag is kept by the branch the member is in: when they have moved, the flag open in the
     old branch is resolved and the same one raised in the new (resolved first: one key is open once).
     elsewhere: open flags of this scope's members held by other branches. Only those this refresh wants
-    are its to move; the others stay with their branch (a 民主评议 follow-up belongs to the campaign's)."""
+    are its to move; the others stay with their branch (a 民主评议 follow-up belongs to the campaign's).
+
+    A flag whose period now ends elsewhere (a local rule made the quarter's 党课 a year's) is another
+    obligation under the same key: it is resolved and raised again, as a moved one. messages: {pk: the
+    open flag's words}, read by a refresh of some branches: an open flag whose words changed (应2次 where
+    it said 应1次, 已1次 after a meeting) keeps its date and takes the new words."""
     unknown = {w.rule for w in wanted.values()}.difference(FLAG_RULES)
     if unknown:  # a night would never judge such a flag again (Window.open_flags names the rules)
         raise ValueError(f"flags of rules not in compliance.models.RULE_CHOICES: {sorted(unknown)}")
-    open_flags = {key: (pk, branch_id) for key, pk, _end, _rule, _state, branch_id in open_rows}
-    for key, pk, _end, _rule, _state, branch_id in elsewhere:
+    open_flags = {key: (pk, branch_id, end) for key, pk, end, _rule, _state, branch_id in open_rows}
+    for key, pk, end, _rule, _state, branch_id in elsewhere:
         if key in wanted and key not in open_flags:
-            open_flags[key] = (pk, branch_id)
+            open_flags[key] = (pk, branch_id, end)
     moved = {
-        k for k, (_pk, branch_id) in open_flags.items() if k in wanted and wanted[k].branch_id != branch_id
-    }
-    stale = [pk for k, (pk, _branch) in open_flags.items() if k not in wanted or k in moved]
+        k for k, (_pk, branch_id, end) in open_flags.items()
+        if k in wanted and (wanted[k].branch_id != branch_id or wanted[k].period_end != end)
+    }  # fmt: skip
+    stale = [pk for k, (pk, _branch, _end) in open_flags.items() if k not in wanted or k in moved]
     new = [w for k, w in wanted.items() if (k not in open_flags or k in moved) and k not in streamed]
-    if stale or new or streamed:
-        _apply(stale, new, as_of, resolve_first=bool(moved), streamed=len(streamed))
+    reworded = [] if messages is None else [
+        (pk, wanted[k].message) for k, (pk, _branch, _end) in open_flags.items()
+        if k in wanted and k not in moved and pk in messages and messages[pk] != wanted[k].message
+    ]  # fmt: skip
+    if stale or new or streamed or reworded:
+        _apply(stale, new, as_of, resolve_first=bool(moved), streamed=len(streamed), reworded=reworded)
     return {"raised": len(new) + len(streamed), "resolved": len(stale), "open": len(wanted)}
 
 
@@ -1835,6 +1850,10 @@ FLAG_COLUMNS = ("key", "rule", "state", "branch_id", "group_id", "member_id", "m
                 "period_end", "message")  # fmt: skip
 FLAG_FIELDS = attrgetter(*FLAG_COLUMNS)  # a Wanted's values for FLAG_COLUMNS, as a tuple
 RESOLVE_FLAGS = "UPDATE compliance_flag SET resolved_on = %s, resolved_by = %s WHERE id = ANY(%s::bigint[])"
+REWORD_FLAGS = """
+    UPDATE compliance_flag SET message = words.message
+    FROM unnest(%s::bigint[], %s::text[]) AS words (id, message) WHERE compliance_flag.id = words.id
+"""
 INSERT_FLAGS = """
     INSERT INTO compliance_flag (key, rule, state, branch_id, group_id, member_id, meeting_id, period_start,
                                  period_end, message, raised_on, resolved_on, resolved_by)
@@ -1856,7 +1875,7 @@ def _insert(new, as_of, data=None):
             cursor.execute(INSERT_FLAGS, [as_of, *map(list, zip(*map(FLAG_FIELDS, batch), strict=True))])
 
 
-def _apply(stale, new, as_of, *, resolve_first=False, streamed=0):
+def _apply(stale, new, as_of, *, resolve_first=False, streamed=0, reworded=()):
     """Resolve the stale flags, raise the new ones, and renew the open flags' token.
 
     Two refreshes of one branch may race (a write and the nightly run): the open-key constraint keeps
@@ -1871,6 +1890,7 @@ def _apply(stale, new, as_of, *, resolve_first=False, streamed=0):
     if connection.vendor != "postgresql":
         if stale:
             Flag.objects.filter(pk__in=stale).update(resolved_on=as_of, resolved_by=RESOLVED_BY)
+        Flag.objects.bulk_update([Flag(pk=pk, message=message) for pk, message in reworded], ["message"])
         Flag.objects.bulk_create(
             [Flag(raised_on=as_of, **w.__dict__) for w in new], batch_size=1000, ignore_conflicts=True
         )
@@ -1891,6 +1911,8 @@ def _apply(stale, new, as_of, *, resolve_first=False, streamed=0):
             steps = []
             if index == 0 and stale:
                 steps.append((RESOLVE_FLAGS, [as_of, RESOLVED_BY, stale]))
+            if index == 0 and reworded:
+                steps.append((REWORD_FLAGS, [*map(list, zip(*reworded, strict=True))]))
             if batch:
                 steps.append((INSERT_FLAGS, [as_of, *map(list, zip(*map(FLAG_FIELDS, batch), strict=True))]))
             if index == len(batches) - 1:

@@ -116,6 +116,62 @@ def test_a_local_setting_judges_periods_from_its_date(branch, tree):
     assert not any(key[1].startswith("2027") for key in open_keys("party_lecture", branch=branch))
 
 
+def test_a_period_made_longer_raises_its_own_flag_in_place_of_the_old_one(branch, tree):
+    """The quarter's 党课 and the year's begin on the same day; the year's flag is not the quarter's."""
+    engine.refresh(as_of=date(2026, 4, 2), since=date(2026, 1, 1))
+    quarter = Flag.objects.get(
+        rule="party_lecture", branch=branch, period_start=date(2026, 1, 1), resolved_on=None
+    )
+    assert quarter.period_end == date(2026, 3, 31)
+    RuleSetting.objects.create(organisation=tree.township, rule="party_lecture", count=4, period_kind="year",
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    hold(branch, ["party_lecture"], date(2026, 2, 1))
+    engine.refresh(as_of=date(2027, 1, 3), since=date(2026, 1, 1), branch_ids=[branch.pk])
+    year = Flag.objects.get(
+        rule="party_lecture", branch=branch, period_start=date(2026, 1, 1), resolved_on=None
+    )
+    assert year.period_end == date(2026, 12, 31) and year.pk != quarter.pk
+    assert "应4次，已1次" in year.message
+    assert Flag.objects.get(pk=quarter.pk).resolved_on == date(2027, 1, 3)
+
+
+def test_an_open_flag_takes_the_new_counts_after_a_write(branch, tree):
+    """The 待办 list and the email say what 本期事项 says: 应2次，已1次 once one of two meetings is recorded."""
+    RuleSetting.objects.create(organisation=tree.township, rule="committee_meeting", count=2,
+                               effective_from=date(2026, 1, 1))  # fmt: skip
+    engine.refresh(as_of=date(2026, 11, 3))
+    october = Flag.objects.get(rule="committee_meeting", branch=branch, period_start=date(2026, 10, 1))
+    assert "应2次，已0次" in october.message
+    hold(branch, ["committee_meeting"], date(2026, 10, 20), entered=date(2026, 11, 3), backfill_reason="漏录")
+    with CaptureQueriesContext(connection) as queries:
+        engine.refresh(as_of=date(2026, 11, 3), branch_ids=[branch.pk])
+    again = Flag.objects.get(pk=october.pk)
+    assert again.resolved_on is None and again.raised_on == october.raised_on
+    assert "应2次，已1次" in again.message
+    if connection.vendor == "postgresql":
+        assert len(queries) <= 5
+    assert engine.refresh(as_of=date(2026, 11, 3), branch_ids=[branch.pk])["raised"] == 0
+    assert Flag.objects.get(pk=october.pk).message == again.message
+
+
+def test_a_deadline_moved_by_an_extension_is_flagged_with_its_new_date(branch, tree):
+    """Once the flag kept "期限 2026-01-10" while the member's page said 预备期满 2026-07-10."""
+    from members import services as member_services
+
+    member = member_services.register_member(
+        branch=tree.a1, id_number=idn(74), name="预备党员", category="probationary", applied_on=date(2022, 3, 1),
+        activist_on=date(2022, 9, 1), candidate_on=date(2023, 10, 1), joined_on=date(2025, 1, 10), today=AS_OF,
+    )  # fmt: skip
+    engine.refresh(as_of=AS_OF, branch_ids=[branch.pk])
+    before = Flag.objects.get(rule="pipeline", member=member, key__contains="probation_end", resolved_on=None)
+    assert "期限 2026-01-10" in before.message
+    member_services.record_pipeline_event(member=member, kind="extension", happened_on=date(2026, 1, 5), months=6,
+                                          today=AS_OF)  # fmt: skip
+    engine.refresh(as_of=AS_OF, branch_ids=[branch.pk])
+    after = Flag.objects.get(rule="pipeline", member=member, key__contains="probation_end", resolved_on=None)
+    assert "期限 2026-07-10" in after.message and after.period_end == date(2026, 7, 10)
+
+
 def test_a_rerun_writes_nothing(branch):
     hold(branch, ["theme_day"], date(2026, 10, 30), entered=date(2026, 11, 20), backfill_reason="外出")
     first = engine.refresh(as_of=AS_OF)
