@@ -344,7 +344,7 @@ class Held:
     reviews: set
 
 
-ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "joined_on", "lost_contact_on")
+ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "joined_on", "lost_contact_on", "records_from")
 # The dates the development deadlines count from: read for the few people whose deadlines are counted
 # (`DEADLINE_CATEGORIES`), not for the whole roster of a county.
 PIPELINE_FIELDS = ("pk", "applied_on", "activist_on", "confirmed_on")
@@ -541,25 +541,34 @@ def given_by_secretary(lecturer, held_on, secretaries):
 
 def _talk_coverage(branch_ids, roster_rows, talk_rows, terms, since, as_of):
     """谈心谈话 coverage per branch and year, judged against the current roster and committee
-    (`talk_parties`): a past year is judged by who is on the roster now."""
-    roster = talk_people(roster_rows)
+    (`talk_parties`): a past year is judged by who is on the roster now, less those whose records here
+    began after it (`talk_people`)."""
+    years = range(since.year, as_of.year + 1)
+    roster = {year: talk_people(roster_rows, year=year) for year in years}
     talks = defaultdict(list)
     for branch_id, talked_on, a, b in talk_rows:
         talks[(branch_id, talked_on.year)].append((a, b))
     coverage = {}
     for branch_id in branch_ids:
-        committee, members = talk_parties(roster[branch_id], terms.get(branch_id))
-        for year in range(since.year, as_of.year + 1):
+        for year in years:
+            committee, members = talk_parties(roster[year][branch_id], terms.get(branch_id))
             coverage[(branch_id, year)] = talk_coverage(committee, members, talks[(branch_id, year)])
     return coverage
 
 
-def talk_people(roster_rows):
+def talk_people(roster_rows, *, year=None):
     """{branch_id: [(pk, name)]} of those a year's 谈心谈话 must reach (正式 and 预备党员 in good standing),
-    in the order of roster_rows (ROSTER_FIELDS dicts)."""
+    in the order of roster_rows (ROSTER_FIELDS dicts). Not, for a year, a member whose records here began
+    after it (Member.records_from: imported, or registered by hand, later): they were on no roster here
+    then (members.services.membership_start), and a year already closed stays as it was."""
+    last = date(year, 12, 31) if year is not None else date.max
     people = defaultdict(list)
     for m in roster_rows:
-        if m["status"] == Status.NORMAL and m["category"] in PARTY_MEMBER_CATEGORIES:
+        if (
+            m["status"] == Status.NORMAL
+            and m["category"] in PARTY_MEMBER_CATEGORIES
+            and (m["records_from"] is None or m["records_from"] <= last)
+        ):
             people[m["branch_id"]].append((m["pk"], m["name"]))
     return people
 
@@ -582,16 +591,16 @@ class TalkParties:
     has_term: bool  # a committee term is recorded (without one nobody counts as committee)
 
 
-def talk_parties_of(branch_id, *, as_of):
-    """One branch's `talk_parties` read as a refresh as of as_of reads them (two queries), for a page
-    that names who is still missing."""
+def talk_parties_of(branch_id, *, as_of, year=None):
+    """One branch's `talk_parties` for the year (as_of's if None) read as a refresh as of as_of reads them
+    (two queries), for a page that names who is still missing."""
     rows = (
         Member.objects.filter(branch_id=branch_id, on_roster=True)
         .order_by("name_initials", "pk")
         .values(*ROSTER_FIELDS)
     )
     term = _committees_from(_terms_query(scope_of([branch_id], date.min)), as_of).terms.get(branch_id)
-    people = talk_people(rows)[branch_id]
+    people = talk_people(rows, year=year or as_of.year)[branch_id]
     return TalkParties(people, *talk_parties(people, term), has_term=term is not None)
 
 
@@ -948,15 +957,17 @@ def _member_flags(roster, rows, as_of):
             wanted.append(Wanted(key=f"dues_arrears:p{member_id}:{step.code}", rule="dues_arrears",
                                  state=FlagState.OVERDUE, branch_id=member["branch_id"], member_id=member_id,
                                  message=f"{member['name']}：{step.label}"))  # fmt: skip
-    if "ladder" in rows:
-        wanted += _ladder_flags(members, rows["ladder"])
+    if "ladder" in rows:  # 停止党籍: the ladder has done its work (`_ladder_members` agrees)
+        in_good_standing = {pk: m for pk, m in members.items() if m["status"] == Status.NORMAL}
+        wanted += _ladder_flags(in_good_standing, rows["ladder"])
     return wanted
 
 
 def _ladder_members(scope):
-    """The members whose absences the ladder counts: party members on the roster (as `_member_flags`)."""
+    """The members whose absences the ladder counts: party members on the roster in good standing (as
+    `_member_flags`)."""
     return Member.objects.filter(
-        branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES
+        branch_id__in=scope.filter, on_roster=True, category__in=PARTY_MEMBER_CATEGORIES, status=Status.NORMAL
     ).values("pk")
 
 
@@ -1157,7 +1168,9 @@ SUSPENDED_YEARS = 2  # 停止党籍满2年仍无下落: 除名
 def _lost_contact_flags(roster, suspended_on, as_of):
     """失联党员: six months out of contact → the 停止党籍 procedure; two years after 停止党籍 → 除名.
     Both are decisions for the branch and the 党委; the flag only says the time has come."""
-    people = [p for p in roster if p["lost_contact_on"] is not None and p["lost_contact_on"] <= as_of]
+    # 停止党籍 and 除名 are a party member's: an applicant out of contact is simply not pursued further.
+    people = [p for p in roster if p["lost_contact_on"] is not None and p["lost_contact_on"] <= as_of
+              and p["category"] in PARTY_MEMBER_CATEGORIES]  # fmt: skip
     wanted = []
     for person in people:
         lost = person["lost_contact_on"]

@@ -16,7 +16,7 @@ from compliance import engine, services
 from compliance.models import Flag, RuleSetting
 from meetings import services as meeting_services
 from meetings.models import Attendance
-from members.models import DuesPayment
+from members.models import DuesPayment, Member
 from tests.compliance.conftest import absent_from_theme_days, hold, idn
 from tests.conftest import make_campaign, make_member, make_org
 
@@ -972,6 +972,35 @@ def test_the_nightly_run_resolves_the_ladder_of_a_member_who_left(branch):
     left = Flag.objects.get(rule="absence_ladder", member=leaving)
     assert left.resolved_on == AS_OF + timedelta(days=1)
     assert Flag.objects.get(rule="absence_ladder", member=staying).resolved_on is None
+
+
+def test_the_ladder_of_a_member_whose_membership_is_suspended_resolves(branch):
+    """停止党籍 ends the 自行脱党 question as it ends the dues owed: the branch home no longer asks it."""
+    from members import services as member_services
+
+    suspended, staying = branch.people[0], branch.people[1]
+    absent_from_theme_days(branch, [suspended, staying], range(6, 11))
+    engine.refresh(as_of=AS_OF)
+    member_services.change_status(member=suspended, status="suspended", on=AS_OF, reason="失联", today=AS_OF)
+    engine.refresh(as_of=AS_OF, branch_ids=[branch.pk])
+    assert Flag.objects.get(rule="absence_ladder", member=suspended).resolved_on == AS_OF
+    assert Flag.objects.get(rule="absence_ladder", member=staying).resolved_on is None
+    # The night agrees, whatever wrote the change.
+    Flag.objects.filter(rule="absence_ladder", member=suspended).update(resolved_on=None, resolved_by="")
+    engine.refresh(as_of=AS_OF + timedelta(days=1), time_only=True)
+    assert Flag.objects.get(rule="absence_ladder", member=suspended).resolved_on == AS_OF + timedelta(days=1)
+
+
+def test_an_applicant_out_of_contact_is_not_flagged_for_suspension(branch, tree):
+    from members import services as member_services
+
+    applicant = member_services.register_member(branch=tree.a1, id_number=idn(75), name="申请人", category="applicant",
+                                                applied_on=date(2025, 3, 1), today=AS_OF)  # fmt: skip
+    Member.objects.filter(pk__in=[applicant.pk, branch.people[3].pk]).update(lost_contact_on=date(2026, 3, 1))
+    engine.refresh(as_of=AS_OF)
+    assert set(Flag.objects.filter(rule="lost_contact").values_list("member_id", flat=True)) == {
+        branch.people[3].pk
+    }
 
 
 def test_a_record_warning_older_than_the_window_stands(branch):
