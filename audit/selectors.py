@@ -277,7 +277,7 @@ def _entry(user, source, rows, history_id):
         _describe_change(user, source, entry, row, rows.get(row.previous_id))
     else:
         entry.values = [
-            (_label(source, name), _shown(user, source, row, name))
+            (_label(source, name, row), _shown(user, source, row, name))
             for name in source.shown_when_added
             if getattr(row, source.history_model._meta.get_field(name).attname) not in (None, "")
         ]
@@ -302,7 +302,7 @@ def _describe_change(user, source, entry, row, before):
         entry.note = ""
     delta = row.diff_against(before, excluded_fields=excluded)
     entry.changes = [
-        Change(_label(source, name), _shown(user, source, before, name), _shown(user, source, row, name))
+        Change(_label(source, name, row), _shown(user, source, before, name), _shown(user, source, row, name))
         for name in _in_model_order(source, delta.changed_fields)
     ]
 
@@ -312,16 +312,21 @@ def _in_model_order(source, names):
     return sorted(names, key=order.__getitem__)
 
 
-def _label(source, name):
-    return str(source.history_model._meta.get_field(name).verbose_name)
+def _label(source, name, record):
+    described = source.described and source.described(record, name)
+    return described[0] if described else str(source.history_model._meta.get_field(name).verbose_name)
 
 
 def _shown(user, source, record, name):
-    """A field's value as the page shows it: choices by label, dates in Shanghai, personal data masked."""
+    """A field's value as the page shows it: choices by label, dates in Shanghai, personal data masked,
+    and what the source says of its own (a local setting's value)."""
     model_field = source.history_model._meta.get_field(name)
     value = getattr(record, model_field.attname)
     if value is None or value == "":
         return EMPTY
+    described = source.described and source.described(record, name)
+    if described:
+        return described[1]
     if model_field.is_relation:
         return _person_or_thing(getattr(record, name))
     if name in source.masked:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from branches.access import ID_NUMBER_ROLES, PHONE_ROLES
 from branches.models import CommitteePosition, CommitteeTerm, Organisation, RoleAssignment
 from compliance.models import RuleSetting
+from compliance.rules import TRAINING_SETTINGS, VALUE_SETTINGS, value_label, value_problem
 from evaluations.models import Campaign, FollowUp, Participant
 from meetings.models import Attendance, Meeting, MeetingTypeTag, RectificationItem, Talk, YearLock
 from members.masking import mask_id_number, mask_phone
@@ -50,6 +51,8 @@ class Source:
     void: tuple | None = VOID  # (moment field, reason field): set from empty means 作废
     void_label: str = "作废"
     hidden: tuple = ()  # fields left out of the changes (derived, internal or shown elsewhere)
+    # (history row, field) -> (label, text) for a field whose meaning depends on the row, else None
+    described: object = None
     masked: dict = field(default_factory=dict)  # field -> (roles that see it in full, how others see it)
 
     @property
@@ -75,6 +78,19 @@ def _name(obj):
 
 def _user(user):
     return (user.get_full_name() or user.get_username()) if user is not None else "（已删除的用户）"
+
+
+def _setting_field(h, name):
+    """A local setting's number as the settings page says it: a value (主题党日固定日期 每月10日, 补录认定
+    5个工作日, 任期 5年) by its label, a training rule's as 学时; a meeting rule's stays 次数."""
+    if name != "count":
+        return None
+    if h.rule in VALUE_SETTINGS:
+        shown = h.count is not None and not value_problem(h.rule, h.count)
+        return "取值", value_label(h.rule, h.count) if shown else str(h.count)
+    if h.rule in TRAINING_SETTINGS:
+        return "学时", f"每年{h.count}学时"
+    return None
 
 
 def _meeting_link(meeting_id):
@@ -189,7 +205,8 @@ SOURCES = [
         "rule_setting", "setting", RuleSetting, Organisation, "organisation_id",
         label=lambda h: f"{_name(h.organisation)} · {h.get_rule_display()}（{_day(h.effective_from)}起）",
         link=lambda h: _org_link(h.organisation_id),
-        shown_when_added=("enabled", "count", "period_kind"), void=None, hidden=("created_by",),
+        shown_when_added=("enabled", "count", "period_kind"), hidden=("created_by", "voided_by"),
+        void_label="撤销", described=_setting_field,
     ),
     Source(
         "year_lock", "setting", YearLock, Organisation, "branch_id",

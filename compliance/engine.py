@@ -308,7 +308,9 @@ SETTING_FIELDS = ("pk", "rule", "enabled", "count", "period_kind", "effective_fr
 
 
 def _settings_query(as_of):
-    return RuleSetting.objects.filter(effective_from__lte=as_of).values(*SETTING_FIELDS, "organisation__path")
+    return RuleSetting.objects.filter(effective_from__lte=as_of, voided_at__isnull=True).values(
+        *SETTING_FIELDS, "organisation__path"
+    )
 
 
 def _settings_from(rows):
@@ -344,7 +346,8 @@ class Held:
     reviews: set
 
 
-ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "joined_on", "lost_contact_on", "records_from")
+ROSTER_FIELDS = ("pk", "name", "branch_id", "category", "status", "joined_on", "lost_contact_on",
+                 "records_from")  # fmt: skip
 # The dates the development deadlines count from: read for the few people whose deadlines are counted
 # (`DEADLINE_CATEGORIES`), not for the whole roster of a county.
 PIPELINE_FIELDS = ("pk", "applied_on", "activist_on", "confirmed_on")
@@ -1481,9 +1484,9 @@ def _quiet_tonight(as_of, judged_through):
     if judged_through is None:
         return frozenset()
     setting_days = set(
-        RuleSetting.objects.filter(effective_from__gt=judged_through, effective_from__lte=as_of).values_list(
-            "effective_from", flat=True
-        )
+        RuleSetting.objects.filter(
+            effective_from__gt=judged_through, effective_from__lte=as_of, voided_at__isnull=True
+        ).values_list("effective_from", flat=True)
     )
     return quiet_rules(as_of, judged_through, setting_days)
 

@@ -25,6 +25,9 @@ from .services import (
     check_setting,
     current_period_start,
     effective_from_problem,
+    latest_effective_from,
+    rejudge_start,
+    rejudge_timelines,
 )
 
 # The form's fields that the service takes (check_setting, add_setting).
@@ -38,6 +41,20 @@ CONFIRM_TEMPLATE = "我确认：将按新规定重新判断{day}以来已结束�
 
 def confirm_label(day):
     return CONFIRM_TEMPLATE.format(day=f"{day:%Y-%m-%d}")
+
+
+def _timelines_for_script(timelines):
+    """`services.rejudge_timelines` for the page's script, which asks the same question as the form
+    (`services.rejudge_start`): each distinct list of timelines once ("lists", dates as text, the
+    default rule's "" first) and by "organisation pk:rule" its place ("at"); a county's branches share a few."""
+    lists, at = [], {}
+    for (pk, rule), found in timelines.items():
+        shown = [[[f"{day:%Y-%m-%d}" if day else "", f"{start:%Y-%m-%d}" if start else None]
+                  for day, start in timeline] for timeline in found]  # fmt: skip
+        if shown not in lists:
+            lists.append(shown)
+        at[f"{pk}:{rule}"] = lists.index(shown)
+    return {"lists": lists, "at": at}
 
 
 def default_effective_from():
@@ -75,7 +92,7 @@ class RuleSettingForm(SafeForm):
     effective_from = forms.DateField(
         label="生效日期", widget=DATE_INPUT, initial=default_effective_from,
         help_text=f"此日期之前的周期仍按原规定判断；早于本期开始的日期会按新规定重新判断此后已结束的周期，"
-                  f"须勾选确认。不能早于该组织的成立日期，也不能早于{EARLIEST_EFFECTIVE_FROM:%Y-%m-%d}。"
+                  f"须勾选确认。不能早于该组织的成立日期或{EARLIEST_EFFECTIVE_FROM:%Y-%m-%d}，也不能晚于明年年底。"
                   "补录认定只能自今天起生效，默认即为今天。",
     )  # fmt: skip
     confirm_rejudge = forms.BooleanField(label=CONFIRM_LABEL, required=False)
@@ -97,8 +114,10 @@ class RuleSettingForm(SafeForm):
         starts.update({f"kind:{kind}": current_period_start("", kind, today=today) for kind in PERIOD_LABELS})
         self.fields["confirm_rejudge"].widget.attrs.update({
             "data-period-starts": json.dumps({key: f"{day:%Y-%m-%d}" for key, day in starts.items()}),
+            "data-timelines": json.dumps(_timelines_for_script(rejudge_timelines(organisations, rules, today=today))),
             "data-label-template": CONFIRM_TEMPLATE,
         })  # fmt: skip
+        self.fields["effective_from"].widget.attrs["max"] = f"{latest_effective_from(today):%Y-%m-%d}"
 
     def clean(self):
         """The fixed day travels as the setting's count (`rules.THEME_DAY_CHOICES`).
@@ -139,19 +158,28 @@ class RuleSettingForm(SafeForm):
     def _confirm_rejudge(self, data, confirmed):
         """A date before the current period judges again periods that have ended, whose verdicts the
         branches and inspectors have read: the office ticks that it means it (a date the service refuses
-        anyway is said on its own)."""
+        anyway is said on its own). The current period of the new rule, and of the one it takes over from on
+        that date: 每季度 from the quarter's first day still judges again the months of a monthly rule."""
         day, rule, organisation = data.get("effective_from"), data.get("rule"), data.get("organisation")
         if day is None or rule is None:
             return
         if organisation is not None and effective_from_problem(organisation, day):
             return
         kind = data.get("period_kind") if data.get("enabled") else ""
-        if day < current_period_start(rule, kind or "", today=timezone.localdate()):
+        today = timezone.localdate()
+        timelines = rejudge_timelines([organisation], [rule], today=today) if organisation else {}
+        start = rejudge_start(day, rule=rule, period_kind=kind or "", today=today,
+                              timelines=timelines.get((getattr(organisation, "pk", None), rule)))  # fmt: skip
+        if day < start:
             # The bound field was made while cleaning, with the general label: both say the date.
             self.fields["confirm_rejudge"].label = self["confirm_rejudge"].label = confirm_label(day)
             if not confirmed:
                 self.add_error(
                     "confirm_rejudge",
                     f"生效日期{day:%Y-%m-%d}早于本期开始，已结束的周期将按新规定重新判断：确认无误请勾选此项，"
-                    "否则请改为本期开始以后的日期。",
+                    f"否则请改为本期开始（{start:%Y-%m-%d}）或以后的日期。",
                 )
+
+
+class WithdrawSettingForm(SafeForm):
+    reason = forms.CharField(label="撤销原因", max_length=200, help_text="如：日期或取值填错、设错了组织。")

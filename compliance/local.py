@@ -58,9 +58,9 @@ def preload_value_settings(organisations):
     """Read what _settings_above reads for many organisations in one query (a county's ledgers)."""
     paths = {path for org in organisations for path in _ancestor_paths(org)}
     found = list(
-        RuleSetting.objects.filter(rule__in=VALUE_SETTINGS, organisation__path__in=paths).select_related(
-            "organisation"
-        )
+        RuleSetting.objects.filter(
+            rule__in=VALUE_SETTINGS, organisation__path__in=paths, voided_at__isnull=True
+        ).select_related("organisation")
     )
     for org in organisations:
         above = set(_ancestor_paths(org))
@@ -112,7 +112,10 @@ def switched_off_since(organisation, code, *, on):
     before `on` in force."""
     chosen = {}
     for setting in RuleSetting.objects.filter(
-        rule=code, organisation__path__in=_ancestor_paths(organisation), effective_from__lte=on
+        rule=code,
+        organisation__path__in=_ancestor_paths(organisation),
+        effective_from__lte=on,
+        voided_at__isnull=True,
     ).select_related("organisation"):
         current = chosen.get(setting.effective_from)
         if current is None or len(setting.organisation.path) > len(current.organisation.path):

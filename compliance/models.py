@@ -53,7 +53,7 @@ class RuleSetting(models.Model):
     enabled = models.BooleanField("启用", default=True)
     count = models.PositiveSmallIntegerField("次数", null=True, blank=True)
     period_kind = models.CharField(
-        "周期", max_length=10, choices=[(k.value, k.value) for k in PeriodKind], blank=True
+        "周期", max_length=10, choices=[(k.value, PERIOD_LABELS[k]) for k in PeriodKind], blank=True
     )
     effective_from = models.DateField("生效日期")
     created_by = models.ForeignKey(
@@ -63,14 +63,29 @@ class RuleSetting(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # A setting saved by mistake is withdrawn (撤销) before it takes effect, never deleted: kept, with who and
+    # why, on the settings page and in the 操作记录. The engine and compliance.local read only the others.
+    voided_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    void_reason = models.CharField("撤销原因", max_length=200, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="撤销人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = "规则设置"
         verbose_name_plural = "规则设置"
         constraints = [
+            # A withdrawn setting leaves its day free for the right one.
             models.UniqueConstraint(
-                fields=["organisation", "rule", "effective_from"], name="one_setting_per_day"
+                fields=["organisation", "rule", "effective_from"],
+                condition=Q(voided_at__isnull=True),
+                name="one_setting_per_day",
             )
         ]
 

@@ -1,10 +1,11 @@
 """Reads of flags, scoped through branches.access."""
 
 from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
 
 from branches.access import Action, acts_anywhere, can, group_scope_q, scoped
 
-from .models import Flag, FlagState
+from .models import Flag, FlagState, RuleSetting
 
 # Overdue first, then what is due soon, then record-quality warnings (see by_priority).
 PRIORITY = Case(
@@ -113,18 +114,21 @@ def with_actions(flags, user):
     return flags
 
 
-CURRENT, PENDING, REPLACED = "现行", "待生效", "已被取代"
+CURRENT, PENDING, REPLACED, WITHDRAWN = "现行", "待生效", "已被取代", "已撤销"
 
 
 def with_standing(settings, today):
-    """(setting, 现行 / 待生效 / 已被取代) of an organisation's settings of each rule, newest date first as the
-    settings page orders them: the latest in force today is current, the earlier ones replaced by it.
-    (A setting of an organisation above or below still applies where it is the nearest.)"""
+    """(setting, 现行 / 待生效 / 已被取代 / 已撤销) of an organisation's settings of each rule, newest date first
+    as the settings page orders them: the latest in force today is current, the earlier ones replaced by it;
+    a withdrawn one stands for nothing. (A setting of an organisation above or below still applies where it
+    is the nearest.)"""
     current_found = set()
     standings = []
     for setting in settings:
         key = (setting.organisation_id, setting.rule)
-        if setting.effective_from > today:
+        if setting.voided_at:
+            standing = WITHDRAWN
+        elif setting.effective_from > today:
             standing = PENDING
         elif key in current_found:
             standing = REPLACED
@@ -133,3 +137,25 @@ def with_standing(settings, today):
             standing = CURRENT
         standings.append((setting, standing))
     return standings
+
+
+def settings_of(user):
+    """The local settings the user manages, as the settings page lists them: by organisation and rule, the
+    newest date first, each with its standing (`with_standing`) and when and by whom it was saved
+    (.saved_at, .saved_by, from its history: one added through the admin site has no 设置人 of its own)."""
+    settings = list(
+        scoped(RuleSetting.objects.all(), user, Action.MANAGE, via=("organisation",))
+        .select_related("organisation", "created_by", "voided_by")
+        .order_by("organisation__path", "rule", "-effective_from", "-pk")
+    )
+    added = {
+        row.id: row
+        for row in RuleSetting.history.filter(id__in=[s.pk for s in settings], history_type="+")
+        .select_related("history_user")
+        .order_by("history_date")
+    }
+    for setting in settings:
+        row = added.get(setting.pk)
+        setting.saved_at = row.history_date if row else None
+        setting.saved_by = setting.created_by or (row.history_user if row else None)
+    return with_standing(settings, timezone.localdate())

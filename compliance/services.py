@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from branches.models import Organisation
 from branches.services import branches_of
 
 from . import engine
@@ -129,11 +130,21 @@ def rejudge_since(dates, *, today):
 EARLIEST_EFFECTIVE_FROM = date(2000, 1, 1)
 
 
+def latest_effective_from(today):
+    """The last day a local rule may take effect from: the end of next year. A date such as 9999-12-31 is a
+    slip of the keyboard too, and a rule set for years ahead is better set when it is decided."""
+    return date(today.year + 1, 12, 31)
+
+
 def effective_from_problem(organisation, effective_from):
     """Why a local rule of the organisation cannot take effect from this date, or None: not before the
-    organisation was founded (it had no periods to judge), nor before EARLIEST_EFFECTIVE_FROM."""
+    organisation was founded (it had no periods to judge), nor before EARLIEST_EFFECTIVE_FROM, nor after
+    the end of next year (`latest_effective_from`)."""
     if effective_from < EARLIEST_EFFECTIVE_FROM:
         return f"生效日期不能早于{EARLIEST_EFFECTIVE_FROM:%Y-%m-%d}。"
+    latest = latest_effective_from(timezone.localdate())
+    if effective_from > latest:
+        return f"生效日期不能晚于{latest:%Y-%m-%d}（明年年底）：更晚才施行的规定，请到时再设置。"
     founded_on = getattr(organisation, "founded_on", None)
     if founded_on and effective_from < founded_on:
         return f"生效日期不能早于{organisation.name}的成立日期（{founded_on:%Y-%m-%d}）。"
@@ -156,21 +167,136 @@ def current_period_start(rule, period_kind, *, today):
     return period_containing(kind, today).start
 
 
+def rejudge_timelines(organisations, rules, *, today):
+    """What a new setting of each (organisation, rule) could make the engine judge again: {(organisation pk,
+    rule): [timeline, ...]}, each timeline [(effective_from, current-period start or None)] in date order, the
+    first from None (the default rule). Only pairs that some setting reaches are given (`rejudge_start`
+    takes the default rule for the others).
+
+    A setting effective from D takes over, in the organisation's subtree, from whatever was in force on D
+    (the engine lets the latest date win, whichever organisation it is on; on one date the nearest). One
+    timeline for the organisation itself and one for each organisation below it with settings of its own: the
+    units beneath judge by one of them. A setting switched off (不检查) left no verdicts to judge again: None.
+    Withdrawn settings and those not yet in force are left out. One query."""
+    organisations = list(organisations)
+    step = Organisation.steplen
+    paths = {org.path for org in organisations}
+    above = {path[:end] for path in paths for end in range(step, len(path) + 1, step)}
+    tops = []
+    for path in sorted(paths):  # a subtree's paths follow its root's
+        if not tops or not path.startswith(tops[-1]):
+            tops.append(path)
+    within = Q(organisation__path__in=above)
+    for path in tops:
+        within |= Q(organisation__path__startswith=path)
+    rows = list(
+        RuleSetting.objects.filter(within, rule__in=rules, voided_at__isnull=True, effective_from__lte=today)
+        .values("rule", "enabled", "period_kind", "effective_from", "organisation__path")
+        .order_by("effective_from")
+    )
+    result = {}
+    for rule in {row["rule"] for row in rows}:
+        settings = [row for row in rows if row["rule"] == rule]
+        default = current_period_start(rule, "", today=today)
+        for org in organisations:
+            reaching = [row for row in settings if _related(row["organisation__path"], org.path)]
+            if not reaching:
+                continue
+            below = sorted({
+                row["organisation__path"] for row in reaching
+                if row["organisation__path"].startswith(org.path) and row["organisation__path"] != org.path
+            })  # fmt: skip
+            result[(org.pk, rule)] = [
+                _timeline(reaching, path, rule, default, today) for path in [org.path, *below]
+            ]
+    return result
+
+
+def _related(path, other):
+    return path.startswith(other) or other.startswith(path)
+
+
+def _timeline(rows, path, rule, default, today):
+    """[(effective_from, start)] of a unit at `path`, as the engine reads its settings (`engine._settings_for`)."""
+    chosen = {}
+    for row in rows:
+        setting_path = row["organisation__path"]
+        if path.startswith(setting_path):
+            current = chosen.get(row["effective_from"])
+            if current is None or len(setting_path) > len(current["organisation__path"]):
+                chosen[row["effective_from"]] = row
+    timeline = [(None, default)]
+    for day in sorted(chosen):
+        row = chosen[day]
+        start = current_period_start(rule, row["period_kind"], today=today) if row["enabled"] else None
+        timeline.append((day, start))
+    return timeline
+
+
+def rejudge_start(day, *, rule, period_kind, timelines, today):
+    """The current period's first day that a setting effective from `day` is held to: a day before it judges
+    again periods that have ended, and the settings page asks the office to confirm it. The later of its own
+    period's (a day before it judges ended periods by the new rule) and that of each setting it takes over
+    from on `day` in the subtree (a month judged monthly until now has ended, though a quarter from the
+    same day has not). `timelines` as `rejudge_timelines` gives them; None for the default rule."""
+    start = current_period_start(rule, period_kind, today=today)
+    for timeline in timelines or [[(None, current_period_start(rule, "", today=today))]]:
+        in_force = [begins for since, begins in timeline if since is None or since <= day][-1]
+        start = max(start, in_force or start)
+    return start
+
+
 @transaction.atomic
 def add_setting(*, organisation, rule, enabled, effective_from, count=None, period_kind="", user=None):
     """A local rule for the organisation's subtree from a date on; kept with its history, never edited away.
-    (The settings page also asks the office to confirm a date before the current period: `current_period_start`.)"""
+    (The settings page also asks the office to confirm a date before the current period:
+    `rejudge_start`.) One saved by mistake is withdrawn before it takes effect (`withdraw_setting`)."""
     check_setting(organisation=organisation, rule=rule, enabled=enabled, effective_from=effective_from,
                   count=count, period_kind=period_kind)  # fmt: skip
     if RuleSetting.objects.filter(
-        organisation=organisation, rule=rule, effective_from=effective_from
+        organisation=organisation, rule=rule, effective_from=effective_from, voided_at__isnull=True
     ).exists():
-        raise ValidationError({"effective_from": "该组织同一规则在这一天已有设置。"})
+        raise ValidationError({"effective_from": _same_day_message(effective_from)})
     setting = RuleSetting.objects.create(
         organisation=organisation, rule=rule, enabled=enabled, count=count if enabled else None,
         period_kind=period_kind if enabled else "", effective_from=effective_from, created_by=user,
     )  # fmt: skip
     setting.judging = refresh_on_commit(branches_of(organisation), dates=[effective_from])
+    return setting
+
+
+def _same_day_message(effective_from):
+    if effective_from > timezone.localdate():
+        return "该组织同一规则在这一天已有设置：如果那条设置有误，请先在“已有设置”中将其撤销，再重新设置。"
+    return "该组织同一规则在这一天已有设置，且已经生效，不能撤销：如需改变，请选择以后的生效日期另行设置。"
+
+
+def withdrawal_refused(setting, *, today):
+    """Why the setting cannot be withdrawn, or None. Only one not yet in force: from its first day the
+    branches' reminders and records were judged by it, and a change from then on is a new setting."""
+    if setting.voided_at:
+        return "该设置已撤销。"
+    if setting.effective_from <= today:
+        return f"该设置已于{setting.effective_from:%Y-%m-%d}生效，不能撤销：如需改变，请新增一条自以后某日起的设置。"
+    return None
+
+
+@transaction.atomic
+def withdraw_setting(*, setting, reason, user):
+    """Withdraw (撤销) a setting that has not yet taken effect: kept with who withdrew it and why, and from
+    then on read by nobody; its day is free for the right setting. It judged nothing yet, so no reminder
+    changes (the dashboards' counts are renewed by the save, `stamps`)."""
+    setting = RuleSetting.objects.select_for_update().get(pk=setting.pk)
+    refused = withdrawal_refused(setting, today=timezone.localdate())
+    if refused:
+        raise ValidationError(refused)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "请填写撤销原因。"})
+    setting.voided_at = timezone.now()
+    setting.void_reason = reason
+    setting.voided_by = user
+    setting.save()
     return setting
 
 

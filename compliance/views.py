@@ -5,12 +5,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from branches.access import Action, can, get_branch_for, organisations_for, scoped
+from branches.access import Action, can, get_branch_for, get_object_for, organisations_for
 from branches.forms import date_param, id_param, submit_form
 from branches.models import OrgLevel
 
 from . import checklist, selectors, services
-from .forms import RuleSettingForm
+from .forms import RuleSettingForm, WithdrawSettingForm
 from .models import RULE_CHOICES, DigestSubscription, FlagState, RuleSetting
 from .rules import CATALOGUE
 
@@ -111,11 +111,37 @@ def rule_settings(request):
         ),
     ):
         return redirect("compliance:settings")
-    settings = (
-        scoped(RuleSetting.objects.all(), request.user, Action.MANAGE, via=("organisation",))
-        .select_related("organisation", "created_by")
-        .order_by("organisation__path", "rule", "-effective_from")
-    )
     return render(request, "compliance/settings.html", {
-        "form": form, "settings": selectors.with_standing(settings, timezone.localdate()), "catalogue": CATALOGUE,
+        "form": form, "settings": selectors.settings_of(request.user), "catalogue": CATALOGUE,
+    })  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def setting_withdraw(request, pk):
+    """撤销 a local setting saved by mistake, before it takes effect, with the reason; it stays listed."""
+    setting = get_object_for(
+        request.user, RuleSetting.objects.select_related("organisation", "voided_by"), pk, Action.MANAGE
+    )
+    title = (
+        f"撤销本地规则：{setting.organisation.name} · {setting.get_rule_display()}"
+        f"（{setting.value_text or setting.frequency_text}，{setting.effective_from:%Y-%m-%d}起）"
+    )
+    refusal = services.withdrawal_refused(setting, today=timezone.localdate())
+    if refusal:
+        # Nothing to do here (already withdrawn, or in force): the page says why rather than offer a form.
+        return render(request, "compliance/setting_withdraw.html", {
+            "setting": setting, "title": title, "refusal": refusal,
+        })  # fmt: skip
+    form = WithdrawSettingForm(request.POST or None)
+    if submit_form(
+        request,
+        form,
+        lambda data: services.withdraw_setting(setting=setting, reason=data["reason"], user=request.user),
+        success="已撤销该设置，它不会生效；记录和撤销原因保留在“已有设置”和操作记录中。",
+    ):
+        return redirect("compliance:settings")
+    return render(request, "compliance/setting_withdraw.html", {
+        "form": form, "setting": setting, "title": title, "danger": True,
+        "warning": "撤销后该设置不会生效，但不会被删除：它和撤销原因保留在“已有设置”和操作记录中。"
+                   "撤销后可以在同一天重新设置正确的规定。",
     })  # fmt: skip

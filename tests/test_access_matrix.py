@@ -11,9 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from branches import services
 from branches.models import Organisation, Role, RoleAssignment
+from compliance.models import RuleSetting
 from evaluations import services as review_services
 from evaluations.models import Campaign, FollowUp, Participant
 from ledgers.models import LedgerExport
@@ -167,6 +169,8 @@ ROUTES = {
     "compliance:settings": Route(
         None, {**dict.fromkeys(ROLES, 403), Role.TOWNSHIP_ADMIN: 200, "superuser": 200}, write=True
     ),
+    # A pending local setting of the branch, withdrawn by the 党委管理员; the branch's roles see it is there.
+    "compliance:setting_withdraw": Route("setting", MANAGE_TERM, write=True),
     "dashboards:township": Route("org_query", BRANCH_VIEW),
     "dashboards:obligations": Route("org_query", BRANCH_VIEW),
     "dashboards:pipeline": Route("org_query", BRANCH_VIEW),
@@ -268,6 +272,9 @@ def world(personas, tree):
         account = get_user_model().objects.create_user(username=f"account_{key}", password="pw-Testing-123")
         for organisation, role in roles:
             RoleAssignment.objects.create(user=account, organisation=organisation, role=role)
+    for branch in (tree.a1, tree.b1):  # pending: withdrawable
+        RuleSetting.objects.create(organisation=branch, rule="theme_day", enabled=False,
+                                   effective_from=date(timezone.localdate().year + 1, 1, 1))  # fmt: skip
     b1_partner = make_member(tree.b1, None, "440106195109195920", name="乙党员二")
     for branch, pair in ((tree.a1, (people["a1"], people["self"])), (tree.b1, (people["b1"], b1_partner))):
         meeting_services.record_talks(branch=branch, talked_on=date(2025, 6, 1), pairs=[(*pair, "谈工作")])
@@ -312,6 +319,8 @@ def _kwargs(route, role, world, *, in_scope):
         return {"pk": (tree.a1 if in_scope else tree.b1).terms.get().pk}
     if route.target == "branch":
         return {"branch_pk": (tree.a1 if in_scope else tree.b1).pk}
+    if route.target == "setting":
+        return {"pk": RuleSetting.objects.get(organisation=tree.a1 if in_scope else tree.b1).pk}
     if route.target == "talk":
         talk = Talk.objects.get(branch=tree.a1 if in_scope else tree.b1)
         return {"branch_pk": talk.branch_id, "pk": talk.pk}
@@ -406,6 +415,7 @@ def _snapshot(tree, people):
         list(TrainingRecord.objects.filter(branch=tree.b1).values()),
         list(get_user_model().objects.filter(username="account_b1").values()),
         list(RoleAssignment.objects.filter(organisation=tree.b1).values()),
+        list(RuleSetting.objects.filter(organisation=tree.b1).values()),
     )
 
 

@@ -340,7 +340,7 @@ def test_the_confirmation_is_asked_only_before_the_current_period_of_the_rule(
         ({"rule": "training_hours", "count": "500"}, "学时应在1到200之间。"),
         ({"rule": "training_hours", "count": "0"}, "学时应在1到200之间。"),
         (
-            {"rule": BACKFILL_SETTING, "count": "500", "effective_from": "2099-01-01"},
+            {"rule": BACKFILL_SETTING, "count": "500", "effective_from": "2027-06-01"},
             "补录认定的工作日数应在1到30之间。",
         ),
     ],

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from branches.models import Organisation, Role
 from compliance.models import RuleSetting
@@ -268,14 +269,18 @@ def test_a_bad_local_rule_is_not_saved(office, tree, overrides, field):
     assert_refused(response, before, field=field)
 
 
-def test_a_local_rule_from_a_far_future_date_is_stored_and_listed(office, tree):
-    # A later date is a rule announced ahead: kept as typed.
+def test_a_local_rule_from_a_far_future_date_is_refused(office, tree):
+    # (Once stored as typed: 9999-12-31 stood on the list as a rule announced ahead, and could not be undone.)
+    before = row_counts()
     data = {"organisation": tree.township.pk, "rule": "theme_day", "enabled": "1", "count": "1",
             "period_kind": "", "effective_from": "9999-12-31"}  # fmt: skip
     response = office.post(reverse("compliance:settings"), data)
-    assert response.status_code == 302
-    assert str(RuleSetting.objects.get().effective_from) == "9999-12-31"
-    assert "9999-12-31" in office.get(reverse("compliance:settings")).content.decode()
+    assert_refused(response, before, field="effective_from")
+    latest = f"{timezone.localdate().year + 1}-12-31"
+    assert f"生效日期不能晚于{latest}（明年年底）" in response.content.decode()
+    data["effective_from"] = latest  # a rule announced for next year is kept as typed
+    assert office.post(reverse("compliance:settings"), data).status_code == 302
+    assert str(RuleSetting.objects.get().effective_from) == latest
 
 
 @pytest.mark.parametrize("effective_from", ["0001-01-01", "1900-01-01"])
