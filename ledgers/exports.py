@@ -11,6 +11,7 @@ the same functions the checklist and the dashboard count with, so every page and
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from operator import attrgetter
 
 from django.db.models import Prefetch, Q
@@ -57,6 +58,7 @@ THREE_MEETINGS_ONE_LECTURE = (
 )
 TYPE_ORDER = {code: i for i, code in enumerate(MeetingType.values)}
 NO_REVIEW_NOTE = "本年度无已完成的民主评议"
+TOTAL = "合计"
 REVIEW_COLUMNS = [("序号", 6), "姓名", "人员类别", ("优秀票", 8), ("合格票", 8), ("基本合格票", 10),
                   ("不合格票", 9), "评议等次", Column("等次理由/不参评原因", wrap=True),
                   Column("后续处置", wrap=True), "状态"]  # fmt: skip
@@ -98,18 +100,31 @@ def _yes(flag):
 # ---------------------------------------------------------------- 党员名册
 
 
-def roster_members(branch_ids, user):
-    """The branches' members on the roster, as the 党员名册 page shows them to this user (IDs masked)."""
-    members = list(
-        Member.objects.filter(branch_id__in=branch_ids, on_roster=True)
-        .select_related("branch", "group")
-        .order_by("name_initials", "name", "pk")
+def roster_members(branch_ids, user, on):
+    """The branches' roster on the day (members.selectors.roster_as_of, the ledger's day Context.on): each
+    member as they stood then — branch, 党小组, 人员类别 and 党籍状态 of that day, an 入党 or 转正 date still
+    to come left blank. ID numbers and phones as the 党员名册 page shows them to this user today: masked
+    unless the user may see them where the member is now (one who has left since is masked)."""
+    rows = list(
+        member_selectors.roster_as_of(on=on, branch_ids=branch_ids)
+        .select_related("branch", "member__branch", "member__group")
+        .order_by("member__name_initials", "member__name", "member_id")
     )
+    members = [row.member for row in rows]
     if user is None:  # the command line without --user: masked, like any role without the right
         for m in members:
             m.shown_id_number, m.shown_phone = mask_id_number(m.id_number), mask_phone(m.phone)
-        return members
-    return member_selectors.present(user, members)
+    else:
+        member_selectors.present(user, members)
+    for row, m in zip(rows, members, strict=True):
+        m.branch, m.group, m.on_roster = row.branch, row.group, True
+        m.category = row.category_then or m.category
+        m.status = row.status_then or m.status
+        if m.joined_on and m.joined_on > on:
+            m.joined_on = None
+        if m.confirmed_on and m.confirmed_on > on:
+            m.confirmed_on = None
+    return members
 
 
 def labelled_roster_rows(members, labels):
@@ -168,10 +183,38 @@ def _counts(by_status):
             len(by_status["away"])]  # fmt: skip
 
 
-MEETING_COLUMNS = [("序号", 6), ("召开日期", 12), "会议类型", "党小组", Column("会议主题", wrap=True), "地点",
-                   "主持人", "主讲人", "记录人", ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6), ("外出", 6),
-                   Column("出席人员", wrap=True), Column("请假人员（事由）", wrap=True), Column("缺席人员", wrap=True),
-                   Column("外出人员", wrap=True), ("补录", 6), "补录原因", ("到会未过半", 10), "审核状态"]  # fmt: skip
+# Excel holds at most this many characters in a cell (a longer one makes it report the file damaged).
+CELL_LIMIT = 32767
+CUT_SHORT = "……（以下略，全文见系统中的会议记录）"
+
+
+def _cell_text(text):
+    """Long text (minutes) whole, or cut to what one Excel cell holds, saying so."""
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - len(CUT_SHORT)] + CUT_SHORT
+
+
+def _time(value):
+    return f"{value:%H:%M}" if value else ""
+
+
+# What the meeting page shows of a meeting's substance: who else sat in, the minutes, what was decided,
+# and what the reviewer said. An inspector checks a 三会一课 by its minutes and a 支委会 by its decisions.
+MINUTES_COLUMNS = [
+    Column("列席人员", wrap=True),
+    Column("会议内容/记录", wrap=True),
+    Column("决议事项", wrap=True),
+]
+
+
+def _minutes(m):
+    return [m.guests, _cell_text(m.content), _cell_text(m.resolutions)]
+
+
+MEETING_COLUMNS = [("序号", 6), ("召开日期", 12), ("开始时间", 8), "会议类型", "党小组", Column("会议主题", wrap=True),
+                   "地点", "主持人", "主讲人", "记录人", ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6),
+                   ("外出", 6), Column("出席人员", wrap=True), Column("请假人员（事由）", wrap=True),
+                   Column("缺席人员", wrap=True), Column("外出人员", wrap=True), *MINUTES_COLUMNS, ("补录", 6),
+                   "补录原因", ("到会未过半", 10), "审核状态", Column("审核意见", wrap=True)]  # fmt: skip
 
 
 def meeting_rows(meetings, year, labels=None):
@@ -182,16 +225,18 @@ def meeting_rows(meetings, year, labels=None):
             continue
         index += 1
         people = _attendance(m, labels)
-        yield [index, m.held_on, _join(MeetingType(t).label for t in types), m.group.name if m.group else "",
-               m.topic, m.place, m.host, m.lecturer, m.recorder, *_counts(people), _join(people["present"]),
-               _join(people["leave"]), _join(people["absent"]), _join(people["away"]), _yes(m.is_backfill),
-               m.backfill_reason, _yes(m.low_quorum), m.get_review_state_display()]  # fmt: skip
+        yield [index, m.held_on, _time(m.start_time), _join(MeetingType(t).label for t in types),
+               m.group.name if m.group else "", m.topic, m.place, m.host, m.lecturer, m.recorder, *_counts(people),
+               _join(people["present"]), _join(people["leave"]), _join(people["absent"]), _join(people["away"]),
+               *_minutes(m), _yes(m.is_backfill), m.backfill_reason, _yes(m.low_quorum),
+               m.get_review_state_display(), m.review_comment]  # fmt: skip
 
 
-THEME_DAY_COLUMNS = [("序号", 6), ("召开日期", 12), ("固定日期", 12), "改期批准人", ("改期批准日期", 12),
-                     Column("主题", wrap=True), "地点", "主持人", ("应到", 6), ("实到", 6), ("请假", 6), ("缺席", 6),
-                     ("外出", 6), Column("出席人员", wrap=True), Column("请假人员（事由）", wrap=True),
-                     Column("缺席人员", wrap=True), ("补录", 6), "审核状态"]  # fmt: skip
+THEME_DAY_COLUMNS = [("序号", 6), ("召开日期", 12), ("开始时间", 8), ("固定日期", 12), "改期批准人",
+                     ("改期批准日期", 12), Column("主题", wrap=True), "地点", "主持人", ("应到", 6), ("实到", 6),
+                     ("请假", 6), ("缺席", 6), ("外出", 6), Column("出席人员", wrap=True),
+                     Column("请假人员（事由）", wrap=True), Column("缺席人员", wrap=True), *MINUTES_COLUMNS,
+                     ("补录", 6), "审核状态", Column("审核意见", wrap=True)]  # fmt: skip
 
 
 def theme_day_rows(branch, meetings, year, labels=None):
@@ -201,9 +246,10 @@ def theme_day_rows(branch, meetings, year, labels=None):
             continue
         index += 1
         people = _attendance(m, labels)
-        yield [index, m.held_on, fixed_theme_day(branch, m.held_on), m.off_day_approved_by, m.off_day_approved_on,
-               m.topic, m.place, m.host, *_counts(people), _join(people["present"]), _join(people["leave"]),
-               _join(people["absent"]), _yes(m.is_backfill), m.get_review_state_display()]  # fmt: skip
+        yield [index, m.held_on, _time(m.start_time), fixed_theme_day(branch, m.held_on), m.off_day_approved_by,
+               m.off_day_approved_on, m.topic, m.place, m.host, *_counts(people), _join(people["present"]),
+               _join(people["leave"]), _join(people["absent"]), *_minutes(m), _yes(m.is_backfill),
+               m.get_review_state_display(), m.review_comment]  # fmt: skip
 
 
 ORG_LIFE_COLUMNS = [("序号", 6), ("所属年度", 8), ("召开日期", 12), Column("主题", wrap=True), "主持人",
@@ -351,13 +397,12 @@ def _category_on(member, changes, day):
 @dataclass
 class DuesLine:
     """One member's row on one branch's 党费收缴 sheet: months are {month number: amount, None (owed
-    here, unpaid) or NOT_OWED_HERE}; listed: on the branch's roster as a party member on the ledger's day."""
+    here, unpaid) or NOT_OWED_HERE}."""
 
     member: Member
     category: str
     months: dict
     notes: list
-    listed: bool
 
 
 def _span_notes(spans, index, start, end):
@@ -377,7 +422,7 @@ def _span_notes(spans, index, start, end):
     return notes
 
 
-def _member_lines(member, spans, changes, paid, *, year, on, branch_ids):
+def _member_lines(member, spans, changes, paid, *, year, branch_ids):
     """{branch_id: DuesLine} of the member for the branches among branch_ids the member owed dues to in
     the year. A month is owed to the branch the member belonged to last in it (one who moves mid-month owes
     that month to the new branch, as dues.owed_from counts a newcomer's first month), and only while a
@@ -399,12 +444,10 @@ def _member_lines(member, spans, changes, paid, *, year, on, branch_ids):
             continue
         line = lines.get(span.branch_id)
         if line is None:
-            line = lines[span.branch_id] = DuesLine(
-                member, "", dict.fromkeys(MONTHS, NOT_OWED_HERE), [], False
-            )
+            line = lines[span.branch_id] = DuesLine(member, "", dict.fromkeys(MONTHS, NOT_OWED_HERE), [])
         line.months[month] = paid.get(month)
     for branch_id, line in lines.items():
-        own = [i for i, s in enumerate(spans) if s.branch_id == branch_id and s.covers(start, end)]
+        own = _own_spans(spans, branch_id, start, end)
         last_day = spans[own[-1]].last_day(end)
         line.category = Category(_category_on(member, changes, last_day) or member.category).label
         joined = member.joined_on
@@ -412,16 +455,40 @@ def _member_lines(member, spans, changes, paid, *, year, on, branch_ids):
             line.notes.append(f"{member.joined_on:%Y-%m-%d}入党")
         for i in own:
             line.notes.extend(_span_notes(spans, i, start, end))
-        line.listed = any(spans[i].covers(on, on) for i in own) and (
-            _category_on(member, changes, on) in PARTY_MEMBER_CATEGORIES
-        )
     return lines
 
 
-def dues_payers(branch_ids, year, on):
-    """{branch_id: [DuesLine]}: the branches' party members of the year — everyone on a branch's roster at
-    some time in the year (the dated memberships, as members.selectors.roster_as_of reads them) while a
-    party member — each with the year's payments of the months owed to that branch. Three queries."""
+def _own_spans(spans, branch_id, first, last):
+    """The indexes of the member's spans in the branch that cover some day from first to last."""
+    return [i for i, s in enumerate(spans) if s.branch_id == branch_id and s.covers(first, last)]
+
+
+@dataclass
+class YearHistory:
+    """Who was in which branch, and what, on any day of the year: the dated memberships (as _Spans) and
+    category changes of everyone who belonged to one of the branches at some time in it, as
+    members.selectors.roster_as_of reads them; here: a subquery of their ids, to read their records."""
+
+    here: object
+    members: dict
+    spans: dict
+    changes: dict
+
+    def category_on(self, member_id, day):
+        member = self.members[member_id]
+        return _category_on(member, self.changes[member_id], day) or member.category
+
+    def branch_on(self, member_id, day):
+        """The member's branch on the day (the new one on the day of a move). A day outside the year's
+        memberships (a record dated after the member left): the last branch before it, else the first."""
+        spans = self.spans.get(member_id, [])
+        before = [s for s in spans if s.started_on <= day]
+        found = [s for s in before if s.covers(day, day)] or before or spans[:1]
+        return found[-1].branch_id if found else None
+
+
+def year_history(branch_ids, year):
+    """YearHistory of the branches' members of the year. Two queries."""
     start, end = date(year, 1, 1), date(year, 12, 31)
 
     def in_year(queryset):
@@ -439,17 +506,28 @@ def dues_payers(branch_ids, year, on):
         .values_list("member_id", "category", "changed_on")
     ):
         changes[member_id].append((changed_on, category))
+    return YearHistory(
+        here,
+        members={member_id: memberships[0].member for member_id, memberships in by_member.items()},
+        spans={member_id: _spans(memberships) for member_id, memberships in by_member.items()},
+        changes=changes,
+    )
+
+
+def dues_payers(history, branch_ids, year):
+    """{branch_id: [DuesLine]}: the branches' party members of the year — everyone on a branch's roster at
+    some time in the year (YearHistory) while a party member — each with the year's payments of the months
+    owed to that branch. One query."""
     paid = defaultdict(dict)
     for member_id, month, amount in DuesPayment.objects.filter(
-        member_id__in=here, month__year=year, voided_at__isnull=True
+        member_id__in=history.here, month__year=year, voided_at__isnull=True
     ).values_list("member_id", "month", "amount"):
         paid[member_id][month.month] = amount
     wanted = set(branch_ids)
     lines = defaultdict(list)
-    for member_id, memberships in by_member.items():
-        member = memberships[0].member
-        found = _member_lines(member, _spans(memberships), changes[member_id], paid[member_id], year=year,
-                              on=on, branch_ids=wanted)  # fmt: skip
+    for member_id, spans in history.spans.items():
+        found = _member_lines(history.members[member_id], spans, history.changes[member_id], paid[member_id],
+                              year=year, branch_ids=wanted)  # fmt: skip
         for branch_id, line in found.items():
             lines[branch_id].append(line)
     for rows in lines.values():
@@ -457,38 +535,57 @@ def dues_payers(branch_ids, year, on):
     return lines
 
 
+def _amount(value):
+    """An amount of money in yuan, to the fen (a Decimal: the renderer shows it with two decimals)."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _paid(values):
+    """The amounts among a row's or a column's months (leaving out the unpaid and the “—”)."""
+    return [v for v in values if v not in (None, NOT_OWED_HERE)]
+
+
 def dues_rows(lines, labels=None):
     """Member × month: the amount paid for each month owed to the branch (blank when unpaid, “—” when the
-    month was not the branch's to collect)."""
+    month was not the branch's to collect); then the 合计 of each month, of the months paid and of the year."""
     for index, line in enumerate(lines, start=1):
-        m, paid = line.member, [v for v in line.months.values() if v not in (None, NOT_OWED_HERE)]
-        yield [index, (labels or {}).get(m.pk, m.name), line.category, m.get_dues_kind_display(), m.monthly_dues,
-               *(line.months[month] for month in MONTHS), len(paid), sum(paid) if paid else 0,
-               "；".join(line.notes)]  # fmt: skip
+        m, paid = line.member, _paid(line.months.values())
+        monthly = m.monthly_dues
+        yield [index, (labels or {}).get(m.pk, m.name), line.category, m.get_dues_kind_display(),
+               None if monthly is None else _amount(monthly),
+               *(v if v in (None, NOT_OWED_HERE) else _amount(v) for v in (line.months[k] for k in MONTHS)),
+               len(paid), _amount(sum(paid)), "；".join(line.notes)]  # fmt: skip
+    if lines:
+        months = [_amount(sum(_paid(line.months[k] for line in lines))) for k in MONTHS]
+        yield [None, TOTAL, None, None, None, *months, sum(len(_paid(line.months.values())) for line in lines),
+               _amount(sum(months)), None]  # fmt: skip
 
 
 REPORT_COLUMNS = [("序号", 6), "姓名", "人员类别", ("收到日期", 12), Column("标题/主要内容", wrap=True)]
 
 
-def year_reports(branch_ids, year):
-    return (
+def year_reports(history, branch_ids, year):
+    """{branch_id: [ThoughtReport]}: the year's reports, each under the branch that received it (the member's
+    on the day it was received), with the member's category that day (category_then). One query."""
+    wanted = set(branch_ids)
+    found = defaultdict(list)
+    for r in (
         ThoughtReport.objects.filter(
-            member__branch_id__in=branch_ids, received_on__year=year, voided_at__isnull=True
+            member_id__in=history.here, received_on__year=year, voided_at__isnull=True
         )
         .select_related("member")
         .order_by("received_on", "member__name_initials", "pk")
-    )
+    ):
+        branch_id = history.branch_on(r.member_id, r.received_on)
+        if branch_id in wanted:
+            r.category_then = Category(history.category_on(r.member_id, r.received_on)).label
+            found[branch_id].append(r)
+    return found
 
 
 def report_rows(reports, labels=None):
     for index, r in enumerate(reports, start=1):
-        yield [
-            index,
-            (labels or {}).get(r.member_id, r.member.name),
-            r.member.get_category_display(),
-            r.received_on,
-            r.title,
-        ]
+        yield [index, (labels or {}).get(r.member_id, r.member.name), r.category_then, r.received_on, r.title]
 
 
 TRAINING_COLUMNS = [("序号", 6), "姓名", "人员类别", ("应完成学时", 11), ("已完成学时", 11), "完成情况",
@@ -501,6 +598,16 @@ def year_training(branches, year, as_of):
     the records that make up the total."""
     found = training.standings(branches={b.pk: b.path for b in branches}, years=[year], as_of=as_of,
                                settings=settings_in_force(as_of))  # fmt: skip
+    # Only those on the branch's roster some time in the year (the dated memberships, as the 党费收缴 sheet
+    # reads them): one who came later (转入, or entered here later: members.services.membership_start) is
+    # not on a year's sheet of a year they were not in it, and a year already closed stays as it was.
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    here = set(
+        Membership.objects.filter(branch_id__in=[b.pk for b in branches], started_on__lte=end)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=start))
+        .values_list("member_id", "branch_id")
+    )
+    found = [s for s in found if (s.member_id, s.branch_id) in here]
     records = defaultdict(list)
     for r in TrainingRecord.objects.filter(
         member_id__in=[s.member_id for s in found], held_on__year=year, voided_at__isnull=True
@@ -520,31 +627,80 @@ def training_rows(standings, labels=None):
                "\n".join(records)]  # fmt: skip
 
 
-PIPELINE_COLUMNS = [("序号", 6), "姓名", "当前类别", ("递交申请", 12), ("确定积极分子", 12), ("确定发展对象", 12),
-                    ("接收预备党员", 12), ("转正", 12), Column("发展事项（日期 事项）", wrap=True)]  # fmt: skip
+PIPELINE_COLUMNS = [("序号", 6), "姓名", "人员类别", ("递交申请", 12), ("确定积极分子", 12), ("确定发展对象", 12),
+                    ("接收预备党员", 12), ("转正", 12), Column("发展事项（日期 事项）", wrap=True),
+                    Column("变动情况", wrap=True)]  # fmt: skip
 IN_PIPELINE = (Category.APPLICANT, Category.ACTIVIST, Category.CANDIDATE, Category.PROBATIONARY)
+# The dates of the steps, in the order of the sheet's columns.
+STEPS = ("applied_on", "activist_on", "candidate_on", "joined_on", "confirmed_on")
 
 
-def pipeline_members(branch_ids, year):
-    """Everyone on the way in (申请人 to 预备党员), and those who joined or were confirmed in the year."""
-    return (
-        Member.objects.filter(branch_id__in=branch_ids, on_roster=True)
-        .filter(Q(category__in=IN_PIPELINE) | Q(joined_on__year=year) | Q(confirmed_on__year=year))
-        .prefetch_related(
-            Prefetch("pipeline_events", queryset=PipelineEvent.objects.order_by("happened_on", "pk"))
-        )
-        .order_by("applied_on", "name_initials", "pk")
-    )
+@dataclass
+class PipelineLine:
+    """One member's row on one branch's 发展党员 sheet: the category at the end of their time in the branch
+    that year, the dates of their steps (one not yet taken then blank) and that time's events."""
+
+    member: Member
+    category: str
+    steps: list
+    events: list
+    notes: list
 
 
-def pipeline_rows(members, labels=None):
-    for index, m in enumerate(members, start=1):
-        events = "\n".join(
-            f"{e.happened_on:%Y-%m-%d} {e.get_kind_display()}" + (f" {e.hours}学时" if e.hours else "")
-            for e in m.pipeline_events.all()
-        )
-        yield [index, (labels or {}).get(m.pk, m.name), m.get_category_display(), m.applied_on, m.activist_on, m.candidate_on, m.joined_on,
-               m.confirmed_on, events]  # fmt: skip
+def _event_text(e):
+    return f"{e.happened_on:%Y-%m-%d} {e.get_kind_display()}" + (f" {e.hours}学时" if e.hours else "")
+
+
+def _pipeline_line(history, member_id, branch_id, events, start, on):
+    """The member's PipelineLine for their time in the branch from start to on, or None when they were
+    neither on the way in at its end nor took a step or had an event recorded in it."""
+    member, spans = history.members[member_id], history.spans[member_id]
+    own = _own_spans(spans, branch_id, start, on)
+    if not own:
+        return None
+    last = spans[own[-1]].last_day(on)
+
+    def here(day):
+        return day is not None and start <= day <= on and any(spans[i].covers(day, day) for i in own)
+
+    steps = [getattr(member, field) for field in STEPS]
+    mine = [e for e in events if here(e.happened_on)]
+    category = history.category_on(member_id, last)
+    if category not in IN_PIPELINE and not mine and not any(here(day) for day in steps):
+        return None
+    return PipelineLine(member, Category(category).label, [day if day and day <= last else None for day in steps],
+                        [_event_text(e) for e in mine],
+                        [note for i in own for note in _span_notes(spans, i, start, on)])  # fmt: skip
+
+
+def pipeline_members(history, branch_ids, year, on):
+    """{branch_id: [PipelineLine]}: the year's 发展党员 work up to the day `on` (Context.on), each part under
+    the branch that did it. A member is on a branch's sheet for their time in it that year when still on the
+    way in (申请人 to 预备党员) at its end, or when a step or a recorded event of theirs falls in it. One query."""
+    start = date(year, 1, 1)
+    events = defaultdict(list)
+    for e in PipelineEvent.objects.filter(member_id__in=history.here, happened_on__year=year).order_by(
+        "happened_on", "pk"
+    ):
+        events[e.member_id].append(e)
+    wanted = set(branch_ids)
+    found = defaultdict(list)
+    for member_id, spans in history.spans.items():
+        for branch_id in dict.fromkeys(s.branch_id for s in spans if s.branch_id in wanted):
+            line = _pipeline_line(history, member_id, branch_id, events[member_id], start, on)
+            if line is not None:
+                found[branch_id].append(line)
+    for lines in found.values():
+        lines.sort(key=lambda line: (line.member.applied_on is None, line.member.applied_on or start,
+                                     line.member.name_initials, line.member.name, line.member.pk))  # fmt: skip
+    return found
+
+
+def pipeline_rows(lines, labels=None):
+    for index, line in enumerate(lines, start=1):
+        m = line.member
+        yield [index, (labels or {}).get(m.pk, m.name), line.category, *line.steps, "\n".join(line.events),
+               "；".join(line.notes)]  # fmt: skip
 
 
 # ---------------------------------------------------------------- 合规情况 (compliance.grid)
@@ -663,14 +819,15 @@ class Reads:
         ids = [b.pk for b in branches]
         on = min(date(year, 12, 31), as_of)  # Context.on
         preload_value_settings(branches)  # 主题党日 fixed days
-        self.roster = _by_branch(roster_members(ids, user))
+        self.roster = _by_branch(roster_members(ids, user, on))
         self.meetings = _by_branch(year_meetings(ids, year))
         self.talks = _by_branch(year_talks(ids, year))
         self.reviews, self.unfinished_reviews = year_reviews(ids, year)
-        self.dues = dues_payers(ids, year, on)
-        self.reports = _by_branch(year_reports(ids, year), lambda r: r.member.branch_id)
+        history = year_history(ids, year)
+        self.dues = dues_payers(history, ids, year)
+        self.reports = year_reports(history, ids, year)
         self.training = _by_branch(year_training(branches, year, as_of), lambda pair: pair[0].branch_id)
-        self.pipeline = _by_branch(pipeline_members(ids, year))
+        self.pipeline = pipeline_members(history, ids, year, on)
         self.cells = _by_branch(year_cells(ids, year, as_of))
         self.secretaries = secretaries_of(ids)
         self.secretary_names = secretary_names(ids, on)
@@ -699,8 +856,8 @@ class Reads:
             named[branch_id].update(standing.member_id for standing, _records in pairs)
         for branch_id, (_campaign, results) in self.reviews.items():
             named[branch_id].update(r["member_id"] for r in results)
-        for branch_id, members in self.pipeline.items():
-            named[branch_id].update(m.pk for m in members)
+        for branch_id, lines in self.pipeline.items():
+            named[branch_id].update(line.member.pk for line in lines)
         wanted = set().union(*named.values())
         people = Member.objects.filter(pk__in=wanted).select_related("group").only(
             "pk", "name", "birth_on", "joined_on", "group__name"
@@ -729,16 +886,22 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
     ctx.meetings, ctx.cells = reads.of("meetings", branch), reads.of("cells", branch)
     ctx.labels = reads.labels.get(branch.pk, {})
     dues_lines = reads.of("dues", branch)
+    roster = reads.of("roster", branch)
+    party = sum(m.category in PARTY_MEMBER_CATEGORIES for m in roster)
+    on = f"{ctx.on.year}年{ctx.on.month}月{ctx.on.day}日"
     cover = [
         ("党支部", branch.name),
         ("上级党组织", reads.parents.get(branch.pk, "")),
         ("年度", f"{year}年"),
         ("支部书记", reads.secretary_names.get(branch.pk, NO_SECRETARY)),
-        # The 党费收缴 sheet's members on the branch's roster on the ledger's day (Context.on); the sheet
-        # also lists those who left or came during the year.
+        # The party members of the 党员名册 sheet, the roster on the ledger's day (Context.on); the 党费收缴
+        # sheet also lists those who left or came during the year.
+        (f"在册党员（{on}）", party),
         (
-            f"在册党员（{ctx.on.year}年{ctx.on.month}月{ctx.on.day}日）",
-            sum(line.listed for line in dues_lines),
+            "党员名册人数",
+            f"{len(roster)}人（含入党申请人、入党积极分子、发展对象{len(roster) - party}人）"
+            if len(roster) > party
+            else f"{len(roster)}人",
         ),
         ("本年度曾在册党员", len(dues_lines)),
         ("合规完成率", _rate_text(tally(ctx.cells))),
@@ -747,8 +910,10 @@ def branch_book(branch, *, year, user, as_of=None, generated_at=None, reads=None
         ("导出人", exporter_name(user)),
         (
             "说明",
-            "党员名册为导出时在册人员；党费收缴表列本年度曾在本支部的党员（含年内转出、转入、入党者），"
-            "“—”为不在本支部或尚未入党、无需在本支部缴纳的月份；合规情况与“本期事项”、工作台按同一规则计算。",
+            f"党员名册为{on}在册人员，人员类别、党小组、党籍状态为当日情况；"
+            "党费收缴表列本年度曾在本支部的党员（含年内转出、转入、入党者），"
+            "“—”为不在本支部或尚未入党、无需在本支部缴纳的月份；思想汇报、发展党员按当时所在支部列入；"
+            "合规情况与“本期事项”、工作台按同一规则计算。",
         ),
     ]
     return Book(
@@ -801,7 +966,6 @@ GRID_COLUMNS = [("序号", 6), "党支部", "对象", "规则", "周期", ("开�
                 ("已完成", 8), "状态", Column("说明", wrap=True)]  # fmt: skip
 OVERDUE_COLUMNS = [("序号", 6), "党支部", "对象", "规则", "周期", ("结束", 12), ("应完成", 8), ("已完成", 8)]
 WATCH_COLUMNS = [("序号", 6), "党支部", "党员", "事项", "状态", Column("说明", wrap=True), ("发现日期", 12)]
-TOTAL = "合计"
 
 
 def _tally_row(t):
@@ -823,11 +987,9 @@ def summary_rows(branches, cells):
                 continue
             index += 1
             yield [index, b.name, name, *_tally_row(t)]
-        if b.pk in by_branch:
-            index += 1
-            yield [index, b.name, TOTAL, *_tally_row(by_branch[b.pk])]
-    index += 1
-    yield [index, TOTAL, TOTAL, *_tally_row(tally(cells))]
+        if b.pk in by_branch:  # a 合计 is not an item: no 序号
+            yield [None, b.name, TOTAL, *_tally_row(by_branch[b.pk])]
+    yield [None, TOTAL, TOTAL, *_tally_row(tally(cells))]
 
 
 def grid_rows(cells):
@@ -843,16 +1005,19 @@ def overdue_rows(cells):
                c.obligation.required, c.obligation.held]  # fmt: skip
 
 
-def watch_rows(organisation):
-    """Members who need attention: the open flags of the watch-list (compliance.selectors.WATCH_RULES, the
-    dashboard's 关注党员 and the 待办 list's “关注党员” filter) of the branches under the organisation."""
+def watch_rows(organisation, on):
+    """Members who need attention: the watch-list (compliance.selectors.WATCH_RULES, the dashboard's 关注党员
+    and the 待办 list's “关注党员” filter) of the branches under the organisation as it stood on the day
+    (the year's last, or today in the current year: then the open flags): the flags raised by then and not
+    yet resolved then."""
     flags = (
         Flag.objects.filter(
             branch__path__startswith=organisation.path,
             rule__in=WATCH_RULES,
             member__isnull=False,
-            resolved_on__isnull=True,
+            raised_on__lte=on,
         )
+        .filter(Q(resolved_on__isnull=True) | Q(resolved_on__gt=on))
         .select_related("branch", "member")
         .order_by("branch__path", "rule", "member__name_initials", "pk")
     )
@@ -868,6 +1033,7 @@ def summary_book(organisation, *, year, user, as_of=None, generated_at=None):
     order = {b.pk: i for i, b in enumerate(branches)}
     cells = sorted(year_cells(ids, year, as_of), key=lambda c: (order[c.branch_id], *_cell_order(c)))
     total = tally(cells)
+    on = min(date(year, 12, 31), as_of)  # Context.on
     cover = [
         ("党组织", organisation.name),
         ("年度", f"{year}年"),
@@ -885,6 +1051,6 @@ def summary_book(organisation, *, year, user, as_of=None, generated_at=None):
         ),
         Sheet("合规明细", GRID_COLUMNS, lambda: grid_rows(cells), note="本年度无应完成事项"),
         Sheet("逾期清单", OVERDUE_COLUMNS, lambda: overdue_rows(cells), note="无逾期事项"),
-        Sheet("重点关注党员", WATCH_COLUMNS, lambda: watch_rows(organisation), note="暂无需要关注的党员"),
+        Sheet("重点关注党员", WATCH_COLUMNS, lambda: watch_rows(organisation, on), note="暂无需要关注的党员"),
     ]
     return Book(sheets, f"{organisation.name} {year}年度组织生活情况汇总", cover)

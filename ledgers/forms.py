@@ -4,13 +4,13 @@ from django.utils import timezone
 from branches.forms import SafeForm
 
 from .models import ExportKind
+from .selectors import first_ledger_year
 
-YEARS_BACK = 6
 
-
-def year_choices(organisation, today=None):
+def year_choices(organisation, today=None, first=None):
+    """This year back to the first year of the organisation's records (selectors.first_ledger_year)."""
     today = today or timezone.localdate()
-    first = max(organisation.founded_on.year, today.year - YEARS_BACK)
+    first = first or first_ledger_year(organisation, today=today)
     return [(y, f"{y}年") for y in range(today.year, first - 1, -1)]
 
 
@@ -28,7 +28,13 @@ class ExportForm(SafeForm):
 
     def __init__(self, *args, organisation, township=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["year"].choices = year_choices(organisation)
-        self.fields["year"].initial = timezone.localdate().year
+        today = timezone.localdate()
+        first = first_ledger_year(organisation, today=today)
+        self.fields["year"].choices = year_choices(organisation, today, first)
+        self.fields["year"].initial = today.year
+        self.fields["year"].error_messages["invalid_choice"] = (
+            f"请选择{first}年至{today.year}年之间的年度：本系统中{organisation.name}的记录从{first}年开始，"
+            "更早的年度没有可导出的台账。"
+        )
         if not township:
             del self.fields["kind"]

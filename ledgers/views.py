@@ -10,10 +10,11 @@ from branches.models import OrgLevel
 
 from . import selectors, services
 from .forms import ExportForm
-from .models import ExportKind, ExportStatus
+from .models import ACTIVE_STATUSES, ExportKind, ExportStatus
 
 TOWNSHIP_LEVELS = [OrgLevel.PARTY_COMMITTEE, OrgLevel.GENERAL_BRANCH]
 PAGE_SIZE = 30
+READING = "正在读取数据"
 CONTENT_TYPES = {
     ExportKind.ZIP: "application/zip",
     ExportKind.BRANCH: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -53,9 +54,16 @@ def township_export(request, pk):
 
 
 def _status(export):
+    """What the page shows of an export. Before its first step is done (queued, or reading the records)
+    there is no figure yet: `indeterminate`, and the label says what it waits for."""
+    waiting = export.status in ACTIVE_STATUSES and not export.done
+    label = export.get_status_display()
+    if waiting and export.status == ExportStatus.RUNNING:
+        label = READING
     return {
         "status": export.status,
-        "label": export.get_status_display(),
+        "label": label,
+        "indeterminate": waiting,
         "done": export.done,
         "total": export.total,
         "percent": export.percent,

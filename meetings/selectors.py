@@ -253,7 +253,7 @@ def talk_gap_list(branch, *, year, as_of, labels=None):
     refresh as of as_of reads them) and the same count as its flag (`talk_gaps`). Three queries.
 
     labels: {member id: label} the page names people by (members.names.distinct_labels), else their names."""
-    parties = talk_parties_of(branch.pk, as_of=as_of)
+    parties = talk_parties_of(branch.pk, as_of=as_of, year=year)
     talks = Talk.objects.filter(branch=branch, talked_on__year=year, voided_at__isnull=True)
     gaps = talk_gaps(parties.committee, parties.members, talks.values_list("initiator_id", "counterpart_id"))
     names = {pk: (labels or {}).get(pk, name) for pk, name in parties.people}

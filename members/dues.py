@@ -107,13 +107,17 @@ def owed_from(joined_on, listed_on):
 
 NOT_OWED_BEFORE_JOINING = "入党前无需缴纳"
 NOT_OWED_BEFORE_LISTED = "转入本支部前无需在此缴纳"
+NOT_OWED_BEFORE_RECORDS = "此前的党费未在本系统记录"
 
 
-def not_owed_reason(joined_on, listed_on):
+def not_owed_reason(joined_on, listed_on, records_from=None):
     """Why the months before `owed_from` are not owed here: the member had not yet joined the party, or
-    (joined earlier) was not yet on a roster here and paid elsewhere."""
+    (joined earlier) was not yet on a roster here and paid elsewhere, or was on it only from the month their
+    records here began (records_from: imported, or registered by hand, then)."""
     if joined_on and (listed_on is None or month_start(joined_on) >= month_start(listed_on)):
         return NOT_OWED_BEFORE_JOINING
+    if records_from and month_start(records_from) == month_start(listed_on):
+        return NOT_OWED_BEFORE_RECORDS
     return NOT_OWED_BEFORE_LISTED
 
 

@@ -63,7 +63,9 @@ class MemberCreateForm(SafeModelForm):
     gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号")] + Gender.choices, required=False)
     birth_on = _date("出生日期", required=False, help_text="不填则按身份证号。")
     started_on = _date(
-        "编入本支部日期", required=False, help_text="不填则取最早的发展日期；转入的填转入日期。"
+        "编入本支部日期",
+        required=False,
+        help_text="不填则取最早的发展日期；本月以前入党的党员不填则自本月起计入本支部名册（此前的党费、学习等未在本系统记录）。转入的填转入日期。",
     )
     transfer_counterpart = forms.CharField(
         label="由外单位转入：原党组织",
@@ -334,7 +336,7 @@ class ImportCommitForm(SafeForm):
         label="身份证号已登记的人员",
         choices=[
             ("skip", "跳过，不改动"),
-            ("update", "更新其基本信息（姓名、电话、学历、单位、民族、备注）"),
+            ("update", "更新其基本信息（表中填写的民族、学历、电话、单位、备注；姓名须一致）"),
         ],
         initial="skip",
         widget=forms.RadioSelect,

@@ -20,7 +20,13 @@ from . import pipeline
 from .idcard import normalise_id_number
 from .models import Gender, Member
 from .normalise import clean_text, parse_roster_date
-from .services import bulk_register, name_initials, records_begin_on, refresh_flags_on_commit
+from .services import (
+    bulk_register,
+    name_initials,
+    records_begin_on,
+    refresh_flags_on_commit,
+    registered_already,
+)
 from .signals import roster_changed
 from .validation import MemberFacts, check_member
 
@@ -62,7 +68,10 @@ CATEGORY_WORDS = {
 }
 GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
 FREE_TEXT_COLUMNS = ("ethnicity", "education", "work_unit", "note")
-PERSONAL_UPDATE_FIELDS = ("name", "ethnicity", "education", "phone", "work_unit", "note", "name_initials")
+# What 更新 writes to a member already registered: the personal details of a filled-in cell. Not the name
+# (a row whose name differs is refused: the ID number is more likely mistyped than the person renamed),
+# nor the branch, group, category or development dates, which change through 调动 and 发展 with their dates.
+PERSONAL_UPDATE_FIELDS = ("ethnicity", "education", "phone", "work_unit", "note")
 
 # Labels for messages, in Chinese, by field.
 LABELS = {key: names[0] for key, names in COLUMNS.items()}
@@ -81,6 +90,10 @@ class RowResult:
     action: str = "create"  # create / update / skip
     member: Member | None = None
     existing: Member | None = None
+    # For a registered member: what 更新 would write, [(column label, registered value, the row's)], and
+    # what the row says otherwise that no import applies, [(column label, registered value, the row's)].
+    changes: list = field(default_factory=list)
+    not_applied: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -232,9 +245,12 @@ def _lookup_branch(raw, result, branches, groups):
     return branch, group
 
 
-def check_rows(rows, *, branches, groups, existing, mode, today):
+def check_rows(rows, *, branches, groups, existing, mode, today, writable_branch_ids=None):
     """Check every row. branches: {name: [Organisation]}; groups: {(branch pk, name): group};
-    existing: {id number: Member}; mode: 'skip' or 'update' for ID numbers already registered."""
+    existing: {id number: Member}; mode: 'skip' or 'update' for ID numbers already registered;
+    writable_branch_ids: the branches whose members the import may update (None: all). A registered
+    member's row is refused here, so that the preview says what committing would: outside those branches
+    (with the registration form's words, naming nobody), off the roster, or under another name."""
     results, seen = [], {}
     for number, raw in rows:
         result = RowResult(number=number, raw=raw)
@@ -279,6 +295,7 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
             result.existing = existing.get(number_key)
         if result.existing is not None:
             result.action = "update" if mode == "update" else "skip"
+            _check_registered(result, cleaned, writable_branch_ids)
         result.errors.extend(_overlong_cells(raw))
         if result.ok:
             result.member = Member(
@@ -293,7 +310,86 @@ def check_rows(rows, *, branches, groups, existing, mode, today):
                 **cleaned,
             )
             result.member.name_initials = name_initials(result.member.name)
+            if result.existing is not None:
+                _compare_with_registered(result, mode)
     return results
+
+
+def _name_key(name):
+    """A name as compared with the registered one: spaces and the forms of the middle dot do not count."""
+    return "".join(name.split()).translate(str.maketrans("•・‧∙⋅", "·····"))
+
+
+def _check_registered(result, cleaned, writable_branch_ids):
+    """Refuse the row of an ID number already registered that no import may touch, in both modes."""
+    existing = result.existing
+    in_scope = writable_branch_ids is None or existing.branch_id in writable_branch_ids
+    if not in_scope or not existing.on_roster:
+        result.errors.append((LABELS["id_number"], registered_already(existing, in_scope=in_scope)))
+        return
+    name = cleaned.get("name")
+    if name and _name_key(name) != _name_key(existing.name):
+        result.errors.append(
+            (
+                LABELS["name"],
+                f"该身份证号已登记为“{existing.name}”，与本行姓名“{name}”不符，本行不导入。请核对身份证号；"
+                f"如确需更正姓名，请在{existing.name}的党员页面修改。",
+            )
+        )
+
+
+def _shown(value):
+    if value is None or value == "":
+        return "（空）"
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _compare_with_registered(result, mode):
+    """What 更新 would change (the personal details of the cells filled in), and what else in the row
+    differs from the registered member and no import applies (a 提示 in either mode)."""
+    existing, row = result.existing, result.member
+    for key in PERSONAL_UPDATE_FIELDS:
+        new = getattr(row, key)
+        if clean_text(result.raw.get(key)) and new != getattr(existing, key):
+            result.changes.append((LABELS[key], _shown(getattr(existing, key)), _shown(new)))
+    if mode == "update" and not result.changes:
+        result.action = "skip"  # nothing to write: the row matches what is registered
+    if row.branch_id != existing.branch_id:
+        result.not_applied.append((LABELS["branch"], existing.branch.name, row.branch.name))
+        result.warnings.append(
+            (
+                LABELS["branch"],
+                f"已登记在“{existing.branch.name}”，导入不调动组织关系；如需调动，请在该党员页面办理“调整支部/党小组”。",
+            )
+        )
+    elif row.group_id is not None and row.group_id != existing.group_id:
+        result.not_applied.append(
+            (LABELS["group"], existing.group.name if existing.group else "（无）", row.group.name)
+        )
+        result.warnings.append(
+            (LABELS["group"], "导入不调整党小组；如需调整，请在该党员页面办理“调整支部/党小组”。")
+        )
+    if row.category != existing.category:
+        registered = existing.get_category_display()
+        result.not_applied.append((LABELS["category"], registered, pipeline.CATEGORY_LABELS[row.category]))
+        result.warnings.append(
+            (
+                LABELS["category"],
+                f"已登记为{registered}，导入不改变人员类别；类别变化请在该党员页面按发展党员程序登记。",
+            )
+        )
+    changed_dates = [
+        key
+        for key in DATE_COLUMNS
+        if key != "birth_on" and getattr(row, key) and getattr(row, key) != getattr(existing, key)
+    ]
+    for key in changed_dates:
+        result.not_applied.append((LABELS[key], _shown(getattr(existing, key)), _shown(getattr(row, key))))
+    if changed_dates:
+        labels = "、".join(LABELS[key] for key in changed_dates)
+        result.warnings.append(
+            (labels, "与已登记的不同，导入不改变发展日期；如登记有误，请在该党员页面“更正日期”。")
+        )
 
 
 def _overlong_cells(raw):
@@ -326,6 +422,8 @@ def scope_lookups(branch_queryset):
 
 
 def existing_members(rows):
+    """{ID number: Member} of the rows' ID numbers registered already, wherever (an ID number is registered
+    once); check_rows says no more of one outside the user's branches than that it is taken."""
     numbers = {
         normalise_id_number(clean_text(raw.get("id_number"))) for _n, raw in rows if raw.get("id_number")
     }
@@ -333,7 +431,7 @@ def existing_members(rows):
     numbers = sorted(numbers)
     for start in range(0, len(numbers), 900):
         for member in Member.objects.filter(id_number__in=numbers[start : start + 900]).select_related(
-            "branch"
+            "branch", "group"
         ):
             found[member.id_number] = member
     return found
@@ -343,19 +441,12 @@ def existing_members(rows):
 
 
 @transaction.atomic
-def commit(results, *, strict, today, writable_branch_ids):
-    """Write the good rows in bulk (or nothing, in strict mode with any bad row).
+def commit(results, *, strict, today):
+    """Write the good rows checked by check_rows in bulk (or nothing, in strict mode with any bad row): the
+    very rows, and outcomes, the preview showed.
 
     Returns {"created": n, "updated": n, "skipped": n, "failed": n}.
     """
-    for result in results:
-        if (
-            result.ok
-            and result.existing is not None
-            and result.action == "update"
-            and result.existing.branch_id not in writable_branch_ids
-        ):
-            result.errors.append((LABELS["id_number"], "该身份证号已登记在您管理范围以外的支部，不能更新。"))
     failed = [r for r in results if not r.ok]
     counts = {"created": 0, "updated": 0, "skipped": 0, "failed": len(failed)}
     if strict and failed:
@@ -376,11 +467,13 @@ def commit(results, *, strict, today, writable_branch_ids):
 
 
 def _update_existing(results):
+    """Write each row's changes (check_rows found them: personal details of the cells filled in)."""
     members = []
     for result in results:
         existing = result.existing
         for field_name in PERSONAL_UPDATE_FIELDS:
-            setattr(existing, field_name, getattr(result.member, field_name))
+            if clean_text(result.raw.get(field_name)):
+                setattr(existing, field_name, getattr(result.member, field_name))
         members.append(existing)
     if members:
         bulk_update_with_history(members, Member, PERSONAL_UPDATE_FIELDS, batch_size=500)
@@ -402,17 +495,23 @@ def start_import(*, user, fileobj, filename, size):
 
 
 def check_import(*, rows, branch_queryset, mode, today):
+    """Check the rows as the user may import them: into, and updating members of, branch_queryset."""
     branches, groups = scope_lookups(branch_queryset)
     return check_rows(
-        rows, branches=branches, groups=groups, existing=existing_members(rows), mode=mode, today=today
+        rows,
+        branches=branches,
+        groups=groups,
+        existing=existing_members(rows),
+        mode=mode,
+        today=today,
+        writable_branch_ids=set(branch_queryset.values_list("pk", flat=True)),
     )
 
 
 def run_import(*, rows, branch_queryset, mode, strict, today):
     """Check and commit; returns (results, counts)."""
     results = check_import(rows=rows, branch_queryset=branch_queryset, mode=mode, today=today)
-    writable = set(branch_queryset.values_list("pk", flat=True))
-    counts = commit(results, strict=strict, today=today, writable_branch_ids=writable)
+    counts = commit(results, strict=strict, today=today)
     return results, counts
 
 
@@ -426,6 +525,11 @@ def preview_counts(results):
         if result.ok and result.warnings and result.action != "skip":
             counts["warned"] += 1
     return counts
+
+
+def changes(results):
+    """[(row number, name, [(column label, registered value, new value)])] of the rows 更新 writes."""
+    return [(r.number, r.existing.name, r.changes) for r in results if r.ok and r.action == "update"]
 
 
 def problems(results):

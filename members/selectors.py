@@ -98,8 +98,9 @@ def _covering(queryset, on):
     return queryset.filter(started_on__lte=on).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
 
 
-def roster_as_of(*, on, branch=None, group=None):
-    """Who belonged to the branch (or group) on a date, with their category, status, exemption and 外出 then.
+def roster_as_of(*, on, branch=None, group=None, branch_ids=None):
+    """Who belonged to the branch (or group, or any of the branches of branch_ids) on a date, with their
+    category, status, exemption and 外出 then.
 
     Returns Membership rows (member and group loaded) annotated with category_then,
     status_then, exemption_then (kind or None) and away_then (bool). A membership that
@@ -108,7 +109,12 @@ def roster_as_of(*, on, branch=None, group=None):
     memberships = Membership.objects.filter(started_on__lte=on).filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=on)
     )
-    memberships = memberships.filter(group=group) if group is not None else memberships.filter(branch=branch)
+    if group is not None:
+        memberships = memberships.filter(group=group)
+    elif branch_ids is not None:
+        memberships = memberships.filter(branch_id__in=branch_ids)
+    else:
+        memberships = memberships.filter(branch=branch)
     member = OuterRef("member")
     category = CategoryChange.objects.filter(member=member, changed_on__lte=on).order_by("-changed_on", "-pk")
     status = StatusChange.objects.filter(member=member, changed_on__lte=on).order_by("-changed_on", "-pk")
@@ -158,7 +164,7 @@ def dues_start(member):
     (dues.owed_from, as compliance.engine reads it); (None, "") when neither date is known."""
     listed_on = _listed_on(member)
     start = dues.owed_from(member.joined_on, listed_on)
-    return start, dues.not_owed_reason(member.joined_on, listed_on) if start else ""
+    return start, dues.not_owed_reason(member.joined_on, listed_on, member.records_from) if start else ""
 
 
 def _entered_month(member):

@@ -107,20 +107,37 @@ def build_member(*, branch, group=None, today=None, **values):
 
 
 def membership_start(member, *, today):
-    """When the member joined this branch, if no transfer date says otherwise: the earliest known date."""
+    """When the member's membership of this branch starts, if no 编入日期 (a transfer's, or one typed in)
+    says otherwise: the earliest known date, or, for a member whose records here begin later (records_from:
+    imported, or a party member of long standing registered by hand), the day those records begin. Every
+    reader of "on the branch's roster on day D" (selectors.roster_as_of, the 台账, 谈心谈话 coverage, the
+    党费 and training an engine counts) reads the membership, so none puts them on a roster, and so in a
+    year, that the system holds nothing of theirs for. Their 发展 dates (入党, 转正 …) stay as they are."""
+    earliest = earliest_known(member, today=today)
+    if member.records_from is not None:
+        return max(earliest, member.records_from)
+    return earliest
+
+
+def earliest_known(member, *, today):
+    """The member's earliest development date (today when none is known)."""
     known = [getattr(member, field) for field, _label in DATE_ORDER if getattr(member, field)]
     return min(known, default=today)
 
 
-def history_rows(member, *, started_on, start_reason):
-    """The dated rows that make roster_as_of right for a newly registered member (unsaved)."""
+def history_rows(member, *, started_on, start_reason, category_on=None):
+    """The dated rows that make roster_as_of right for a newly registered member (unsaved). category_on:
+    the date of the member's category when none of their dates is its (a 正式党员 entered without a 转正
+    date), started_on if None; the membership (and its 正常 status) starts on started_on."""
     changes = [
         CategoryChange(member=member, category=CATEGORY_OF_DATE[field], changed_on=getattr(member, field))
         for field, _label in DATE_ORDER
         if getattr(member, field)
     ]
     if not any(c.category == member.category for c in changes):
-        changes.append(CategoryChange(member=member, category=member.category, changed_on=started_on))
+        changes.append(
+            CategoryChange(member=member, category=member.category, changed_on=category_on or started_on)
+        )
     membership = Membership(
         member=member,
         branch=member.branch,
@@ -132,33 +149,50 @@ def history_rows(member, *, started_on, start_reason):
     return membership, changes, status
 
 
+# Said of an ID number registered to a member of a branch the user does not keep, by the registration
+# form and the roster import alike: that it is taken (it cannot be registered twice), but not whose it is
+# nor where.
+REGISTERED_ELSEWHERE = "该身份证号已登记在您管理范围以外的支部，不能在此登记或更新。请核对身份证号；如系转入本支部，请联系党委办理组织关系转接。"
+
+
+def registered_already(existing, *, in_scope):
+    """Why an ID number already on file cannot be registered again, in Chinese: the member's name and
+    branch only to a user who keeps that branch (in_scope), else REGISTERED_ELSEWHERE."""
+    if not in_scope:
+        return REGISTERED_ELSEWHERE
+    if existing.on_roster:
+        return f"身份证号已登记：{existing.name}（{existing.branch.name}）。"
+    return f"{existing.name}曾在本系统登记，现已不在册；请在其页面办理“转回（转入）”，以保留原有记录。"
+
+
 @transaction.atomic
-def register_member(*, branch, group=None, started_on=None, transfer=None, today=None, **values):
-    """Put a member on the branch roster. transfer: {"letter_no", "counterpart"} when they came by 转入."""
+def register_member(*, branch, group=None, started_on=None, transfer=None, today=None, scope=None, **values):
+    """Put a member on the branch roster. transfer: {"letter_no", "counterpart"} when they came by 转入.
+    scope: the branches the user keeps (a queryset of them; None: every branch, as for a command), which
+    decides whether a duplicate ID number's message names its member (registered_already)."""
     today = _today(today)
     _check_group(branch, group)
     member = build_member(branch=branch, group=group, today=today, **values)
-    existing = Member.objects.filter(id_number=member.id_number).first()
+    existing = Member.objects.filter(id_number=member.id_number).select_related("branch").first()
     if existing is not None:
-        if existing.on_roster:
-            raise ValidationError(
-                {"id_number": f"身份证号已登记：{existing.name}（{existing.branch.name}）。"}
-            )
-        raise ValidationError(
-            {
-                "id_number": f"{existing.name}曾在本系统登记，现已不在册；请在其页面办理“转回（转入）”，以保留原有记录。"
-            }
-        )
-    started_on = started_on or membership_start(member, today=today)
-    _check_not_future(started_on, "编入日期", today)
+        in_scope = scope is None or scope.filter(pk=existing.branch_id).exists()
+        raise ValidationError({"id_number": registered_already(existing, in_scope=in_scope)})
     # A party member of long standing entered by hand brings, like an imported one, no dues, reports or
-    # training from before. One transferred in is judged from the transfer date (their membership here
-    # starts then), and one not yet a member owes none of those.
+    # training from before: without a 编入日期 their membership here starts when those records do. One
+    # transferred in is judged from the transfer date (their membership here starts then), and one not yet
+    # a member owes none of those.
     if transfer is None and _joined_before_this_month(member, today):
         member.records_from = records_begin_on(today)
+    # A category with no date of its own dates from the 编入日期 given, else from the earliest date known (the
+    # development history keeps its dates whenever the membership here starts).
+    category_on = started_on or earliest_known(member, today=today)
+    started_on = started_on or membership_start(member, today=today)
+    _check_not_future(started_on, "编入日期", today)
     member.save()
     reason = "转入" if transfer else "登记"
-    membership, changes, status = history_rows(member, started_on=started_on, start_reason=reason)
+    membership, changes, status = history_rows(
+        member, started_on=started_on, start_reason=reason, category_on=category_on
+    )
     membership.save()
     CategoryChange.objects.bulk_create(changes)
     status.save()
@@ -184,7 +218,10 @@ def bulk_register(members, *, today, start_reason):
     memberships, changes, statuses = [], [], []
     for member in created:
         membership, category_changes, status = history_rows(
-            member, started_on=membership_start(member, today=today), start_reason=start_reason
+            member,
+            started_on=membership_start(member, today=today),
+            start_reason=start_reason,
+            category_on=earliest_known(member, today=today),
         )
         memberships.append(membership)
         changes.extend(category_changes)
@@ -724,6 +761,8 @@ def _not_owed(member, month):
     start, reason = dues_start(member)
     if dues.owes(month, start):
         return ""
+    if reason == dues.NOT_OWED_BEFORE_RECORDS:
+        return f"{member.name}的党费自{start.year}年{start.month}月起在本系统登记（{reason}），{month.year}年{month.month}月的党费无需在此登记。"
     return f"{member.name}的党费自{start.year}年{start.month}月起缴纳（{reason}），{month.year}年{month.month}月无需缴纳。"
 
 

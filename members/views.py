@@ -160,7 +160,7 @@ def member_create(request):
         if counterpart:
             data["transfer"] = {"counterpart": counterpart, "letter_no": letter_no}
         try:
-            member = services.register_member(**data)
+            member = services.register_member(**data, scope=branches)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -519,7 +519,11 @@ def import_detail(request, pk):
                     strict=form.cleaned_data["strict"],
                     today=today,
                 )
-                locked.outcome = {"counts": counts, "problems": roster_import.problems(results)}
+                locked.outcome = {
+                    "counts": counts,
+                    "problems": roster_import.problems(results),
+                    "changes": roster_import.changes(results) if counts["updated"] else [],
+                }
                 locked.mode, locked.strict, locked.committed_at = (
                     mode,
                     form.cleaned_data["strict"],

@@ -104,6 +104,11 @@ def make_member(branch, group, id_number, *, name="测试党员", user=None, cat
 
     dates = {"joined_on": date(2005, 7, 1), "confirmed_on": date(2006, 7, 1)} if category == "full" else {}
     dates.update(extra)
+    known = [value for key, value in dates.items() if key in member_services.CATEGORY_OF_DATE and value]
+    if known and "started_on" not in dates and "transfer" not in dates:
+        # On this branch's roster since their earliest date (a member of long standing registered by hand
+        # without one would be on it only from the month of registration, when their records_from begins).
+        dates["started_on"] = min(known)
     member = member_services.register_member(
         branch=branch, group=group, name=name, id_number=id_number, category=category, **dates
     )

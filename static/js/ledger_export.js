@@ -1,4 +1,6 @@
 // 台账导出: poll the export's status and move the progress bar until the file is ready.
+// Before the first step is done (queued, or reading the records) the bar is full, grey and moving: no figure
+// yet. The status is asked every POLL_MS while the export runs; after a failed request, less often.
 (function () {
   var box = document.getElementById("ledger-export");
   if (!box) { return; }
@@ -8,12 +10,22 @@
   var queued = document.getElementById("ledger-queued");
   var error = document.getElementById("ledger-error");
   var download = document.getElementById("ledger-download");
-  var delay = 1000;
+  var POLL_MS = 1500;
+  var MAX_RETRY_MS = 10000;
+  var retry = POLL_MS;
 
   function show(state) {
-    bar.style.width = state.percent + "%";
-    bar.parentNode.setAttribute("aria-valuenow", state.percent);
-    percent.textContent = state.percent + "%";
+    var meter = bar.parentNode;
+    bar.classList.toggle("bg-secondary", !!state.indeterminate);
+    if (state.indeterminate) {
+      bar.style.width = "100%";
+      meter.removeAttribute("aria-valuenow");
+      percent.textContent = "请稍候…";
+    } else {
+      bar.style.width = state.percent + "%";
+      meter.setAttribute("aria-valuenow", state.percent);
+      percent.textContent = state.percent + "%";
+    }
     label.textContent = state.label;
     queued.classList.toggle("d-none", state.status !== "queued");
     if (state.error) { error.textContent = state.error; error.classList.remove("d-none"); }
@@ -28,10 +40,11 @@
     fetch(box.dataset.statusUrl, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (state) {
-        if (!show(state)) { delay = Math.min(delay * 1.3, 5000); setTimeout(poll, delay); }
+        retry = POLL_MS;
+        if (!show(state)) { setTimeout(poll, POLL_MS); }
       })
-      .catch(function () { delay = Math.min(delay * 2, 15000); setTimeout(poll, delay); });
+      .catch(function () { retry = Math.min(retry * 2, MAX_RETRY_MS); setTimeout(poll, retry); });
   }
 
-  if (box.dataset.status === "queued" || box.dataset.status === "running") { setTimeout(poll, delay); }
+  if (box.dataset.status === "queued" || box.dataset.status === "running") { setTimeout(poll, POLL_MS); }
 })();

@@ -416,9 +416,12 @@ def test_dues_are_owed_from_joining_and_not_by_people_who_are_not_yet_members(br
 
 def test_thought_reports_of_candidates_quarterly_probationers_half_yearly_applicants_never(tree):
     def person(serial, name, category, **dates):
+        # On the books here since they joined: on the roster from their first date (a 编入日期), their
+        # records not begun only at the registration (records_from).
         member = member_services.register_member(branch=tree.a1, id_number=idn(serial), name=name,
-                                                 category=category, today=AS_OF, **dates)  # fmt: skip
-        Member.objects.filter(pk=member.pk).update(records_from=None)  # on the books here since they joined
+                                                 category=category, today=AS_OF, started_on=min(dates.values()),
+                                                 **dates)  # fmt: skip
+        Member.objects.filter(pk=member.pk).update(records_from=None)
         return member
 
     pipeline = {"applied_on": date(2024, 1, 5), "activist_on": date(2024, 3, 1)}
@@ -452,7 +455,8 @@ def test_an_activist_who_became_a_candidate_during_the_quarter_still_owes_its_re
 def test_a_candidate_admitted_during_the_half_year_still_owes_its_report(tree):
     admitted = member_services.register_member(branch=tree.a1, id_number=idn(25), name="二月入党", category="probationary",
                                                applied_on=date(2024, 1, 5), activist_on=date(2024, 3, 1),
-                                               candidate_on=date(2025, 4, 1), joined_on=date(2026, 2, 15), today=AS_OF)  # fmt: skip
+                                               candidate_on=date(2025, 4, 1), joined_on=date(2026, 2, 15), today=AS_OF,
+                                               started_on=date(2024, 1, 5))  # fmt: skip
     Member.objects.filter(pk=admitted.pk).update(records_from=None)  # on the books here since they joined
     engine.refresh(as_of=AS_OF)
     flag = Flag.objects.get(rule="thought_report", member=admitted, resolved_on=None)

@@ -1,12 +1,13 @@
 """The renderer on plain rows: no database."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from ledgers.xlsx import Book, Column, Sheet, render, text_width
+from ledgers.xlsx import Book, Column, Sheet, Total, render, text_width
 
 DANGEROUS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
 
@@ -71,3 +72,31 @@ def test_progress_counts_sheets_up_to_the_total():
         progress=lambda d, t: seen.append((d, t)),
     )
     assert seen == [(1, 2), (2, 2)]
+
+
+def test_amounts_read_with_their_two_places():
+    paid = [Decimal("10.00"), Decimal("8.50")]
+    rows = [["农民党员", Decimal("0.20"), sum(paid), Decimal("12.5"), Decimal(3)]]
+    sheet = _open(Book([Sheet("党费", ["姓名", "月应缴（元）", "合计（元）", "学时", "件数"], rows)]))["党费"]
+    monthly, total, hours, whole = sheet["B2"], sheet["C2"], sheet["D2"], sheet["E2"]
+    assert (monthly.value, monthly.number_format) == (0.2, "0.00")  # reads 0.20, not 0.2
+    assert (total.value, total.number_format) == (18.5, "0.00")  # 18.50
+    assert (hours.number_format, whole.number_format) == ("0.0", "0")  # 学时 keep their one place
+    assert monthly.data_type == "n"  # still a number: sums and filters work on it
+
+
+def test_a_total_row_is_bold_and_the_rows_above_it_are_not():
+    rows = [
+        [1, "张三", Decimal("10.00")],
+        [2, "李四", Decimal("8.50")],
+        Total([None, "合计", Decimal("18.50")]),
+    ]
+    sheet = _open(Book([Sheet("党费收缴", [("序号", 6), "姓名", "合计（元）"], rows)]))["党费收缴"]
+    assert [c.value for c in sheet[4]] == [None, "合计", 18.5]
+    assert all(c.font.bold for c in sheet[4]) and sheet["C4"].number_format == "0.00"
+    assert not any(c.font.bold for row in sheet.iter_rows(min_row=2, max_row=3) for c in row)
+
+
+def test_a_total_row_counts_as_a_row():
+    counts = render(Book([Sheet("甲", ["a"], [[1], Total([1])])]), BytesIO())
+    assert counts == {"甲": 2}

@@ -80,6 +80,7 @@ def test_each_workbook_in_the_zip_is_the_branchs_own_ledger(ledger_branch, tree,
         ("甲村党支部党员0", None, None),
         ("甲村党支部党员1", Decimal(12), "2026-10-28转至甲社区第一党支部"),
         ("甲村党支部党员2", None, "2026-09-23转出"),
+        (exports.TOTAL, Decimal(12), None),
     ]
     a1 = zipped[f"甲社区第一党支部-{YEAR}年度台账.xlsx"]
     assert [row[7] for row in a1["党费收缴"][1:] if row[1] == "甲村党支部党员1"] == [exports.NOT_OWED_HERE]

@@ -24,6 +24,11 @@ def register(tree, id_number=ID_A, **values):
         "confirmed_on": date(2006, 7, 1),
     }
     defaults.update(values)
+    # On the branch's roster since their first date, as make_member registers: without a 编入日期, a member
+    # of long standing registered by hand is on it only from the month of registration (records_from).
+    known = [value for key, value in defaults.items() if key in services.CATEGORY_OF_DATE and value]
+    if known and "started_on" not in defaults and "transfer" not in defaults:
+        defaults["started_on"] = min(known)
     return services.register_member(branch=tree.a1, id_number=id_number, today=TODAY, **defaults)
 
 

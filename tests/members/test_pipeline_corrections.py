@@ -231,7 +231,7 @@ def test_what_to_correct_and_why_must_be_given(veteran, key, reason, field, mess
 
 
 def test_a_member_off_the_roster_is_not_corrected(veteran):
-    services.transfer_out(member=veteran, on=date(2026, 11, 1), counterpart="外县某党支部", today=TODAY)
+    services.transfer_out(member=veteran, on=TODAY, counterpart="外县某党支部", today=TODAY)
     with pytest.raises(ValidationError, match="已不在册"):
         correct(veteran, "step:joined_on", date(2015, 6, 20))
 
@@ -320,8 +320,10 @@ def test_a_party_member_registered_by_hand_is_judged_from_the_month_of_registrat
         "due_soon",
         "2026年度学习培训已0学时，年底前还差3学时（应3学时，按1个月折算）",
     )
-    # Months before the registration may be entered (补录), and this month's dues are paid as usual.
-    services.record_dues_payment(member=payer, month=date(2026, 11, 1), paid_on=TODAY, today=TODAY)
+    # On the branch's roster from December (the months before are not in this system): November's dues are
+    # not entered here, and this month's are paid as usual.
+    with pytest.raises(ValidationError, match="自2026年12月起在本系统登记（此前的党费未在本系统记录）"):
+        services.record_dues_payment(member=payer, month=date(2026, 11, 1), paid_on=TODAY, today=TODAY)
     for month in (date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)):
         services.record_dues_payment(member=payer, month=month, paid_on=month, today=date(2027, 3, 2))
     # December, January and February unpaid by 2 March: the first step of the arrears reminder.
