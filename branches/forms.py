@@ -74,6 +74,14 @@ class SafeModelForm(SafeTextMixin, forms.ModelForm):
     pass
 
 
+# What is most often set up under each level: branches under a 党委 or 党总支, groups under a branch.
+LIKELY_CHILD_LEVEL = {
+    OrgLevel.PARTY_COMMITTEE: OrgLevel.BRANCH,
+    OrgLevel.GENERAL_BRANCH: OrgLevel.BRANCH,
+    OrgLevel.BRANCH: OrgLevel.GROUP,
+}
+
+
 class OrganisationForm(SafeModelForm):
     class Meta:
         model = Organisation
@@ -94,6 +102,7 @@ class OrganisationForm(SafeModelForm):
                 if parent_level in parents
             ]
             self.fields["founded_on"].initial = timezone.localdate()
+            self.fields["level"].initial = LIKELY_CHILD_LEVEL.get(parent_level)
 
     def clean_name(self):
         return self.cleaned_data["name"].strip()
@@ -122,6 +131,13 @@ class DissolveForm(SafeForm):
     )
 
 
+TERM_CHANGE, TERM_CORRECTION = "change", "correction"
+TERM_CHANGES = [
+    (TERM_CHANGE, "人员变动（补选、调整）：原任离任，新任自变动日期起任职"),
+    (TERM_CORRECTION, "更正录入错误：改正原记录上的姓名，不作任免"),
+]
+
+
 class TermForm(SafeForm):
     elected_on = forms.DateField(label="选举日期", widget=DATE_INPUT)
     ends_on = forms.DateField(
@@ -132,22 +148,66 @@ class TermForm(SafeForm):
     )
     note = forms.CharField(label="备注", max_length=200, required=False)
 
-    def __init__(self, *args, editing=False, **kwargs):
+    def __init__(self, *args, editing=False, current=True, **kwargs):
+        """editing: the term's page, its names those holding the posts (initial); current: the term is
+        the organisation's latest, in which a change of office-holders is what an edit usually records."""
         super().__init__(*args, **kwargs)
         for code, label in Position.choices:
             self.fields[f"pos_{code}"] = forms.CharField(label=label, max_length=50, required=False)
         if editing:
             self.fields["elected_on"].disabled = True
             self.fields["ends_on"].required = True
+            self.fields["change"] = forms.ChoiceField(
+                label="姓名改动属于",
+                choices=TERM_CHANGES,
+                widget=forms.RadioSelect,
+                required=False,
+                initial=TERM_CHANGE if current else TERM_CORRECTION,
+                help_text="人员变动：原任离任、新任到任，各留任职记录；清空姓名即该职务自变动日期起空缺。",
+            )
+            self.fields["changed_on"] = forms.DateField(
+                label="变动日期",
+                widget=DATE_INPUT,
+                required=False,
+                initial=timezone.localdate if current else None,
+                help_text="人员变动时填写：原任的离任日期，即新任的任职日期。",
+            )
 
     def clean(self):
         data = super().clean()
         if not any((data.get(f"pos_{code}") or "").strip() for code in Position.values):
             raise forms.ValidationError("请至少填写一名委员（通常为书记）。")
+        if "change" in self.fields:
+            self._clean_change(data)
         return data
+
+    def _clean_change(self, data):
+        renamed = [
+            f"{label}由“{before}”改为“{after}”"
+            for code, label in Position.choices
+            if (before := (self.initial.get(f"pos_{code}") or "").strip())
+            and (after := (data.get(f"pos_{code}") or "").strip())
+            and after != before
+        ]
+        if renamed and not data.get("change"):
+            self.add_error(
+                "change", "；".join(renamed) + "：请选择是人员变动（原任离任、新任到任）还是更正录入错误。"
+            )
+        if (
+            data.get("change") == TERM_CHANGE
+            and not data.get("changed_on")
+            and "changed_on" not in self.errors
+        ):
+            self.add_error("changed_on", "人员变动请填写变动日期。")
 
     def positions(self):
         return [(code, self.cleaned_data.get(f"pos_{code}", "")) for code in Position.values]
+
+    def changed_on(self):
+        """The date of a change of office-holders, or None when the names are corrections."""
+        if self.cleaned_data.get("change") != TERM_CHANGE:
+            return None
+        return self.cleaned_data.get("changed_on")
 
 
 # Roles given on the accounts page (the 党员 role goes with a roster entry, Member.user).

@@ -1,5 +1,7 @@
 """The organisation tree (党委 > 党总支 > 党支部 > 党小组), committees and terms, and role assignments."""
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -69,6 +71,10 @@ def default_term_years(organisation):
     return 5 if five else 3
 
 
+# No party organisation is older than the party: an earlier 成立日期 is a typing slip (1800 for 1980).
+EARLIEST_FOUNDED_ON = date(1921, 7, 1)
+
+
 class Organisation(MP_Node):
     name = models.CharField("名称", max_length=100)
     level = models.CharField("层级", max_length=20, choices=OrgLevel.choices)
@@ -117,6 +123,12 @@ class Organisation(MP_Node):
                 )
         if self.founded_on and self.founded_on > timezone.localdate():
             raise ValidationError({"founded_on": "成立日期不能晚于今天。"})
+        if self.founded_on and self.founded_on < EARLIEST_FOUNDED_ON:
+            raise ValidationError(
+                {
+                    "founded_on": f"成立日期不能早于{EARLIEST_FOUNDED_ON:%Y-%m-%d}（中国共产党成立），请检查年份。"
+                }
+            )
         if self.dissolved_on and self.founded_on and self.dissolved_on < self.founded_on:
             raise ValidationError({"dissolved_on": "撤销日期不能早于成立日期。"})
 

@@ -18,11 +18,13 @@ from members.models import PARTY_MEMBER_CATEGORIES, Member
 from .access import peer_role
 from .models import (
     ALLOWED_PARENT_LEVELS,
+    POSITION_ORDER,
     AccountEvent,
     CommitteePosition,
     CommitteeTerm,
     Organisation,
     OrgLevel,
+    Position,
     Role,
     RoleAssignment,
 )
@@ -76,6 +78,43 @@ def check_name_free(*, name, parent, exclude_pk=None):
         raise ValidationError({"name": f"同一上级下已有名为“{name}”的党组织。"})
 
 
+def check_founded_under(*, founded_on, parent):
+    """An organisation is founded on or after its parent, which sets it up: a 党小组 before its 党支部
+    would owe 党小组会 for months whose meetings the branch cannot record."""
+    if parent is not None and founded_on < parent.founded_on:
+        raise ValidationError(
+            {"founded_on": f"成立日期不能早于上级党组织的成立日期（{parent.founded_on:%Y-%m-%d}）。"}
+        )
+
+
+def _check_founding_kept_in_order(organisation, founded_on):
+    """A new 成立日期 of an existing organisation keeps it within its parent's life and its children
+    within its own. A 党小组 is never older than its 党支部; above them only an order the change would
+    break is refused: a branch moved under a younger 党委 (as a 撤并 does) keeps its own older date and
+    may still have it corrected."""
+    old = Organisation.objects.filter(pk=organisation.pk).values_list("founded_on", flat=True).get()
+    if founded_on == old:
+        return
+    parent = Organisation.objects.get_parent(organisation)
+    was_in_order = parent is not None and (organisation.level == OrgLevel.GROUP or parent.founded_on <= old)
+    if was_in_order:
+        check_founded_under(founded_on=founded_on, parent=parent)
+    younger = (
+        Organisation.objects.get_children(organisation)
+        .filter(founded_on__lt=founded_on)
+        .filter(Q(level=OrgLevel.GROUP) | Q(founded_on__gte=old))
+        .order_by("founded_on", "path")
+        .first()
+    )
+    if younger is not None:
+        raise ValidationError(
+            {
+                "founded_on": f"成立日期不能晚于下级党组织“{younger.name}”的成立日期"
+                f"（{younger.founded_on:%Y-%m-%d}）。"
+            }
+        )
+
+
 @transaction.atomic
 def create_organisation(*, parent, name, level, kind, founded_on, merged_group=False):
     check_parent(level=level, parent=parent)
@@ -84,6 +123,7 @@ def create_organisation(*, parent, name, level, kind, founded_on, merged_group=F
         name=name, level=level, kind=kind, founded_on=founded_on, merged_group=merged_group
     )
     organisation.full_clean(exclude=["path", "depth", "numchild"])
+    check_founded_under(founded_on=founded_on, parent=parent)
     if parent is None:
         return Organisation.objects.add_root(instance=organisation)
     organisation._change_reason = f"在“{parent.name}”下设立"
@@ -103,6 +143,7 @@ def update_organisation(*, organisation, name, kind, founded_on, merged_group):
     organisation.founded_on = founded_on
     organisation.merged_group = merged_group
     organisation.full_clean(exclude=["path", "depth", "numchild"])
+    _check_founding_kept_in_order(organisation, founded_on)  # against the stored date, read here
     organisation.save()
     refresh_organisations_on_commit(organisation)
     return organisation
@@ -145,6 +186,12 @@ def move_organisation(*, organisation, new_parent):
         raise ValidationError("已撤销的党组织不能移动。")
     check_parent(level=organisation.level, parent=new_parent)
     check_name_free(name=organisation.name, parent=new_parent, exclude_pk=organisation.pk)
+    if organisation.level == OrgLevel.GROUP and organisation.founded_on < new_parent.founded_on:
+        # A branch moved under a younger 党委 keeps its date; a group would owe meetings before its branch.
+        raise ValidationError(
+            f"“{organisation.name}”成立于{organisation.founded_on:%Y-%m-%d}，早于“{new_parent.name}”的成立日期"
+            f"（{new_parent.founded_on:%Y-%m-%d}），不能移入该党支部。"
+        )
     old_parent = Organisation.objects.get_parent(organisation)
     Organisation.objects.move(organisation, new_parent, pos="last-child")
     # treebeard rewrites paths with bulk updates; save once so the move is in the history.
@@ -237,11 +284,33 @@ def _check_dissolved_after_records(organisation, dissolved_on):
 
 
 def term_holders(term):
-    """{position code: CommitteePosition}: the latest holder of each post in the term."""
+    """{position code: CommitteePosition}: who holds each post at the term's end, in office now or until the
+    next election ended the term. A post whose holder left during the term without a successor is vacant
+    (absent here): their record keeps their dates."""
+    successor = successor_election(term)
+    latest = _latest_holders(term)
+    return {code: position for code, position in latest.items() if _stands(position, successor)}
+
+
+def _stands(position, successor):
+    """Whether the holder holds the post to the term's end (a past term's posts all end at the next
+    election; an open one in a past term, as nothing records now, is taken as holding it)."""
+    return position.ended_on is None or position.ended_on == successor
+
+
+def _latest_holders(term):
+    """{position code: CommitteePosition}: the last holder of each post in the term, sitting or not."""
     holders = {}
     for position in term.positions.order_by("started_on", "pk"):
         holders[position.position] = position
     return holders
+
+
+def term_record(term):
+    """Every holder of the term's posts with their dates, post by post, earliest first (the term page)."""
+    return sorted(
+        term.positions.all(), key=lambda p: (POSITION_ORDER.get(p.position, 99), p.started_on, p.pk)
+    )
 
 
 @transaction.atomic
@@ -348,12 +417,16 @@ def _end_previous_positions(*, organisation, term, successor=None):
 
 
 @transaction.atomic
-def update_term(*, term, ends_on, note, positions):
-    """Correct a term's end date, note and office-holders in place; the history keeps the old values.
+def update_term(*, term, ends_on, note, positions, changed_on=None):
+    """Correct a term's end date and note, and its office-holders; the history keeps the old values.
 
-    Each post's holder is the term's latest holder of it, sitting or not, so a typo in a past
-    term is fixed on that record. A blank name makes a sitting post vacant from today; a past
-    holder stays on record (leaving office is what the next election records).
+    positions: (position code, name) of each post as it should stand at the term's end (term_holders).
+    changed_on: the date of a change of office-holders (补选、调整) within the term: a holder replaced or
+    removed leaves on it and the new one takes office on it; a new record each, the old keeping its dates.
+    Without it the names are corrections: a typo in a sitting (or, in a past term, the last) holder's name
+    is fixed on that record, and a post never filled is filled from the election (补录). Leaving and
+    taking up a post are never corrections: a blank name makes a sitting post vacant from today, and a
+    post left vacant during the term is filled by a new holder from today (a past term needs the date).
     """
     end_changed = ends_on != term.ends_on
     term.ends_on = ends_on
@@ -362,26 +435,95 @@ def update_term(*, term, ends_on, note, positions):
     if end_changed:  # a term stored before the rule can still have its office-holders corrected
         _check_term_end(term)
     term.save()
-    holders = term_holders(term)
     successor = successor_election(term)
     today = timezone.localdate()
+    if changed_on is not None:
+        _check_change_date(term, changed_on, successor, today)
+    latest = _latest_holders(term)
+    term.changes = []  # what the save did to the office-holders, for the page to say
     for code, name in positions:
         name = (name or "").strip()
-        existing = holders.get(code)
-        if existing is None:
+        last = latest.get(code)
+        standing = last if last is not None and _stands(last, successor) else None
+        if standing is not None:
+            if name == standing.holder_name:
+                continue
+            if name and changed_on is None:
+                term.changes.append(f"{_post(code)}“{standing.holder_name}”更正为“{name}”")
+                standing.holder_name = name
+                standing._change_reason = "更正姓名"
+                standing.save()
+                continue
+            if changed_on is None and successor is not None:  # the next election ended the post
+                raise ValidationError(
+                    {"changed_on": f"{_post(code)}{standing.holder_name}任职至{successor:%Y-%m-%d}换届；"
+                     "如系届中离任，请选择“人员变动”并填写变动日期。"}
+                )  # fmt: skip
+            left_on = changed_on or max(today, standing.started_on)
+            if left_on < standing.started_on:
+                raise ValidationError(
+                    {"changed_on": f"变动日期不能早于{_post(code)}{standing.holder_name}的任职日期"
+                     f"（{standing.started_on:%Y-%m-%d}）。"}
+                )  # fmt: skip
+            standing.ended_on = left_on
+            standing._change_reason = "届中离任"
+            standing.save()
+            term.changes.append(f"{_post(code)}{standing.holder_name}于{left_on:%Y-%m-%d}离任")
             if name:
-                CommitteePosition.objects.create(
-                    term=term, position=code, holder_name=name, started_on=term.elected_on, ended_on=successor
-                )
-        elif not name:
-            if existing.ended_on is None:
-                existing.ended_on = max(today, existing.started_on)
-                existing.save()
-        elif existing.holder_name != name:
-            existing.holder_name = name
-            existing.save()
+                _take_office(term, code, name, left_on, successor)
+        elif name:
+            started_on = _start_of_new_holder(
+                term, code, last, changed_on=changed_on, successor=successor, today=today
+            )
+            _take_office(term, code, name, started_on, successor)
     refresh_organisations_on_commit(term.organisation)
     return term
+
+
+def _post(code):
+    return Position(code).label
+
+
+def _check_change_date(term, changed_on, successor, today):
+    if changed_on > today:
+        raise ValidationError({"changed_on": "变动日期不能晚于今天。"})
+    if changed_on < term.elected_on:
+        raise ValidationError({"changed_on": f"变动日期不能早于本届选举日期（{term.elected_on:%Y-%m-%d}）。"})
+    if successor is not None and changed_on >= successor:
+        raise ValidationError(
+            {
+                "changed_on": f"变动日期应早于下一届选举日期（{successor:%Y-%m-%d}），届满后的人选由换届选举记录。"
+            }
+        )
+
+
+def _start_of_new_holder(term, code, last, *, changed_on, successor, today):
+    """When a holder takes up a post nobody holds: the election for one never filled (补录), unless a
+    change date says otherwise; after a holder who left, the change date or today, not before they left."""
+    if last is None:
+        return changed_on or term.elected_on
+    if changed_on is None and successor is not None:
+        raise ValidationError(
+            {"changed_on": f"{_post(code)}{last.holder_name}已于{last.ended_on:%Y-%m-%d}离任，"
+             "补任往届的职务请选择“人员变动”并填写变动日期。"}
+        )  # fmt: skip
+    started_on = changed_on or today
+    if started_on < last.ended_on:
+        raise ValidationError(
+            {"changed_on": f"{_post(code)}{last.holder_name}于{last.ended_on:%Y-%m-%d}离任，"
+             "新任的任职日期不能早于该日期。"}
+        )  # fmt: skip
+    return started_on
+
+
+def _take_office(term, code, name, started_on, successor):
+    position = CommitteePosition(
+        term=term, position=code, holder_name=name, started_on=started_on, ended_on=successor
+    )
+    position._change_reason = "届中任职" if started_on > term.elected_on else "补录委员"
+    position.full_clean()
+    position.save()
+    term.changes.append(f"{name}自{started_on:%Y-%m-%d}任{_post(code)}")
 
 
 # ---------------------------------------------------------------- accounts

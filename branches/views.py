@@ -76,6 +76,9 @@ def organisation_tree(request):
 def organisation_detail(request, pk):
     organisation = get_organisation_for(request.user, pk)
     context = selectors.organisation_detail(organisation, request.user)
+    term = context["organisation"].current_term
+    if term is not None:  # who left the committee during the term, with their dates
+        context["term_left"] = list(term.positions.filter(ended_on__isnull=False).order_by("ended_on", "pk"))
     context["can_manage"] = can(request.user, organisation, Action.MANAGE)
     context["can_record"] = organisation.is_active and can(request.user, organisation, Action.RECORD)
     context["can_export"] = can(request.user, organisation, Action.EXPORT)
@@ -200,17 +203,26 @@ def term_edit(request, pk):
     holders = {code: p.holder_name for code, p in services.term_holders(term).items()}
     initial = {"elected_on": term.elected_on, "ends_on": term.ends_on, "note": term.note}
     initial.update({f"pos_{code}": holders.get(code, "") for code in Position.values})
-    form = TermForm(request.POST or None, initial=initial, editing=True)
+    current = services.successor_election(term) is None
+    form = TermForm(request.POST or None, initial=initial, editing=True, current=current)
     if submit_form(
         request,
         form,
         lambda data: services.update_term(
-            term=term, ends_on=data["ends_on"], note=data["note"], positions=form.positions()
+            term=term,
+            ends_on=data["ends_on"],
+            note=data["note"],
+            positions=form.positions(),
+            changed_on=form.changed_on(),
         ),
-        success="已保存届次信息。",
+        success=lambda saved: (
+            "已保存届次信息" + ("：" + "；".join(saved.changes) if saved.changes else "") + "。"
+        ),
     ):
         return _to_detail(organisation)
-    return _form_page(request, organisation, form, f"编辑{term}", crumb="编辑届次")
+    return _form_page(
+        request, organisation, form, f"编辑{term}", crumb="编辑届次", record=services.term_record(term)
+    )
 
 
 # ---------------------------------------------------------------- accounts

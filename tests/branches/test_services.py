@@ -161,6 +161,10 @@ def test_the_founding_date_is_not_moved_after_the_organisations_records(branch, 
     with pytest.raises(ValidationError, match="2023-06-01的会议"):
         refound(tree.g1, date(2024, 1, 1))  # the group's own meeting
     assert _fresh(branch).founded_on == date(2010, 1, 1)
+    with pytest.raises(ValidationError, match="不能晚于下级党组织“第一党小组”的成立日期（2010-01-01）"):
+        refound(branch, date(2023, 6, 1))  # its groups, founded 2010, would be older than it
+    for group in (tree.g1, tree.g2):
+        refound(group, date(2023, 6, 1))
     assert refound(branch, date(2023, 6, 1)).founded_on == date(2023, 6, 1)
     assert refound(tree.g2, date(2025, 1, 1)).founded_on == date(2025, 1, 1)  # no records of its own
 

@@ -293,7 +293,7 @@ def test_correcting_the_secretarys_name_through_the_page(office, tree):
     )
     office.post(
         reverse("branches:term_edit", args=[term.pk]),
-        {"ends_on": "2029-01-01", "pos_secretary": "赵书记"},
+        {"ends_on": "2029-01-01", "pos_secretary": "赵书记", "change": "correction"},
     )
     assert list(CommitteePosition.objects.values_list("holder_name", flat=True)) == ["赵书记"]
     assert "赵书记" in office.get(reverse("branches:detail", args=[tree.a2.pk])).content.decode()

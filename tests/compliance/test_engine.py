@@ -308,7 +308,7 @@ def test_term_flags(tree):
         organisation=tree.a2, elected_on=date(2021, 3, 1), positions=[("secretary", "老书记")]
     )
     school = branch_services.create_organisation(parent=tree.township, name="甲镇小学党支部", level="branch",
-                                                 kind="school", founded_on=date(2000, 1, 1))  # fmt: skip
+                                                 kind="school", founded_on=date(2010, 1, 1))  # fmt: skip
     branch_services.record_term(
         organisation=school, elected_on=date(2024, 3, 1), positions=[("secretary", "校长")]
     )
