@@ -48,7 +48,7 @@ from members.names import distinct_labels
 from members.roster_export import HEADERS as ROSTER_HEADERS
 from members.roster_export import roster_rows
 
-from .xlsx import Book, Column, Sheet
+from .xlsx import Book, Column, Sheet, Total
 
 THREE_MEETINGS_ONE_LECTURE = (
     MeetingType.GENERAL_MEETING,
@@ -557,8 +557,8 @@ def dues_rows(lines, labels=None):
                len(paid), _amount(sum(paid)), "；".join(line.notes)]  # fmt: skip
     if lines:
         months = [_amount(sum(_paid(line.months[k] for line in lines))) for k in MONTHS]
-        yield [None, TOTAL, None, None, None, *months, sum(len(_paid(line.months.values())) for line in lines),
-               _amount(sum(months)), None]  # fmt: skip
+        yield Total([None, TOTAL, None, None, None, *months, sum(len(_paid(line.months.values())) for line in lines),
+                     _amount(sum(months)), None])  # fmt: skip
 
 
 REPORT_COLUMNS = [("序号", 6), "姓名", "人员类别", ("收到日期", 12), Column("标题/主要内容", wrap=True)]
@@ -988,8 +988,8 @@ def summary_rows(branches, cells):
             index += 1
             yield [index, b.name, name, *_tally_row(t)]
         if b.pk in by_branch:  # a 合计 is not an item: no 序号
-            yield [None, b.name, TOTAL, *_tally_row(by_branch[b.pk])]
-    yield [None, TOTAL, TOTAL, *_tally_row(tally(cells))]
+            yield Total([None, b.name, TOTAL, *_tally_row(by_branch[b.pk])])
+    yield Total([None, TOTAL, TOTAL, *_tally_row(tally(cells))])
 
 
 def grid_rows(cells):

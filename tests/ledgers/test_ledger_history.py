@@ -264,6 +264,8 @@ def test_the_dues_sheet_adds_up_each_month_and_the_year(ledger_branch, personas)
     header = [c.value for c in sheet[1]]
     for title in ("3月", "合计（元）"):
         assert sheet.cell(row=last, column=header.index(title) + 1).data_type == "n"
+    assert sheet.cell(row=last, column=header.index("姓名") + 1).font.b  # the 合计 row reads apart
+    assert not sheet.cell(row=last - 1, column=header.index("姓名") + 1).font.b
 
 
 def test_a_summary_total_takes_no_serial_number(ledger_branch, personas, tree):
@@ -273,3 +275,5 @@ def test_a_summary_total_takes_no_serial_number(ledger_branch, personas, tree):
     assert totals and all(r["序号"] is None for r in totals)
     assert [r["序号"] for r in items] == list(range(1, len(items) + 1))
     assert rows[-1]["党支部"] == exports.TOTAL
+    sheet = _summary(tree.township, personas[Role.TOWNSHIP_ADMIN], YEAR)["完成率汇总"]
+    assert sheet.cell(row=sheet.max_row, column=2).font.b
