@@ -84,7 +84,7 @@ def test_each_line_of_the_email_names_its_branch_grouped_by_branch(
     from compliance.models import Flag
 
     a3 = make_org(tree.township, "甲镇第三党支部", founded_on=date(2020, 1, 1))
-    a3_group = make_org(a3, "第二党小组", OrgLevel.GROUP)
+    a3_group = make_org(a3, "第二党小组", OrgLevel.GROUP, founded_on=date(2020, 1, 1))
     message = "第二党小组2025年3月党小组会未召开（应1次，已0次）"
     for n, (branch, group) in enumerate([(tree.a1, tree.g2), (a3, a3_group), (tree.a1, None)]):
         Flag.objects.create(
